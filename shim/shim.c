@@ -1,0 +1,64 @@
+/* The exported wrappers: each calls the real function, then hands a successful
+ * result to the hidden core. Nothing here may change what the caller sees. */
+#include <dlfcn.h>
+#include <errno.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "p0fshim.h"
+
+#define EXPORT __attribute__((visibility("default")))
+
+typedef int (*accept_fn)(int, struct sockaddr *, socklen_t *);
+typedef int (*accept4_fn)(int, struct sockaddr *, socklen_t *, int);
+
+static accept_fn real_accept;
+static accept4_fn real_accept4;
+
+static void resolve_real(void)
+{
+    int saved = errno;
+    if (real_accept == NULL)
+        real_accept = (accept_fn)dlsym(RTLD_NEXT, "accept");
+    if (real_accept4 == NULL)
+        real_accept4 = (accept4_fn)dlsym(RTLD_NEXT, "accept4");
+    errno = saved;
+}
+
+__attribute__((constructor)) static void p0fshim_constructor(void)
+{
+    resolve_real();
+    p0fshim_init();
+}
+
+static int call_accept4(int fd, struct sockaddr *addr, socklen_t *addrlen, int flags)
+{
+    if (real_accept4 == NULL)
+        resolve_real();
+    if (real_accept4)
+        return real_accept4(fd, addr, addrlen, flags);
+    return (int)syscall(SYS_accept4, fd, addr, addrlen, flags);
+}
+
+EXPORT int accept(int fd, struct sockaddr *addr, socklen_t *addrlen)
+{
+    socklen_t given = addr && addrlen ? *addrlen : 0;
+    int rc;
+
+    if (real_accept == NULL)
+        resolve_real();
+    rc = real_accept ? real_accept(fd, addr, addrlen) : call_accept4(fd, addr, addrlen, 0);
+    if (rc >= 0)
+        p0fshim_after_accept(rc, addr, addrlen, given);
+    return rc;
+}
+
+EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *addrlen, int flags)
+{
+    socklen_t given = addr && addrlen ? *addrlen : 0;
+    int rc = call_accept4(fd, addr, addrlen, flags);
+    if (rc >= 0)
+        p0fshim_after_accept(rc, addr, addrlen, given);
+    return rc;
+}

@@ -1,0 +1,354 @@
+#include "config.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+
+#include "textfile.h"
+
+#define MAX_WORDS 64
+
+static const uint16_t default_ports[] = {25, 465, 587};
+
+struct words {
+    char *word[MAX_WORDS];
+    size_t n;
+    const char *rest_after_first;   /* the raw text after the directive name */
+};
+
+struct parse_ctx {
+    struct config *c;
+    const char *file;
+    unsigned line;
+    struct diag *err;
+};
+
+void config_init(struct config *c)
+{
+    memset(c, 0, sizeof(*c));
+    snprintf(c->socket_path, sizeof(c->socket_path), "/run/p0f/p0f.sock");
+    c->version = 3;
+    snprintf(c->blocked_os_file, sizeof(c->blocked_os_file), "/etc/p0fshim/blocked_operating_systems");
+    memcpy(c->ports, default_ports, sizeof(default_ports));
+    c->nports = sizeof(default_ports) / sizeof(default_ports[0]);
+    c->timeout_ms = 500;
+    snprintf(c->log_socket, sizeof(c->log_socket), "/dev/log");
+    c->log_facility = LOG_MAIL;
+    c->add_headers = true;
+}
+
+void config_free(struct config *c)
+{
+    policy_free(&c->policy);
+}
+
+static int fail(struct parse_ctx *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static int fail(struct parse_ctx *p, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(p->err->reason, sizeof(p->err->reason), fmt, ap);
+    va_end(ap);
+    snprintf(p->err->file, sizeof(p->err->file), "%s", p->file);
+    p->err->line = p->line;
+    return -1;
+}
+
+/* Splits in place on blanks; too many words is an error rather than a silent cut. */
+static int split_words(char *text, struct words *w)
+{
+    char *save = NULL;
+    w->n = 0;
+    for (char *tok = strtok_r(text, " \t", &save); tok; tok = strtok_r(NULL, " \t", &save)) {
+        if (w->n == MAX_WORDS)
+            return -1;
+        w->word[w->n++] = tok;
+    }
+    return 0;
+}
+
+static int set_path(struct parse_ctx *p, char *dst, size_t size, const char *value, const char *what)
+{
+    if (value[0] != '/')
+        return fail(p, "%s must be an absolute path", what);
+    if (strlen(value) >= size)
+        return fail(p, "%s is too long", what);
+    memcpy(dst, value, strlen(value) + 1);
+    return 0;
+}
+
+static int parse_unsigned(const char *text, unsigned long min, unsigned long max, unsigned long *out)
+{
+    char *end;
+    if (text[0] < '0' || text[0] > '9')
+        return -1;
+    errno = 0;
+    unsigned long value = strtoul(text, &end, 10);
+    if (errno || *end != '\0' || value < min || value > max)
+        return -1;
+    *out = value;
+    return 0;
+}
+
+static int set_version(struct parse_ctx *p, const char *value)
+{
+    if (strcmp(value, "3") == 0) {
+        p->c->version = 3;
+        return 0;
+    }
+    /* qpsmtpd reads any version but 3 as the v2 protocol; say so rather than guess. */
+    return fail(p, "version \"%s\": only the p0f v3 protocol (version 3) is supported in this release", value);
+}
+
+static int set_smite_os(struct parse_ctx *p, const char *pattern)
+{
+    char why[sizeof(p->err->reason)];
+    struct regex *re = regex_compile(pattern, why, sizeof(why));
+    if (re == NULL)
+        return fail(p, "smite_os: %s", why);
+    regex_free(p->c->policy.smite_os);
+    p->c->policy.smite_os = re;
+    return 0;
+}
+
+static int add_exempt(struct parse_ctx *p, const char *text)
+{
+    struct cidr net;
+    const char *why;
+    if (cidr_parse(text, &net, &why) != 0)
+        return fail(p, "exempt \"%.80s\": %s", text, why);
+    struct cidr *grown = realloc(p->c->policy.exempt, (p->c->policy.nexempt + 1) * sizeof(*grown));
+    if (grown == NULL)
+        return fail(p, "%s", "out of memory");
+    p->c->policy.exempt = grown;
+    grown[p->c->policy.nexempt++] = net;
+    return 0;
+}
+
+static int set_local_ip(struct parse_ctx *p, const char *text)
+{
+    if (endpoint_parse_ip(text, &p->c->local_ip) != 0)
+        return fail(p, "local_ip \"%s\" is not an IP address", text);
+    p->c->has_local_ip = true;
+    return 0;
+}
+
+static int set_add_headers(struct parse_ctx *p, const char *text)
+{
+    /* qpsmtpd: on unless the value matches /false/i. */
+    p->c->add_headers = strcasestr(text, "false") == NULL;
+    return 0;
+}
+
+/* ident/p0f SOCKET [version N] [local_ip IP] [smite_os RE] [add_headers BOOL] */
+static int parse_qpsmtpd_line(struct parse_ctx *p, struct words *w)
+{
+    if (p->c->qpsmtpd_line_seen)
+        return fail(p, "%s", "a second ident/p0f line: several p0f sources are not supported in this release");
+    p->c->qpsmtpd_line_seen = true;
+    if (w->n < 2)
+        return fail(p, "%s: the p0f socket path is missing", w->word[0]);
+    if (set_path(p, p->c->socket_path, sizeof(p->c->socket_path), w->word[1], "the p0f socket") != 0)
+        return -1;
+    for (size_t i = 2; i < w->n; i += 2) {
+        const char *key = w->word[i];
+        if (i + 1 >= w->n)
+            return fail(p, "ident/p0f option \"%s\" has no value", key);
+        const char *value = w->word[i + 1];
+        int rc;
+        if (strcmp(key, "version") == 0)
+            rc = set_version(p, value);
+        else if (strcmp(key, "smite_os") == 0)
+            rc = set_smite_os(p, value);
+        else if (strcmp(key, "local_ip") == 0)
+            rc = set_local_ip(p, value);
+        else if (strcmp(key, "add_headers") == 0)
+            rc = set_add_headers(p, value);
+        else
+            return fail(p, "unknown ident/p0f option \"%s\"", key);
+        if (rc != 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int need_values(struct parse_ctx *p, const struct words *w, size_t min, size_t max)
+{
+    size_t values = w->n - 1;
+    if (values < min)
+        return fail(p, "%s needs a value", w->word[0]);
+    if (values > max)
+        return fail(p, "%s takes one value", w->word[0]);
+    return 0;
+}
+
+static int add_port(struct parse_ctx *p, const char *text)
+{
+    unsigned long port;
+    if (parse_unsigned(text, 1, 65535, &port) != 0)
+        return fail(p, "port \"%s\" is not a number from 1 to 65535", text);
+    if (!p->c->ports_given) {
+        p->c->ports_given = true;
+        p->c->nports = 0;
+    }
+    if (p->c->nports == CONFIG_MAX_PORTS)
+        return fail(p, "%s", "too many ports");
+    p->c->ports[p->c->nports++] = (uint16_t)port;
+    return 0;
+}
+
+static int add_program(struct parse_ctx *p, const char *name)
+{
+    if (strlen(name) >= CONFIG_PROGRAM_NAME_MAX)
+        return fail(p, "program name \"%.80s\" is too long", name);
+    if (p->c->nprograms == CONFIG_MAX_PROGRAMS)
+        return fail(p, "%s", "too many programs");
+    memcpy(p->c->programs[p->c->nprograms++], name, strlen(name) + 1);
+    return 0;
+}
+
+static int parse_directive(struct parse_ctx *p, struct words *w)
+{
+    struct config *c = p->c;
+    const char *key = w->word[0];
+
+    if (strcmp(key, "ident/p0f") == 0 || strncmp(key, "ident/p0f:", 10) == 0)
+        return parse_qpsmtpd_line(p, w);
+    if (strcmp(key, "smite_os") == 0) {
+        /* A regex may contain blanks: take the rest of the line as written. */
+        if (w->n < 2)
+            return fail(p, "%s needs a value", key);
+        return set_smite_os(p, w->rest_after_first);
+    }
+    if (strcmp(key, "exempt") == 0 || strcmp(key, "ports") == 0 || strcmp(key, "programs") == 0) {
+        if (w->n < 2)
+            return fail(p, "%s needs at least one value", key);
+        for (size_t i = 1; i < w->n; i++) {
+            int rc = key[0] == 'e' ? add_exempt(p, w->word[i])
+                   : key[0] == 'p' && key[1] == 'o' ? add_port(p, w->word[i])
+                   : add_program(p, w->word[i]);
+            if (rc != 0)
+                return -1;
+        }
+        return 0;
+    }
+    if (need_values(p, w, 1, 1) != 0)
+        return -1;
+    const char *value = w->word[1];
+    if (strcmp(key, "socket") == 0)
+        return set_path(p, c->socket_path, sizeof(c->socket_path), value, "socket");
+    if (strcmp(key, "version") == 0)
+        return set_version(p, value);
+    if (strcmp(key, "blocked_os_file") == 0)
+        return set_path(p, c->blocked_os_file, sizeof(c->blocked_os_file), value, "blocked_os_file");
+    if (strcmp(key, "log_socket") == 0)
+        return set_path(p, c->log_socket, sizeof(c->log_socket), value, "log_socket");
+    if (strcmp(key, "timeout_ms") == 0) {
+        unsigned long ms;
+        if (parse_unsigned(value, 1, 60000, &ms) != 0)
+            return fail(p, "timeout_ms \"%s\" is not a number from 1 to 60000", value);
+        c->timeout_ms = (unsigned)ms;
+        return 0;
+    }
+    if (strcmp(key, "log_facility") == 0) {
+        int facility = config_facility_from_name(value);
+        if (facility < 0)
+            return fail(p, "unknown log_facility \"%s\"", value);
+        c->log_facility = facility;
+        return 0;
+    }
+    if (strcmp(key, "local_ip") == 0)
+        return set_local_ip(p, value);
+    if (strcmp(key, "add_headers") == 0)
+        return set_add_headers(p, value);
+    return fail(p, "unknown directive \"%s\"", key);
+}
+
+int config_parse(struct config *c, const char *text, size_t len, const char *file, struct diag *err)
+{
+    struct text_cursor cursor;
+    struct text_line line;
+    struct parse_ctx p = {.c = c, .file = file, .err = err};
+
+    text_cursor_init(&cursor, text, len);
+    while (text_next_line(&cursor, &line)) {
+        p.line = line.number;
+        if (line.len == 0 || line.start[0] == '#')
+            continue;
+        if (memchr(line.start, '\0', line.len) != NULL)
+            return fail(&p, "%s", "NUL byte in line");
+        char *copy = strndup(line.start, line.len);
+        char *rest = strndup(line.start, line.len);
+        struct words w;
+        int rc = -1;
+        if (copy == NULL || rest == NULL) {
+            fail(&p, "%s", "out of memory");
+        } else if (split_words(copy, &w) != 0) {
+            fail(&p, "%s", "too many words on the line");
+        } else {
+            size_t skip = strcspn(rest, " \t");
+            w.rest_after_first = rest + skip + strspn(rest + skip, " \t");
+            rc = parse_directive(&p, &w);
+        }
+        free(copy);
+        free(rest);
+        if (rc != 0)
+            return -1;
+    }
+    return 0;
+}
+
+int config_load(struct config *c, const char *path, bool must_exist, struct diag *err)
+{
+    char *text;
+    size_t len;
+    int rc = text_file_read(path, &text, &len);
+    if (rc == -ENOENT && !must_exist)
+        return policy_load_blocked_file(&c->policy, c->blocked_os_file, err);
+    if (rc != 0) {
+        diag_set(err, path, 0, "cannot read the configuration: %s", strerror(-rc));
+        return -1;
+    }
+    rc = config_parse(c, text, len, path, err);
+    free(text);
+    if (rc != 0)
+        return -1;
+    return policy_load_blocked_file(&c->policy, c->blocked_os_file, err);
+}
+
+bool config_port_selected(const struct config *c, uint16_t port)
+{
+    for (size_t i = 0; i < c->nports; i++)
+        if (c->ports[i] == port)
+            return true;
+    return false;
+}
+
+bool config_program_selected(const struct config *c, const char *name)
+{
+    if (c->nprograms == 0)
+        return true;
+    for (size_t i = 0; i < c->nprograms; i++)
+        if (strcmp(c->programs[i], name) == 0)
+            return true;
+    return false;
+}
+
+int config_facility_from_name(const char *name)
+{
+    static const struct { const char *name; int value; } facilities[] = {
+        {"kern", LOG_KERN}, {"user", LOG_USER}, {"mail", LOG_MAIL}, {"daemon", LOG_DAEMON},
+        {"auth", LOG_AUTH}, {"syslog", LOG_SYSLOG}, {"lpr", LOG_LPR}, {"news", LOG_NEWS},
+        {"uucp", LOG_UUCP}, {"cron", LOG_CRON}, {"authpriv", LOG_AUTHPRIV}, {"ftp", LOG_FTP},
+        {"local0", LOG_LOCAL0}, {"local1", LOG_LOCAL1}, {"local2", LOG_LOCAL2}, {"local3", LOG_LOCAL3},
+        {"local4", LOG_LOCAL4}, {"local5", LOG_LOCAL5}, {"local6", LOG_LOCAL6}, {"local7", LOG_LOCAL7},
+    };
+    for (size_t i = 0; i < sizeof(facilities) / sizeof(facilities[0]); i++)
+        if (strcmp(facilities[i].name, name) == 0)
+            return facilities[i].value;
+    return -1;
+}

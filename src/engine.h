@@ -1,0 +1,29 @@
+/* The asynchronous lookup engine: connections handed over by the accept wrappers are
+ * judged by one worker thread per process, which talks to p0f over one persistent,
+ * pipelined, non-blocking connection and shuts blocked connections down. */
+#ifndef P0FSHIM_ENGINE_H
+#define P0FSHIM_ENGINE_H
+
+#include <stdint.h>
+
+#include "addr.h"
+#include "config.h"
+#include "syslog_writer.h"
+
+/* Connections awaiting a verdict at once; beyond this, connections pass unjudged. */
+#define ENGINE_PENDING_MAX 1024
+/* Queries sent and not yet answered (a hung p0f); beyond this nothing more is sent. */
+#define ENGINE_OUTSTANDING_MAX 4096
+/* An idle p0f connection is closed after this long: p0f has no idle timeout of its own
+ * and only 20 API slots by default, shared by every process of the MTA. */
+#define ENGINE_IDLE_CLOSE_MS 100
+/* NOMATCH retries: p0f learns a host 1-5 ms after accept on fast links. */
+#define ENGINE_RETRY_FIRST_MS 2
+#define ENGINE_RETRY_MAX_MS 50
+
+/* cfg and log must outlive the engine (they are the process's, set up in the constructor). */
+void engine_setup(const struct config *cfg, struct syslog_writer *log);
+/* Called on the accept path: takes a private close-on-exec dup of fd. Never blocks, keeps errno. */
+void engine_submit(int fd, const struct endpoint *remote, const struct endpoint *local);
+
+#endif

@@ -1,0 +1,43 @@
+/* logfmt lines (key=value ...) that no value can break: every string from the network
+ * is quoted, with quote, backslash, control and non-ASCII bytes escaped. */
+#ifndef P0FSHIM_LOGFMT_H
+#define P0FSHIM_LOGFMT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "addr.h"
+#include "p0f3.h"
+#include "policy.h"
+
+#define LOGFMT_MAX 1536
+
+struct logfmt {
+    char text[LOGFMT_MAX];
+    size_t len;
+    bool truncated;          /* a field did not fit and was left out whole */
+};
+
+void logfmt_init(struct logfmt *l);
+void logfmt_quoted(struct logfmt *l, const char *key, const char *value);
+/* For values the shim itself produced from a fixed vocabulary (verdict, match). */
+void logfmt_word(struct logfmt *l, const char *key, const char *value);
+void logfmt_int(struct logfmt *l, const char *key, long long value);
+
+/* Everything one connection's line says. */
+struct connection_report {
+    struct endpoint remote, local;
+    struct judgement judgement;
+    long elapsed_ms;
+    const struct p0f3_answer *answer;    /* NULL unless p0f answered OK */
+    const char *genre;                   /* with answer */
+    const char *blocked_file;            /* for rule_at= */
+    const char *reason;                  /* with unknown and error */
+};
+
+void logfmt_connection(struct logfmt *l, const struct connection_report *r);
+
+/* "Windows NT kernel": os_name, a space, os_flavor; just os_name when the flavor is empty. */
+void genre_format(const struct p0f3_answer *a, char *buf, size_t size);
+
+#endif

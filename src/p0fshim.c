@@ -1,0 +1,127 @@
+#include "p0fshim.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/auxv.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "engine.h"
+#include "logfmt.h"
+#include "syslog_writer.h"
+
+static struct config cfg;
+static struct syslog_writer logw;
+static atomic_bool active;
+
+static const char *base_name(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    return slash ? slash + 1 : path;
+}
+
+/* The name under `programs`: argv[0]'s base name, or the executable's (so both
+ * "smtpd" and an interpreter's script name can be named). */
+static bool this_program_selected(void)
+{
+    char exe[PATH_MAX];
+    ssize_t n;
+
+    if (cfg.nprograms == 0)
+        return true;
+    if (config_program_selected(&cfg, program_invocation_short_name))
+        return true;
+    n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    if (n <= 0)
+        return false;
+    exe[n] = '\0';
+    return config_program_selected(&cfg, base_name(exe));
+}
+
+static void log_config_error(const struct diag *err)
+{
+    struct logfmt l;
+    logfmt_init(&l);
+    logfmt_word(&l, "level", "error");
+    logfmt_quoted(&l, "msg", "config error");
+    logfmt_quoted(&l, "file", err->file);
+    if (err->line)
+        logfmt_int(&l, "line", err->line);
+    logfmt_quoted(&l, "reason", err->reason);
+    logfmt_word(&l, "action", "pass_through");
+    syslog_writer_send(&logw, LOG_ERR, l.text);
+}
+
+void p0fshim_init(void)
+{
+    int saved = errno;
+    struct diag err = {0};
+    const char *path = CONFIG_DEFAULT_PATH;
+    bool must_exist = false;
+
+    /* In secure-execution mode the environment belongs to an unprivileged caller. */
+    const char *env = getauxval(AT_SECURE) ? NULL : getenv("P0FSHIM_CONFIG");
+    if (env && *env) {
+        path = env;
+        must_exist = true;
+    }
+    config_init(&cfg);
+    syslog_writer_init(&logw);
+    /* Timestamps must keep working after the daemon chroots away from /etc/localtime. */
+    tzset();
+    if (config_load(&cfg, path, must_exist, &err) != 0) {
+        syslog_writer_open(&logw, cfg.log_socket, cfg.log_facility);
+        log_config_error(&err);
+        /* Pass-through holds nothing: the log socket goes too. */
+        syslog_writer_close(&logw);
+        config_free(&cfg);
+        errno = saved;
+        return;
+    }
+    if (this_program_selected()) {
+        syslog_writer_open(&logw, cfg.log_socket, cfg.log_facility);
+        engine_setup(&cfg, &logw);
+        atomic_store(&active, true);
+    }
+    errno = saved;
+}
+
+void p0fshim_after_accept(int fd, const struct sockaddr *addr, const socklen_t *addrlen, socklen_t given_len)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    struct endpoint local, remote;
+    int protocol;
+    socklen_t protocol_len = sizeof(protocol);
+
+    if (!atomic_load_explicit(&active, memory_order_acquire))
+        return;
+    int saved = errno;
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0 || endpoint_from_sockaddr((struct sockaddr *)&ss, len, &local) != 0)
+        goto out;
+    if (!config_port_selected(&cfg, local.port))
+        goto out;
+    if (getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &protocol, &protocol_len) != 0 || protocol != IPPROTO_TCP)
+        goto out;
+    /* The kernel already wrote the peer into the caller's buffer when it fitted. */
+    if (addr && addrlen && *addrlen <= given_len) {
+        if (endpoint_from_sockaddr(addr, *addrlen, &remote) != 0)
+            goto out;
+    } else {
+        len = sizeof(ss);
+        if (getpeername(fd, (struct sockaddr *)&ss, &len) != 0 ||
+            endpoint_from_sockaddr((struct sockaddr *)&ss, len, &remote) != 0)
+            goto out;
+    }
+    engine_submit(fd, &remote, &local);
+out:
+    errno = saved;
+}

@@ -1,0 +1,13 @@
+/* What the exported wrappers in shim/ call: everything else stays hidden in the core. */
+#ifndef P0FSHIM_P0FSHIM_H
+#define P0FSHIM_P0FSHIM_H
+
+#include <sys/socket.h>
+
+/* The constructor's work: read the configuration, open the log socket. Keeps errno. */
+void p0fshim_init(void);
+/* After a successful accept: hands the connection to the engine when it is one the
+ * shim acts on. addr/addrlen as the caller passed them, given_len the caller's size. */
+void p0fshim_after_accept(int fd, const struct sockaddr *addr, const socklen_t *addrlen, socklen_t given_len);
+
+#endif

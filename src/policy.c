@@ -1,0 +1,217 @@
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include "policy.h"
+
+#include <errno.h>
+#include <pcre2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "textfile.h"
+
+/* The shortest subject a genre can be is tiny, but an admin's pattern can still
+ * backtrack badly: bound the work so one regex cannot stall the worker. */
+#define REGEX_MATCH_LIMIT 100000
+
+struct regex {
+    pcre2_code *code;
+    pcre2_match_data *match;
+    pcre2_match_context *context;
+};
+
+const char *verdict_name(enum verdict v)
+{
+    switch (v) {
+    case VERDICT_ALLOW: return "allow";
+    case VERDICT_BLOCK: return "block";
+    case VERDICT_EXEMPT: return "exempt";
+    case VERDICT_UNKNOWN: return "unknown";
+    case VERDICT_ERROR: return "error";
+    }
+    return "error";
+}
+
+struct regex *regex_compile(const char *pattern, char *why, size_t why_size)
+{
+    int code;
+    PCRE2_SIZE offset;
+    struct regex *re = calloc(1, sizeof(*re));
+    if (re == NULL) {
+        snprintf(why, why_size, "out of memory");
+        return NULL;
+    }
+    re->code = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED, PCRE2_CASELESS, &code, &offset, NULL);
+    if (re->code == NULL) {
+        PCRE2_UCHAR message[160];
+        pcre2_get_error_message(code, message, sizeof(message));
+        snprintf(why, why_size, "regex \"%s\" does not compile: %s at offset %zu", pattern, (char *)message,
+                 (size_t)offset);
+        free(re);
+        return NULL;
+    }
+    re->match = pcre2_match_data_create_from_pattern(re->code, NULL);
+    re->context = pcre2_match_context_create(NULL);
+    if (re->match == NULL || re->context == NULL) {
+        snprintf(why, why_size, "out of memory");
+        regex_free(re);
+        return NULL;
+    }
+    pcre2_set_match_limit(re->context, REGEX_MATCH_LIMIT);
+    return re;
+}
+
+/* Match data is per pattern: callers serialise matching (the engine has one worker). */
+bool regex_matches(const struct regex *re, const char *subject)
+{
+    int rc = pcre2_match(re->code, (PCRE2_SPTR)subject, strlen(subject), 0, 0, re->match, re->context);
+    return rc >= 0;
+}
+
+void regex_free(struct regex *re)
+{
+    if (re == NULL)
+        return;
+    pcre2_match_context_free(re->context);
+    pcre2_match_data_free(re->match);
+    pcre2_code_free(re->code);
+    free(re);
+}
+
+static int add_rule(struct policy *p, const char *line, size_t len, unsigned lineno, const char *file,
+                    struct diag *err)
+{
+    struct blocked_rule rule = {.line = lineno};
+    struct blocked_rule *grown;
+
+    rule.text = strndup(line, len);
+    if (rule.text == NULL) {
+        diag_set(err, file, lineno, "out of memory");
+        return -1;
+    }
+    if (len >= 2 && line[0] == '/' && line[len - 1] == '/') {
+        char why[sizeof(err->reason)];
+        char *pattern = strndup(line + 1, len - 2);
+        if (pattern == NULL) {
+            free(rule.text);
+            diag_set(err, file, lineno, "out of memory");
+            return -1;
+        }
+        rule.re = regex_compile(pattern, why, sizeof(why));
+        free(pattern);
+        if (rule.re == NULL) {
+            free(rule.text);
+            diag_set(err, file, lineno, "%s", why);
+            return -1;
+        }
+    }
+    grown = realloc(p->rules, (p->nrules + 1) * sizeof(*grown));
+    if (grown == NULL) {
+        regex_free(rule.re);
+        free(rule.text);
+        diag_set(err, file, lineno, "out of memory");
+        return -1;
+    }
+    p->rules = grown;
+    p->rules[p->nrules++] = rule;
+    return 0;
+}
+
+int policy_parse_blocked(struct policy *p, const char *text, size_t len, const char *file, struct diag *err)
+{
+    struct text_line line;
+    struct text_cursor cursor;
+
+    text_cursor_init(&cursor, text, len);
+    while (text_next_line(&cursor, &line)) {
+        if (line.len == 0 || line.start[0] == '#')
+            continue;
+        if (memchr(line.start, '\0', line.len) != NULL) {
+            diag_set(err, file, line.number, "NUL byte in line");
+            return -1;
+        }
+        if (add_rule(p, line.start, line.len, line.number, file, err) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+int policy_load_blocked_file(struct policy *p, const char *path, struct diag *err)
+{
+    char *text;
+    size_t len;
+    int rc;
+
+    free(p->blocked_file);
+    p->blocked_file = strdup(path);
+    if (p->blocked_file == NULL) {
+        diag_set(err, path, 0, "out of memory");
+        return -1;
+    }
+    rc = text_file_read(path, &text, &len);
+    if (rc == -ENOENT)
+        return 0;
+    if (rc != 0) {
+        diag_set(err, path, 0, "cannot read: %s", strerror(-rc));
+        return -1;
+    }
+    rc = policy_parse_blocked(p, text, len, path, err);
+    free(text);
+    return rc;
+}
+
+static const struct cidr *exempt_network(const struct policy *p, const struct endpoint *peer)
+{
+    for (size_t i = 0; i < p->nexempt; i++)
+        if (cidr_contains(&p->exempt[i], peer))
+            return &p->exempt[i];
+    return NULL;
+}
+
+static const struct blocked_rule *blocking_rule(const struct policy *p, const char *genre)
+{
+    for (size_t i = 0; i < p->nrules; i++) {
+        const struct blocked_rule *rule = &p->rules[i];
+        if (rule->re ? regex_matches(rule->re, genre) : strcmp(rule->text, genre) == 0)
+            return rule;
+    }
+    return NULL;
+}
+
+void policy_judge(const struct policy *p, const struct endpoint *peer, enum lookup_outcome outcome,
+                  const char *genre, struct judgement *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->exempt = exempt_network(p, peer);
+    if (out->exempt) {
+        out->verdict = VERDICT_EXEMPT;
+        return;
+    }
+    switch (outcome) {
+    case LOOKUP_FAILED:
+        out->verdict = VERDICT_ERROR;
+        return;
+    case LOOKUP_NO_MATCH:
+    case LOOKUP_NO_OS:
+        out->verdict = VERDICT_UNKNOWN;
+        return;
+    case LOOKUP_OS_KNOWN:
+        break;
+    }
+    if (p->smite_os && regex_matches(p->smite_os, genre))
+        out->karma = -1;
+    out->rule = blocking_rule(p, genre);
+    out->verdict = out->rule ? VERDICT_BLOCK : VERDICT_ALLOW;
+}
+
+void policy_free(struct policy *p)
+{
+    for (size_t i = 0; i < p->nrules; i++) {
+        regex_free(p->rules[i].re);
+        free(p->rules[i].text);
+    }
+    free(p->rules);
+    regex_free(p->smite_os);
+    free(p->exempt);
+    free(p->blocked_file);
+    memset(p, 0, sizeof(*p));
+}

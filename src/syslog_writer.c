@@ -1,0 +1,125 @@
+#include "syslog_writer.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+void syslog_writer_init(struct syslog_writer *w)
+{
+    memset(w, 0, sizeof(*w));
+    pthread_mutex_init(&w->lock, NULL);
+    w->fd = -1;
+}
+
+static bool still_ours(const struct syslog_writer *w)
+{
+    struct stat st;
+    return w->fd >= 0 && fstat(w->fd, &st) == 0 && S_ISSOCK(st.st_mode) && st.st_dev == w->dev &&
+           st.st_ino == w->ino;
+}
+
+/* Called with the lock held. */
+static void connect_locked(struct syslog_writer *w)
+{
+    struct sockaddr_un sun = {.sun_family = AF_UNIX};
+    struct stat st;
+    int fd;
+
+    if (w->fd >= 0 && still_ours(w))
+        close(w->fd);
+    w->fd = -1;
+    fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0)
+        return;
+    memcpy(sun.sun_path, w->path, strlen(w->path) + 1);
+    if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0 || fstat(fd, &st) != 0) {
+        close(fd);
+        return;
+    }
+    w->fd = fd;
+    w->dev = st.st_dev;
+    w->ino = st.st_ino;
+}
+
+void syslog_writer_open(struct syslog_writer *w, const char *path, int facility)
+{
+    int saved = errno;
+    pthread_mutex_lock(&w->lock);
+    snprintf(w->path, sizeof(w->path), "%s", path);
+    w->facility = facility;
+    connect_locked(w);
+    pthread_mutex_unlock(&w->lock);
+    errno = saved;
+}
+
+void syslog_writer_close(struct syslog_writer *w)
+{
+    int saved = errno;
+    pthread_mutex_lock(&w->lock);
+    if (still_ours(w))
+        close(w->fd);
+    w->fd = -1;
+    pthread_mutex_unlock(&w->lock);
+    errno = saved;
+}
+
+size_t syslog_format(char *out, size_t size, int priority, const struct tm *when, pid_t pid, const char *msg)
+{
+    static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                       "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+    int n = snprintf(out, size, "<%d>%s %2d %02d:%02d:%02d p0fshim[%d]: %s", priority,
+                     months[when->tm_mon % 12], when->tm_mday, when->tm_hour, when->tm_min, when->tm_sec,
+                     (int)pid, msg);
+    if (n < 0)
+        return 0;
+    return (size_t)n < size ? (size_t)n : size - 1;
+}
+
+void syslog_writer_send(struct syslog_writer *w, int severity, const char *msg)
+{
+    char line[2048];
+    struct tm tm;
+    time_t now = time(NULL);
+    int saved = errno;
+
+    localtime_r(&now, &tm);
+    size_t len = syslog_format(line, sizeof(line), w->facility | severity, &tm, getpid(), msg);
+
+    pthread_mutex_lock(&w->lock);
+    if (!still_ours(w))
+        connect_locked(w);
+    if (w->fd >= 0 && send(w->fd, line, len, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
+        /* The receiver restarted (syslogd reload): its socket is new, connect again once. */
+        if (errno == ECONNREFUSED || errno == ENOTCONN) {
+            connect_locked(w);
+            if (w->fd < 0 || send(w->fd, line, len, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+                w->dropped++;
+        } else {
+            w->dropped++;
+        }
+    }
+    pthread_mutex_unlock(&w->lock);
+    errno = saved;
+}
+
+void syslog_writer_after_fork_child(struct syslog_writer *w)
+{
+    pthread_mutex_init(&w->lock, NULL);
+}
+
+bool rate_limit_allow(struct rate_limit *r, time_t now, unsigned long *suppressed)
+{
+    if (r->last != 0 && now - r->last < RATE_LIMIT_PERIOD_S) {
+        r->suppressed++;
+        return false;
+    }
+    *suppressed = r->suppressed;
+    r->suppressed = 0;
+    r->last = now;
+    return true;
+}

@@ -1,0 +1,46 @@
+/* Syslog without openlog(): the host's own syslog state stays untouched. The socket is
+ * opened in the constructor (before any chroot) and checked by identity before each
+ * use, because a daemon that closes "all fds" may hand the number to something else. */
+#ifndef P0FSHIM_SYSLOG_WRITER_H
+#define P0FSHIM_SYSLOG_WRITER_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "config.h"
+
+struct syslog_writer {
+    pthread_mutex_t lock;
+    int fd;                  /* -1 when closed */
+    dev_t dev;
+    ino_t ino;
+    int facility;
+    char path[UNIX_PATH_MAX_LEN];
+    unsigned long dropped;   /* lines the receiver did not take */
+};
+
+void syslog_writer_init(struct syslog_writer *w);
+/* Connects to path; failure is silent (there is nowhere to report it) but retried on send. */
+void syslog_writer_open(struct syslog_writer *w, const char *path, int facility);
+void syslog_writer_close(struct syslog_writer *w);
+/* severity is LOG_INFO, LOG_WARNING, ...; msg is one logfmt line. Never blocks. */
+void syslog_writer_send(struct syslog_writer *w, int severity, const char *msg);
+/* After fork in the child: the lock may have been held by a thread that is gone. */
+void syslog_writer_after_fork_child(struct syslog_writer *w);
+
+/* Pure: "<PRI>Mmm dd HH:MM:SS p0fshim[PID]: msg". Returns the length written. */
+size_t syslog_format(char *out, size_t size, int priority, const struct tm *when, pid_t pid, const char *msg);
+
+/* At most one message per period per category; the next one says how many were held back. */
+struct rate_limit {
+    time_t last;
+    unsigned long suppressed;
+};
+#define RATE_LIMIT_PERIOD_S 60
+/* true when a message may go out now; *suppressed gets the count held back since. */
+bool rate_limit_allow(struct rate_limit *r, time_t now, unsigned long *suppressed);
+
+#endif

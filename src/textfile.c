@@ -1,0 +1,79 @@
+#include "textfile.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static bool is_blank(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
+}
+
+void text_cursor_init(struct text_cursor *c, const char *text, size_t len)
+{
+    c->next = text;
+    c->end = text + len;
+    c->number = 0;
+}
+
+bool text_next_line(struct text_cursor *c, struct text_line *line)
+{
+    if (c->next >= c->end)
+        return false;
+    const char *start = c->next;
+    const char *newline = memchr(start, '\n', (size_t)(c->end - start));
+    const char *stop = newline ? newline : c->end;
+    c->next = newline ? newline + 1 : c->end;
+    c->number++;
+    while (start < stop && is_blank(*start))
+        start++;
+    while (stop > start && is_blank(stop[-1]))
+        stop--;
+    line->start = start;
+    line->len = (size_t)(stop - start);
+    line->number = c->number;
+    return true;
+}
+
+int text_file_read(const char *path, char **text, size_t *len)
+{
+    struct stat st;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0)
+        return -errno;
+    if (fstat(fd, &st) != 0) {
+        int err = errno;
+        close(fd);
+        return -err;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        return S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
+    }
+    if (st.st_size > TEXT_FILE_MAX) {
+        close(fd);
+        return -EFBIG;
+    }
+    char *buf = malloc((size_t)st.st_size + 1);
+    if (buf == NULL) {
+        close(fd);
+        return -ENOMEM;
+    }
+    size_t have = 0;
+    while (have < (size_t)st.st_size) {
+        ssize_t n = read(fd, buf + have, (size_t)st.st_size - have);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        have += (size_t)n;
+    }
+    close(fd);
+    buf[have] = '\0';
+    *text = buf;
+    *len = have;
+    return 0;
+}
