@@ -121,6 +121,21 @@ static void release(struct owned_fd *o)
     o->fd = -1;
 }
 
+/* Under E.lock. */
+static bool wake_pipe_open_locked(void)
+{
+    int pipefd[2];
+    if (pipe2(pipefd, O_CLOEXEC | O_NONBLOCK) != 0)
+        return false;
+    if (own(pipefd[0], &E.wake_read) != 0 || own(pipefd[1], &E.wake_write) != 0) {
+        close(pipefd[0]);
+        close(pipefd[1]);
+        E.wake_read.fd = E.wake_write.fd = -1;
+        return false;
+    }
+    return true;
+}
+
 static void diagnostic(int severity, struct rate_limit *rl, const char *msg, const char *key, const char *value)
 {
     struct logfmt l;
@@ -504,6 +519,20 @@ static void drain_wake_pipe(void)
         ;
 }
 
+/* A daemon that closed "all fds" took our pipe: polling its number would spin or
+ * steal its input, so open a new one. Without a pipe the worker still runs on timeouts. */
+static void ensure_wake_pipe(void)
+{
+    pthread_mutex_lock(&E.lock);
+    if (!still_owned(&E.wake_read) || !still_owned(&E.wake_write)) {
+        release(&E.wake_read);
+        release(&E.wake_write);
+        if (!wake_pipe_open_locked())
+            diagnostic(LOG_WARNING, &E.rl_worker, "cannot reopen the wake-up pipe", NULL, NULL);
+    }
+    pthread_mutex_unlock(&E.lock);
+}
+
 static void *worker_main(void *unused)
 {
     static uint32_t expired[ENGINE_PENDING_MAX];
@@ -516,6 +545,7 @@ static void *worker_main(void *unused)
         uint64_t seen;
 
         report_accept_path_failures();
+        ensure_wake_pipe();
         uint64_t next = plan(now, expired, &nexpired, &want_query, &seen);
         expire(expired, nexpired, now);
         if (want_query && p0f_connect(now)) {
@@ -586,21 +616,12 @@ static bool worker_start_locked(void)
     pthread_t thread;
     pthread_attr_t attr;
     sigset_t all, saved;
-    int pipefd[2];
     int rc;
 
     if (E.worker_pid == getpid())
         return true;
-    if (E.worker_failed)
+    if (E.worker_failed || !wake_pipe_open_locked())
         return false;
-    if (pipe2(pipefd, O_CLOEXEC | O_NONBLOCK) != 0)
-        return false;
-    if (own(pipefd[0], &E.wake_read) != 0 || own(pipefd[1], &E.wake_write) != 0) {
-        close(pipefd[0]);
-        close(pipefd[1]);
-        E.wake_read.fd = E.wake_write.fd = -1;
-        return false;
-    }
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     pthread_attr_setstacksize(&attr, WORKER_STACK_SIZE);
