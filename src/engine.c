@@ -67,6 +67,9 @@ struct engine {
     size_t nfree;
     bool slots_ready;
 
+    dev_t root_dev;          /* "/" when the library loaded: tells that the daemon chrooted */
+    ino_t root_ino;
+
     /* Owned by the worker; reset in a forked child. */
     struct owned_fd p0f;
     uint64_t p0f_last_use_ns, p0f_retry_after_ns;
@@ -208,8 +211,13 @@ static void atfork_child(void)
 
 void engine_setup(const struct config *cfg, struct syslog_writer *log)
 {
+    struct stat root;
     E.cfg = cfg;
     E.log = log;
+    if (stat("/", &root) == 0) {
+        E.root_dev = root.st_dev;
+        E.root_ino = root.st_ino;
+    }
     pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
 }
 
@@ -239,9 +247,44 @@ static void p0f_disconnect(uint64_t now)
     pthread_mutex_unlock(&E.lock);
 }
 
-static bool p0f_connect(uint64_t now)
+static int connect_path(int fd, const char *path)
 {
     struct sockaddr_un sun = {.sun_family = AF_UNIX};
+    size_t len = strlen(path);
+    if (len >= sizeof(sun.sun_path)) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    memcpy(sun.sun_path, path, len + 1);
+    return connect(fd, (struct sockaddr *)&sun, sizeof(sun));
+}
+
+static bool root_changed(void)
+{
+    struct stat st;
+    return stat("/", &st) == 0 && (st.st_dev != E.root_dev || st.st_ino != E.root_ino);
+}
+
+/* After a chroot (Postfix's smtpd) the configured path no longer resolves; the same
+ * socket is then found under the path with leading directories removed:
+ * /var/spool/postfix/p0f/p0f.sock is /p0f/p0f.sock inside /var/spool/postfix. */
+static int connect_p0f_socket(int fd)
+{
+    const char *path = E.cfg->socket_path;
+    if (connect_path(fd, path) == 0)
+        return 0;
+    int first = errno;
+    if (first != ENOENT || !root_changed())
+        return -1;
+    for (const char *tail = strchr(path + 1, '/'); tail; tail = strchr(tail + 1, '/'))
+        if (connect_path(fd, tail) == 0)
+            return 0;
+    errno = first;
+    return -1;
+}
+
+static bool p0f_connect(uint64_t now)
+{
     int fd;
 
     if (E.p0f.fd >= 0 && still_owned(&E.p0f))
@@ -259,8 +302,7 @@ static bool p0f_connect(uint64_t now)
         E.p0f_retry_after_ns = now + RECONNECT_DELAY_MS * NS_PER_MS;
         return false;
     }
-    memcpy(sun.sun_path, E.cfg->socket_path, strlen(E.cfg->socket_path) + 1);
-    if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0 && errno != EINPROGRESS) {
+    if (connect_p0f_socket(fd) != 0) {
         p0f_error("p0f connect", errno);
         diagnostic(LOG_WARNING, &E.rl_p0f, "cannot reach p0f", "reason", E.p0f_error);
         close(fd);

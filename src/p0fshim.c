@@ -60,6 +60,68 @@ static void log_config_error(const struct diag *err)
     syslog_writer_send(&logw, LOG_ERR, l.text);
 }
 
+/* ucspi-tcp style: TCPREMOTEIP/TCPREMOTEPORT, TCPLOCALIP/TCPLOCALPORT. */
+static bool endpoint_from_env(const char *ip_var, const char *port_var, struct endpoint *out)
+{
+    const char *ip = getenv(ip_var), *port = getenv(port_var);
+    char *end;
+    if (ip == NULL || port == NULL || endpoint_parse_ip(ip, out) != 0)
+        return false;
+    unsigned long value = strtoul(port, &end, 10);
+    if (*port == '\0' || *end != '\0' || value > 65535)
+        return false;
+    out->port = (uint16_t)value;
+    return true;
+}
+
+static bool is_connected_tcp(int fd)
+{
+    int type = 0, listening = 1, protocol = 0;
+    socklen_t len = sizeof(int);
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0 || type != SOCK_STREAM)
+        return false;
+    len = sizeof(int);
+    if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) != 0 || listening)
+        return false;
+    len = sizeof(int);
+    return getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &protocol, &len) == 0 && protocol == IPPROTO_TCP;
+}
+
+/* inetd, xinetd, systemd Accept=yes and tcpserver's child hand the program a connected
+ * socket and it never calls accept: judge that connection now. */
+static void judge_inherited_connection(int fd)
+{
+    struct sockaddr_storage ss;
+    socklen_t len;
+    struct endpoint local, remote;
+    bool trust_env = !getauxval(AT_SECURE);
+
+    if (!is_connected_tcp(fd))
+        return;
+    if (!(trust_env && endpoint_from_env("TCPLOCALIP", "TCPLOCALPORT", &local))) {
+        len = sizeof(ss);
+        if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0 ||
+            endpoint_from_sockaddr((struct sockaddr *)&ss, len, &local) != 0)
+            return;
+    }
+    if (!config_port_selected(&cfg, local.port))
+        return;
+    if (!(trust_env && endpoint_from_env("TCPREMOTEIP", "TCPREMOTEPORT", &remote))) {
+        len = sizeof(ss);
+        if (getpeername(fd, (struct sockaddr *)&ss, &len) != 0 ||
+            endpoint_from_sockaddr((struct sockaddr *)&ss, len, &remote) != 0)
+            return;
+    }
+    engine_submit(fd, &remote, &local);
+}
+
+/* systemd passes an Accept=yes connection as fd 3 when it is not on stdin. */
+static bool systemd_passed_fd3(void)
+{
+    const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
+    return pid && fds && strtol(pid, NULL, 10) == (long)getpid() && strcmp(fds, "1") == 0;
+}
+
 void p0fshim_init(void)
 {
     int saved = errno;
@@ -90,6 +152,9 @@ void p0fshim_init(void)
         syslog_writer_open(&logw, cfg.log_socket, cfg.log_facility);
         engine_setup(&cfg, &logw);
         atomic_store(&active, true);
+        judge_inherited_connection(0);
+        if (systemd_passed_fd3())
+            judge_inherited_connection(3);
     }
     errno = saved;
 }
