@@ -236,6 +236,13 @@ static int parse_directive(struct parse_ctx *p, struct words *w)
         }
         return 0;
     }
+    static const char *const single_value[] = {"socket", "version", "blocked_os_file", "log_socket", "timeout_ms",
+                                               "log_facility", "local_ip", "add_headers"};
+    bool known = false;
+    for (size_t i = 0; i < sizeof(single_value) / sizeof(single_value[0]); i++)
+        known = known || strcmp(key, single_value[i]) == 0;
+    if (!known)
+        return fail(p, "unknown directive \"%.80s\"", key);
     if (need_values(p, w, 1, 1) != 0)
         return -1;
     const char *value = w->word[1];

@@ -143,7 +143,7 @@ static void diagnostic(int severity, struct rate_limit *rl, const char *msg, con
 {
     struct logfmt l;
     unsigned long suppressed = 0;
-    if (rl && !rate_limit_allow(rl, time(NULL), &suppressed))
+    if (rl && !rate_limit_allow(rl, (time_t)(now_ns() / 1000000000ull), &suppressed))
         return;
     logfmt_init(&l);
     logfmt_word(&l, "level", severity <= LOG_ERR ? "error" : "warning");

@@ -1,5 +1,6 @@
 #include "logfmt.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -27,11 +28,17 @@ static void append_field(struct logfmt *l, const char *field, size_t len)
 
 void logfmt_quoted(struct logfmt *l, const char *key, const char *value)
 {
-    char field[512];
-    size_t n = (size_t)snprintf(field, sizeof(field), "%s=\"", key);
     static const char hex[] = "0123456789abcdef";
+    char field[LOGFMT_MAX];
+    int prefix = snprintf(field, sizeof(field), "%s=\"", key);
+    size_t n = prefix > 0 ? (size_t)prefix : 0;
 
-    for (const unsigned char *p = (const unsigned char *)value; *p && n < sizeof(field) - 6; p++) {
+    for (const unsigned char *p = (const unsigned char *)value; *p; p++) {
+        /* Room for the longest escape and the closing quote, or the field is left out. */
+        if (n + 5 >= sizeof(field)) {
+            l->truncated = true;
+            return;
+        }
         if (*p == '"' || *p == '\\') {
             field[n++] = '\\';
             field[n++] = (char)*p;
@@ -101,7 +108,7 @@ void logfmt_connection(struct logfmt *l, const struct connection_report *r)
             logfmt_int(l, "os_change", a->last_chg);
     }
     if (r->judgement.verdict == VERDICT_BLOCK && r->judgement.rule) {
-        char at[320];
+        char at[PATH_MAX + 16];
         logfmt_quoted(l, "rule", r->judgement.rule->text);
         snprintf(at, sizeof(at), "%s:%u", r->blocked_file ? r->blocked_file : "", r->judgement.rule->line);
         logfmt_quoted(l, "rule_at", at);

@@ -72,6 +72,8 @@ size_t syslog_format(char *out, size_t size, int priority, const struct tm *when
 {
     static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                        "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+    if (size == 0)
+        return 0;
     int n = snprintf(out, size, "<%d>%s %2d %02d:%02d:%02d p0fshim[%d]: %s", priority,
                      months[when->tm_mon % 12], when->tm_mday, when->tm_hour, when->tm_min, when->tm_sec,
                      (int)pid, msg);
@@ -114,12 +116,13 @@ void syslog_writer_after_fork_child(struct syslog_writer *w)
 
 bool rate_limit_allow(struct rate_limit *r, time_t now, unsigned long *suppressed)
 {
-    if (r->last != 0 && now - r->last < RATE_LIMIT_PERIOD_S) {
+    if (r->started && now - r->last < RATE_LIMIT_PERIOD_S) {
         r->suppressed++;
         return false;
     }
     *suppressed = r->suppressed;
     r->suppressed = 0;
     r->last = now;
+    r->started = true;
     return true;
 }

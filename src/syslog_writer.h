@@ -36,7 +36,8 @@ size_t syslog_format(char *out, size_t size, int priority, const struct tm *when
 
 /* At most one message per period per category; the next one says how many were held back. */
 struct rate_limit {
-    time_t last;
+    bool started;
+    time_t last;             /* monotonic seconds: a clock step must not silence diagnostics */
     unsigned long suppressed;
 };
 #define RATE_LIMIT_PERIOD_S 60
