@@ -1,0 +1,56 @@
+#!/bin/bash
+# Install the Debian packages that building and testing p0fshim need, if any is missing.
+# Idempotent: with everything present it changes nothing and runs no `apt-get update`.
+# Usage: scripts/install-deps.sh [EXTRA-PACKAGE...]   (as root, or with sudo available)
+set -euo pipefail
+
+PACKAGES=(
+    gcc libc6-dev make pkg-config   # toolchain (libc6-dev is only a Recommends of gcc)
+    libpcre2-dev                    # the library's regex engine
+    libcriterion-dev                # unit tests
+    p0f                             # the real p0f v3 daemon for the end-to-end test and demo
+    iproute2 procps                 # network namespaces (ip netns) and sysctl for the lab
+    coreutils                       # stdbuf, timeout, mktemp (essential, listed for clarity)
+)
+PACKAGES+=("$@")
+
+installed() {
+    [ "$(dpkg-query -W -f='${db:Status-Abbrev}' "$1" 2>/dev/null)" = "ii " ]
+}
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+    installed "$p" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+SUDO=
+if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null 2>&1 || {
+        echo "install-deps: missing packages (${missing[*]}) and not root; run as root" >&2
+        exit 1
+    }
+    SUDO=sudo
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+log=$(mktemp /tmp/p0fshim-install-deps.XXXXXX)
+trap 'rm -f "$log"' EXIT
+APT=(apt-get -q -y -o Dpkg::Use-Pty=0 -o DPkg::Lock::Timeout=300)
+
+echo "install-deps: installing ${missing[*]}"
+if ! $SUDO env DEBIAN_FRONTEND=noninteractive "${APT[@]}" update >"$log" 2>&1; then
+    echo "install-deps: apt-get update failed:" >&2
+    cat "$log" >&2
+    exit 1
+fi
+if ! $SUDO env DEBIAN_FRONTEND=noninteractive "${APT[@]}" install --no-install-recommends \
+        "${missing[@]}" >"$log" 2>&1; then
+    echo "install-deps: apt-get install ${missing[*]} failed:" >&2
+    cat "$log" >&2
+    exit 1
+fi
+for p in "${missing[@]}"; do
+    installed "$p" || { echo "install-deps: $p is still not installed" >&2; exit 1; }
+done
+echo "install-deps: done"
