@@ -1,0 +1,1069 @@
+/*
+ * fake_p0f: a stand-in for the p0f v3 daemon's API socket, used by p0fshim's tests.
+ *
+ * It is an independent implementation of the p0f 3.06b+ wire format (21-byte packed query,
+ * 232-byte packed reply, integers in host byte order) and deliberately shares no code with
+ * the shim, so a codec bug cannot hide on both sides.
+ *
+ * CLI:
+ *   fake_p0f --socket PATH [--mode MODE] [--delay-ms N] [--nomatch-first N]
+ *            [--host IP [--os NAME] [--flavor F] [--match exact|generic|fuzzy] [--dist N]
+ *                       [--link L] [--uptime N] [--total N] [--nat T] [--chg T]]...
+ *            [--query-log FILE] [--ready-file PATH] [--max-clients N]
+ *
+ *   --socket      AF_UNIX stream socket to serve (an old socket there is replaced; the new one
+ *                 appears atomically, already listening, mode 0666).
+ *   --host        a known host (IPv4 or IPv6, compared on all 4/16 bytes). The attribute options
+ *                 after it apply to it; a --host without --os answers OK with an empty os_name
+ *                 ("known host, OS not identified"). Strings take \xHH and \\ escapes and may be
+ *                 up to 32 bytes (exactly 32 = no NUL terminator). Defaults: match exact,
+ *                 dist 0, uptime 0, total 1, nat 0, chg 0, empty strings.
+ *                 Unknown IPs get NOMATCH. An IPv4 host does not match an ::ffff:a.b.c.d query
+ *                 (like the real p0f).
+ *   --nomatch-first N  NOMATCH for the first N queries of each IP (counted over all connections).
+ *   --delay-ms N  every answer is sent N ms after its query arrived (others are served meanwhile).
+ *   --mode MODE   normal (default) | hang (read queries, never answer) | garbage (232 random
+ *                 bytes per answer) | badmagic (magic 0xdeadbeef) | badstatus (status 0x30) |
+ *                 badquery (every answer is BADQUERY) | short (100 bytes of the answer, then
+ *                 close) | nonul (OK answers carry a 32-byte os_name without NUL: the --os text
+ *                 padded with 'X') | die-mid-reply (116 bytes of the answer, then the process
+ *                 exits 0, leaving the socket file) | unsolicited (an OK answer, os "Unsolicited"
+ *                 flavor "reply", is sent as soon as a client connects; then as normal) |
+ *                 close-after-query (close the connection instead of answering).
+ *   --max-clients N  concurrent API clients (default 100, like p0f -S); at the limit new
+ *                 clients wait in the listen backlog, as with the real daemon.
+ *
+ * Several clients are served concurrently (poll); each connection may pipeline any number of
+ * queries, answered in order. Every query is validated (magic 0x50304601, addr_type 4 or 6,
+ * zero padding after an IPv4 address); an invalid one is logged as `conn=K badquery reason=...`
+ * and answered with BADQUERY. A query left incomplete is logged as badquery after 1 s of
+ * silence or at close.
+ * Query log lines (one write each, O_APPEND): `conn=K open`, `conn=K query addr_type=4
+ * addr=127.0.0.2`, `conn=K badquery reason=...`, `conn=K close`, `conn=K exit mode=die-mid-reply`.
+ * SIGTERM/SIGINT: close everything, remove the socket and the ready file, exit 0.
+ * Exit status 2 on misuse or a start-up error.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ---- p0f v3 wire format (p0f 3.09b api.h), written out independently ---- */
+
+#define P0F_QUERY_MAGIC 0x50304601u
+#define P0F_RESP_MAGIC 0x50304602u
+#define P0F_STATUS_BADQUERY 0x00u
+#define P0F_STATUS_OK 0x10u
+#define P0F_STATUS_NOMATCH 0x20u
+#define P0F_ADDR_IPV4 4
+#define P0F_ADDR_IPV6 6
+#define P0F_MATCH_FUZZY 0x01
+#define P0F_MATCH_GENERIC 0x02
+#define P0F_STR_MAX 32
+
+struct p0f_query {
+    uint32_t magic;     /* P0F_QUERY_MAGIC, host byte order */
+    uint8_t addr_type;  /* 4 or 6 */
+    uint8_t addr[16];   /* network order; IPv4 in the first 4 bytes, rest zero */
+} __attribute__((packed));
+
+struct p0f_reply {
+    uint32_t magic;
+    uint32_t status;
+    uint32_t first_seen;
+    uint32_t last_seen;
+    uint32_t total_conn;
+    uint32_t uptime_min;
+    uint32_t up_mod_days;
+    uint32_t last_nat;
+    uint32_t last_chg;
+    int16_t distance;
+    uint8_t bad_sw;
+    uint8_t os_match_q;
+    char os_name[P0F_STR_MAX];
+    char os_flavor[P0F_STR_MAX];
+    char http_name[P0F_STR_MAX];
+    char http_flavor[P0F_STR_MAX];
+    char link_type[P0F_STR_MAX];
+    char language[P0F_STR_MAX];
+} __attribute__((packed));
+
+_Static_assert(sizeof(struct p0f_query) == 21, "p0f v3 query must be 21 bytes");
+_Static_assert(sizeof(struct p0f_reply) == 232, "p0f v3 reply must be 232 bytes");
+_Static_assert(offsetof(struct p0f_query, addr) == 5, "query addr offset");
+_Static_assert(offsetof(struct p0f_reply, distance) == 36, "reply distance offset");
+_Static_assert(offsetof(struct p0f_reply, os_match_q) == 39, "reply os_match_q offset");
+_Static_assert(offsetof(struct p0f_reply, os_name) == 40, "reply os_name offset");
+_Static_assert(offsetof(struct p0f_reply, link_type) == 168, "reply link_type offset");
+_Static_assert(offsetof(struct p0f_reply, language) == 200, "reply language offset");
+
+#define QUERY_LEN ((size_t)sizeof(struct p0f_query))
+#define REPLY_LEN ((size_t)sizeof(struct p0f_reply))
+#define SHORT_LEN 100u          /* --mode short */
+#define HALF_LEN (REPLY_LEN / 2) /* --mode die-mid-reply */
+#define BADMAGIC_VALUE 0xdeadbeefu
+#define BADSTATUS_VALUE 0x30u
+
+/* ---- configuration ---- */
+
+enum mode {
+    MODE_NORMAL,
+    MODE_HANG,
+    MODE_GARBAGE,
+    MODE_BADMAGIC,
+    MODE_BADSTATUS,
+    MODE_BADQUERY,
+    MODE_SHORT,
+    MODE_NONUL,
+    MODE_DIE_MID_REPLY,
+    MODE_UNSOLICITED,
+    MODE_CLOSE_AFTER_QUERY,
+};
+
+static const struct {
+    const char *name;
+    enum mode mode;
+} mode_names[] = {
+    {"normal", MODE_NORMAL},
+    {"hang", MODE_HANG},
+    {"garbage", MODE_GARBAGE},
+    {"badmagic", MODE_BADMAGIC},
+    {"badstatus", MODE_BADSTATUS},
+    {"badquery", MODE_BADQUERY},
+    {"short", MODE_SHORT},
+    {"nonul", MODE_NONUL},
+    {"die-mid-reply", MODE_DIE_MID_REPLY},
+    {"unsolicited", MODE_UNSOLICITED},
+    {"close-after-query", MODE_CLOSE_AFTER_QUERY},
+};
+
+struct pstr {
+    char s[P0F_STR_MAX];
+    size_t len; /* 0..32; 32 means no NUL terminator on the wire */
+};
+
+struct host {
+    uint8_t addr_type;
+    uint8_t addr[16];
+    struct pstr os, flavor, link;
+    uint8_t match_q;
+    int16_t dist;
+    uint32_t uptime, total, nat, chg;
+};
+
+#define MAX_HOSTS 256
+#define MAX_SEEN 100000
+#define QCAP 64              /* pending answers per connection before we stop reading */
+#define STALL_MS 1000        /* incomplete query silence before it is logged */
+#define MAX_QUERIES_PER_WAKE 256
+
+static struct host hosts[MAX_HOSTS];
+static size_t n_hosts;
+static enum mode g_mode = MODE_NORMAL;
+static unsigned long g_delay_ms;
+static unsigned long g_nomatch_first;
+static size_t g_max_clients = 100;
+static int g_qlog_fd = -1;
+static const char *g_socket_path;
+static const char *g_ready_path;
+static ino_t g_socket_ino;
+static dev_t g_socket_dev;
+static volatile sig_atomic_t g_stop;
+
+/* Per-IP query counters for --nomatch-first and first_seen. */
+struct seen {
+    uint8_t addr_type;
+    uint8_t addr[16];
+    uint32_t count;
+    uint32_t first;
+};
+static struct seen *g_seen;
+static size_t n_seen, cap_seen;
+
+/* ---- connections ---- */
+
+enum action { ACT_NONE, ACT_CLOSE, ACT_EXIT };
+
+struct item {
+    int64_t due;        /* monotonic ms */
+    size_t len, off;
+    enum action action; /* after the item is fully sent */
+    uint8_t data[REPLY_LEN];
+};
+
+struct conn {
+    int fd;
+    unsigned long id;
+    uint8_t in[QUERY_LEN];
+    size_t inlen;
+    int64_t in_last;    /* when the last byte of an incomplete query arrived */
+    bool stall_logged;
+    bool eof;           /* peer sent EOF: flush what is pending, then close */
+    bool no_more_input; /* we decided to stop reading (short, close-after-query, ...) */
+    uint32_t rng;
+    struct item q[QCAP];
+    size_t qhead, qcount;
+};
+
+static struct conn **g_conns;
+static size_t n_conns;
+static unsigned long g_next_conn_id = 1;
+
+/* ---- small helpers ---- */
+
+static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+static void die(const char *fmt, ...)
+{
+    va_list ap;
+    fputs("fake_p0f: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    exit(2);
+}
+
+static void warnmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void warnmsg(const char *fmt, ...)
+{
+    va_list ap;
+    fputs("fake_p0f: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+static void usage(void) __attribute__((noreturn));
+static void usage(void)
+{
+    fputs("usage: fake_p0f --socket PATH [--mode MODE] [--delay-ms N] [--nomatch-first N]\n"
+          "         [--host IP [--os NAME] [--flavor F] [--match exact|generic|fuzzy] [--dist N]\n"
+          "                    [--link L] [--uptime N] [--total N] [--nat T] [--chg T]]...\n"
+          "         [--query-log FILE] [--ready-file PATH] [--max-clients N]\n"
+          "MODE: normal hang garbage badmagic badstatus badquery short nonul die-mid-reply\n"
+          "      unsolicited close-after-query\n",
+          stderr);
+    exit(2);
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static uint32_t unix_now(void)
+{
+    time_t t = time(NULL);
+    return t < 0 ? 0 : (uint32_t)t;
+}
+
+/* One log line, written with a single write() so concurrent readers never see half a line. */
+static void qlog(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void qlog(const char *fmt, ...)
+{
+    char buf[512];
+    va_list ap;
+    int n;
+
+    if (g_qlog_fd < 0)
+        return;
+    va_start(ap, fmt);
+    n = vsnprintf(buf, sizeof(buf) - 1, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    if ((size_t)n > sizeof(buf) - 2)
+        n = (int)(sizeof(buf) - 2);
+    buf[n++] = '\n';
+    for (int tries = 0; tries < 3; tries++) {
+        ssize_t w = write(g_qlog_fd, buf, (size_t)n);
+        if (w >= 0 || errno != EINTR)
+            break;
+    }
+}
+
+static unsigned long parse_ulong(const char *opt, const char *s, unsigned long min, unsigned long max)
+{
+    char *end;
+    unsigned long v;
+
+    if (*s == '\0' || *s == '-' || *s == '+' || *s == ' ')
+        die("%s: not a number: \"%s\"", opt, s);
+    errno = 0;
+    v = strtoul(s, &end, 10);
+    if (errno != 0 || *end != '\0')
+        die("%s: not a number: \"%s\"", opt, s);
+    if (v < min || v > max)
+        die("%s: %s is out of range %lu..%lu", opt, s, min, max);
+    return v;
+}
+
+static long parse_long(const char *opt, const char *s, long min, long max)
+{
+    char *end;
+    long v;
+
+    if (*s == '\0' || *s == ' ')
+        die("%s: not a number: \"%s\"", opt, s);
+    errno = 0;
+    v = strtol(s, &end, 10);
+    if (errno != 0 || *end != '\0')
+        die("%s: not a number: \"%s\"", opt, s);
+    if (v < min || v > max)
+        die("%s: %s is out of range %ld..%ld", opt, s, min, max);
+    return v;
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* Decode a string option: \xHH and \\ escapes, at most 32 bytes. */
+static void parse_pstr(const char *opt, const char *s, struct pstr *out)
+{
+    size_t n = 0;
+
+    memset(out, 0, sizeof(*out));
+    for (const char *p = s; *p != '\0';) {
+        unsigned char c;
+        if (*p == '\\') {
+            if (p[1] == '\\') {
+                c = '\\';
+                p += 2;
+            } else if (p[1] == 'x' && hexval(p[2]) >= 0 && hexval(p[3]) >= 0) {
+                c = (unsigned char)(hexval(p[2]) * 16 + hexval(p[3]));
+                p += 4;
+            } else {
+                die("%s: bad escape in \"%s\" (only \\xHH and \\\\ are understood)", opt, s);
+            }
+        } else {
+            c = (unsigned char)*p++;
+        }
+        if (n >= P0F_STR_MAX)
+            die("%s: \"%s\" is longer than %d bytes", opt, s, P0F_STR_MAX);
+        out->s[n++] = (char)c;
+    }
+    out->len = n;
+}
+
+static struct host *current_host(const char *opt)
+{
+    if (n_hosts == 0)
+        die("%s must follow a --host", opt);
+    return &hosts[n_hosts - 1];
+}
+
+static void add_host(const char *ip)
+{
+    struct host *h;
+    uint8_t buf[16] = {0};
+    uint8_t type;
+
+    if (inet_pton(AF_INET, ip, buf) == 1)
+        type = P0F_ADDR_IPV4;
+    else if (inet_pton(AF_INET6, ip, buf) == 1)
+        type = P0F_ADDR_IPV6;
+    else
+        die("--host: not an IPv4 or IPv6 address: \"%s\"", ip);
+    for (size_t i = 0; i < n_hosts; i++)
+        if (hosts[i].addr_type == type && memcmp(hosts[i].addr, buf, 16) == 0)
+            die("--host %s given twice", ip);
+    if (n_hosts >= MAX_HOSTS)
+        die("too many --host options (at most %d)", MAX_HOSTS);
+    h = &hosts[n_hosts++];
+    memset(h, 0, sizeof(*h));
+    h->addr_type = type;
+    memcpy(h->addr, buf, 16);
+    h->total = 1;
+}
+
+static const struct host *find_host(const struct p0f_query *q)
+{
+    size_t len = q->addr_type == P0F_ADDR_IPV4 ? 4 : 16;
+
+    for (size_t i = 0; i < n_hosts; i++)
+        if (hosts[i].addr_type == q->addr_type && memcmp(hosts[i].addr, q->addr, len) == 0)
+            return &hosts[i];
+    return NULL;
+}
+
+/* Count a valid query for its IP; returns the entry (NULL only if the table is full). */
+static struct seen *count_query(const struct p0f_query *q)
+{
+    for (size_t i = 0; i < n_seen; i++)
+        if (g_seen[i].addr_type == q->addr_type && memcmp(g_seen[i].addr, q->addr, 16) == 0) {
+            if (g_seen[i].count < UINT32_MAX)
+                g_seen[i].count++;
+            return &g_seen[i];
+        }
+    if (n_seen == cap_seen) {
+        size_t ncap = cap_seen ? cap_seen * 2 : 64;
+        struct seen *p;
+        if (ncap > MAX_SEEN)
+            ncap = MAX_SEEN;
+        if (ncap <= cap_seen)
+            return NULL;
+        p = realloc(g_seen, ncap * sizeof(*p));
+        if (p == NULL)
+            return NULL;
+        g_seen = p;
+        cap_seen = ncap;
+    }
+    g_seen[n_seen].addr_type = q->addr_type;
+    memcpy(g_seen[n_seen].addr, q->addr, 16);
+    g_seen[n_seen].count = 1;
+    g_seen[n_seen].first = unix_now();
+    return &g_seen[n_seen++];
+}
+
+/* Write a small file atomically (temporary name + rename). */
+static void write_file_atomic(const char *path, const char *content)
+{
+    char tmp[PATH_MAX];
+    int fd, n;
+    size_t len = strlen(content);
+
+    n = snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
+    if (n < 0 || (size_t)n >= sizeof(tmp))
+        die("path too long: %s", path);
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        die("cannot create %s: %s", tmp, strerror(errno));
+    if (write(fd, content, len) != (ssize_t)len) {
+        int e = errno;
+        close(fd);
+        unlink(tmp);
+        die("cannot write %s: %s", tmp, strerror(e));
+    }
+    if (close(fd) != 0 || rename(tmp, path) != 0) {
+        int e = errno;
+        unlink(tmp);
+        die("cannot create %s: %s", path, strerror(e));
+    }
+}
+
+/* ---- the listening socket ---- */
+
+static void set_sockaddr_un(struct sockaddr_un *sun, const char *path)
+{
+    memset(sun, 0, sizeof(*sun));
+    sun->sun_family = AF_UNIX;
+    if (strlen(path) >= sizeof(sun->sun_path))
+        die("socket path too long (max %zu bytes): %s", sizeof(sun->sun_path) - 1, path);
+    memcpy(sun->sun_path, path, strlen(path) + 1);
+}
+
+/* Bind and listen under a temporary name, chmod 0666, then rename over PATH, so the socket
+ * appears atomically and is already accepting when a client first sees it. */
+static int open_listener(const char *path)
+{
+    struct sockaddr_un sun;
+    struct stat st;
+    char tmp[sizeof(sun.sun_path)];
+    int fd, n;
+
+    if (lstat(path, &st) == 0 && !S_ISSOCK(st.st_mode))
+        die("%s exists and is not a socket; refusing to replace it", path);
+    set_sockaddr_un(&sun, path); /* length check */
+    n = snprintf(tmp, sizeof(tmp), "%s.%ld~", path, (long)getpid());
+    if (n < 0 || (size_t)n >= sizeof(tmp)) {
+        /* No room for a temporary name: bind in place. */
+        if (unlink(path) != 0 && errno != ENOENT)
+            die("cannot remove old %s: %s", path, strerror(errno));
+        memcpy(tmp, path, strlen(path) + 1);
+    }
+    unlink(tmp);
+    set_sockaddr_un(&sun, tmp);
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        die("socket: %s", strerror(errno));
+    if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0)
+        die("bind %s: %s", tmp, strerror(errno));
+    if (chmod(tmp, 0666) != 0)
+        die("chmod %s: %s", tmp, strerror(errno));
+    if (listen(fd, 128) != 0)
+        die("listen %s: %s", tmp, strerror(errno));
+    if (strcmp(tmp, path) != 0 && rename(tmp, path) != 0) {
+        int e = errno;
+        unlink(tmp);
+        die("rename %s -> %s: %s", tmp, path, strerror(e));
+    }
+    if (stat(path, &st) == 0) {
+        g_socket_ino = st.st_ino;
+        g_socket_dev = st.st_dev;
+    }
+    return fd;
+}
+
+/* Remove the socket only if it is still ours (a successor may have replaced it). */
+static void remove_socket(void)
+{
+    struct stat st;
+
+    if (g_socket_path != NULL && stat(g_socket_path, &st) == 0 && st.st_ino == g_socket_ino &&
+        st.st_dev == g_socket_dev)
+        unlink(g_socket_path);
+}
+
+/* ---- answers ---- */
+
+static void put_pstr(char field[P0F_STR_MAX], const struct pstr *p)
+{
+    memset(field, 0, P0F_STR_MAX);
+    memcpy(field, p->s, p->len);
+}
+
+static void fill_ok(struct p0f_reply *r, const struct host *h, uint32_t first_seen)
+{
+    r->status = P0F_STATUS_OK;
+    r->first_seen = first_seen;
+    r->last_seen = unix_now();
+    r->total_conn = h->total;
+    r->uptime_min = h->uptime;
+    r->up_mod_days = 0;
+    r->last_nat = h->nat;
+    r->last_chg = h->chg;
+    r->distance = h->dist;
+    r->bad_sw = 0;
+    r->os_match_q = h->match_q;
+    put_pstr(r->os_name, &h->os);
+    put_pstr(r->os_flavor, &h->flavor);
+    put_pstr(r->link_type, &h->link);
+}
+
+static uint32_t xorshift(uint32_t *s)
+{
+    uint32_t x = *s ? *s : 0x9e3779b9u;
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    *s = x;
+    return x;
+}
+
+static struct item *enqueue(struct conn *c, const void *data, size_t len, enum action act, int64_t due)
+{
+    struct item *it;
+
+    if (c->qcount >= QCAP)
+        return NULL; /* cannot happen: we stop reading when full */
+    it = &c->q[(c->qhead + c->qcount) % QCAP];
+    c->qcount++;
+    it->due = due;
+    it->len = len;
+    it->off = 0;
+    it->action = act;
+    if (len)
+        memcpy(it->data, data, len);
+    return it;
+}
+
+static void format_addr(const struct p0f_query *q, char *buf, size_t size)
+{
+    if (q->addr_type == P0F_ADDR_IPV4) {
+        if (inet_ntop(AF_INET, q->addr, buf, (socklen_t)size) == NULL)
+            snprintf(buf, size, "?");
+    } else {
+        if (inet_ntop(AF_INET6, q->addr, buf, (socklen_t)size) == NULL)
+            snprintf(buf, size, "?");
+    }
+}
+
+/* Validate one query; on error describe it in why[] and return false. */
+static bool validate_query(const struct p0f_query *q, char *why, size_t size)
+{
+    if (q->magic != P0F_QUERY_MAGIC) {
+        snprintf(why, size, "reason=magic magic=0x%08" PRIx32 " addr_type=%u", q->magic,
+                 (unsigned)q->addr_type);
+        return false;
+    }
+    if (q->addr_type != P0F_ADDR_IPV4 && q->addr_type != P0F_ADDR_IPV6) {
+        snprintf(why, size, "reason=addr_type addr_type=%u", (unsigned)q->addr_type);
+        return false;
+    }
+    if (q->addr_type == P0F_ADDR_IPV4) {
+        for (size_t i = 4; i < 16; i++)
+            if (q->addr[i] != 0) {
+                snprintf(why, size, "reason=padding addr_type=4 offset=%zu byte=0x%02x", 5 + i,
+                         (unsigned)q->addr[i]);
+                return false;
+            }
+    }
+    return true;
+}
+
+static void handle_query(struct conn *c, const uint8_t raw[QUERY_LEN])
+{
+    struct p0f_query q;
+    struct p0f_reply r;
+    uint8_t out[REPLY_LEN];
+    char why[128];
+    int64_t due = now_ms() + (int64_t)g_delay_ms;
+
+    memcpy(&q, raw, sizeof(q));
+    memset(&r, 0, sizeof(r));
+    r.magic = P0F_RESP_MAGIC;
+    if (!validate_query(&q, why, sizeof(why))) {
+        qlog("conn=%lu badquery %s", c->id, why);
+        r.status = P0F_STATUS_BADQUERY;
+    } else {
+        char addr[INET6_ADDRSTRLEN];
+        const struct host *h = find_host(&q);
+        struct seen *s = count_query(&q);
+        format_addr(&q, addr, sizeof(addr));
+        qlog("conn=%lu query addr_type=%u addr=%s", c->id, (unsigned)q.addr_type, addr);
+        if (h != NULL && (s == NULL || s->count > g_nomatch_first))
+            fill_ok(&r, h, s ? s->first : unix_now());
+        else
+            r.status = P0F_STATUS_NOMATCH;
+    }
+
+    switch (g_mode) {
+    case MODE_HANG:
+        return;
+    case MODE_CLOSE_AFTER_QUERY:
+        enqueue(c, NULL, 0, ACT_CLOSE, due);
+        c->no_more_input = true;
+        return;
+    case MODE_GARBAGE:
+        for (size_t i = 0; i < REPLY_LEN; i++)
+            out[i] = (uint8_t)xorshift(&c->rng);
+        if (memcmp(out, &(uint32_t){P0F_RESP_MAGIC}, 4) == 0)
+            out[0] ^= 0xff;
+        enqueue(c, out, REPLY_LEN, ACT_NONE, due);
+        return;
+    case MODE_BADMAGIC:
+        r.magic = BADMAGIC_VALUE;
+        break;
+    case MODE_BADSTATUS:
+        r.status = BADSTATUS_VALUE;
+        break;
+    case MODE_BADQUERY:
+        memset(&r, 0, sizeof(r));
+        r.magic = P0F_RESP_MAGIC;
+        r.status = P0F_STATUS_BADQUERY;
+        break;
+    case MODE_NONUL:
+        if (r.status == P0F_STATUS_OK) {
+            size_t len = strnlen(r.os_name, P0F_STR_MAX);
+            memset(r.os_name + len, 'X', P0F_STR_MAX - len);
+        }
+        break;
+    case MODE_SHORT:
+        memcpy(out, &r, REPLY_LEN);
+        enqueue(c, out, SHORT_LEN, ACT_CLOSE, due);
+        c->no_more_input = true;
+        return;
+    case MODE_DIE_MID_REPLY:
+        memcpy(out, &r, REPLY_LEN);
+        enqueue(c, out, HALF_LEN, ACT_EXIT, due);
+        c->no_more_input = true;
+        return;
+    case MODE_NORMAL:
+    case MODE_UNSOLICITED:
+        break;
+    }
+    memcpy(out, &r, REPLY_LEN);
+    enqueue(c, out, REPLY_LEN, ACT_NONE, due);
+}
+
+/* ---- connection life cycle ---- */
+
+static void close_conn(size_t slot)
+{
+    struct conn *c = g_conns[slot];
+
+    if (c->inlen > 0 && !c->stall_logged)
+        qlog("conn=%lu badquery reason=truncated bytes=%zu", c->id, c->inlen);
+    qlog("conn=%lu close", c->id);
+    close(c->fd);
+    free(c);
+    g_conns[slot] = NULL;
+    n_conns--;
+}
+
+static void accept_clients(int lfd)
+{
+    for (int i = 0; i < 64 && n_conns < g_max_clients; i++) {
+        struct conn *c;
+        size_t slot;
+        int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+        if (fd < 0) {
+            if (errno == EINTR || errno == ECONNABORTED)
+                continue;
+            if (errno != EAGAIN && errno != EWOULDBLOCK)
+                warnmsg("accept: %s", strerror(errno));
+            return;
+        }
+        c = calloc(1, sizeof(*c));
+        if (c == NULL) {
+            warnmsg("out of memory; dropping a client");
+            close(fd);
+            return;
+        }
+        c->fd = fd;
+        c->id = g_next_conn_id++;
+        c->rng = (uint32_t)(c->id * 2654435761u) | 1u;
+        for (slot = 0; slot < g_max_clients && g_conns[slot] != NULL; slot++)
+            ;
+        g_conns[slot] = c; /* slot < g_max_clients since n_conns < g_max_clients */
+        n_conns++;
+        qlog("conn=%lu open", c->id);
+        if (g_mode == MODE_UNSOLICITED) {
+            static const struct host unsolicited = {
+                .os = {"Unsolicited", 11}, .flavor = {"reply", 5}, .link = {"unsolicited", 11},
+                .total = 1};
+            struct p0f_reply r;
+            memset(&r, 0, sizeof(r));
+            r.magic = P0F_RESP_MAGIC;
+            fill_ok(&r, &unsolicited, unix_now());
+            enqueue(c, &r, REPLY_LEN, ACT_NONE, now_ms());
+            qlog("conn=%lu unsolicited", c->id);
+        }
+    }
+}
+
+/* Read queries; returns false if the connection must be closed now. */
+static bool read_conn(struct conn *c)
+{
+    for (int n = 0; n < MAX_QUERIES_PER_WAKE; n++) {
+        ssize_t r;
+
+        if (c->no_more_input || c->eof || c->qcount >= QCAP)
+            return true;
+        r = recv(c->fd, c->in + c->inlen, QUERY_LEN - c->inlen, 0);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK)
+                return true;
+            return false; /* ECONNRESET etc. */
+        }
+        if (r == 0) {
+            c->eof = true;
+            return true;
+        }
+        c->inlen += (size_t)r;
+        c->in_last = now_ms();
+        c->stall_logged = false;
+        if (c->inlen == QUERY_LEN) {
+            c->inlen = 0;
+            handle_query(c, c->in);
+        }
+    }
+    return true;
+}
+
+/* Send every answer that is due; returns false if the connection must be closed now. */
+static bool flush_conn(struct conn *c, int64_t now)
+{
+    while (c->qcount > 0) {
+        struct item *it = &c->q[c->qhead];
+        if (it->due > now)
+            return true;
+        while (it->off < it->len) {
+            ssize_t w = send(c->fd, it->data + it->off, it->len - it->off, MSG_NOSIGNAL);
+            if (w < 0) {
+                if (errno == EINTR)
+                    continue;
+                if (errno == EAGAIN || errno == EWOULDBLOCK)
+                    return true;
+                return false; /* EPIPE, ECONNRESET: the client went away */
+            }
+            it->off += (size_t)w;
+        }
+        if (it->action == ACT_EXIT) {
+            qlog("conn=%lu exit mode=die-mid-reply", c->id);
+            exit(0);
+        }
+        if (it->action == ACT_CLOSE)
+            return false;
+        c->qhead = (c->qhead + 1) % QCAP;
+        c->qcount--;
+    }
+    return true;
+}
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    g_stop = 1;
+}
+
+static void serve(int lfd)
+{
+    struct pollfd *pfd = calloc(g_max_clients + 1, sizeof(*pfd));
+    size_t *slot_of = calloc(g_max_clients + 1, sizeof(*slot_of));
+    sigset_t block, orig;
+
+    if (pfd == NULL || slot_of == NULL)
+        die("out of memory");
+    sigemptyset(&block);
+    sigaddset(&block, SIGTERM);
+    sigaddset(&block, SIGINT);
+    sigprocmask(SIG_BLOCK, &block, &orig);
+    sigdelset(&orig, SIGTERM);
+    sigdelset(&orig, SIGINT);
+
+    while (!g_stop) {
+        int64_t now = now_ms();
+        int64_t timeout = 1000;
+        size_t n = 0;
+        struct timespec ts;
+        int rc;
+
+        pfd[n].fd = lfd;
+        pfd[n].events = n_conns < g_max_clients ? POLLIN : 0;
+        pfd[n].revents = 0;
+        n++;
+        for (size_t s = 0; s < g_max_clients; s++) {
+            struct conn *c = g_conns[s];
+            short ev = 0;
+            if (c == NULL)
+                continue;
+            if (!c->no_more_input && !c->eof && c->qcount < QCAP)
+                ev |= POLLIN;
+            if (c->qcount > 0) {
+                int64_t due = c->q[c->qhead].due;
+                if (due <= now)
+                    ev |= POLLOUT;
+                else if (due - now < timeout)
+                    timeout = due - now;
+            }
+            if (c->inlen > 0 && !c->stall_logged) {
+                int64_t left = c->in_last + STALL_MS - now;
+                if (left < timeout)
+                    timeout = left < 0 ? 0 : left;
+            }
+            pfd[n].fd = c->fd;
+            pfd[n].events = ev;
+            pfd[n].revents = 0;
+            slot_of[n] = s;
+            n++;
+        }
+        ts.tv_sec = (time_t)(timeout / 1000);
+        ts.tv_nsec = (long)(timeout % 1000) * 1000000L;
+        rc = ppoll(pfd, (nfds_t)n, &ts, &orig);
+        if (rc < 0) {
+            if (errno == EINTR)
+                continue;
+            die("poll: %s", strerror(errno));
+        }
+        if (pfd[0].revents & POLLIN)
+            accept_clients(lfd);
+        now = now_ms();
+        for (size_t i = 1; i < n; i++) {
+            size_t s = slot_of[i];
+            struct conn *c = g_conns[s];
+            bool keep = true;
+            if (c == NULL)
+                continue;
+            if (pfd[i].revents & POLLIN)
+                keep = read_conn(c);
+            else if (pfd[i].revents & (POLLERR | POLLHUP | POLLNVAL))
+                keep = false;
+            if (keep)
+                keep = flush_conn(c, now_ms());
+            if (keep && (c->eof || c->no_more_input) && c->qcount == 0)
+                keep = false;
+            if (keep && c->inlen > 0 && !c->stall_logged && now - c->in_last >= STALL_MS) {
+                qlog("conn=%lu badquery reason=incomplete bytes=%zu", c->id, c->inlen);
+                c->stall_logged = true;
+            }
+            if (!keep)
+                close_conn(s);
+        }
+    }
+    for (size_t s = 0; s < g_max_clients; s++)
+        if (g_conns[s] != NULL)
+            close_conn(s);
+    free(pfd);
+    free(slot_of);
+}
+
+int main(int argc, char **argv)
+{
+    enum {
+        OPT_SOCKET = 256, OPT_MODE, OPT_HOST, OPT_OS, OPT_FLAVOR, OPT_MATCH, OPT_DIST, OPT_LINK,
+        OPT_UPTIME, OPT_TOTAL, OPT_NAT, OPT_CHG, OPT_NOMATCH_FIRST, OPT_DELAY, OPT_QLOG,
+        OPT_READY, OPT_MAX_CLIENTS, OPT_HELP,
+    };
+    static const struct option opts[] = {
+        {"socket", required_argument, NULL, OPT_SOCKET},
+        {"mode", required_argument, NULL, OPT_MODE},
+        {"host", required_argument, NULL, OPT_HOST},
+        {"os", required_argument, NULL, OPT_OS},
+        {"flavor", required_argument, NULL, OPT_FLAVOR},
+        {"match", required_argument, NULL, OPT_MATCH},
+        {"dist", required_argument, NULL, OPT_DIST},
+        {"link", required_argument, NULL, OPT_LINK},
+        {"uptime", required_argument, NULL, OPT_UPTIME},
+        {"total", required_argument, NULL, OPT_TOTAL},
+        {"nat", required_argument, NULL, OPT_NAT},
+        {"chg", required_argument, NULL, OPT_CHG},
+        {"nomatch-first", required_argument, NULL, OPT_NOMATCH_FIRST},
+        {"delay-ms", required_argument, NULL, OPT_DELAY},
+        {"query-log", required_argument, NULL, OPT_QLOG},
+        {"ready-file", required_argument, NULL, OPT_READY},
+        {"max-clients", required_argument, NULL, OPT_MAX_CLIENTS},
+        {"help", no_argument, NULL, OPT_HELP},
+        {NULL, 0, NULL, 0},
+    };
+    const char *qlog_path = NULL;
+    struct sigaction sa;
+    int opt, lfd;
+
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, "+:", opts, NULL)) != -1) {
+        switch (opt) {
+        case OPT_SOCKET:
+            g_socket_path = optarg;
+            break;
+        case OPT_MODE: {
+            size_t i;
+            for (i = 0; i < sizeof(mode_names) / sizeof(mode_names[0]); i++)
+                if (strcmp(optarg, mode_names[i].name) == 0)
+                    break;
+            if (i == sizeof(mode_names) / sizeof(mode_names[0])) {
+                warnmsg("--mode: unknown mode \"%s\"", optarg);
+                usage();
+            }
+            g_mode = mode_names[i].mode;
+            break;
+        }
+        case OPT_HOST:
+            add_host(optarg);
+            break;
+        case OPT_OS:
+            parse_pstr("--os", optarg, &current_host("--os")->os);
+            break;
+        case OPT_FLAVOR:
+            parse_pstr("--flavor", optarg, &current_host("--flavor")->flavor);
+            break;
+        case OPT_LINK:
+            parse_pstr("--link", optarg, &current_host("--link")->link);
+            break;
+        case OPT_MATCH: {
+            struct host *h = current_host("--match");
+            if (strcmp(optarg, "exact") == 0)
+                h->match_q = 0;
+            else if (strcmp(optarg, "generic") == 0)
+                h->match_q = P0F_MATCH_GENERIC;
+            else if (strcmp(optarg, "fuzzy") == 0)
+                h->match_q = P0F_MATCH_FUZZY;
+            else
+                die("--match: expected exact, generic or fuzzy, not \"%s\"", optarg);
+            break;
+        }
+        case OPT_DIST:
+            current_host("--dist")->dist = (int16_t)parse_long("--dist", optarg, INT16_MIN, INT16_MAX);
+            break;
+        case OPT_UPTIME:
+            current_host("--uptime")->uptime = (uint32_t)parse_ulong("--uptime", optarg, 0, UINT32_MAX);
+            break;
+        case OPT_TOTAL:
+            current_host("--total")->total = (uint32_t)parse_ulong("--total", optarg, 0, UINT32_MAX);
+            break;
+        case OPT_NAT:
+            current_host("--nat")->nat = (uint32_t)parse_ulong("--nat", optarg, 0, UINT32_MAX);
+            break;
+        case OPT_CHG:
+            current_host("--chg")->chg = (uint32_t)parse_ulong("--chg", optarg, 0, UINT32_MAX);
+            break;
+        case OPT_NOMATCH_FIRST:
+            g_nomatch_first = parse_ulong("--nomatch-first", optarg, 0, UINT32_MAX);
+            break;
+        case OPT_DELAY:
+            g_delay_ms = parse_ulong("--delay-ms", optarg, 0, 600000);
+            break;
+        case OPT_QLOG:
+            qlog_path = optarg;
+            break;
+        case OPT_READY:
+            g_ready_path = optarg;
+            break;
+        case OPT_MAX_CLIENTS:
+            g_max_clients = parse_ulong("--max-clients", optarg, 1, 1000);
+            break;
+        case OPT_HELP:
+            usage();
+        case ':':
+            warnmsg("option %s needs a value", argv[optind - 1]);
+            usage();
+        default:
+            warnmsg("unknown option %s", argv[optind - 1]);
+            usage();
+        }
+    }
+    if (optind < argc) {
+        warnmsg("unexpected argument \"%s\"", argv[optind]);
+        usage();
+    }
+    if (g_socket_path == NULL) {
+        warnmsg("--socket is required");
+        usage();
+    }
+
+    if (qlog_path != NULL) {
+        g_qlog_fd = open(qlog_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+        if (g_qlog_fd < 0)
+            die("cannot open query log %s: %s", qlog_path, strerror(errno));
+    }
+    g_conns = calloc(g_max_clients, sizeof(*g_conns));
+    if (g_conns == NULL)
+        die("out of memory");
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = SIG_IGN;
+    sigaction(SIGPIPE, &sa, NULL);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+
+    if (g_ready_path != NULL && unlink(g_ready_path) != 0 && errno != ENOENT)
+        die("cannot remove stale ready file %s: %s", g_ready_path, strerror(errno));
+    lfd = open_listener(g_socket_path);
+    if (g_ready_path != NULL) {
+        char buf[64];
+        snprintf(buf, sizeof(buf), "pid=%ld\n", (long)getpid());
+        write_file_atomic(g_ready_path, buf);
+    }
+
+    serve(lfd);
+
+    close(lfd);
+    remove_socket();
+    if (g_ready_path != NULL)
+        unlink(g_ready_path);
+    free(g_conns);
+    free(g_seen);
+    return 0;
+}

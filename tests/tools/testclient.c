@@ -1,0 +1,508 @@
+/*
+ * testclient: connects to testsrv (through p0fshim) and reports whether the connection was
+ * served or closed by the shim.
+ *
+ * CLI:
+ *   testclient --connect IP:PORT|[IPv6]:PORT [--bind IP] --expect served|closed
+ *              [--timeout-ms N] [--hold-ms N]
+ *
+ *   --bind        local source address (port chosen by the kernel), e.g. 127.0.0.2 or ::1.
+ *   --timeout-ms  connect timeout, the wait for each reply (served), and the wait for EOF from
+ *                 the connection's start (closed). Default 2000.
+ *   --hold-ms     served: pause after the banner, watching for EOF, so that an asynchronous
+ *                 block would have landed before the dialog goes on. Default 300.
+ *
+ * served: read the 220 banner, hold, then EHLO, MAIL FROM, RCPT TO, DATA (354), a short body
+ *         and ".", QUIT (221), each reply code checked; prints `result=served`.
+ * closed: read (the banner or anything else is allowed and discarded) until EOF or ECONNRESET;
+ *         prints `result=closed ms=N` (ms since the connection was established).
+ * Other outcomes on stdout: `result=closed ms=N` (served expected, but the connection was closed),
+ * `result=open ms=N` (closed expected, still open at the timeout), `result=timeout`,
+ * `result=error` and `result=connect_failed`; details go to stderr.
+ * Exit status: 0 the result matches --expect, 1 it does not, 2 connect failure or misuse.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define BUF_SIZE 8192
+
+enum rr { RR_OK, RR_CLOSED, RR_TIMEOUT, RR_ERROR };
+
+struct client {
+    int fd;
+    int64_t t0; /* when the connection was established */
+    size_t len;
+    char buf[BUF_SIZE];
+};
+
+static void usage(void) __attribute__((noreturn));
+static void usage(void)
+{
+    fputs("usage: testclient --connect IP:PORT|[IPv6]:PORT [--bind IP] --expect served|closed\n"
+          "                  [--timeout-ms N (2000)] [--hold-ms N (300)]\n",
+          stderr);
+    exit(2);
+}
+
+static void die_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+static void die_usage(const char *fmt, ...)
+{
+    va_list ap;
+    fputs("testclient: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    exit(2);
+}
+
+static void note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void note(const char *fmt, ...)
+{
+    va_list ap;
+    fputs("testclient: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int remaining(int64_t deadline)
+{
+    int64_t left = deadline - now_ms();
+    return left < 0 ? 0 : left > INT32_MAX ? INT32_MAX : (int)left;
+}
+
+static unsigned long parse_ulong(const char *opt, const char *s, unsigned long min, unsigned long max)
+{
+    char *end;
+    unsigned long v;
+
+    if (*s < '0' || *s > '9')
+        die_usage("%s: not a number: \"%s\"", opt, s);
+    errno = 0;
+    v = strtoul(s, &end, 10);
+    if (errno != 0 || *end != '\0')
+        die_usage("%s: not a number: \"%s\"", opt, s);
+    if (v < min || v > max)
+        die_usage("%s: %s is out of range %lu..%lu", opt, s, min, max);
+    return v;
+}
+
+/* "IP:PORT" or "[IPv6]:PORT" (port 1..65535) -> sockaddr. */
+static void parse_hostport(const char *opt, const char *s, struct sockaddr_storage *ss, socklen_t *len)
+{
+    char host[INET6_ADDRSTRLEN + 1];
+    const char *port, *end;
+    size_t hlen;
+    unsigned long p;
+
+    if (s[0] == '[') {
+        end = strchr(s, ']');
+        if (end == NULL || end[1] != ':')
+            die_usage("%s: expected [IPv6]:PORT, got \"%s\"", opt, s);
+        hlen = (size_t)(end - (s + 1));
+        if (hlen >= sizeof(host))
+            die_usage("%s: bad address in \"%s\"", opt, s);
+        memcpy(host, s + 1, hlen);
+        port = end + 2;
+    } else {
+        end = strrchr(s, ':');
+        if (end == NULL)
+            die_usage("%s: expected IP:PORT, got \"%s\"", opt, s);
+        hlen = (size_t)(end - s);
+        if (hlen >= sizeof(host))
+            die_usage("%s: bad address in \"%s\"", opt, s);
+        memcpy(host, s, hlen);
+        port = end + 1;
+        if (memchr(host, ':', hlen) != NULL)
+            die_usage("%s: IPv6 addresses need brackets: [%.*s]:PORT", opt, (int)hlen, host);
+    }
+    host[hlen] = '\0';
+    p = parse_ulong(opt, port, 1, 65535);
+    memset(ss, 0, sizeof(*ss));
+    if (s[0] != '[') {
+        struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+        sin->sin_family = AF_INET;
+        sin->sin_port = htons((uint16_t)p);
+        if (inet_pton(AF_INET, host, &sin->sin_addr) != 1)
+            die_usage("%s: not an IPv4 address: \"%s\"", opt, host);
+        *len = sizeof(*sin);
+    } else {
+        struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+        sin6->sin6_family = AF_INET6;
+        sin6->sin6_port = htons((uint16_t)p);
+        if (inet_pton(AF_INET6, host, &sin6->sin6_addr) != 1)
+            die_usage("%s: not an IPv6 address: \"%s\"", opt, host);
+        *len = sizeof(*sin6);
+    }
+}
+
+/* Plain IP (v4 or v6, no brackets, no port) -> sockaddr with port 0. */
+static void parse_ip(const char *opt, const char *s, struct sockaddr_storage *ss, socklen_t *len)
+{
+    struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+    struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+
+    memset(ss, 0, sizeof(*ss));
+    if (inet_pton(AF_INET, s, &sin->sin_addr) == 1) {
+        sin->sin_family = AF_INET;
+        *len = sizeof(*sin);
+    } else if (inet_pton(AF_INET6, s, &sin6->sin6_addr) == 1) {
+        sin6->sin6_family = AF_INET6;
+        *len = sizeof(*sin6);
+    } else {
+        die_usage("%s: not an IP address: \"%s\"", opt, s);
+    }
+}
+
+/* Read more bytes into the buffer, waiting until deadline. */
+static enum rr fill(struct client *c, int64_t deadline)
+{
+    for (;;) {
+        struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
+        ssize_t n;
+        int rc;
+
+        if (c->len >= sizeof(c->buf)) {
+            note("reply line longer than %d bytes", BUF_SIZE);
+            return RR_ERROR;
+        }
+        rc = poll(&pfd, 1, remaining(deadline));
+        if (rc < 0) {
+            if (errno == EINTR)
+                continue;
+            note("poll: %s", strerror(errno));
+            return RR_ERROR;
+        }
+        if (rc == 0)
+            return RR_TIMEOUT;
+        n = recv(c->fd, c->buf + c->len, sizeof(c->buf) - c->len, 0);
+        if (n > 0) {
+            c->len += (size_t)n;
+            return RR_OK;
+        }
+        if (n == 0)
+            return RR_CLOSED;
+        if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)
+            continue;
+        if (errno == ECONNRESET || errno == EPIPE || errno == ENOTCONN) {
+            note("read: %s", strerror(errno));
+            return RR_CLOSED;
+        }
+        note("read: %s", strerror(errno));
+        return RR_ERROR;
+    }
+}
+
+/* Read one (possibly multi-line) SMTP reply; its code goes to *code. */
+static enum rr read_reply(struct client *c, int timeout_ms, int *code)
+{
+    int64_t deadline = now_ms() + timeout_ms;
+
+    for (;;) {
+        char *nl = memchr(c->buf, '\n', c->len);
+        if (nl == NULL) {
+            enum rr r = fill(c, deadline);
+            if (r != RR_OK)
+                return r;
+            continue;
+        }
+        size_t linelen = (size_t)(nl - c->buf) + 1;
+        char line[BUF_SIZE + 1];
+        memcpy(line, c->buf, linelen);
+        line[linelen] = '\0';
+        memmove(c->buf, nl + 1, c->len - linelen);
+        c->len -= linelen;
+        if (linelen < 4 || line[0] < '2' || line[0] > '5' || line[1] < '0' || line[1] > '9' ||
+            line[2] < '0' || line[2] > '9' || (line[3] != ' ' && line[3] != '-' && line[3] != '\r' &&
+                                               line[3] != '\n')) {
+            note("malformed reply line: %.*s", (int)strcspn(line, "\r\n"), line);
+            return RR_ERROR;
+        }
+        if (line[3] != '-') {
+            *code = (line[0] - '0') * 100 + (line[1] - '0') * 10 + (line[2] - '0');
+            return RR_OK;
+        }
+    }
+}
+
+static enum rr send_all(struct client *c, const char *s, int timeout_ms)
+{
+    int64_t deadline = now_ms() + timeout_ms;
+    size_t len = strlen(s), off = 0;
+
+    while (off < len) {
+        ssize_t w = send(c->fd, s + off, len - off, MSG_NOSIGNAL);
+        if (w > 0) {
+            off += (size_t)w;
+            continue;
+        }
+        if (w < 0 && (errno == EPIPE || errno == ECONNRESET || errno == ENOTCONN)) {
+            note("write: %s", strerror(errno));
+            return RR_CLOSED;
+        }
+        if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+            note("write: %s", strerror(errno));
+            return RR_ERROR;
+        }
+        struct pollfd pfd = {.fd = c->fd, .events = POLLOUT};
+        int rc = poll(&pfd, 1, remaining(deadline));
+        if (rc == 0)
+            return RR_TIMEOUT;
+        if (rc < 0 && errno != EINTR) {
+            note("poll: %s", strerror(errno));
+            return RR_ERROR;
+        }
+    }
+    return RR_OK;
+}
+
+/* Non-blocking connect with a timeout; returns the fd or -1 (reason on stderr). */
+static int do_connect(const struct sockaddr_storage *to, socklen_t tolen, const struct sockaddr_storage *from,
+                      socklen_t fromlen, int timeout_ms)
+{
+    int fd = socket(to->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int err = 0;
+    socklen_t elen = sizeof(err);
+
+    if (fd < 0) {
+        note("socket: %s", strerror(errno));
+        return -1;
+    }
+    if (from != NULL && bind(fd, (const struct sockaddr *)from, fromlen) != 0) {
+        note("bind: %s", strerror(errno));
+        close(fd);
+        return -1;
+    }
+    if (connect(fd, (const struct sockaddr *)to, tolen) != 0) {
+        if (errno != EINPROGRESS && errno != EINTR) {
+            note("connect: %s", strerror(errno));
+            close(fd);
+            return -1;
+        }
+        int64_t deadline = now_ms() + timeout_ms;
+        for (;;) {
+            struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+            int rc = poll(&pfd, 1, remaining(deadline));
+            if (rc > 0)
+                break;
+            if (rc == 0) {
+                note("connect: timed out after %d ms", timeout_ms);
+                close(fd);
+                return -1;
+            }
+            if (errno != EINTR) {
+                note("poll: %s", strerror(errno));
+                close(fd);
+                return -1;
+            }
+        }
+        if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) != 0)
+            err = errno;
+        if (err != 0) {
+            note("connect: %s", strerror(err));
+            close(fd);
+            return -1;
+        }
+    }
+    return fd;
+}
+
+static int ms_since(const struct client *c)
+{
+    return (int)(now_ms() - c->t0);
+}
+
+/* Report a non-served outcome of the served dialog; returns the exit status. */
+static int report_failure(struct client *c, enum rr r, const char *step, int code, int want)
+{
+    switch (r) {
+    case RR_CLOSED:
+        note("connection closed by the server at step %s", step);
+        printf("result=closed ms=%d\n", ms_since(c));
+        break;
+    case RR_TIMEOUT:
+        note("timed out at step %s", step);
+        printf("result=timeout\n");
+        break;
+    case RR_ERROR:
+        note("error at step %s", step);
+        printf("result=error\n");
+        break;
+    case RR_OK:
+        note("step %s: reply code %d, expected %d", step, code, want);
+        printf("result=error\n");
+        break;
+    }
+    return 1;
+}
+
+static int run_served(struct client *c, int timeout_ms, int hold_ms)
+{
+    static const struct {
+        const char *name, *text;
+        int want;
+    } steps[] = {
+        {"EHLO", "EHLO testclient.example\r\n", 250},
+        {"MAIL", "MAIL FROM:<sender@example.org>\r\n", 250},
+        {"RCPT", "RCPT TO:<rcpt@example.net>\r\n", 250},
+        {"DATA", "DATA\r\n", 354},
+        {"BODY", "Subject: p0fshim test\r\n\r\nhello from testclient\r\n..a dot-stuffed line\r\n.\r\n", 250},
+        {"QUIT", "QUIT\r\n", 221},
+    };
+    int code = 0;
+    enum rr r = read_reply(c, timeout_ms, &code);
+
+    if (r != RR_OK || code != 220)
+        return report_failure(c, r, "banner", code, 220);
+
+    /* Hold, watching for an EOF from an asynchronous block. */
+    int64_t hold_end = now_ms() + hold_ms;
+    while (now_ms() < hold_end) {
+        r = fill(c, hold_end);
+        if (r == RR_TIMEOUT)
+            break;
+        if (r != RR_OK)
+            return report_failure(c, r, "hold", 0, 0);
+        note("unexpected data from the server during the hold");
+    }
+
+    for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+        r = send_all(c, steps[i].text, timeout_ms);
+        if (r == RR_OK)
+            r = read_reply(c, timeout_ms, &code);
+        if (r != RR_OK || code != steps[i].want)
+            return report_failure(c, r, steps[i].name, code, steps[i].want);
+    }
+    printf("result=served\n");
+    return 0;
+}
+
+static int run_closed(struct client *c, int timeout_ms)
+{
+    int64_t deadline = c->t0 + timeout_ms;
+
+    for (;;) {
+        enum rr r = fill(c, deadline);
+        switch (r) {
+        case RR_OK:
+            c->len = 0; /* banner or anything else: allowed, discarded */
+            continue;
+        case RR_CLOSED:
+            printf("result=closed ms=%d\n", ms_since(c));
+            return 0;
+        case RR_TIMEOUT:
+            note("connection still open after %d ms", timeout_ms);
+            printf("result=open ms=%d\n", ms_since(c));
+            return 1;
+        case RR_ERROR:
+            printf("result=error\n");
+            return 1;
+        }
+    }
+}
+
+int main(int argc, char **argv)
+{
+    enum { OPT_CONNECT = 256, OPT_BIND, OPT_EXPECT, OPT_TIMEOUT, OPT_HOLD, OPT_HELP };
+    static const struct option opts[] = {
+        {"connect", required_argument, NULL, OPT_CONNECT},
+        {"bind", required_argument, NULL, OPT_BIND},
+        {"expect", required_argument, NULL, OPT_EXPECT},
+        {"timeout-ms", required_argument, NULL, OPT_TIMEOUT},
+        {"hold-ms", required_argument, NULL, OPT_HOLD},
+        {"help", no_argument, NULL, OPT_HELP},
+        {NULL, 0, NULL, 0},
+    };
+    struct sockaddr_storage to, from;
+    socklen_t tolen = 0, fromlen = 0;
+    bool have_to = false, have_from = false;
+    int expect = -1; /* 0 served, 1 closed */
+    int timeout_ms = 2000, hold_ms = 300, opt, status;
+    struct client *c;
+
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, "+:", opts, NULL)) != -1) {
+        switch (opt) {
+        case OPT_CONNECT:
+            parse_hostport("--connect", optarg, &to, &tolen);
+            have_to = true;
+            break;
+        case OPT_BIND:
+            parse_ip("--bind", optarg, &from, &fromlen);
+            have_from = true;
+            break;
+        case OPT_EXPECT:
+            if (strcmp(optarg, "served") == 0)
+                expect = 0;
+            else if (strcmp(optarg, "closed") == 0)
+                expect = 1;
+            else
+                die_usage("--expect: served or closed, not \"%s\"", optarg);
+            break;
+        case OPT_TIMEOUT:
+            timeout_ms = (int)parse_ulong("--timeout-ms", optarg, 1, 600000);
+            break;
+        case OPT_HOLD:
+            hold_ms = (int)parse_ulong("--hold-ms", optarg, 0, 600000);
+            break;
+        case OPT_HELP:
+            usage();
+        case ':':
+            fprintf(stderr, "testclient: option %s needs a value\n", argv[optind - 1]);
+            usage();
+        default:
+            fprintf(stderr, "testclient: unknown option %s\n", argv[optind - 1]);
+            usage();
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "testclient: unexpected argument \"%s\"\n", argv[optind]);
+        usage();
+    }
+    if (!have_to || expect < 0) {
+        fputs("testclient: --connect and --expect are required\n", stderr);
+        usage();
+    }
+    if (have_from && from.ss_family != to.ss_family)
+        die_usage("--bind and --connect addresses are of different families");
+
+    signal(SIGPIPE, SIG_IGN);
+    c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        die_usage("out of memory");
+    c->fd = do_connect(&to, tolen, have_from ? &from : NULL, fromlen, timeout_ms);
+    if (c->fd < 0) {
+        printf("result=connect_failed\n");
+        free(c);
+        return 2;
+    }
+    c->t0 = now_ms();
+    status = expect == 0 ? run_served(c, timeout_ms, hold_ms) : run_closed(c, timeout_ms);
+    close(c->fd);
+    free(c);
+    fflush(stdout);
+    return status;
+}
