@@ -52,6 +52,13 @@ struct outstanding {
     uint32_t slot, generation;
 };
 
+/* The first query on every new p0f connection asks about 0.0.0.0, which p0f never
+ * knows: its reply must be NOMATCH. v3 replies carry no address, so replies are matched
+ * to queries by order alone; a reply p0f sent before being asked would shift every
+ * answer by one. The probe catches an early OK answer before any verdict rests on it;
+ * an early NOMATCH shifted onto a real query only causes a retry. */
+#define PROBE_SLOT UINT32_MAX
+
 struct engine {
     pthread_mutex_t lock;
     const struct config *cfg;
@@ -237,6 +244,8 @@ static void p0f_disconnect(uint64_t now)
     pthread_mutex_lock(&E.lock);
     for (size_t i = 0; i < E.fifo_count; i++) {
         struct outstanding *o = &E.fifo[(E.fifo_head + i) % ENGINE_OUTSTANDING_MAX];
+        if (o->slot == PROBE_SLOT)
+            continue;
         struct pending *p = &E.slots[o->slot];
         if (p->used && p->generation == o->generation) {
             p->in_flight = false;
@@ -315,6 +324,13 @@ static bool p0f_connect(uint64_t now)
     }
     E.p0f_last_use_ns = now;
     E.in_len = E.out_len = 0;
+    struct endpoint nobody = {.family = AF_INET};
+    p0f3_encode_query(&nobody, E.outbuf);
+    E.out_len = P0F3_QUERY_LEN;
+    pthread_mutex_lock(&E.lock);
+    E.fifo[E.fifo_head] = (struct outstanding){.slot = PROBE_SLOT};
+    E.fifo_count = 1;
+    pthread_mutex_unlock(&E.lock);
     return true;
 }
 
@@ -391,6 +407,7 @@ static void handle_reply(const uint8_t *buf, uint64_t now)
     pthread_mutex_lock(&E.lock);
     if (E.fifo_count == 0) {
         pthread_mutex_unlock(&E.lock);
+        snprintf(E.p0f_error, sizeof(E.p0f_error), "p0f: reply for a query never sent");
         diagnostic(LOG_WARNING, &E.rl_p0f, "p0f sent a reply nobody asked for", "socket", E.cfg->socket_path);
         p0f_disconnect(now);
         return;
@@ -398,6 +415,15 @@ static void handle_reply(const uint8_t *buf, uint64_t now)
     o = E.fifo[E.fifo_head];
     E.fifo_head = (E.fifo_head + 1) % ENGINE_OUTSTANDING_MAX;
     E.fifo_count--;
+    if (o.slot == PROBE_SLOT) {
+        pthread_mutex_unlock(&E.lock);
+        if (status != P0F3_DECODED_NOMATCH) {
+            snprintf(E.p0f_error, sizeof(E.p0f_error), "p0f: reply for a query never sent");
+            diagnostic(LOG_WARNING, &E.rl_p0f, "p0f sent a reply nobody asked for", "socket", E.cfg->socket_path);
+            p0f_disconnect(now);
+        }
+        return;
+    }
     struct pending *p = &E.slots[o.slot];
     current = p->used && p->generation == o.generation && p->in_flight;
     if (current)
@@ -417,7 +443,8 @@ static void handle_reply(const uint8_t *buf, uint64_t now)
 
     if (status != P0F3_DECODED_OK && status != P0F3_DECODED_NOMATCH) {
         /* Framing can no longer be trusted: a p0f that says this is not well. */
-        diagnostic(LOG_WARNING, &E.rl_p0f, "bad reply from p0f", "reason", p0f3_decode_strerror(status));
+        snprintf(E.p0f_error, sizeof(E.p0f_error), "%s", p0f3_decode_strerror(status));
+        diagnostic(LOG_WARNING, &E.rl_p0f, "bad reply from p0f", "reason", E.p0f_error);
         if (current) {
             struct resolution res = {LOOKUP_FAILED, NULL, p0f3_decode_strerror(status)};
             resolve(o.slot, &res, now);
@@ -425,6 +452,7 @@ static void handle_reply(const uint8_t *buf, uint64_t now)
         p0f_disconnect(now);
         return;
     }
+    E.p0f_error[0] = '\0';
     if (!current)
         return;
     struct resolution res = {LOOKUP_OS_KNOWN, &answer, NULL};
@@ -545,7 +573,7 @@ static void expire(const uint32_t *expired, size_t n, uint64_t now)
             res.outcome = LOOKUP_NO_MATCH;
             res.reason = "no match";
         } else {
-            res.reason = E.p0f_error[0] && E.p0f.fd < 0 ? E.p0f_error : "p0f timeout";
+            res.reason = E.p0f_error[0] ? E.p0f_error : "p0f timeout";
         }
         /* The query may still be in flight: its reply is matched to nothing and dropped. */
         resolve(expired[i], &res, now);
