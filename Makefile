@@ -17,13 +17,15 @@ CORE_SRC := $(wildcard src/*.c)
 CORE_OBJ := $(patsubst src/%.c,$(B)/obj/%.o,$(CORE_SRC))
 SHIM_SRC := $(wildcard shim/*.c)
 SHIM_OBJ := $(patsubst shim/%.c,$(B)/obj/shim_%.o,$(SHIM_SRC))
+TOOL_MAIN_SRC := $(wildcard src/tool/*.c)
+TOOL_MAIN_OBJ := $(patsubst src/tool/%.c,$(B)/obj/tool_%.o,$(TOOL_MAIN_SRC))
 UNIT_SRC := $(wildcard tests/unit/*.c)
 TOOL_SRC := $(wildcard tests/tools/*.c)
 TOOLS    := $(patsubst tests/tools/%.c,$(B)/tests/%,$(TOOL_SRC))
 
 .PHONY: all check check-unit check-integration check-e2e deps demo install uninstall clean
 
-all: $(B)/libp0fshim.so $(TOOLS)
+all: $(B)/libp0fshim.so $(if $(TOOL_MAIN_SRC),$(B)/p0fshim) $(TOOLS)
 
 $(B)/obj/%.o: src/%.c $(wildcard src/*.h)
 	@mkdir -p $(@D)
@@ -32,6 +34,14 @@ $(B)/obj/%.o: src/%.c $(wildcard src/*.h)
 $(B)/obj/shim_%.o: shim/%.c $(wildcard src/*.h)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Isrc -c -o $@ $<
+
+$(B)/obj/tool_%.o: src/tool/%.c $(wildcard src/*.h src/tool/*.h)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Isrc -c -o $@ $<
+
+# The operator's tool: the same core (codec, policy, config) as the library.
+$(B)/p0fshim: $(TOOL_MAIN_OBJ) $(B)/libp0fshim-core.a
+	$(CC) -o $@ $(TOOL_MAIN_OBJ) $(B)/libp0fshim-core.a $(LDLIBS_CORE)
 
 $(B)/libp0fshim-core.a: $(CORE_OBJ)
 	@mkdir -p $(@D)
