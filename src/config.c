@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +39,7 @@ void config_init(struct config *c)
     snprintf(c->log_socket, sizeof(c->log_socket), "/dev/log");
     c->log_facility = LOG_MAIL;
     c->add_headers = true;
+    c->p0f_uid = (uid_t)-1;
 }
 
 void config_free(struct config *c)
@@ -134,6 +136,23 @@ static int set_local_ip(struct parse_ctx *p, const char *text)
     if (endpoint_parse_ip(text, &p->c->local_ip) != 0)
         return fail(p, "local_ip \"%s\" is not an IP address", text);
     p->c->has_local_ip = true;
+    return 0;
+}
+
+/* A uid, or a name looked up now: the constructor runs before any chroot hides
+ * /etc/passwd. */
+static int set_p0f_user(struct parse_ctx *p, const char *value)
+{
+    unsigned long uid;
+    if (parse_unsigned(value, 0, (uid_t)-2, &uid) == 0) {
+        p->c->p0f_uid = (uid_t)uid;
+        return 0;
+    }
+    struct passwd pw, *found = NULL;
+    char buf[1024];
+    if (getpwnam_r(value, &pw, buf, sizeof(buf), &found) != 0 || found == NULL)
+        return fail(p, "p0f_user \"%.64s\": no such user", value);
+    p->c->p0f_uid = found->pw_uid;
     return 0;
 }
 
@@ -237,7 +256,7 @@ static int parse_directive(struct parse_ctx *p, struct words *w)
         return 0;
     }
     static const char *const single_value[] = {"socket", "version", "blocked_os_file", "log_socket", "timeout_ms",
-                                               "log_facility", "local_ip", "add_headers"};
+                                               "log_facility", "local_ip", "add_headers", "p0f_user"};
     bool known = false;
     for (size_t i = 0; i < sizeof(single_value) / sizeof(single_value[0]); i++)
         known = known || strcmp(key, single_value[i]) == 0;
@@ -270,6 +289,8 @@ static int parse_directive(struct parse_ctx *p, struct words *w)
     }
     if (strcmp(key, "local_ip") == 0)
         return set_local_ip(p, value);
+    if (strcmp(key, "p0f_user") == 0)
+        return set_p0f_user(p, value);
     if (strcmp(key, "add_headers") == 0)
         return set_add_headers(p, value);
     return fail(p, "unknown directive \"%s\"", key);
@@ -317,7 +338,7 @@ int config_load(struct config *c, const char *path, bool must_exist, struct diag
     if (rc == -ENOENT && !must_exist)
         return policy_load_blocked_file(&c->policy, c->blocked_os_file, err);
     if (rc != 0) {
-        diag_set(err, path, 0, "cannot read the configuration: %s", strerror(-rc));
+        diag_set(err, path, 0, "cannot read the configuration: %s", text_file_strerror(rc));
         return -1;
     }
     rc = config_parse(c, text, len, path, err);

@@ -6,6 +6,7 @@
 #include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <sys/un.h>
 
 #include "addr.h"
@@ -33,6 +34,7 @@ struct config {
     bool add_headers;                /* accepted for qpsmtpd parity; used by the header issue */
     bool has_local_ip;               /* accepted for qpsmtpd parity; v2 only */
     struct endpoint local_ip;
+    uid_t p0f_uid;                   /* besides root, who may own p0f's socket; -1 = nobody */
     bool ports_given, qpsmtpd_line_seen;
 };
 

@@ -292,6 +292,24 @@ static int connect_p0f_socket(int fd)
     return -1;
 }
 
+/* Anyone can create a socket in /tmp, or replace a path a careless setup left writable:
+ * the answers decide which mail is refused, so only root (p0f binds its socket before
+ * dropping privileges) or the configured p0f_user may give them. */
+static bool p0f_peer_trusted(int fd)
+{
+    struct ucred cred;
+    socklen_t len = sizeof(cred);
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) {
+        p0f_error("p0f peer credentials", errno);
+        return false;
+    }
+    if (cred.uid == 0 || cred.uid == E.cfg->p0f_uid)
+        return true;
+    snprintf(E.p0f_error, sizeof(E.p0f_error), "p0f socket served by uid %u (pid %d), not root or p0f_user",
+             (unsigned)cred.uid, (int)cred.pid);
+    return false;
+}
+
 static bool p0f_connect(uint64_t now)
 {
     int fd;
@@ -314,6 +332,12 @@ static bool p0f_connect(uint64_t now)
     if (connect_p0f_socket(fd) != 0) {
         p0f_error("p0f connect", errno);
         diagnostic(LOG_WARNING, &E.rl_p0f, "cannot reach p0f", "reason", E.p0f_error);
+        close(fd);
+        E.p0f_retry_after_ns = now + RECONNECT_DELAY_MS * NS_PER_MS;
+        return false;
+    }
+    if (!p0f_peer_trusted(fd)) {
+        diagnostic(LOG_ERR, &E.rl_p0f, "refusing a p0f socket not owned by root or p0f_user", "reason", E.p0f_error);
         close(fd);
         E.p0f_retry_after_ns = now + RECONNECT_DELAY_MS * NS_PER_MS;
         return false;

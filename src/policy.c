@@ -151,7 +151,7 @@ int policy_load_blocked_file(struct policy *p, const char *path, struct diag *er
     if (rc == -ENOENT)
         return 0;
     if (rc != 0) {
-        diag_set(err, path, 0, "cannot read: %s", strerror(-rc));
+        diag_set(err, path, 0, "cannot read the blocked-OS file: %s", text_file_strerror(rc));
         return -1;
     }
     rc = policy_parse_blocked(p, text, len, path, err);

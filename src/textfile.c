@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -38,6 +39,27 @@ bool text_next_line(struct text_cursor *c, struct text_line *line)
     return true;
 }
 
+static __thread char untrusted_why[96];
+
+const char *text_file_strerror(int rc)
+{
+    return rc == -EPERM && untrusted_why[0] ? untrusted_why : strerror(-rc);
+}
+
+static bool trusted(const struct stat *st)
+{
+    if (st->st_uid != 0 && st->st_uid != geteuid()) {
+        snprintf(untrusted_why, sizeof(untrusted_why), "owned by uid %u, not by root or uid %u",
+                 (unsigned)st->st_uid, (unsigned)geteuid());
+        return false;
+    }
+    if (st->st_mode & (S_IWGRP | S_IWOTH)) {
+        snprintf(untrusted_why, sizeof(untrusted_why), "writable by %s", st->st_mode & S_IWOTH ? "everyone" : "its group");
+        return false;
+    }
+    return true;
+}
+
 int text_file_read(const char *path, char **text, size_t *len)
 {
     struct stat st;
@@ -52,6 +74,11 @@ int text_file_read(const char *path, char **text, size_t *len)
     if (!S_ISREG(st.st_mode)) {
         close(fd);
         return S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
+    }
+    untrusted_why[0] = '\0';
+    if (!trusted(&st)) {
+        close(fd);
+        return -EPERM;
     }
     if (st.st_size > TEXT_FILE_MAX) {
         close(fd);
