@@ -33,6 +33,7 @@ void config_init(struct config *c)
     snprintf(c->socket_path, sizeof(c->socket_path), "/run/p0f/p0f.sock");
     c->version = 3;
     snprintf(c->blocked_os_file, sizeof(c->blocked_os_file), "/etc/p0fshim/blocked_operating_systems");
+    c->single_form_used = false;
     memcpy(c->ports, default_ports, sizeof(default_ports));
     c->nports = sizeof(default_ports) / sizeof(default_ports[0]);
     c->timeout_ms = 500;
@@ -96,14 +97,34 @@ static int parse_unsigned(const char *text, unsigned long min, unsigned long max
     return 0;
 }
 
-static int set_version(struct parse_ctx *p, const char *value)
+/* qpsmtpd reads any version but 3 as the v2 protocol; only the two real ones are accepted. */
+static int parse_version(struct parse_ctx *p, const char *value, int *out)
 {
-    if (strcmp(value, "3") == 0) {
-        p->c->version = 3;
+    if (strcmp(value, "3") == 0 || strcmp(value, "2") == 0) {
+        *out = value[0] - '0';
         return 0;
     }
-    /* qpsmtpd reads any version but 3 as the v2 protocol; say so rather than guess. */
-    return fail(p, "version \"%s\": only the p0f v3 protocol (version 3) is supported in this release", value);
+    return fail(p, "version \"%.32s\": p0f protocol versions are 2 and 3", value);
+}
+
+static struct p0f_source *source_for(struct config *c, int version)
+{
+    return version == 2 ? &c->v2 : &c->v3;
+}
+
+static int define_source(struct parse_ctx *p, int version, const char *path, const struct endpoint *local_ip)
+{
+    struct p0f_source *src = source_for(p->c, version);
+    if (src->enabled)
+        return fail(p, "a second p0f v%d source: at most one p0f per protocol version", version);
+    if (set_path(p, src->socket_path, sizeof(src->socket_path), path, "the p0f socket") != 0)
+        return -1;
+    src->enabled = true;
+    if (local_ip) {
+        src->has_local_ip = true;
+        src->local_ip = *local_ip;
+    }
+    return 0;
 }
 
 static int set_smite_os(struct parse_ctx *p, const char *pattern)
@@ -131,11 +152,10 @@ static int add_exempt(struct parse_ctx *p, const char *text)
     return 0;
 }
 
-static int set_local_ip(struct parse_ctx *p, const char *text)
+static int parse_ip(struct parse_ctx *p, const char *text, struct endpoint *out)
 {
-    if (endpoint_parse_ip(text, &p->c->local_ip) != 0)
-        return fail(p, "local_ip \"%s\" is not an IP address", text);
-    p->c->has_local_ip = true;
+    if (endpoint_parse_ip(text, out) != 0)
+        return fail(p, "local_ip \"%.64s\" is not an IP address", text);
     return 0;
 }
 
@@ -163,16 +183,17 @@ static int set_add_headers(struct parse_ctx *p, const char *text)
     return 0;
 }
 
-/* ident/p0f SOCKET [version N] [local_ip IP] [smite_os RE] [add_headers BOOL] */
+/* ident/p0f[:N] SOCKET [version N] [local_ip IP] [smite_os RE] [add_headers BOOL]: one
+ * source per line, so qpsmtpd's two-instance setup (ident/p0f:2 ... version 2 and
+ * ident/p0f:3 ...) pastes as it is. */
 static int parse_qpsmtpd_line(struct parse_ctx *p, struct words *w)
 {
-    if (p->c->qpsmtpd_line_seen)
-        return fail(p, "%s", "a second ident/p0f line: several p0f sources are not supported in this release");
-    p->c->qpsmtpd_line_seen = true;
+    int version = 3;
+    struct endpoint local_ip = {0};
+    bool has_local_ip = false;
+
     if (w->n < 2)
         return fail(p, "%s: the p0f socket path is missing", w->word[0]);
-    if (set_path(p, p->c->socket_path, sizeof(p->c->socket_path), w->word[1], "the p0f socket") != 0)
-        return -1;
     for (size_t i = 2; i < w->n; i += 2) {
         const char *key = w->word[i];
         if (i + 1 >= w->n)
@@ -180,11 +201,11 @@ static int parse_qpsmtpd_line(struct parse_ctx *p, struct words *w)
         const char *value = w->word[i + 1];
         int rc;
         if (strcmp(key, "version") == 0)
-            rc = set_version(p, value);
+            rc = parse_version(p, value, &version);
         else if (strcmp(key, "smite_os") == 0)
             rc = set_smite_os(p, value);
         else if (strcmp(key, "local_ip") == 0)
-            rc = set_local_ip(p, value);
+            rc = parse_ip(p, value, &local_ip), has_local_ip = rc == 0;
         else if (strcmp(key, "add_headers") == 0)
             rc = set_add_headers(p, value);
         else
@@ -192,7 +213,23 @@ static int parse_qpsmtpd_line(struct parse_ctx *p, struct words *w)
         if (rc != 0)
             return -1;
     }
-    return 0;
+    return define_source(p, version, w->word[1], has_local_ip ? &local_ip : NULL);
+}
+
+/* p0f2 PATH [local_ip IP] | p0f3 PATH */
+static int parse_source_line(struct parse_ctx *p, struct words *w, int version)
+{
+    struct endpoint local_ip = {0};
+    if (w->n < 2)
+        return fail(p, "%s: the p0f socket path is missing", w->word[0]);
+    if (version == 2 && w->n == 4 && strcmp(w->word[2], "local_ip") == 0) {
+        if (parse_ip(p, w->word[3], &local_ip) != 0)
+            return -1;
+        return define_source(p, 2, w->word[1], &local_ip);
+    }
+    if (w->n != 2)
+        return fail(p, "%s takes a socket path%s", w->word[0], version == 2 ? " and optionally local_ip IP" : "");
+    return define_source(p, version, w->word[1], NULL);
 }
 
 static int need_values(struct parse_ctx *p, const struct words *w, size_t min, size_t max)
@@ -237,6 +274,8 @@ static int parse_directive(struct parse_ctx *p, struct words *w)
 
     if (strcmp(key, "ident/p0f") == 0 || strncmp(key, "ident/p0f:", 10) == 0)
         return parse_qpsmtpd_line(p, w);
+    if (strcmp(key, "p0f2") == 0 || strcmp(key, "p0f3") == 0)
+        return parse_source_line(p, w, key[3] - '0');
     if (strcmp(key, "smite_os") == 0) {
         /* A regex may contain blanks: take the rest of the line as written. */
         if (w->n < 2)
@@ -265,10 +304,14 @@ static int parse_directive(struct parse_ctx *p, struct words *w)
     if (need_values(p, w, 1, 1) != 0)
         return -1;
     const char *value = w->word[1];
-    if (strcmp(key, "socket") == 0)
+    if (strcmp(key, "socket") == 0) {
+        c->single_form_used = true;
         return set_path(p, c->socket_path, sizeof(c->socket_path), value, "socket");
-    if (strcmp(key, "version") == 0)
-        return set_version(p, value);
+    }
+    if (strcmp(key, "version") == 0) {
+        c->single_form_used = true;
+        return parse_version(p, value, &c->version);
+    }
     if (strcmp(key, "blocked_os_file") == 0)
         return set_path(p, c->blocked_os_file, sizeof(c->blocked_os_file), value, "blocked_os_file");
     if (strcmp(key, "log_socket") == 0)
@@ -287,13 +330,38 @@ static int parse_directive(struct parse_ctx *p, struct words *w)
         c->log_facility = facility;
         return 0;
     }
-    if (strcmp(key, "local_ip") == 0)
-        return set_local_ip(p, value);
+    if (strcmp(key, "local_ip") == 0) {
+        if (parse_ip(p, value, &c->local_ip) != 0)
+            return -1;
+        c->has_local_ip = true;
+        return 0;
+    }
     if (strcmp(key, "p0f_user") == 0)
         return set_p0f_user(p, value);
     if (strcmp(key, "add_headers") == 0)
         return set_add_headers(p, value);
     return fail(p, "unknown directive \"%s\"", key);
+}
+
+/* The single-source form (socket, version) becomes a source unless a source line
+ * already defined that version; with no source at all, the default v3 socket is used. */
+static int settle_sources(struct config *c, const char *file, struct diag *err)
+{
+    if (c->single_form_used || (!c->v2.enabled && !c->v3.enabled)) {
+        struct p0f_source *src = source_for(c, c->version);
+        if (src->enabled) {
+            diag_set(err, file, 0, "socket/version and a p0f%d or ident/p0f line both define the p0f v%d source",
+                     c->version, c->version);
+            return -1;
+        }
+        src->enabled = true;
+        memcpy(src->socket_path, c->socket_path, sizeof(src->socket_path));
+    }
+    if (c->v2.enabled && !c->v2.has_local_ip && c->has_local_ip) {
+        c->v2.has_local_ip = true;
+        c->v2.local_ip = c->local_ip;
+    }
+    return 0;
 }
 
 int config_parse(struct config *c, const char *text, size_t len, const char *file, struct diag *err)
@@ -311,7 +379,7 @@ int config_parse(struct config *c, const char *text, size_t len, const char *fil
             return fail(&p, "%s", "NUL byte in line");
         char *copy = strndup(line.start, line.len);
         char *rest = strndup(line.start, line.len);
-        struct words w;
+        struct words w = {0};
         int rc = -1;
         if (copy == NULL || rest == NULL) {
             fail(&p, "%s", "out of memory");
@@ -327,7 +395,7 @@ int config_parse(struct config *c, const char *text, size_t len, const char *fil
         if (rc != 0)
             return -1;
     }
-    return 0;
+    return settle_sources(c, file, err);
 }
 
 int config_load(struct config *c, const char *path, bool must_exist, struct diag *err)

@@ -19,9 +19,21 @@
 #define CONFIG_PROGRAM_NAME_MAX 64
 #define UNIX_PATH_MAX_LEN (sizeof(((struct sockaddr_un *)0)->sun_path))
 
+/* One p0f daemon to ask. At most one per protocol version: the log line carries the
+ * fields of each, v2's with a v2_ prefix. */
+struct p0f_source {
+    bool enabled;
+    char socket_path[UNIX_PATH_MAX_LEN];
+    bool has_local_ip;               /* v2: the server's public address (behind NAT) */
+    struct endpoint local_ip;
+};
+
 struct config {
+    struct p0f_source v3, v2;        /* what the engine queries, settled by config_parse */
+    /* The single-source form: `socket PATH` and `version N` describe one source. */
     char socket_path[UNIX_PATH_MAX_LEN];
     int version;
+    bool single_form_used;
     char blocked_os_file[PATH_MAX];
     struct policy policy;            /* smite_os and exempt from here; rules from the file */
     uint16_t ports[CONFIG_MAX_PORTS];
@@ -32,10 +44,10 @@ struct config {
     char programs[CONFIG_MAX_PROGRAMS][CONFIG_PROGRAM_NAME_MAX];
     size_t nprograms;                /* 0 = every program */
     bool add_headers;                /* accepted for qpsmtpd parity; used by the header issue */
-    bool has_local_ip;               /* accepted for qpsmtpd parity; v2 only */
+    bool has_local_ip;               /* `local_ip IP` on its own line: for the v2 source */
     struct endpoint local_ip;
     uid_t p0f_uid;                   /* besides root, who may own p0f's socket; -1 = nobody */
-    bool ports_given, qpsmtpd_line_seen;
+    bool ports_given;
 };
 
 void config_init(struct config *c);

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "logfmt.h"
+#include "p0f2.h"
 #include "p0f3.h"
 #include "policy.h"
 
@@ -37,15 +38,27 @@ struct owned_fd {
     ino_t ino;
 };
 
+/* One p0f source's progress for one connection. */
+struct lookup {
+    bool active;             /* this source is asked about this connection */
+    bool done;
+    bool in_flight;          /* a query is outstanding */
+    bool saw_nomatch;
+    uint64_t next_query_ns;
+    unsigned retry_ms;
+    enum lookup_outcome outcome;
+    char reason[160];        /* as long as the engine's error strings */
+};
+
 struct pending {
     bool used;
-    bool in_flight;          /* a query for it is outstanding */
-    bool saw_nomatch;
     uint32_t generation;     /* tells a late reply for a reused slot from a current one */
     struct owned_fd conn;    /* our dup of the accepted socket */
     struct endpoint remote, local;
-    uint64_t accepted_ns, deadline_ns, next_query_ns;
-    unsigned retry_ms;
+    uint64_t accepted_ns, deadline_ns;
+    struct lookup v3, v2;
+    struct p0f3_answer a3;
+    struct p0f2_answer a2;
 };
 
 struct outstanding {
@@ -88,6 +101,14 @@ struct engine {
     uint8_t inbuf[P0F3_RESPONSE_LEN * 16];
     size_t in_len;
 
+    /* The p0f v2 source: one query per connection, one at a time (p0f v2 is single-threaded). */
+    struct owned_fd v2;
+    uint32_t v2_slot, v2_generation, v2_id;
+    uint8_t v2_inbuf[P0F2_RESPONSE_LEN];
+    size_t v2_in_len;
+    uint64_t v2_retry_after_ns;
+    char v2_error[160];
+
     /* Failures on the accept path, reported by the worker. */
     atomic_ulong overflowed, dup_failed, near_fd_limit;
     atomic_int dup_errno;
@@ -96,7 +117,7 @@ struct engine {
 
 static struct engine E = {
     .lock = PTHREAD_MUTEX_INITIALIZER,
-    .wake_read = {.fd = -1}, .wake_write = {.fd = -1}, .p0f = {.fd = -1},
+    .wake_read = {.fd = -1}, .wake_write = {.fd = -1}, .p0f = {.fd = -1}, .v2 = {.fd = -1},
 };
 
 static uint64_t now_ns(void)
@@ -178,7 +199,6 @@ static void slot_free_locked(uint32_t idx)
     struct pending *p = &E.slots[idx];
     release(&p->conn);
     p->used = false;
-    p->in_flight = false;
     E.free_stack[E.nfree++] = idx;
 }
 
@@ -206,6 +226,7 @@ static void atfork_child(void)
     if (E.slots_ready)
         slots_init_locked();
     release(&E.p0f);
+    release(&E.v2);
     release(&E.wake_read);
     release(&E.wake_write);
     E.worker_pid = 0;
@@ -248,8 +269,8 @@ static void p0f_disconnect(uint64_t now)
             continue;
         struct pending *p = &E.slots[o->slot];
         if (p->used && p->generation == o->generation) {
-            p->in_flight = false;
-            p->next_query_ns = E.p0f_retry_after_ns;
+            p->v3.in_flight = false;
+            p->v3.next_query_ns = E.p0f_retry_after_ns;
         }
     }
     E.fifo_head = E.fifo_count = 0;
@@ -277,9 +298,8 @@ static bool root_changed(void)
 /* After a chroot (Postfix's smtpd) the configured path no longer resolves; the same
  * socket is then found under the path with leading directories removed:
  * /var/spool/postfix/p0f/p0f.sock is /p0f/p0f.sock inside /var/spool/postfix. */
-static int connect_p0f_socket(int fd)
+static int connect_p0f_socket(int fd, const char *path)
 {
-    const char *path = E.cfg->socket_path;
     if (connect_path(fd, path) == 0)
         return 0;
     int first = errno;
@@ -295,18 +315,18 @@ static int connect_p0f_socket(int fd)
 /* Anyone can create a socket in /tmp, or replace a path a careless setup left writable:
  * the answers decide which mail is refused, so only root (p0f binds its socket before
  * dropping privileges) or the configured p0f_user may give them. */
-static bool p0f_peer_trusted(int fd)
+static bool p0f_peer_trusted(int fd, char *why, size_t why_size)
 {
     struct ucred cred;
     socklen_t len = sizeof(cred);
     if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) {
-        p0f_error("p0f peer credentials", errno);
+        snprintf(why, why_size, "p0f peer credentials: %s", strerror(errno));
         return false;
     }
     if (cred.uid == 0 || cred.uid == E.cfg->p0f_uid)
         return true;
-    snprintf(E.p0f_error, sizeof(E.p0f_error), "p0f socket served by uid %u (pid %d), not root or p0f_user",
-             (unsigned)cred.uid, (int)cred.pid);
+    snprintf(why, why_size, "p0f socket served by uid %u (pid %d), not root or p0f_user", (unsigned)cred.uid,
+             (int)cred.pid);
     return false;
 }
 
@@ -329,14 +349,14 @@ static bool p0f_connect(uint64_t now)
         E.p0f_retry_after_ns = now + RECONNECT_DELAY_MS * NS_PER_MS;
         return false;
     }
-    if (connect_p0f_socket(fd) != 0) {
+    if (connect_p0f_socket(fd, E.cfg->v3.socket_path) != 0) {
         p0f_error("p0f connect", errno);
         diagnostic(LOG_WARNING, &E.rl_p0f, "cannot reach p0f", "reason", E.p0f_error);
         close(fd);
         E.p0f_retry_after_ns = now + RECONNECT_DELAY_MS * NS_PER_MS;
         return false;
     }
-    if (!p0f_peer_trusted(fd)) {
+    if (!p0f_peer_trusted(fd, E.p0f_error, sizeof(E.p0f_error))) {
         diagnostic(LOG_ERR, &E.rl_p0f, "refusing a p0f socket not owned by root or p0f_user", "reason", E.p0f_error);
         close(fd);
         E.p0f_retry_after_ns = now + RECONNECT_DELAY_MS * NS_PER_MS;
@@ -380,38 +400,87 @@ static void p0f_flush(uint64_t now)
 
 /* ---- verdicts ---- */
 
-struct resolution {
-    enum lookup_outcome outcome;
-    const struct p0f3_answer *answer;
-    const char *reason;
-};
+static void lookup_set_reason(struct lookup *l, const char *reason)
+{
+    snprintf(l->reason, sizeof(l->reason), "%s", reason ? reason : "");
+}
+
+/* Under E.lock: NOMATCH means "not yet" (p0f learns a host a few ms after the handshake):
+ * ask again with backoff while the deadline allows. */
+static void lookup_retry_locked(struct lookup *l, const struct pending *p, uint64_t now)
+{
+    l->in_flight = false;
+    l->saw_nomatch = true;
+    if (now + l->retry_ms * NS_PER_MS < p->deadline_ns) {
+        l->next_query_ns = now + l->retry_ms * NS_PER_MS;
+        l->retry_ms = l->retry_ms * 2 > ENGINE_RETRY_MAX_MS ? ENGINE_RETRY_MAX_MS : l->retry_ms * 2;
+    } else {
+        l->next_query_ns = UINT64_MAX;   /* the deadline settles it as unknown */
+    }
+}
+
+/* Under E.lock. */
+static void lookup_finish_locked(struct lookup *l, enum lookup_outcome outcome, const char *reason)
+{
+    l->in_flight = false;
+    l->done = true;
+    l->outcome = outcome;
+    lookup_set_reason(l, reason);
+}
+
+/* Under E.lock: at the deadline every source still open gets its outcome now. */
+static void lookup_expire_locked(struct lookup *l, const char *error)
+{
+    if (!l->active || l->done)
+        return;
+    if (l->saw_nomatch)
+        lookup_finish_locked(l, LOOKUP_NO_MATCH, "no match");
+    else
+        lookup_finish_locked(l, LOOKUP_FAILED, error);
+}
+
+static bool all_done(const struct pending *p)
+{
+    return (!p->v3.active || p->v3.done) && (!p->v2.active || p->v2.done);
+}
 
 /* Judges, acts and logs outside the lock; the slot is freed (its dup closed) after. */
-static void resolve(uint32_t idx, const struct resolution *res, uint64_t now)
+static void finish(uint32_t idx, uint64_t now)
 {
-    struct pending snapshot;
+    static struct pending snapshot;   /* the worker's alone; too big for its small stack */
     struct connection_report report = {0};
+    struct source_view views[2];
+    size_t nviews = 0;
     struct logfmt line;
-    char genre[2 * P0F3_STR_MAX];
+    char genre3[2 * P0F3_STR_MAX];
 
     pthread_mutex_lock(&E.lock);
     snapshot = E.slots[idx];
     pthread_mutex_unlock(&E.lock);
 
-    genre[0] = '\0';
-    if (res->answer)
-        genre_format(res->answer, genre, sizeof(genre));
-    policy_judge(&E.cfg->policy, &snapshot.remote, res->outcome, genre, &report.judgement);
+    if (snapshot.v3.active) {
+        bool known = snapshot.v3.outcome == LOOKUP_OS_KNOWN || snapshot.v3.outcome == LOOKUP_NO_OS;
+        genre_format(&snapshot.a3, genre3, sizeof(genre3));
+        views[nviews++] = (struct source_view){snapshot.v3.outcome, genre3, true};
+        report.answer = known ? &snapshot.a3 : NULL;
+        report.genre = known ? genre3 : NULL;
+        report.reason = snapshot.v3.reason[0] ? snapshot.v3.reason : NULL;
+    }
+    if (snapshot.v2.active) {
+        bool known = snapshot.v2.outcome == LOOKUP_OS_KNOWN || snapshot.v2.outcome == LOOKUP_NO_OS;
+        /* qpsmtpd applies smite_os to the v3 genre only. */
+        views[nviews++] = (struct source_view){snapshot.v2.outcome, snapshot.a2.genre, false};
+        report.answer_v2 = known ? &snapshot.a2 : NULL;
+        report.reason_v2 = snapshot.v2.reason[0] ? snapshot.v2.reason : NULL;
+    }
+    policy_judge_sources(&E.cfg->policy, &snapshot.remote, views, nviews, &report.judgement);
     if (report.judgement.verdict == VERDICT_BLOCK && still_owned(&snapshot.conn))
         shutdown(snapshot.conn.fd, SHUT_RDWR);
 
     report.remote = snapshot.remote;
     report.local = snapshot.local;
     report.elapsed_ms = (long)((now - snapshot.accepted_ns) / NS_PER_MS);
-    report.answer = res->answer;
-    report.genre = res->answer ? genre : NULL;
     report.blocked_file = E.cfg->policy.blocked_file;
-    report.reason = res->reason;
     logfmt_connection(&line, &report);
     syslog_writer_send(E.log, LOG_INFO, line.text);
 
@@ -421,18 +490,21 @@ static void resolve(uint32_t idx, const struct resolution *res, uint64_t now)
     pthread_mutex_unlock(&E.lock);
 }
 
+/* ---- p0f v3 replies ---- */
+
 static void handle_reply(const uint8_t *buf, uint64_t now)
 {
     struct p0f3_answer answer;
     enum p0f3_decode_status status = p0f3_decode_response(buf, P0F3_RESPONSE_LEN, &answer);
+    bool decoded = status == P0F3_DECODED_OK || status == P0F3_DECODED_NOMATCH;
     struct outstanding o;
-    bool current;
+    bool finished = false;
 
     pthread_mutex_lock(&E.lock);
     if (E.fifo_count == 0) {
         pthread_mutex_unlock(&E.lock);
         snprintf(E.p0f_error, sizeof(E.p0f_error), "p0f: reply for a query never sent");
-        diagnostic(LOG_WARNING, &E.rl_p0f, "p0f sent a reply nobody asked for", "socket", E.cfg->socket_path);
+        diagnostic(LOG_WARNING, &E.rl_p0f, "p0f sent a reply nobody asked for", "socket", E.cfg->v3.socket_path);
         p0f_disconnect(now);
         return;
     }
@@ -443,48 +515,38 @@ static void handle_reply(const uint8_t *buf, uint64_t now)
         pthread_mutex_unlock(&E.lock);
         if (status != P0F3_DECODED_NOMATCH) {
             snprintf(E.p0f_error, sizeof(E.p0f_error), "p0f: reply for a query never sent");
-            diagnostic(LOG_WARNING, &E.rl_p0f, "p0f sent a reply nobody asked for", "socket", E.cfg->socket_path);
+            diagnostic(LOG_WARNING, &E.rl_p0f, "p0f sent a reply nobody asked for", "socket", E.cfg->v3.socket_path);
             p0f_disconnect(now);
         }
         return;
     }
     struct pending *p = &E.slots[o.slot];
-    current = p->used && p->generation == o.generation && p->in_flight;
-    if (current)
-        p->in_flight = false;
-    if (current && status == P0F3_DECODED_NOMATCH) {
-        p->saw_nomatch = true;
-        if (now + p->retry_ms * NS_PER_MS < p->deadline_ns) {
-            p->next_query_ns = now + p->retry_ms * NS_PER_MS;
-            p->retry_ms = p->retry_ms * 2 > ENGINE_RETRY_MAX_MS ? ENGINE_RETRY_MAX_MS : p->retry_ms * 2;
-            current = false;   /* asked again later */
+    if (p->used && p->generation == o.generation && p->v3.in_flight && !p->v3.done) {
+        if (status == P0F3_DECODED_NOMATCH) {
+            lookup_retry_locked(&p->v3, p, now);
+        } else if (status == P0F3_DECODED_OK) {
+            p->a3 = answer;
+            if (answer.os_name[0])
+                lookup_finish_locked(&p->v3, LOOKUP_OS_KNOWN, NULL);
+            else
+                lookup_finish_locked(&p->v3, LOOKUP_NO_OS, "os not identified");
         } else {
-            p->next_query_ns = UINT64_MAX;
-            current = false;   /* the deadline will resolve it as unknown */
+            lookup_finish_locked(&p->v3, LOOKUP_FAILED, p0f3_decode_strerror(status));
         }
+        finished = all_done(p);
     }
     pthread_mutex_unlock(&E.lock);
 
-    if (status != P0F3_DECODED_OK && status != P0F3_DECODED_NOMATCH) {
+    if (finished)
+        finish(o.slot, now);
+    if (!decoded) {
         /* Framing can no longer be trusted: a p0f that says this is not well. */
         snprintf(E.p0f_error, sizeof(E.p0f_error), "%s", p0f3_decode_strerror(status));
         diagnostic(LOG_WARNING, &E.rl_p0f, "bad reply from p0f", "reason", E.p0f_error);
-        if (current) {
-            struct resolution res = {LOOKUP_FAILED, NULL, p0f3_decode_strerror(status)};
-            resolve(o.slot, &res, now);
-        }
         p0f_disconnect(now);
         return;
     }
     E.p0f_error[0] = '\0';
-    if (!current)
-        return;
-    struct resolution res = {LOOKUP_OS_KNOWN, &answer, NULL};
-    if (answer.os_name[0] == '\0') {
-        res.outcome = LOOKUP_NO_OS;
-        res.reason = "os not identified";
-    }
-    resolve(o.slot, &res, now);
 }
 
 static void p0f_read(uint64_t now)
@@ -518,6 +580,155 @@ static void p0f_read(uint64_t now)
     }
 }
 
+static void queue_due_queries(uint64_t now)
+{
+    pthread_mutex_lock(&E.lock);
+    for (uint32_t i = 0; i < ENGINE_PENDING_MAX && E.fifo_count < ENGINE_OUTSTANDING_MAX; i++) {
+        struct pending *p = &E.slots[i];
+        struct lookup *l = &p->v3;
+        if (!p->used || !l->active || l->done || l->in_flight || l->next_query_ns > now || now >= p->deadline_ns)
+            continue;
+        p0f3_encode_query(&p->remote, E.outbuf + E.out_len);
+        E.out_len += P0F3_QUERY_LEN;
+        E.fifo[(E.fifo_head + E.fifo_count) % ENGINE_OUTSTANDING_MAX] =
+            (struct outstanding){.slot = i, .generation = p->generation};
+        E.fifo_count++;
+        l->in_flight = true;
+    }
+    pthread_mutex_unlock(&E.lock);
+}
+
+/* ---- p0f v2: connect, send one query, read one reply, close ---- */
+
+static void v2_error(const char *what, int err)
+{
+    snprintf(E.v2_error, sizeof(E.v2_error), "%s: %s", what, strerror(err));
+}
+
+/* Ends the query in flight; the connection behind it is asked again later (or settled
+ * at its deadline with E.v2_error as the reason). */
+static void v2_abort(uint64_t now)
+{
+    release(&E.v2);
+    E.v2_in_len = 0;
+    E.v2_retry_after_ns = now + RECONNECT_DELAY_MS * NS_PER_MS;
+    pthread_mutex_lock(&E.lock);
+    struct pending *p = &E.slots[E.v2_slot];
+    if (p->used && p->generation == E.v2_generation && p->v2.in_flight) {
+        p->v2.in_flight = false;
+        p->v2.next_query_ns = E.v2_retry_after_ns;
+    }
+    pthread_mutex_unlock(&E.lock);
+}
+
+static void v2_start_due(uint64_t now)
+{
+    uint8_t query[P0F2_QUERY_LEN];
+    uint32_t idx = UINT32_MAX, generation = 0;
+    const struct p0f_source *src = &E.cfg->v2;
+
+    if (E.v2.fd >= 0 || now < E.v2_retry_after_ns)
+        return;
+    pthread_mutex_lock(&E.lock);
+    for (uint32_t i = 0; i < ENGINE_PENDING_MAX && idx == UINT32_MAX; i++) {
+        struct pending *p = &E.slots[i];
+        struct lookup *l = &p->v2;
+        if (!p->used || !l->active || l->done || l->in_flight || l->next_query_ns > now || now >= p->deadline_ns)
+            continue;
+        if (p0f2_encode_query(&p->remote, &p->local, src->has_local_ip ? &src->local_ip : NULL, ++E.v2_id,
+                              query) != 0)
+            continue;
+        idx = i;
+        generation = p->generation;
+        l->in_flight = true;
+    }
+    pthread_mutex_unlock(&E.lock);
+    if (idx == UINT32_MAX)
+        return;
+    E.v2_slot = idx;
+    E.v2_generation = generation;
+    E.v2_in_len = 0;
+
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        v2_error("p0f v2 socket", errno);
+        v2_abort(now);
+        return;
+    }
+    if (connect_p0f_socket(fd, src->socket_path) != 0) {
+        v2_error("p0f v2 connect", errno);
+        diagnostic(LOG_WARNING, &E.rl_p0f, "cannot reach p0f v2", "reason", E.v2_error);
+        close(fd);
+        v2_abort(now);
+        return;
+    }
+    if (!p0f_peer_trusted(fd, E.v2_error, sizeof(E.v2_error))) {
+        diagnostic(LOG_ERR, &E.rl_p0f, "refusing a p0f socket not owned by root or p0f_user", "reason", E.v2_error);
+        close(fd);
+        v2_abort(now);
+        return;
+    }
+    /* 24 bytes into a fresh socket's empty buffer: all or nothing. */
+    if (send(fd, query, sizeof(query), MSG_NOSIGNAL | MSG_DONTWAIT) != (ssize_t)sizeof(query)) {
+        v2_error("p0f v2 send", errno);
+        close(fd);
+        v2_abort(now);
+        return;
+    }
+    if (own(fd, &E.v2) != 0) {
+        close(fd);
+        v2_abort(now);
+    }
+}
+
+static void v2_read(uint64_t now)
+{
+    struct p0f2_answer answer;
+    bool finished = false;
+
+    ssize_t n = recv(E.v2.fd, E.v2_inbuf + E.v2_in_len, sizeof(E.v2_inbuf) - E.v2_in_len, MSG_DONTWAIT);
+    if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK))
+        return;
+    if (n <= 0) {
+        if (n == 0)
+            snprintf(E.v2_error, sizeof(E.v2_error), "p0f v2 closed the connection before replying");
+        else
+            v2_error("p0f v2 recv", errno);
+        diagnostic(LOG_WARNING, &E.rl_p0f, "p0f v2 query failed", "reason", E.v2_error);
+        v2_abort(now);
+        return;
+    }
+    E.v2_in_len += (size_t)n;
+    if (E.v2_in_len < P0F2_RESPONSE_LEN)
+        return;
+    release(&E.v2);   /* one-shot: the whole reply is in */
+
+    enum p0f2_decode_status status = p0f2_decode_response(E.v2_inbuf, E.v2_in_len, E.v2_id, &answer);
+    pthread_mutex_lock(&E.lock);
+    struct pending *p = &E.slots[E.v2_slot];
+    if (p->used && p->generation == E.v2_generation && p->v2.in_flight && !p->v2.done) {
+        if (status == P0F2_DECODED_NOMATCH) {
+            lookup_retry_locked(&p->v2, p, now);
+        } else if (status == P0F2_DECODED_OK) {
+            p->a2 = answer;
+            if (answer.genre[0])
+                lookup_finish_locked(&p->v2, LOOKUP_OS_KNOWN, NULL);
+            else
+                lookup_finish_locked(&p->v2, LOOKUP_NO_OS, "os not identified");
+        } else {
+            lookup_finish_locked(&p->v2, LOOKUP_FAILED, p0f2_decode_strerror(status));
+        }
+        finished = all_done(p);
+    }
+    pthread_mutex_unlock(&E.lock);
+    if (status != P0F2_DECODED_OK && status != P0F2_DECODED_NOMATCH)
+        diagnostic(LOG_WARNING, &E.rl_p0f, "bad reply from p0f v2", "reason", p0f2_decode_strerror(status));
+    else
+        E.v2_error[0] = '\0';
+    if (finished)
+        finish(E.v2_slot, now);
+}
+
 /* ---- the worker ---- */
 
 static void report_accept_path_failures(void)
@@ -540,12 +751,27 @@ static void report_accept_path_failures(void)
     }
 }
 
-/* Collects what is due: deadlines reached, queries to send. Returns the next wake-up time. */
-static uint64_t plan(uint64_t now, uint32_t *expired, size_t *nexpired, bool *want_query, uint64_t *seen)
+static void consider(const struct pending *p, const struct lookup *l, uint64_t now, uint64_t *next, bool *due)
+{
+    if (!l->active || l->done || l->in_flight)
+        return;
+    if (l->next_query_ns <= now)
+        *due = true;
+    else if (l->next_query_ns < *next)
+        *next = l->next_query_ns;
+    (void)p;
+}
+
+/* Settles what reached its deadline; says which sources have queries due. Returns the
+ * next wake-up time. */
+static uint64_t plan(uint64_t now, uint32_t *expired, size_t *nexpired, bool *v3_due, bool *v2_due,
+                     uint64_t *seen)
 {
     uint64_t next = UINT64_MAX;
+    const char *v3_error = E.p0f_error[0] ? E.p0f_error : "p0f timeout";
+    const char *v2_error = E.v2_error[0] ? E.v2_error : "p0f v2 timeout";
     *nexpired = 0;
-    *want_query = false;
+    *v3_due = *v2_due = false;
     pthread_mutex_lock(&E.lock);
     *seen = E.submissions;
     for (uint32_t i = 0; i < ENGINE_PENDING_MAX; i++) {
@@ -553,55 +779,19 @@ static uint64_t plan(uint64_t now, uint32_t *expired, size_t *nexpired, bool *wa
         if (!p->used)
             continue;
         if (now >= p->deadline_ns) {
+            /* A query may still be in flight: its reply is matched to nothing and dropped. */
+            lookup_expire_locked(&p->v3, v3_error);
+            lookup_expire_locked(&p->v2, v2_error);
             expired[(*nexpired)++] = i;
             continue;
         }
         if (p->deadline_ns < next)
             next = p->deadline_ns;
-        if (!p->in_flight) {
-            if (p->next_query_ns <= now)
-                *want_query = true;
-            else if (p->next_query_ns < next)
-                next = p->next_query_ns;
-        }
+        consider(p, &p->v3, now, &next, v3_due);
+        consider(p, &p->v2, now, &next, v2_due);
     }
     pthread_mutex_unlock(&E.lock);
     return next;
-}
-
-static void queue_due_queries(uint64_t now)
-{
-    pthread_mutex_lock(&E.lock);
-    for (uint32_t i = 0; i < ENGINE_PENDING_MAX && E.fifo_count < ENGINE_OUTSTANDING_MAX; i++) {
-        struct pending *p = &E.slots[i];
-        if (!p->used || p->in_flight || p->next_query_ns > now || now >= p->deadline_ns)
-            continue;
-        p0f3_encode_query(&p->remote, E.outbuf + E.out_len);
-        E.out_len += P0F3_QUERY_LEN;
-        E.fifo[(E.fifo_head + E.fifo_count) % ENGINE_OUTSTANDING_MAX] =
-            (struct outstanding){.slot = i, .generation = p->generation};
-        E.fifo_count++;
-        p->in_flight = true;
-    }
-    pthread_mutex_unlock(&E.lock);
-}
-
-static void expire(const uint32_t *expired, size_t n, uint64_t now)
-{
-    for (size_t i = 0; i < n; i++) {
-        struct resolution res = {LOOKUP_FAILED, NULL, NULL};
-        pthread_mutex_lock(&E.lock);
-        bool nomatch = E.slots[expired[i]].saw_nomatch;
-        pthread_mutex_unlock(&E.lock);
-        if (nomatch) {
-            res.outcome = LOOKUP_NO_MATCH;
-            res.reason = "no match";
-        } else {
-            res.reason = E.p0f_error[0] ? E.p0f_error : "p0f timeout";
-        }
-        /* The query may still be in flight: its reply is matched to nothing and dropped. */
-        resolve(expired[i], &res, now);
-    }
 }
 
 static void drain_wake_pipe(void)
@@ -627,6 +817,25 @@ static void ensure_wake_pipe(void)
     pthread_mutex_unlock(&E.lock);
 }
 
+/* Closes the v3 connection after ENGINE_IDLE_CLOSE_MS without work; returns when to look again. */
+static uint64_t idle_close(uint64_t now, uint64_t next)
+{
+    bool idle;
+    pthread_mutex_lock(&E.lock);
+    idle = E.fifo_count == 0 && E.nfree == ENGINE_PENDING_MAX;
+    pthread_mutex_unlock(&E.lock);
+    if (E.p0f.fd < 0 || !idle || E.out_len != 0)
+        return next;
+    uint64_t close_at = E.p0f_last_use_ns + ENGINE_IDLE_CLOSE_MS * NS_PER_MS;
+    if (now >= close_at) {
+        release(&E.p0f);
+        E.in_len = 0;
+        E.p0f_error[0] = '\0';
+        return next;
+    }
+    return close_at < next ? close_at : next;
+}
+
 static void *worker_main(void *unused)
 {
     static uint32_t expired[ENGINE_PENDING_MAX];
@@ -635,41 +844,46 @@ static void *worker_main(void *unused)
     for (;;) {
         uint64_t now = now_ns();
         size_t nexpired;
-        bool want_query;
+        bool v3_due, v2_due;
         uint64_t seen;
 
         report_accept_path_failures();
         ensure_wake_pipe();
-        uint64_t next = plan(now, expired, &nexpired, &want_query, &seen);
-        expire(expired, nexpired, now);
-        if (want_query && p0f_connect(now)) {
-            queue_due_queries(now);
-            p0f_flush(now);
-        } else if (want_query && E.p0f_retry_after_ns < next) {
-            next = E.p0f_retry_after_ns;
-        }
-
-        bool idle;
-        pthread_mutex_lock(&E.lock);
-        idle = E.fifo_count == 0 && E.nfree == ENGINE_PENDING_MAX;
-        pthread_mutex_unlock(&E.lock);
-        if (E.p0f.fd >= 0 && idle && E.out_len == 0) {
-            uint64_t close_at = E.p0f_last_use_ns + ENGINE_IDLE_CLOSE_MS * NS_PER_MS;
-            if (now >= close_at) {
-                release(&E.p0f);
-                E.in_len = 0;
-                E.p0f_error[0] = '\0';
-            } else if (close_at < next) {
-                next = close_at;
+        uint64_t next = plan(now, expired, &nexpired, &v3_due, &v2_due, &seen);
+        for (size_t i = 0; i < nexpired; i++)
+            finish(expired[i], now);
+        if (E.v2.fd >= 0) {
+            /* The query in flight belongs to a connection whose deadline passed. */
+            pthread_mutex_lock(&E.lock);
+            const struct pending *p = &E.slots[E.v2_slot];
+            bool stale = !p->used || p->generation != E.v2_generation;
+            pthread_mutex_unlock(&E.lock);
+            if (stale) {
+                snprintf(E.v2_error, sizeof(E.v2_error), "p0f v2 timeout");
+                v2_abort(now);
             }
         }
+        if (v3_due && p0f_connect(now)) {
+            queue_due_queries(now);
+            p0f_flush(now);
+        } else if (v3_due && E.p0f_retry_after_ns < next) {
+            next = E.p0f_retry_after_ns;
+        }
+        if (v2_due) {
+            v2_start_due(now);
+            if (E.v2.fd < 0 && E.v2_retry_after_ns > now && E.v2_retry_after_ns < next)
+                next = E.v2_retry_after_ns;
+        }
+        next = idle_close(now, next);
 
-        struct pollfd fds[2] = {{.fd = E.wake_read.fd, .events = POLLIN}, {.fd = -1}};
-        nfds_t nfds = 1;
+        struct pollfd fds[3] = {{.fd = E.wake_read.fd, .events = POLLIN}, {.fd = -1}, {.fd = -1}};
         if (E.p0f.fd >= 0 && still_owned(&E.p0f)) {
             fds[1].fd = E.p0f.fd;
             fds[1].events = POLLIN | (E.out_len ? POLLOUT : 0);
-            nfds = 2;
+        }
+        if (E.v2.fd >= 0 && still_owned(&E.v2)) {
+            fds[2].fd = E.v2.fd;
+            fds[2].events = POLLIN;
         }
         int timeout_ms = -1;
         now = now_ns();
@@ -682,7 +896,7 @@ static void *worker_main(void *unused)
         pthread_mutex_unlock(&E.lock);
         if (new_work)
             timeout_ms = 0;
-        int ready = poll(fds, nfds, timeout_ms);
+        int ready = poll(fds, 3, timeout_ms);
         pthread_mutex_lock(&E.lock);
         E.worker_sleeping = false;
         E.wake_pending = false;
@@ -692,13 +906,15 @@ static void *worker_main(void *unused)
             continue;
         if (fds[0].revents)
             drain_wake_pipe();
-        if (nfds == 2 && fds[1].revents) {
-            now = now_ns();
+        now = now_ns();
+        if (fds[1].fd >= 0 && fds[1].revents) {
             if (fds[1].revents & (POLLIN | POLLHUP | POLLERR))
                 p0f_read(now);
             if (E.p0f.fd >= 0 && (fds[1].revents & POLLOUT))
                 p0f_flush(now);
         }
+        if (fds[2].fd >= 0 && fds[2].revents && E.v2.fd >= 0)
+            v2_read(now);
     }
     return NULL;
 }
@@ -792,9 +1008,15 @@ void engine_submit(int fd, const struct endpoint *remote, const struct endpoint 
         .local = *local,
         .accepted_ns = now,
         .deadline_ns = now + (uint64_t)E.cfg->timeout_ms * NS_PER_MS,
-        .next_query_ns = now,
-        .retry_ms = ENGINE_RETRY_FIRST_MS,
+        .v3 = {.active = E.cfg->v3.enabled, .next_query_ns = now, .retry_ms = ENGINE_RETRY_FIRST_MS},
+        .v2 = {.active = E.cfg->v2.enabled, .next_query_ns = now, .retry_ms = ENGINE_RETRY_FIRST_MS},
     };
+    /* p0f v2 knows IPv4 only: an IPv6 peer is unknown to it from the start. */
+    if (p->v2.active && (remote->family != AF_INET || (!E.cfg->v2.has_local_ip && local->family != AF_INET))) {
+        p->v2.done = true;
+        p->v2.outcome = LOOKUP_NO_MATCH;
+        lookup_set_reason(&p->v2, "p0f v2 is IPv4-only");
+    }
     E.submissions++;
     if (E.worker_sleeping && !E.wake_pending && still_owned(&E.wake_write)) {
         E.wake_pending = true;

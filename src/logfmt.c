@@ -107,6 +107,19 @@ void logfmt_connection(struct logfmt *l, const struct connection_report *r)
         if (a->last_chg)
             logfmt_int(l, "os_change", a->last_chg);
     }
+    const struct p0f2_answer *a2 = r->answer_v2;
+    if (a2) {
+        logfmt_quoted(l, "v2_genre", a2->genre);
+        logfmt_quoted(l, "v2_detail", a2->detail);
+        logfmt_int(l, "v2_dist", a2->dist);
+        logfmt_quoted(l, "v2_link", a2->link);
+        logfmt_int(l, "v2_uptime_h", a2->uptime_h);
+        logfmt_int(l, "v2_nat", a2->nat);
+        logfmt_int(l, "v2_fw", a2->fw);
+        logfmt_int(l, "v2_real", a2->real);
+        logfmt_int(l, "v2_score", a2->score);
+        logfmt_int(l, "v2_mflags", a2->mflags);
+    }
     if (r->judgement.verdict == VERDICT_BLOCK && r->judgement.rule) {
         char at[PATH_MAX + 16];
         logfmt_quoted(l, "rule", r->judgement.rule->text);
@@ -121,4 +134,6 @@ void logfmt_connection(struct logfmt *l, const struct connection_report *r)
     }
     if (r->reason)
         logfmt_quoted(l, "reason", r->reason);
+    if (r->reason_v2)
+        logfmt_quoted(l, "v2_reason", r->reason_v2);
 }

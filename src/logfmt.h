@@ -7,6 +7,7 @@
 #include <stddef.h>
 
 #include "addr.h"
+#include "p0f2.h"
 #include "p0f3.h"
 #include "policy.h"
 
@@ -32,7 +33,9 @@ struct connection_report {
     const struct p0f3_answer *answer;    /* NULL unless p0f answered OK */
     const char *genre;                   /* with answer */
     const char *blocked_file;            /* for rule_at= */
-    const char *reason;                  /* with unknown and error */
+    const char *reason;                  /* why the v3 source gave no OS */
+    const struct p0f2_answer *answer_v2; /* NULL unless p0f v2 answered OK */
+    const char *reason_v2;               /* why the v2 source gave no OS */
 };
 
 void logfmt_connection(struct logfmt *l, const struct connection_report *r);

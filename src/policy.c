@@ -177,15 +177,10 @@ static const struct blocked_rule *blocking_rule(const struct policy *p, const ch
     return NULL;
 }
 
-void policy_judge(const struct policy *p, const struct endpoint *peer, enum lookup_outcome outcome,
-                  const char *genre, struct judgement *out)
+static void judge_source(const struct policy *p, enum lookup_outcome outcome, const char *genre, bool smite,
+                         struct judgement *out)
 {
     memset(out, 0, sizeof(*out));
-    out->exempt = exempt_network(p, peer);
-    if (out->exempt) {
-        out->verdict = VERDICT_EXEMPT;
-        return;
-    }
     switch (outcome) {
     case LOOKUP_FAILED:
         out->verdict = VERDICT_ERROR;
@@ -197,10 +192,52 @@ void policy_judge(const struct policy *p, const struct endpoint *peer, enum look
     case LOOKUP_OS_KNOWN:
         break;
     }
-    if (p->smite_os && regex_matches(p->smite_os, genre))
+    if (smite && p->smite_os && regex_matches(p->smite_os, genre))
         out->karma = -1;
     out->rule = blocking_rule(p, genre);
     out->verdict = out->rule ? VERDICT_BLOCK : VERDICT_ALLOW;
+}
+
+void policy_judge(const struct policy *p, const struct endpoint *peer, enum lookup_outcome outcome,
+                  const char *genre, struct judgement *out)
+{
+    struct source_view view = {outcome, genre, true};
+    policy_judge_sources(p, peer, &view, 1, out);
+}
+
+/* Lower is stronger when sources disagree. */
+static int verdict_rank(enum verdict v)
+{
+    switch (v) {
+    case VERDICT_BLOCK: return 0;
+    case VERDICT_ALLOW: return 1;
+    case VERDICT_UNKNOWN: return 2;
+    case VERDICT_ERROR: return 3;
+    case VERDICT_EXEMPT: return 4;
+    }
+    return 3;
+}
+
+void policy_judge_sources(const struct policy *p, const struct endpoint *peer, const struct source_view *views,
+                          size_t n, struct judgement *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->exempt = exempt_network(p, peer);
+    if (out->exempt) {
+        out->verdict = VERDICT_EXEMPT;
+        return;
+    }
+    out->verdict = VERDICT_ERROR;
+    for (size_t i = 0; i < n; i++) {
+        struct judgement one;
+        judge_source(p, views[i].outcome, views[i].genre, views[i].smite, &one);
+        if (one.karma)
+            out->karma = one.karma;
+        if (verdict_rank(one.verdict) < verdict_rank(out->verdict)) {
+            out->verdict = one.verdict;
+            out->rule = one.rule;
+        }
+    }
 }
 
 void policy_free(struct policy *p)

@@ -66,6 +66,19 @@ int policy_load_blocked_file(struct policy *p, const char *path, struct diag *er
 void policy_judge(const struct policy *p, const struct endpoint *peer, enum lookup_outcome outcome,
                   const char *genre, struct judgement *out);
 
+/* One p0f source's answer, for a connection asked of several (p0f v2 and v3 at once). */
+struct source_view {
+    enum lookup_outcome outcome;
+    const char *genre;       /* with LOOKUP_OS_KNOWN */
+    bool smite;              /* smite_os applies to this source's genre */
+};
+
+/* Exempt first; then block when any source's genre matches a rule (the first such rule
+ * is named), else allow when any source knew the OS, else unknown when any source
+ * answered, else error. karma -1 when smite_os matched a source it applies to. */
+void policy_judge_sources(const struct policy *p, const struct endpoint *peer, const struct source_view *views,
+                          size_t n, struct judgement *out);
+
 void policy_free(struct policy *p);
 
 #endif

@@ -4,7 +4,7 @@
  *
  * CLI:
  *   testsrv --model loop|epoll|fork|threads|inetd --listen IP:PORT|[IPv6]:PORT [--threads N]
- *           [--null-addr] [--ready-file PATH] [--stats-file PATH]
+ *           [--null-addr] [--ready-file PATH] [--stats-file PATH] [--clearenv]
  *
  * Dialog per connection: "220 testsrv ready\r\n"; line QUIT -> "221 bye\r\n" and close;
  * DATA -> "354 go\r\n", then the body up to a line "." -> "250 queued\r\n"; any other line ->
@@ -32,6 +32,10 @@
  *   accepted=N served=N accept_errors=N errno_changed=N
  * where served counts sessions that ended with QUIT and a fully written "221 bye".
  * --ready-file is created (atomically, content "pid=P port=N") once the listener is up.
+ * --clearenv: clearenv() once the listener is up (inetd: before the session), before the ready
+ *   file is written and before the first accept, as daemons that scrub their environment after
+ *   start do (Sendmail, Exim); the ready file then ends in " environ=N", the number of
+ *   variables left (0), so a test can see that it happened.
  * SIGTERM/SIGINT: clean exit 0. Exit 2 on misuse or start-up failure.
  */
 #include <arpa/inet.h>
@@ -82,6 +86,7 @@ static struct {
     bool null_addr;
     const char *ready_path;
     const char *stats_path;
+    bool clear_env;
 } cfg = {.threads = 4};
 
 static struct {
@@ -130,6 +135,7 @@ static void usage(void)
 {
     fputs("usage: testsrv --model loop|epoll|fork|threads|inetd --listen IP:PORT|[IPv6]:PORT\n"
           "               [--threads N] [--null-addr] [--ready-file PATH] [--stats-file PATH]\n"
+          "               [--clearenv]\n"
           "       (--listen is required except with --model inetd, where it is not allowed)\n",
           stderr);
     exit(2);
@@ -587,9 +593,16 @@ static void announce_ready(int lfd)
         port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
                                               : ((struct sockaddr_in *)&ss)->sin_port);
     if (lfd >= 0)
-        snprintf(buf, sizeof(buf), "pid=%ld port=%u\n", (long)getpid(), port);
+        snprintf(buf, sizeof(buf), "pid=%ld port=%u", (long)getpid(), port);
     else
-        snprintf(buf, sizeof(buf), "pid=%ld\n", (long)getpid());
+        snprintf(buf, sizeof(buf), "pid=%ld", (long)getpid());
+    if (cfg.clear_env) {
+        size_t n = 0, len = strlen(buf);
+        for (char **e = environ; e != NULL && *e != NULL; e++)
+            n++;
+        snprintf(buf + len, sizeof(buf) - len, " environ=%zu", n);
+    }
+    strncat(buf, "\n", sizeof(buf) - strlen(buf) - 1);
     if (write_file_atomic(cfg.ready_path, buf) != 0)
         die("cannot create ready file %s: %s", cfg.ready_path, strerror(errno));
 }
@@ -881,6 +894,13 @@ static void run_epoll(int lfd)
     close(ep);
 }
 
+/* --clearenv: the daemon scrubs its environment after start. */
+static void maybe_clear_env(void)
+{
+    if (cfg.clear_env && clearenv() != 0)
+        die("clearenv failed");
+}
+
 static void run_inetd(void)
 {
     struct stat s0, s1;
@@ -890,6 +910,7 @@ static void run_inetd(void)
         die("--model inetd: fd 0 is not a socket");
     if (fstat(1, &s1) == 0 && s1.st_dev == s0.st_dev && s1.st_ino == s0.st_ino)
         wfd = 1;
+    maybe_clear_env();
     announce_ready(-1);
     bool ok = serve_blocking(0, wfd);
     stats_add(&g_stats.served, ok ? 1 : 0);
@@ -897,7 +918,7 @@ static void run_inetd(void)
 
 int main(int argc, char **argv)
 {
-    enum { OPT_MODEL = 256, OPT_LISTEN, OPT_THREADS, OPT_NULL_ADDR, OPT_READY, OPT_STATS, OPT_HELP };
+    enum { OPT_MODEL = 256, OPT_LISTEN, OPT_THREADS, OPT_NULL_ADDR, OPT_READY, OPT_STATS, OPT_CLEARENV, OPT_HELP };
     static const struct option opts[] = {
         {"model", required_argument, NULL, OPT_MODEL},
         {"listen", required_argument, NULL, OPT_LISTEN},
@@ -905,6 +926,7 @@ int main(int argc, char **argv)
         {"null-addr", no_argument, NULL, OPT_NULL_ADDR},
         {"ready-file", required_argument, NULL, OPT_READY},
         {"stats-file", required_argument, NULL, OPT_STATS},
+        {"clearenv", no_argument, NULL, OPT_CLEARENV},
         {"help", no_argument, NULL, OPT_HELP},
         {NULL, 0, NULL, 0},
     };
@@ -943,6 +965,9 @@ int main(int argc, char **argv)
             break;
         case OPT_STATS:
             cfg.stats_path = optarg;
+            break;
+        case OPT_CLEARENV:
+            cfg.clear_env = true;
             break;
         case OPT_HELP:
             usage();
@@ -989,6 +1014,7 @@ int main(int argc, char **argv)
         return 0;
     }
     lfd = open_listener(cfg.model == M_EPOLL);
+    maybe_clear_env();
     announce_ready(lfd);
     switch (cfg.model) {
     case M_LOOP:

@@ -261,9 +261,10 @@ Test(config, limits_accepted)
 Test(config, qpsmtpd_line)
 {
     struct config c;
-    parse_ok(&c, "ident/p0f /run/p0f/p0f.sock smite_os windows\n");
-    cr_assert_str_eq(c.socket_path, "/run/p0f/p0f.sock");
-    cr_assert_eq(c.version, 3);
+    parse_ok(&c, "ident/p0f /var/spool/postfix/p0f.sock smite_os windows\n");
+    cr_assert(c.v3.enabled);
+    cr_assert_str_eq(c.v3.socket_path, "/var/spool/postfix/p0f.sock");
+    cr_assert_not(c.v2.enabled);
     cr_assert_not_null(c.policy.smite_os);
     cr_assert_eq(judge(&c, "203.0.113.1", "Windows NT kernel").karma, -1);
     cr_assert_eq(judge(&c, "203.0.113.1", "Linux 3.11 and newer").karma, 0);
@@ -275,13 +276,14 @@ Test(config, qpsmtpd_line)
 Test(config, qpsmtpd_line_all_options)
 {
     struct config c;
-    parse_ok(&c, "ident/p0f /tmp/.p0f_socket version 3 local_ip 192.0.2.25 add_headers false smite_os ^win\n");
-    cr_assert_str_eq(c.socket_path, "/tmp/.p0f_socket");
-    cr_assert_eq(c.version, 3);
-    cr_assert(c.has_local_ip);
-    cr_assert_eq(c.local_ip.family, AF_INET);
-    cr_assert_eq(c.local_ip.ip[0], 192);
-    cr_assert_eq(c.local_ip.ip[3], 25);
+    parse_ok(&c, "ident/p0f /tmp/.p0f_socket version 2 local_ip 192.0.2.25 add_headers false smite_os ^win\n");
+    cr_assert(c.v2.enabled);
+    cr_assert_not(c.v3.enabled);
+    cr_assert_str_eq(c.v2.socket_path, "/tmp/.p0f_socket");
+    cr_assert(c.v2.has_local_ip);
+    cr_assert_eq(c.v2.local_ip.family, AF_INET);
+    cr_assert_eq(c.v2.local_ip.ip[0], 192);
+    cr_assert_eq(c.v2.local_ip.ip[3], 25);
     cr_assert_not(c.add_headers);
     cr_assert_eq(judge(&c, "203.0.113.1", "windows XP").karma, -1);
     config_free(&c);
@@ -290,8 +292,8 @@ Test(config, qpsmtpd_line_all_options)
 Test(config, qpsmtpd_line_with_instance_and_add_headers_words)
 {
     struct config c;
-    parse_ok(&c, "ident/p0f:3 /run/p0f/p0f.sock add_headers FALSE\n");
-    cr_assert_str_eq(c.socket_path, "/run/p0f/p0f.sock");
+    parse_ok(&c, "ident/p0f:3 /run/p0f/p3.sock add_headers FALSE\n");
+    cr_assert_str_eq(c.v3.socket_path, "/run/p0f/p3.sock");
     cr_assert_not(c.add_headers, "/false/i");
     config_free(&c);
     parse_ok(&c, "ident/p0f /run/p0f/p0f.sock add_headers true\n");
@@ -306,12 +308,69 @@ Test(config, qpsmtpd_line_errors)
 {
     parse_err("ident/p0f\n", 1, "socket path is missing", NULL);
     parse_err("ident/p0f p0f.sock\n", 1, "absolute path", NULL);
-    parse_err("ident/p0f /run/p0f/p0f.sock version 2\n", 1, "version", "\"2\"");
+    parse_err("ident/p0f /run/p0f/p0f.sock version 4\n", 1, "version", "\"4\"");
     parse_err("ident/p0f /run/p0f/p0f.sock colour blue\n", 1, "unknown ident/p0f option", "\"colour\"");
     parse_err("ident/p0f /run/p0f/p0f.sock smite_os\n", 1, "\"smite_os\" has no value", NULL);
     parse_err("ident/p0f /run/p0f/p0f.sock smite_os (win\n", 1, "offset", NULL);
     parse_err("ident/p0f /run/p0f/p0f.sock local_ip nowhere\n", 1, "local_ip", "\"nowhere\"");
-    parse_err("ident/p0f /run/p0f/p0f.sock\n#\nident/p0f /run/p0f/p0f.sock\n", 3, "second ident/p0f", NULL);
+    parse_err("ident/p0f /run/p0f/p0f.sock\n#\nident/p0f /run/p0f/p0f.sock\n", 3, "second p0f v3 source", NULL);
+}
+
+/* ---- several p0f sources (the seed's "both versions at once") ---- */
+
+Test(config, qpsmtpd_two_instances)
+{
+    struct config c;
+    parse_ok(&c, "ident/p0f:2 /tmp/.p0f_socket2 version 2 local_ip 208.75.177.101\n"
+                 "ident/p0f:3 /tmp/.p0f_socket3\n");
+    cr_assert(c.v2.enabled);
+    cr_assert(c.v3.enabled);
+    cr_assert_str_eq(c.v2.socket_path, "/tmp/.p0f_socket2");
+    cr_assert_str_eq(c.v3.socket_path, "/tmp/.p0f_socket3");
+    cr_assert(c.v2.has_local_ip);
+    cr_assert_eq(c.v2.local_ip.ip[0], 208);
+    cr_assert_not(c.v3.has_local_ip);
+    config_free(&c);
+}
+
+Test(config, p0f2_and_p0f3_lines)
+{
+    struct config c;
+    parse_ok(&c, "p0f2 /run/p0f/v2.sock local_ip 192.0.2.25\np0f3 /run/p0f/v3.sock\n");
+    cr_assert(c.v2.enabled && c.v3.enabled);
+    cr_assert_str_eq(c.v2.socket_path, "/run/p0f/v2.sock");
+    cr_assert_str_eq(c.v3.socket_path, "/run/p0f/v3.sock");
+    cr_assert_eq(c.v2.local_ip.ip[3], 25);
+    config_free(&c);
+    parse_ok(&c, "p0f2 /run/p0f/v2.sock\nlocal_ip 192.0.2.26\n");
+    cr_assert(c.v2.enabled);
+    cr_assert_not(c.v3.enabled, "an explicit source replaces the default v3 socket");
+    cr_assert(c.v2.has_local_ip, "a local_ip line applies to the v2 source");
+    cr_assert_eq(c.v2.local_ip.ip[3], 26);
+    config_free(&c);
+}
+
+Test(config, single_form_version_2)
+{
+    struct config c;
+    parse_ok(&c, "socket /tmp/.p0f_socket\nversion 2\n");
+    cr_assert(c.v2.enabled);
+    cr_assert_not(c.v3.enabled);
+    cr_assert_str_eq(c.v2.socket_path, "/tmp/.p0f_socket");
+    config_free(&c);
+    parse_ok(&c, "socket /tmp/v3.sock\np0f2 /tmp/v2.sock\n");
+    cr_assert(c.v2.enabled && c.v3.enabled, "socket (v3) and a p0f2 line make two sources");
+    cr_assert_str_eq(c.v3.socket_path, "/tmp/v3.sock");
+    config_free(&c);
+}
+
+Test(config, source_errors)
+{
+    parse_err("p0f3 /a.sock\np0f3 /b.sock\n", 2, "second p0f v3 source", NULL);
+    parse_err("p0f2\n", 1, "socket path is missing", NULL);
+    parse_err("p0f3 /a.sock local_ip 192.0.2.1\n", 1, "p0f3 takes a socket path", NULL);
+    parse_err("p0f2 /a.sock local_ip nowhere\n", 1, "local_ip", "\"nowhere\"");
+    parse_err("p0f2 relative.sock\n", 1, "absolute path", NULL);
 }
 
 /* ---- errors ---- */
@@ -334,7 +393,7 @@ Test(config, error_unknown_directive_without_or_with_many_values)
 
 Test(config, error_version)
 {
-    parse_err("version 2\n", 1, "\"2\"", "version 3");
+    parse_err("version 1\n", 1, "\"1\"", "2 and 3");
     parse_err("\n\nversion 4\n", 3, "\"4\"", NULL);
     parse_err("version three\n", 1, "\"three\"", NULL);
 }

@@ -1,0 +1,96 @@
+/* p0fshim(1): the operator's tool. query, check, lint and report, on the same core
+ * (codec, policy engine, config parser) as the library. */
+#ifndef P0FSHIM_TOOL_H
+#define P0FSHIM_TOOL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#include "addr.h"
+#include "config.h"
+#include "p0f3.h"
+
+#define TOOL_NAME "p0fshim"
+#define TOOL_VERSION "0.1"
+
+/* Exit statuses shared by the subcommands (documented in p0fshim(1)). */
+#define EXIT_NEGATIVE 1      /* query: NOMATCH; check: block; lint: errors; report: unreadable input */
+#define EXIT_USAGE 2
+#define EXIT_P0F_DOWN 3      /* no socket, nobody listening, no answer in time; lint: warnings only */
+#define EXIT_NOT_P0F 4       /* not a socket, not p0f (bad magic), undecodable reply */
+#define EXIT_CONFIG 5        /* check: the configuration does not load (the shim would pass through) */
+
+int cmd_query(int argc, char **argv);
+int cmd_check(int argc, char **argv);
+int cmd_lint(int argc, char **argv);
+int cmd_report(int argc, char **argv);
+
+/* ---- main.c: small shared helpers ---- */
+
+/* Parses an unsigned decimal in [min, max]; -1 on anything else. */
+int parse_ulong_arg(const char *text, unsigned long min, unsigned long max, unsigned long *out);
+/* Which configuration the library would read: --config, else $P0FSHIM_CONFIG, else the
+ * default. *must_exist as the library has it (a named file must exist). */
+const char *tool_config_path(const char *given, bool *must_exist);
+
+/* Text for humans: logfmt-style escapes (\" \\ \xHH), so nothing from p0f or a log
+ * can write control bytes to a terminal. */
+void put_escaped(FILE *f, const char *s, size_t n);
+void put_escaped_str(FILE *f, const char *s);
+/* A JSON string, quotes included; bytes >= 0x80 are written as \u00XX (Latin-1). */
+void put_json(FILE *f, const char *s, size_t n);
+void put_json_str(FILE *f, const char *s);
+/* A CSV field (RFC 4180 quoting when needed); control and non-ASCII bytes as \xHH. */
+void put_csv(FILE *f, const char *s, size_t n);
+/* "2024/11/27 04:00:01" local time, as p0f-client prints it. */
+void format_unix_time(uint32_t t, char *buf, size_t size);
+
+/* ---- p0fq.c: one synchronous p0f v3 query ---- */
+
+enum p0fq_status {
+    P0FQ_OK,                 /* p0f has a record (its OS may still be unknown) */
+    P0FQ_NOMATCH,            /* p0f has no record of the host */
+    P0FQ_DOWN,               /* no socket file, nobody listening, refused, no answer in time */
+    P0FQ_NOT_P0F,            /* not a (stream) socket, bad magic, undecodable reply */
+};
+
+struct p0fq_result {
+    enum p0fq_status status;
+    struct p0f3_answer answer;       /* with P0FQ_OK */
+    char why[320];                   /* for a human: what went wrong and what to do */
+    char log_reason[160];            /* what the shim would log as reason= */
+    bool have_peer;                  /* the server's credentials (SO_PEERCRED) */
+    uid_t peer_uid;
+    pid_t peer_pid;
+    unsigned elapsed_us;
+};
+
+void p0fq_query(const char *socket_path, const struct endpoint *ip, unsigned timeout_ms, struct p0fq_result *r);
+int p0fq_exit_status(enum p0fq_status s);
+
+/* ---- confscan.c: where in the files a setting came from ---- */
+
+/* The line of path that set smite_os (the last one wins, as in config_parse), 0 if none. */
+unsigned confscan_smite_line(const char *text, size_t len, const char *file);
+/* The first line of the configuration whose exempt (or ident/p0f) list holds net. */
+unsigned confscan_exempt_line(const char *text, size_t len, const char *file, const struct cidr *net);
+
+/* ---- fpfile.c: the genres p0f can report, from its fingerprint database ---- */
+
+#define P0F_FP_DEFAULT "/etc/p0f/p0f.fp"
+
+struct genre_list {
+    char **genre;
+    size_t n;
+    bool from_file;          /* false: a built-in sample (p0f.fp unreadable) */
+};
+
+/* Genres ("os flavor") of the [tcp:request] and [tcp:response] labels; a built-in sample
+ * when the file cannot be read. */
+void genre_list_load(struct genre_list *g, const char *fp_path);
+void genre_list_free(struct genre_list *g);
+
+#endif

@@ -1,0 +1,313 @@
+#!/bin/bash
+# End-to-end test with Debian's Postfix: a Postfix instance of its own (postfix -c DIR, its own
+# queue and data directories in the scratch dir) runs in the lab's server namespace with smtpd
+# chrooted (chroot=y) and the shim preloaded through import_environment; the real p0f watches
+# the lab with its API socket inside the queue directory. The shim's configuration, the
+# import_environment line and the systemd drop-in's environment are taken from
+# scripts/postfix/, with paths moved into the scratch dir. The system's own Postfix
+# (/etc/postfix, /var/spool/postfix) is never used or started. Needs root. KEEP_WORK=1 keeps
+# the scratch dir.
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+source "$TOP/scripts/lab.sh"
+
+require_root
+for f in "$LIB" "$TOOLS/testclient" "$TOOLS/logsink"; do
+    [ -e "$f" ] || fail_now "$f is missing (run make)"
+done
+command -v p0f >/dev/null || fail_now "p0f is not installed (scripts/install-deps.sh)"
+command -v postfix >/dev/null && [ -x /usr/lib/postfix/sbin/smtpd ] ||
+    fail_now "Debian's postfix package is not installed (scripts/install-deps.sh postfix)"
+
+SHIPPED=$TOP/scripts/postfix
+SRV=$LAB_SERVER_IP WIN=$LAB_WINDOWS_IP LIN=$LAB_LINUX_IP
+PF=$WORK/postfix-config      # config_directory: main.cf, master.cf
+QUEUE=$WORK/spool            # queue_directory, smtpd's chroot
+DATA=$WORK/data              # data_directory
+MAILDIR=$WORK/mail/rcpt      # virtual mailbox of rcpt@example.net (testclient's recipient)
+PFLOG=$WORK/postfix.log      # Postfix's own log (maillog_file, via postlogd)
+LOGF=$WORK/log.txt           # what the shim sends to its log_socket
+P0F_SOCK=$QUEUE/p0f/p0f.sock
+BURST=30                     # concurrent connections per client in the many-smtpd part
+re() { printf '%s' "$1" | sed 's/[][\.*^$+?(){}|/]/\\&/g'; }   # literal -> grep -E pattern
+
+CLEANUP_HOOKS+=("postfix_stop" "lab_down")
+lab_up || fail_now "could not build the network lab"
+echo "# lab $LAB_PREFIX up; scratch $WORK"
+
+# ---- the shipped files, with their paths moved into the scratch dir ---------------------------
+mkdir -p "$PF" "$QUEUE/p0f" "$DATA" "$WORK/mail"
+chmod 755 "$PF" "$QUEUE" "$QUEUE/p0f" "$DATA"
+chown postfix:postfix "$DATA"
+# The virtual delivery agent writes as the mailbox owner (nobody); no test user is needed.
+chown 65534:65534 "$WORK/mail"
+printf '%s\n' "# blocked operating systems (postfix e2e)" "/windows/" >"$WORK/blocked_operating_systems"
+sed -e "s|/var/spool/postfix|$QUEUE|g" \
+    -e "s|/etc/p0fshim/blocked_operating_systems|$WORK/blocked_operating_systems|" \
+    -e "s|^log_socket /dev/log|log_socket $WORK/log.sock|" \
+    "$SHIPPED/p0fshim.conf" >"$WORK/p0fshim.conf"
+from_shipped() { sed -e "s|/usr/local/lib/libp0fshim.so|$LIB|" -e "s|/etc/p0fshim/p0fshim.conf|$WORK/p0fshim.conf|"; }
+IMPORT=$(grep -E '^import_environment = ' "$SHIPPED/main.cf.snippet" | from_shipped)
+IMPORT_BY_NAME=$(sed -nE 's/^#(import_environment = .* LD_PRELOAD P0FSHIM_CONFIG)$/\1/p' "$SHIPPED/main.cf.snippet")
+DROPIN_ENV=()
+while read -r kv; do DROPIN_ENV+=("$kv"); done < <(sed -nE 's/^Environment=//p' \
+    "$SHIPPED/postfix.service.d-p0fshim.conf" | from_shipped)
+
+check "shipped main.cf.snippet keeps Postfix's default import_environment" \
+    [ "${IMPORT%% LD_PRELOAD=*}" = "$(postconf -d import_environment)" ]
+check "shipped main.cf.snippet: the by-name alternative keeps it too" \
+    [ "${IMPORT_BY_NAME% LD_PRELOAD P0FSHIM_CONFIG}" = "$(postconf -d import_environment)" ]
+check "shipped drop-in sets LD_PRELOAD and P0FSHIM_CONFIG" \
+    [ "${DROPIN_ENV[*]}" = "LD_PRELOAD=$LIB P0FSHIM_CONFIG=$WORK/p0fshim.conf" ]
+check "shipped p0fshim.conf: socket in the queue directory, programs smtpd, port 25" \
+    grep -qx "socket $P0F_SOCK" "$WORK/p0fshim.conf"
+
+lab_exec_server sysctl -qw net.unix.max_dgram_qlen=512; spawn ip netns exec "$LAB_NS_SERVER" "$TOOLS/logsink" "$WORK/log.sock" "$WORK/log.txt"
+wait_for 5 test -S "$WORK/log.sock" || fail_now "logsink did not start"
+lab_start_p0f "$P0F_SOCK" "$WORK/p0f.out" || fail_now "p0f did not start"
+
+# main.cf IMPORT-LINE: a Postfix of our own, listening on the lab's server address only.
+write_main_cf() {
+    cat >"$PF/main.cf" <<EOF
+# postfix e2e test instance (tests/e2e/postfix.sh)
+compatibility_level = 3.6
+queue_directory = $QUEUE
+data_directory = $DATA
+mail_owner = postfix
+setgid_group = postdrop
+myhostname = mx.p0fshim.test
+mydomain = p0fshim.test
+myorigin = \$myhostname
+mydestination = \$myhostname, localhost
+inet_interfaces = $SRV
+inet_protocols = ipv4
+mynetworks = 127.0.0.0/8 192.0.2.0/24
+smtpd_banner = \$myhostname ESMTP p0fshim-e2e
+relayhost =
+biff = no
+alias_maps =
+alias_database =
+virtual_mailbox_domains = example.net
+virtual_mailbox_base = $WORK/mail
+virtual_mailbox_maps = texthash:$PF/vmailbox
+virtual_uid_maps = static:65534
+virtual_gid_maps = static:65534
+maillog_file = $PFLOG
+maillog_file_prefixes = $WORK
+default_process_limit = 100
+$1
+EOF
+}
+echo "rcpt@example.net rcpt/" >"$PF/vmailbox"
+write_main_cf "$IMPORT"
+# Debian's services, smtpd chrooted (chroot=y); a submission listener on 587 that the shim
+# must leave alone (ports 25).
+cat >"$PF/master.cf" <<'EOF'
+# service type  private unpriv  chroot  wakeup  maxproc command + args
+25        inet  n       -       y       -       -       smtpd
+587       inet  n       -       y       -       -       smtpd
+pickup    unix  n       -       y       60      1       pickup
+cleanup   unix  n       -       y       -       0       cleanup
+qmgr      unix  n       -       n       300     1       qmgr
+rewrite   unix  -       -       y       -       -       trivial-rewrite
+bounce    unix  -       -       y       -       0       bounce
+defer     unix  -       -       y       -       0       bounce
+trace     unix  -       -       y       -       0       bounce
+verify    unix  -       -       y       -       1       verify
+flush     unix  n       -       y       1000?   0       flush
+proxymap  unix  -       -       n       -       -       proxymap
+proxywrite unix -       -       n       -       1       proxymap
+smtp      unix  -       -       y       -       -       smtp
+relay     unix  -       -       y       -       -       smtp
+showq     unix  n       -       y       -       -       showq
+error     unix  -       -       y       -       -       error
+retry     unix  -       -       y       -       -       error
+discard   unix  -       -       y       -       -       discard
+local     unix  -       n       n       -       -       local
+virtual   unix  -       n       n       -       -       virtual
+anvil     unix  -       -       y       -       1       anvil
+scache    unix  -       -       y       -       1       scache
+postlog   unix-dgram n  -       n       -       1       postlogd
+EOF
+
+master_pid() { sed -n '1s/ //gp' "$QUEUE/pid/master.pid" 2>/dev/null; }
+listening() { lab_exec_server ss -Hltn "src $SRV:$1" 2>/dev/null | grep -q LISTEN; }
+# postfix_start [ENV...]: start our instance inside the server namespace.
+postfix_start() {
+    lab_exec_server env "$@" postfix -c "$PF" start >"$WORK/postfix-start.out" 2>&1 || return 1
+    wait_for 10 listening 25 && wait_for 10 listening 587
+}
+postfix_stop() {
+    local pid
+    pid=$(master_pid)
+    [ -n "$pid" ] || return 0
+    lab_exec_server postfix -c "$PF" stop >/dev/null 2>&1
+    wait_for 10 bash -c "! kill -0 $pid 2>/dev/null" || kill -KILL "$pid" 2>/dev/null
+    rm -f "$QUEUE/pid/master.pid"
+}
+
+# client NS TAG EXPECT PORT [ARGS]: one testclient run from a client namespace.
+client() {
+    local ns=$1 tag=$2 expect=$3 port=$4; shift 4
+    "lab_exec_$ns" "$TOOLS/testclient" --connect "$SRV:$port" --expect "$expect" \
+        --timeout-ms 4000 "$@" >"$WORK/client-$tag.out" 2>&1
+}
+
+# Shim log lines for a remote address and verdict.
+line_re() { echo "p0fshim\[[0-9]+\]: remote=$(re "$1"):[0-9]+ local=$(re "$SRV"):25 verdict=$2 ms=[0-9]+"; }
+nlines() { log_count "$LOGF" "$1"; }
+# pids_of REGEX: the pids of the shim lines matching REGEX, sorted, unique.
+pids_of() { grep -E -- "$1" "$LOGF" | sed -nE 's/.*p0fshim\[([0-9]+)\]:.*/\1/p' | sort -un; }
+# The pids Postfix's own log shows for smtpd.
+smtpd_pids() { sed -nE 's/.* postfix\/smtpd\[([0-9]+)\]: .*/\1/p' "$PFLOG" | sort -un; }
+mails() { find "$MAILDIR/new" -type f 2>/dev/null | wc -l; }
+queue_empty() { [ -z "$(find "$QUEUE/incoming" "$QUEUE/active" "$QUEUE/deferred" "$QUEUE/maildrop" -type f 2>/dev/null)" ]; }
+# wait_lines N REGEX: the shim log has N lines matching REGEX, within 5 s.
+lines_ge() { [ "$(nlines "$2")" -ge "$1" ]; }
+wait_lines() { wait_for 5 lines_ge "$1" "$2"; }
+# at_least SECONDS CMD N: CMD prints a number >= N, within SECONDS.
+output_ge() { [ "$($1)" -ge "$2" ]; }
+at_least() { wait_for "$1" output_ge "$2" "$3"; }
+
+# ---- 1. Postfix with the shim: a Windows client is cut off, a Linux client's mail arrives -----
+postfix_start || { cat "$WORK/postfix-start.out" "$PFLOG"; fail_now "our Postfix did not start"; }
+check "postfix: master runs in the server namespace, listening on $SRV:25 and :587" listening 25
+
+check "basic: windows client is disconnected" client windows win closed 25
+check "basic: linux client completes EHLO/MAIL/RCPT/DATA" client linux lin served 25 --hold-ms 500
+check "basic: block line for the windows client" wait_lines 1 \
+    "$(line_re "$WIN" block) os=\"Windows\" flavor=\"NT kernel\" genre=\"Windows NT kernel\" .*rule=\"/windows/\" rule_at=\"$(re "$WORK/blocked_operating_systems"):2\""
+check "basic: allow line for the linux client" wait_lines 1 "$(line_re "$LIN" allow) os=\"Linux\""
+check "basic: exactly one line per connection" \
+    eval '[ "$(nlines remote=)" -eq 2 ] && [ "$(nlines "remote=$(re "$WIN"):")" -eq 1 ]'
+check "basic: the message is in the mailbox" at_least 10 mails 1
+check "basic: the queue is empty (delivered, nothing deferred)" wait_for 10 queue_empty
+check "basic: the mailbox holds the body, dot-unstuffed, from the linux client" \
+    eval 'f=$(find "$MAILDIR/new" -type f | head -1) && grep -q "^Subject: p0fshim test" "$f" &&
+          grep -q "^hello from testclient" "$f" && grep -qx ".a dot-stuffed line" "$f" &&
+          grep -q "unknown \[$(re "$LIN")\]" "$f"'
+check "basic: Postfix logged the windows client as a lost connection" \
+    wait_for 5 log_has "$PFLOG" "postfix/smtpd\[[0-9]+\]: lost connection after CONNECT from [^ ]*\[$(re "$WIN")\]"
+check "basic: Postfix delivered to the mailbox (status=sent)" \
+    wait_for 5 log_has "$PFLOG" "postfix/virtual\[[0-9]+\]: .*to=<rcpt@example.net>.*status=sent"
+
+SMTPD_PIDS=$(pids_of "remote=")
+check "chroot: the shim's lines come from smtpd processes (pids in Postfix's log)" \
+    eval '[ -n "$SMTPD_PIDS" ] && [ -z "$(comm -23 <(echo "$SMTPD_PIDS") <(smtpd_pids))" ]'
+one=$(echo "$SMTPD_PIDS" | head -1)
+check "chroot: smtpd runs chrooted in the queue directory" [ "$(readlink "/proc/$one/root")" = "$QUEUE" ]
+check "chroot: smtpd runs as the postfix user" \
+    eval '[ "$(awk "/^Uid:/{print \$2}" "/proc/$one/status")" = "$(id -u postfix)" ]'
+check "chroot: smtpd has the library loaded (import_environment)" grep -q libp0fshim "/proc/$one/maps"
+
+# Submission: port 587 is not in the shim's ports.
+check "587: windows client on the submission port is served" client windows win587 served 587
+sleep 0.6
+check "587: no line for the submission port" bash -c "! grep -q 'local=$(re "$SRV"):587' '$LOGF'"
+
+MAILS=2   # the linux client's message and the windows client's on 587
+
+# ---- 2. p0f stopped, then restarted while Postfix runs ------------------------------------------
+PIDS_BEFORE=$(pids_of "remote=")
+BASE=$(wc -l <"$LOGF")
+lab_stop_p0f
+check "p0f down: windows client is served (fail open)" client windows win-down served 25
+MAILS=$((MAILS + 1))
+check "p0f down: error line for it" wait_lines 1 "$(line_re "$WIN" error) reason=\"p0f connect: [^\"]+\""
+check "p0f down: the reason is p0f's refused connection" \
+    log_has "$LOGF" "$(line_re "$WIN" error) reason=\"p0f connect: Connection refused\""
+check "p0f down: a rate-limited warning says p0f cannot be reached" \
+    log_has "$LOGF" 'p0fshim\[[0-9]+\]: level=warning msg="cannot reach p0f" reason="p0f connect: '
+lab_start_p0f "$P0F_SOCK" "$WORK/p0f-restarted.out" || fail_now "p0f did not restart"
+check "p0f restarted: windows client is disconnected again" client windows win-again closed 25
+check "p0f restarted: linux client is served" client linux lin-again served 25 --hold-ms 500
+MAILS=$((MAILS + 1))
+check "p0f restarted: block line for the windows client" wait_lines 2 "$(line_re "$WIN" block) os=\"Windows\""
+check "p0f restarted: allow line for the linux client" wait_lines 2 "$(line_re "$LIN" allow) os=\"Linux\""
+AFTER=$(tail -n +"$((BASE + 1))" "$LOGF" | grep -E 'verdict=(block|allow)' | sed -nE 's/.*p0fshim\[([0-9]+)\]:.*/\1/p' | sort -un)
+check "p0f restarted: judged by smtpd processes that talked to the old p0f (reconnected)" \
+    eval '[ -n "$AFTER" ] && [ -z "$(comm -23 <(echo "$AFTER") <(echo "$PIDS_BEFORE"))" ]'
+
+# ---- 3. many smtpd processes against p0f's 20 API slots -----------------------------------------
+# burst NS TAG EXPECT N ARGS...: N concurrent testclients from one namespace (one bash there).
+burst() {
+    local ns=$1 tag=$2 expect=$3 n=$4; shift 4
+    "lab_exec_$ns" bash -c '
+        t=$1 tag=$2 expect=$3 n=$4 dir=$5 target=$6; shift 6
+        for i in $(seq 1 "$n"); do
+            { "$t" --connect "$target" --expect "$expect" "$@" >"$dir/$tag-$i.out" 2>&1
+              echo $? >"$dir/$tag-$i.rc"; } &
+        done
+        wait' burst "$TOOLS/testclient" "$tag" "$expect" "$n" "$WORK/burst" "$SRV:25" "$@"
+}
+rc_zero() { [ "$(cat "$WORK/burst/$1"-*.rc 2>/dev/null | grep -cx 0)" -eq "$BURST" ]; }
+burst_lines() { [ "$(tail -n +$((BASE + 1)) "$LOGF" | grep -c "remote=")" -ge $((2 * BURST)) ]; }
+# Round 1 makes Postfix start smtpd processes one by one; in round 2 they are all there, idle,
+# and accept at once: every one of them asks p0f within a few milliseconds.
+for round in 1 2; do
+    rm -rf "$WORK/burst"; mkdir -p "$WORK/burst"
+    BASE=$(wc -l <"$LOGF")
+    warned=$(grep -c 'Too many API connections' "$WORK/p0f-restarted.out")
+    t0=$SECONDS
+    burst linux lin served "$BURST" --hold-ms 2000 --timeout-ms 15000 &
+    b1=$!
+    burst windows win closed "$BURST" --timeout-ms 5000 &
+    b2=$!
+    wait "$b1" "$b2"
+    MAILS=$((MAILS + BURST))
+    wait_for 5 burst_lines
+    tail -n +"$((BASE + 1))" "$LOGF" >"$WORK/burst-$round.log"
+    BL=$WORK/burst-$round.log
+    BPIDS=$(sed -nE 's/.*p0fshim\[([0-9]+)\]: remote=.*/\1/p' "$BL" | sort -un | wc -l)
+    echo "# burst $round: $((2 * BURST)) connections in $((SECONDS - t0)) s by $BPIDS smtpd processes;" \
+        "slowest verdict $(sed -nE 's/.* ms=([0-9]+) .*/\1/p' "$BL" | sort -n | tail -1) ms;" \
+        "p0f: $(($(grep -c 'Too many API connections' "$WORK/p0f-restarted.out") - warned)) 'Too many API connections'"
+    check "burst $round: all $BURST windows clients are disconnected" rc_zero win
+    check "burst $round: all $BURST linux clients complete their mail" rc_zero lin
+    check "burst $round: $BURST block lines with p0f's verdict for the windows clients" \
+        [ "$(log_count "$BL" "$(line_re "$WIN" block) os=\"Windows\"")" -eq "$BURST" ]
+    check "burst $round: $BURST allow lines with p0f's verdict for the linux clients" \
+        [ "$(log_count "$BL" "$(line_re "$LIN" allow) os=\"Linux\"")" -eq "$BURST" ]
+    check "burst $round: no error or unknown verdict" bash -c "! grep -Eq 'verdict=(error|unknown)' '$BL'"
+    check "burst $round: more smtpd processes than p0f's 20 API slots ($BPIDS)" [ "$BPIDS" -gt 20 ]
+    [ "$round" = 2 ] && check "burst 2: p0f ran out of API slots meanwhile (it says so)" \
+        [ "$(grep -c 'Too many API connections' "$WORK/p0f-restarted.out")" -gt "$warned" ]
+    check "burst $round: every message is in the mailbox ($MAILS)" at_least 20 mails "$MAILS"
+    check "burst $round: the queue is empty" wait_for 10 queue_empty
+done
+check "burst: no windows client's message on port 25 (only the 587 and the p0f-down one)" \
+    [ "$(grep -l "unknown \[$(re "$WIN")\]" "$MAILDIR"/new/* | wc -l)" -eq 2 ]
+
+# ---- 4. the environment of the systemd drop-in, imported by name --------------------------------
+OLD_PIDS="$(master_pid) $(pids_of "remote=")"
+postfix_stop
+alive() { local p; for p in $OLD_PIDS; do kill -0 "$p" 2>/dev/null && return 0; done; return 1; }
+check "drop-in: Postfix stopped (master and every smtpd gone)" wait_for 5 eval '! alive'
+write_main_cf "$IMPORT_BY_NAME"
+BASE=$(wc -l <"$LOGF")
+postfix_start "${DROPIN_ENV[@]}" || { cat "$WORK/postfix-start.out" "$PFLOG"; fail_now "Postfix did not start with the drop-in's environment"; }
+check "drop-in: windows client is disconnected" client windows win-dropin closed 25
+check "drop-in: linux client is served" client linux lin-dropin served 25 --hold-ms 500
+MAILS=$((MAILS + 1))
+tail_log() { tail -n +"$((BASE + 1))" "$LOGF"; }
+check "drop-in: block and allow lines" wait_for 5 eval \
+    'tail_log | grep -Eq "$(line_re "$WIN" block)" && tail_log | grep -Eq "$(line_re "$LIN" allow)"'
+check "drop-in: master itself has the library loaded" grep -q libp0fshim "/proc/$(master_pid)/maps"
+check "drop-in: the message is in the mailbox" at_least 10 mails "$MAILS"
+
+# ---- whole run -----------------------------------------------------------------------------------
+check "all: every shim line comes from an smtpd process" \
+    eval '[ -z "$(comm -23 <(pids_of "p0fshim") <(smtpd_pids))" ]'
+check "all: no error diagnostics from the shim" bash -c "! grep -q 'level=error' '$LOGF'"
+check "all: Postfix logged no fatal, panic or warning" bash -c "! grep -Eq ': (fatal|panic|warning):' '$PFLOG'"
+
+if [ "$FAILED" -gt 0 ]; then
+    echo "---- shim log lines (all)"; sed 's/^/    /' "$LOGF"
+    echo "---- Postfix's log (maillog_file)"; sed 's/^/    /' "$PFLOG"
+    for f in "$WORK"/client-*.out; do
+        [ -s "$f" ] && { echo "---- $(basename "$f")"; sed 's/^/    /' "$f"; }
+    done
+    grep -L '^0$' "$WORK"/burst/*.rc 2>/dev/null | while read -r f; do
+        echo "---- burst client $(basename "$f" .rc): $(cat "${f%.rc}.out")"
+    done
+fi
+summary
