@@ -74,6 +74,7 @@ check-integration: all
 
 check-e2e: all
 	bash tests/e2e/run.sh
+	bash tests/e2e/postfix.sh
 
 demo: deps all
 	bash scripts/demo.sh

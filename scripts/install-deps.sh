@@ -11,6 +11,8 @@ PACKAGES=(
     p0f                             # the real p0f v3 daemon for the end-to-end test and demo
     iproute2 procps                 # network namespaces (ip netns) and sysctl for the lab
     coreutils                       # stdbuf, timeout, mktemp (essential, listed for clarity)
+    postfix                         # the real MTA of the Postfix end-to-end test
+    ucspi-tcp                       # tcpserver, for the qmail-style test
 )
 PACKAGES+=("$@")
 
@@ -39,6 +41,10 @@ trap 'rm -f "$log"' EXIT
 APT=(apt-get -q -y -o Dpkg::Use-Pty=0 -o DPkg::Lock::Timeout=300)
 
 echo "install-deps: installing ${missing[*]}"
+# The tests run Postfix instances of their own: the system's must stay unconfigured and stopped.
+if command -v debconf-set-selections >/dev/null 2>&1; then
+    echo "postfix postfix/main_mailer_type select No configuration" | $SUDO debconf-set-selections
+fi
 if ! $SUDO env DEBIAN_FRONTEND=noninteractive "${APT[@]}" update >"$log" 2>&1; then
     echo "install-deps: apt-get update failed:" >&2
     cat "$log" >&2

@@ -29,6 +29,8 @@
 #define FD_HEADROOM 32
 /* After p0f refused a connection or dropped one, wait this long before trying again. */
 #define RECONNECT_DELAY_MS 10
+/* How long the worker waits for a busy log receiver before it drops a line (and says so). */
+#define LOG_WAIT_MS 200
 
 /* An fd the shim owns, with the identity it had when the shim got it: the host may
  * close our number and reuse it, and we must then neither use nor close it. */
@@ -302,13 +304,17 @@ static int connect_p0f_socket(int fd, const char *path)
 {
     if (connect_path(fd, path) == 0)
         return 0;
-    int first = errno;
-    if (first != ENOENT || !root_changed())
+    int reported = errno;
+    if (reported != ENOENT || !root_changed())
         return -1;
-    for (const char *tail = strchr(path + 1, '/'); tail; tail = strchr(tail + 1, '/'))
+    for (const char *tail = strchr(path + 1, '/'); tail; tail = strchr(tail + 1, '/')) {
         if (connect_path(fd, tail) == 0)
             return 0;
-    errno = first;
+        /* A socket that exists but refuses says more than a path that is not there. */
+        if (errno != ENOENT && reported == ENOENT)
+            reported = errno;
+    }
+    errno = reported;
     return -1;
 }
 
@@ -482,7 +488,7 @@ static void finish(uint32_t idx, uint64_t now)
     report.elapsed_ms = (long)((now - snapshot.accepted_ns) / NS_PER_MS);
     report.blocked_file = E.cfg->policy.blocked_file;
     logfmt_connection(&line, &report);
-    syslog_writer_send(E.log, LOG_INFO, line.text);
+    syslog_writer_send_wait(E.log, LOG_INFO, line.text, LOG_WAIT_MS);
 
     pthread_mutex_lock(&E.lock);
     if (E.slots[idx].used && E.slots[idx].generation == snapshot.generation)

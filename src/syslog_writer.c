@@ -2,6 +2,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <stdint.h>
+#include <syslog.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -82,7 +85,44 @@ size_t syslog_format(char *out, size_t size, int priority, const struct tm *when
     return (size_t)n < size ? (size_t)n : size - 1;
 }
 
-void syslog_writer_send(struct syslog_writer *w, int severity, const char *msg)
+static uint64_t monotonic_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* Called with the lock held. A full receiver queue (the kernel's default
+ * net.unix.max_dgram_qlen is 10) is waited out for at most wait_ms. */
+static bool send_locked(struct syslog_writer *w, const char *line, size_t len, unsigned wait_ms)
+{
+    uint64_t give_up = monotonic_ms() + wait_ms;
+    bool reconnected = false;
+
+    if (!still_ours(w))
+        connect_locked(w);
+    for (;;) {
+        if (w->fd < 0)
+            return false;
+        if (send(w->fd, line, len, MSG_DONTWAIT | MSG_NOSIGNAL) >= 0)
+            return true;
+        if ((errno == ECONNREFUSED || errno == ENOTCONN) && !reconnected) {
+            /* The receiver restarted (syslogd reload): its socket is new, connect again once. */
+            reconnected = true;
+            connect_locked(w);
+            continue;
+        }
+        if (errno == EINTR)
+            continue;
+        uint64_t now = monotonic_ms();
+        if ((errno != EAGAIN && errno != EWOULDBLOCK) || now >= give_up)
+            return false;
+        struct pollfd pfd = {.fd = w->fd, .events = POLLOUT};
+        poll(&pfd, 1, (int)(give_up - now));
+    }
+}
+
+void syslog_writer_send_wait(struct syslog_writer *w, int severity, const char *msg, unsigned wait_ms)
 {
     char line[2048];
     struct tm tm;
@@ -93,20 +133,23 @@ void syslog_writer_send(struct syslog_writer *w, int severity, const char *msg)
     size_t len = syslog_format(line, sizeof(line), w->facility | severity, &tm, getpid(), msg);
 
     pthread_mutex_lock(&w->lock);
-    if (!still_ours(w))
-        connect_locked(w);
-    if (w->fd >= 0 && send(w->fd, line, len, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
-        /* The receiver restarted (syslogd reload): its socket is new, connect again once. */
-        if (errno == ECONNREFUSED || errno == ENOTCONN) {
-            connect_locked(w);
-            if (w->fd < 0 || send(w->fd, line, len, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
-                w->dropped++;
-        } else {
-            w->dropped++;
-        }
+    if (!send_locked(w, line, len, wait_ms)) {
+        w->dropped++;
+    } else if (w->dropped) {
+        char note[160];
+        snprintf(note, sizeof(note), "level=warning msg=\"log lines dropped: the log socket did not take them\" count=%lu",
+                 w->dropped);
+        len = syslog_format(line, sizeof(line), w->facility | LOG_WARNING, &tm, getpid(), note);
+        if (send_locked(w, line, len, wait_ms))
+            w->dropped = 0;
     }
     pthread_mutex_unlock(&w->lock);
     errno = saved;
+}
+
+void syslog_writer_send(struct syslog_writer *w, int severity, const char *msg)
+{
+    syslog_writer_send_wait(w, severity, msg, 0);
 }
 
 void syslog_writer_after_fork_child(struct syslog_writer *w)

@@ -19,7 +19,7 @@ struct syslog_writer {
     ino_t ino;
     int facility;
     char path[UNIX_PATH_MAX_LEN];
-    unsigned long dropped;   /* lines the receiver did not take */
+    unsigned long dropped;   /* lines the receiver did not take, not yet reported */
 };
 
 void syslog_writer_init(struct syslog_writer *w);
@@ -28,6 +28,9 @@ void syslog_writer_open(struct syslog_writer *w, const char *path, int facility)
 void syslog_writer_close(struct syslog_writer *w);
 /* severity is LOG_INFO, LOG_WARNING, ...; msg is one logfmt line. Never blocks. */
 void syslog_writer_send(struct syslog_writer *w, int severity, const char *msg);
+/* The same, waiting up to wait_ms for a busy receiver (only where waiting harms no one:
+ * the worker thread). Lines still not taken are counted and reported with the next one. */
+void syslog_writer_send_wait(struct syslog_writer *w, int severity, const char *msg, unsigned wait_ms);
 /* After fork in the child: the lock may have been held by a thread that is gone. */
 void syslog_writer_after_fork_child(struct syslog_writer *w);
 

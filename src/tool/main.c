@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "textfile.h"
 #include "tool.h"
 
 static void usage(FILE *f)
@@ -49,6 +50,33 @@ const char *tool_config_path(const char *given, bool *must_exist)
     return CONFIG_DEFAULT_PATH;
 }
 
+int tool_parse_config(const char *path, bool must_exist, struct config *c, struct diag *err)
+{
+    char *text;
+    size_t len;
+    config_init(c);
+    int rc = text_file_read(path, &text, &len);
+    if (rc == -ENOENT && !must_exist)
+        return 0;
+    if (rc != 0) {
+        diag_set(err, path, 0, "cannot read the configuration: %s", text_file_strerror(rc));
+        return -1;
+    }
+    rc = config_parse(c, text, len, path, err);
+    free(text);
+    return rc;
+}
+
+void print_diag(FILE *f, const char *prefix, const struct diag *d)
+{
+    fputs(prefix, f);
+    if (d->line)
+        fprintf(f, "%s:%u: ", d->file, d->line);
+    else if (d->file[0])
+        fprintf(f, "%s: ", d->file);
+    fprintf(f, "%s\n", d->reason);
+}
+
 void put_escaped(FILE *f, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
@@ -58,6 +86,22 @@ void put_escaped(FILE *f, const char *s, size_t n)
             putc('\\', f);
             putc(c, f);
         } else if (c < 0x20 || c >= 0x7f) {
+            putc('\\', f);
+            putc('x', f);
+            putc(hex[c >> 4], f);
+            putc(hex[c & 15], f);
+        } else {
+            putc(c, f);
+        }
+    }
+}
+
+void put_safe(FILE *f, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x20 || c >= 0x7f) {
             putc('\\', f);
             putc('x', f);
             putc(hex[c >> 4], f);

@@ -36,10 +36,19 @@ int parse_ulong_arg(const char *text, unsigned long min, unsigned long max, unsi
  * default. *must_exist as the library has it (a named file must exist). */
 const char *tool_config_path(const char *given, bool *must_exist);
 
+/* config_init, then the configuration the library would read, parsed with config_parse
+ * (the blocked-OS file is not read). A missing default file leaves the defaults. */
+int tool_parse_config(const char *path, bool must_exist, struct config *c, struct diag *err);
+
+/* "FILE:LINE: reason" (no LINE when the problem is not on a line). */
+void print_diag(FILE *f, const char *prefix, const struct diag *d);
+
 /* Text for humans: logfmt-style escapes (\" \\ \xHH), so nothing from p0f or a log
  * can write control bytes to a terminal. */
 void put_escaped(FILE *f, const char *s, size_t n);
 void put_escaped_str(FILE *f, const char *s);
+/* Only control and non-ASCII bytes escaped (\xHH): for messages that quote on their own. */
+void put_safe(FILE *f, const char *s, size_t n);
 /* A JSON string, quotes included; bytes >= 0x80 are written as \u00XX (Latin-1). */
 void put_json(FILE *f, const char *s, size_t n);
 void put_json_str(FILE *f, const char *s);

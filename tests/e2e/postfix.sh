@@ -15,8 +15,9 @@ for f in "$LIB" "$TOOLS/testclient" "$TOOLS/logsink"; do
     [ -e "$f" ] || fail_now "$f is missing (run make)"
 done
 command -v p0f >/dev/null || fail_now "p0f is not installed (scripts/install-deps.sh)"
-command -v postfix >/dev/null && [ -x /usr/lib/postfix/sbin/smtpd ] ||
+if ! command -v postfix >/dev/null || [ ! -x /usr/lib/postfix/sbin/smtpd ]; then
     fail_now "Debian's postfix package is not installed (scripts/install-deps.sh postfix)"
+fi
 
 SHIPPED=$TOP/scripts/postfix
 SRV=$LAB_SERVER_IP WIN=$LAB_WINDOWS_IP LIN=$LAB_LINUX_IP
@@ -59,11 +60,14 @@ check "shipped main.cf.snippet: the by-name alternative keeps it too" \
 check "shipped drop-in sets LD_PRELOAD and P0FSHIM_CONFIG" \
     [ "${DROPIN_ENV[*]}" = "LD_PRELOAD=$LIB P0FSHIM_CONFIG=$WORK/p0fshim.conf" ]
 check "shipped p0fshim.conf: socket in the queue directory, programs smtpd, port 25" \
-    grep -qx "socket $P0F_SOCK" "$WORK/p0fshim.conf"
+    eval 'grep -qx "socket $P0F_SOCK" "$WORK/p0fshim.conf" && grep -qx "programs smtpd" "$WORK/p0fshim.conf" &&
+          grep -qx "ports 25" "$WORK/p0fshim.conf"'
 
 spawn "$TOOLS/logsink" "$WORK/log.sock" "$WORK/log.txt"
 wait_for 5 test -S "$WORK/log.sock" || fail_now "logsink did not start"
 lab_start_p0f "$P0F_SOCK" "$WORK/p0f.out" || fail_now "p0f did not start"
+check "p0f: its API socket in the queue directory is mode 0666 (smtpd runs as postfix)" \
+    [ "$(stat -c %a "$P0F_SOCK")" = 666 ]
 
 # main.cf IMPORT-LINE: a Postfix of our own, listening on the lab's server address only.
 write_main_cf() {
@@ -198,6 +202,9 @@ check "chroot: smtpd runs chrooted in the queue directory" [ "$(readlink "/proc/
 check "chroot: smtpd runs as the postfix user" \
     eval '[ "$(awk "/^Uid:/{print \$2}" "/proc/$one/status")" = "$(id -u postfix)" ]'
 check "chroot: smtpd has the library loaded (import_environment)" grep -q libp0fshim "/proc/$one/maps"
+QMGR=$(sed -nE 's/.* postfix\/qmgr\[([0-9]+)\]: .*/\1/p' "$PFLOG" | tail -1)
+check "chroot: qmgr has it loaded too, and is silent (programs smtpd)" \
+    eval 'grep -q libp0fshim "/proc/$QMGR/maps" && ! grep -q "p0fshim\[$QMGR\]" "$LOGF"'
 
 # Submission: port 587 is not in the shim's ports.
 check "587: windows client on the submission port is served" client windows win587 served 587
@@ -213,7 +220,7 @@ lab_stop_p0f
 check "p0f down: windows client is served (fail open)" client windows win-down served 25
 MAILS=$((MAILS + 1))
 check "p0f down: error line for it" wait_lines 1 "$(line_re "$WIN" error) reason=\"p0f connect: [^\"]+\""
-check "p0f down: the reason is p0f's refused connection" \
+check "p0f down: the reason is the error of the socket that exists in the chroot (refused)" \
     log_has "$LOGF" "$(line_re "$WIN" error) reason=\"p0f connect: Connection refused\""
 check "p0f down: a rate-limited warning says p0f cannot be reached" \
     log_has "$LOGF" 'p0fshim\[[0-9]+\]: level=warning msg="cannot reach p0f" reason="p0f connect: '
@@ -263,11 +270,13 @@ for round in 1 2; do
         "p0f: $(($(grep -c 'Too many API connections' "$WORK/p0f-restarted.out") - warned)) 'Too many API connections'"
     check "burst $round: all $BURST windows clients are disconnected" rc_zero win
     check "burst $round: all $BURST linux clients complete their mail" rc_zero lin
-    check "burst $round: $BURST block lines with p0f's verdict for the windows clients" \
-        [ "$(log_count "$BL" "$(line_re "$WIN" block) os=\"Windows\"")" -eq "$BURST" ]
-    check "burst $round: $BURST allow lines with p0f's verdict for the linux clients" \
-        [ "$(log_count "$BL" "$(line_re "$LIN" allow) os=\"Linux\"")" -eq "$BURST" ]
+    nwin=$(log_count "$BL" "$(line_re "$WIN" block) os=\"Windows\"")
+    nlin=$(log_count "$BL" "$(line_re "$LIN" allow) os=\"Linux\"")
+    check "burst $round: every line is p0f's verdict: block for windows, allow for linux ($nwin+$nlin)" \
+        [ $((nwin + nlin)) -eq "$(log_count "$BL" "remote=")" ]
     check "burst $round: no error or unknown verdict" bash -c "! grep -Eq 'verdict=(error|unknown)' '$BL'"
+    check "burst $round: one line per connection ($((2 * BURST)) expected)" \
+        [ "$(log_count "$BL" "remote=")" -eq $((2 * BURST)) ]
     check "burst $round: more smtpd processes than p0f's 20 API slots ($BPIDS)" [ "$BPIDS" -gt 20 ]
     [ "$round" = 2 ] && check "burst 2: p0f ran out of API slots meanwhile (it says so)" \
         [ "$(grep -c 'Too many API connections' "$WORK/p0f-restarted.out")" -gt "$warned" ]
@@ -301,8 +310,11 @@ check "all: no error diagnostics from the shim" bash -c "! grep -q 'level=error'
 check "all: Postfix logged no fatal, panic or warning" bash -c "! grep -Eq ': (fatal|panic|warning):' '$PFLOG'"
 
 if [ "$FAILED" -gt 0 ]; then
-    echo "---- shim log lines (all)"; sed 's/^/    /' "$LOGF"
-    echo "---- Postfix's log (maillog_file)"; sed 's/^/    /' "$PFLOG"
+    echo "---- shim log lines (last 100 of $(wc -l <"$LOGF"); the receiver's datagram queue:" \
+        "net.unix.max_dgram_qlen=$(cat /proc/sys/net/unix/max_dgram_qlen))"
+    tail -n 100 "$LOGF" | sed 's/^/    /'
+    echo "---- Postfix's log (maillog_file), warnings and the last 50 lines"
+    { grep -E ': (fatal|panic|warning):' "$PFLOG"; tail -n 50 "$PFLOG"; } | sed 's/^/    /'
     for f in "$WORK"/client-*.out; do
         [ -s "$f" ] && { echo "---- $(basename "$f")"; sed 's/^/    /' "$f"; }
     done

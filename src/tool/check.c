@@ -1,0 +1,502 @@
+/* p0fshim check IP: the verdict the shim would reach for a connection from IP, and why,
+ * in the manner of TCP Wrappers' tcpdmatch: the same config_load, the same p0f codec,
+ * the same policy_judge and the same log formatting as the library. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "logfmt.h"
+#include "textfile.h"
+#include "tool.h"
+
+static void check_usage(FILE *f)
+{
+    fputs("usage: p0fshim check IP [--config FILE] [--socket PATH] [--timeout MS] [--os NAME [--flavor F]] "
+          "[--json]\n",
+          f);
+}
+
+struct check {
+    const char *ip_text;
+    struct endpoint ip;
+    char ip_shown[ENDPOINT_TEXT_MAX];
+    const char *config_path;
+    bool config_exists;
+    char *config_text;              /* for naming lines; NULL when the file is absent */
+    size_t config_len;
+    const char *socket_path;
+    bool simulated;                 /* --os: p0f is not asked */
+    struct p0fq_result q;
+    enum lookup_outcome outcome;
+    const char *reason;             /* reason= of unknown and error */
+    char reason_buf[200];
+    char genre[2 * P0F3_STR_MAX + 2];
+    struct judgement j, without_exempt;
+    unsigned exempt_line, smite_line;
+    bool smite_matches;
+    char log_fields[LOGFMT_MAX];
+    bool blocked_file_exists;
+};
+
+/* The text of line n, trimmed. */
+static void config_line(const struct check *c, unsigned n, const char **start, size_t *len)
+{
+    struct text_cursor cursor;
+    struct text_line line;
+    *start = "";
+    *len = 0;
+    if (c->config_text == NULL || n == 0)
+        return;
+    text_cursor_init(&cursor, c->config_text, c->config_len);
+    while (text_next_line(&cursor, &line))
+        if (line.number == n) {
+            *start = line.start;
+            *len = line.len;
+            return;
+        }
+}
+
+static void lookup(struct check *c, const struct config *cfg)
+{
+    struct p0f3_answer *a = &c->q.answer;
+    if (!c->simulated) {
+        p0fq_query(c->socket_path, &c->ip, cfg->timeout_ms, &c->q);
+        /* The engine refuses answers from a socket served by anyone but root or p0f_user. */
+        if (c->q.status == P0FQ_OK && c->q.have_peer && c->q.peer_uid != 0 && c->q.peer_uid != cfg->p0f_uid) {
+            snprintf(c->q.log_reason, sizeof(c->q.log_reason),
+                     "p0f socket served by uid %u (pid %d), not root or p0f_user", (unsigned)c->q.peer_uid,
+                     (int)c->q.peer_pid);
+            snprintf(c->q.why, sizeof(c->q.why), "%s: the shim refuses its answers", c->q.log_reason);
+            c->q.status = P0FQ_NOT_P0F;
+        }
+    }
+    switch (c->q.status) {
+    case P0FQ_OK:
+        if (a->os_name[0]) {
+            c->outcome = LOOKUP_OS_KNOWN;
+            genre_format(a, c->genre, sizeof(c->genre));
+        } else {
+            c->outcome = LOOKUP_NO_OS;
+            c->reason = "os not identified";
+        }
+        break;
+    case P0FQ_NOMATCH:
+        c->outcome = LOOKUP_NO_MATCH;
+        c->reason = "no match";
+        break;
+    case P0FQ_DOWN:
+    case P0FQ_NOT_P0F:
+        c->outcome = LOOKUP_FAILED;
+        snprintf(c->reason_buf, sizeof(c->reason_buf), "%s", c->q.log_reason);
+        c->reason = c->reason_buf;
+        break;
+    }
+}
+
+/* The fields after remote= and local=, as logfmt_connection writes them, without ms=. */
+static void log_fields(struct check *c, const struct config *cfg)
+{
+    struct connection_report report = {0};
+    struct logfmt l;
+    report.remote = c->ip;
+    report.local.family = AF_INET;
+    report.judgement = c->j;
+    report.answer = c->q.status == P0FQ_OK ? &c->q.answer : NULL;
+    report.genre = report.answer ? c->genre : NULL;
+    report.blocked_file = cfg->policy.blocked_file;
+    report.reason = c->reason;
+    logfmt_connection(&l, &report);
+    const char *v = strstr(l.text, " verdict=");
+    const char *ms = v ? strstr(v, " ms=") : NULL;
+    c->log_fields[0] = '\0';
+    if (v == NULL || ms == NULL)
+        return;
+    const char *after_ms = strchr(ms + 1, ' ');
+    snprintf(c->log_fields, sizeof(c->log_fields), "%.*s%s", (int)(ms - (v + 1)), v + 1, after_ms ? after_ms : "");
+}
+
+static void print_scope(const struct config *cfg)
+{
+    printf("  scope:     local ports");
+    for (size_t i = 0; i < cfg->nports; i++)
+        printf(" %u", (unsigned)cfg->ports[i]);
+    if (cfg->nprograms == 0) {
+        printf("; every program\n");
+        return;
+    }
+    printf("; programs");
+    for (size_t i = 0; i < cfg->nprograms; i++) {
+        putchar(' ');
+        put_escaped_str(stdout, cfg->programs[i]);
+    }
+    putchar('\n');
+}
+
+static void print_p0f(const struct check *c)
+{
+    const struct p0f3_answer *a = &c->q.answer;
+    if (c->simulated) {
+        printf("  p0f:       not asked (--os): assumed to know the host");
+        if (a->os_name[0])
+            printf(" as an exact match\n");
+        else
+            printf(" without identifying its OS\n");
+        return;
+    }
+    printf("  p0f:       %s: ", c->socket_path);
+    switch (c->q.status) {
+    case P0FQ_OK:
+        if (a->os_name[0]) {
+            printf("\"");
+            put_escaped_str(stdout, a->os_name);
+            printf("\" flavor \"");
+            put_escaped_str(stdout, a->os_flavor);
+            printf("\", %s match", p0f3_match_word(a->os_match_q));
+        } else {
+            printf("knows the host, OS not identified");
+        }
+        if (a->distance >= 0)
+            printf(", distance %d", a->distance);
+        if (a->link_type[0]) {
+            printf(", link \"");
+            put_escaped_str(stdout, a->link_type);
+            printf("\"");
+        }
+        char when[64];
+        format_unix_time(a->last_seen, when, sizeof(when));
+        printf(", last seen %s\n", when);
+        break;
+    case P0FQ_NOMATCH:
+        printf("no record of the host (NOMATCH)\n");
+        break;
+    default:
+        printf("no usable answer: %s\n", c->q.why);
+        break;
+    }
+}
+
+static void explain(const struct check *c, const struct config *cfg)
+{
+    const char *cfgfile = c->config_path;
+    char net[ENDPOINT_TEXT_MAX];
+    const char *ltext;
+    size_t llen;
+
+    if (c->outcome == LOOKUP_OS_KNOWN) {
+        printf("  genre:     \"");
+        put_escaped_str(stdout, c->genre);
+        printf("\"\n");
+    }
+    if (c->j.exempt) {
+        cidr_format(c->j.exempt, net, sizeof(net));
+        printf("  exempt:    %s is in %s", c->ip_shown, net);
+        if (c->exempt_line)
+            printf(" (%s:%u)", cfgfile, c->exempt_line);
+        printf(": never blocked\n");
+        if (c->without_exempt.verdict == VERDICT_BLOCK)
+            printf("             without the exemption: block by %s (%s:%u)\n", c->without_exempt.rule->text,
+                   cfg->policy.blocked_file, c->without_exempt.rule->line);
+        else
+            printf("             without the exemption: %s\n", verdict_name(c->without_exempt.verdict));
+    }
+    if (c->outcome == LOOKUP_OS_KNOWN) {
+        const struct judgement *j = c->j.exempt ? &c->without_exempt : &c->j;
+        if (j->rule) {
+            printf("  rule:      ");
+            put_escaped_str(stdout, j->rule->text);
+            printf(" (%s:%u): %s\n", cfg->policy.blocked_file, j->rule->line,
+                   j->rule->re ? "regex, case-insensitive, matches the genre" : "phrase, equals the genre");
+        } else if (!c->blocked_file_exists) {
+            printf("  rules:     %s does not exist: nothing is blocked\n", cfg->policy.blocked_file);
+        } else {
+            printf("  rules:     none of the %zu entries of %s matches the genre\n", cfg->policy.nrules,
+                   cfg->policy.blocked_file);
+        }
+        if (cfg->policy.smite_os) {
+            config_line(c, c->smite_line, &ltext, &llen);
+            printf("  smite_os:  %s", !c->smite_matches ? "does not match: no karma"
+                                  : c->j.exempt ? "matches, but an exempt connection gets no karma"
+                                                : "matches: karma=-1");
+            if (c->smite_line) {
+                printf(" (%s:%u: ", cfgfile, c->smite_line);
+                put_escaped(stdout, ltext, llen);
+                printf(")");
+            }
+            putchar('\n');
+        }
+    }
+    printf("verdict: %s\n", verdict_name(c->j.verdict));
+    switch (c->j.verdict) {
+    case VERDICT_BLOCK:
+        printf("  The shim would shut the connection down (shutdown SHUT_RDWR) as soon as p0f answers,\n"
+               "  typically 1-5 ms after accept; the client may see the banner first.\n");
+        break;
+    case VERDICT_ALLOW:
+        printf("  The connection would be served.\n");
+        break;
+    case VERDICT_EXEMPT:
+        printf("  The connection would be served: exempt networks are never blocked.\n");
+        break;
+    case VERDICT_UNKNOWN:
+        if (c->outcome == LOOKUP_NO_MATCH)
+            printf("  p0f has no record of %s: never blocked. (The shim asks again for up to %u ms after\n"
+                   "  accept: p0f learns a host from its SYN, so a new connection is judged by its own SYN.)\n",
+                   c->ip_shown, cfg->timeout_ms);
+        else
+            printf("  p0f knows %s but did not identify its OS: never blocked.\n", c->ip_shown);
+        break;
+    case VERDICT_ERROR:
+        printf("  No usable answer from p0f: the shim fails open, the connection would be served.\n");
+        break;
+    }
+    if (c->log_fields[0]) {
+        printf("  log:       remote=%s:PORT local=IP:PORT ", c->ip_shown);
+        fputs(c->log_fields, stdout);
+        putchar('\n');
+    }
+}
+
+static void print_json(const struct check *c, const struct config *cfg, int status)
+{
+    char net[ENDPOINT_TEXT_MAX];
+    const char *ltext;
+    size_t llen;
+
+    printf("{\"ip\":");
+    put_json_str(stdout, c->ip_shown);
+    printf(",\"config\":");
+    put_json_str(stdout, c->config_path);
+    printf(",\"verdict\":\"%s\",\"exit\":%d,\"karma\":%d,\"ports\":[", verdict_name(c->j.verdict), status,
+           c->j.karma);
+    for (size_t i = 0; i < cfg->nports; i++)
+        printf("%s%u", i ? "," : "", (unsigned)cfg->ports[i]);
+    printf("],\"programs\":[");
+    for (size_t i = 0; i < cfg->nprograms; i++) {
+        if (i)
+            putchar(',');
+        put_json_str(stdout, cfg->programs[i]);
+    }
+    printf("],\"p0f\":{\"asked\":%s", c->simulated ? "false" : "true");
+    if (!c->simulated) {
+        printf(",\"socket\":");
+        put_json_str(stdout, c->socket_path);
+    }
+    static const char *const words[] = {"ok", "nomatch", "p0f_down", "not_p0f"};
+    printf(",\"status\":\"%s\"", words[c->q.status]);
+    if (c->q.status == P0FQ_OK) {
+        printf(",\"os_name\":");
+        put_json_str(stdout, c->q.answer.os_name);
+        printf(",\"os_flavor\":");
+        put_json_str(stdout, c->q.answer.os_flavor);
+        printf(",\"match\":\"%s\",\"distance\":", p0f3_match_word(c->q.answer.os_match_q));
+        if (c->q.answer.distance < 0)
+            printf("null");
+        else
+            printf("%d", c->q.answer.distance);
+        printf(",\"link_type\":");
+        put_json_str(stdout, c->q.answer.link_type);
+        printf(",\"last_seen\":%u", (unsigned)c->q.answer.last_seen);
+    } else if (c->q.status != P0FQ_NOMATCH) {
+        printf(",\"error\":");
+        put_json_str(stdout, c->q.why);
+    }
+    printf("},\"genre\":");
+    if (c->outcome == LOOKUP_OS_KNOWN)
+        put_json_str(stdout, c->genre);
+    else
+        printf("null");
+    const struct judgement *j = c->j.exempt ? &c->without_exempt : &c->j;
+    printf(",\"rule\":");
+    if (c->j.rule) {
+        printf("{\"text\":");
+        put_json_str(stdout, c->j.rule->text);
+        printf(",\"file\":");
+        put_json_str(stdout, cfg->policy.blocked_file);
+        printf(",\"line\":%u}", c->j.rule->line);
+    } else {
+        printf("null");
+    }
+    printf(",\"exempt\":");
+    if (c->j.exempt) {
+        cidr_format(c->j.exempt, net, sizeof(net));
+        printf("{\"network\":");
+        put_json_str(stdout, net);
+        printf(",\"file\":");
+        put_json_str(stdout, c->config_path);
+        printf(",\"line\":%u,\"verdict_without\":\"%s\"", c->exempt_line, verdict_name(j->verdict));
+        if (j->rule) {
+            printf(",\"rule_without\":");
+            put_json_str(stdout, j->rule->text);
+        }
+        printf("}");
+    } else {
+        printf("null");
+    }
+    printf(",\"smite_os\":");
+    if (cfg->policy.smite_os && c->outcome == LOOKUP_OS_KNOWN) {
+        config_line(c, c->smite_line, &ltext, &llen);
+        printf("{\"matches\":%s,\"file\":", c->smite_matches ? "true" : "false");
+        put_json_str(stdout, c->config_path);
+        printf(",\"line\":%u,\"text\":", c->smite_line);
+        put_json(stdout, ltext, llen);
+        printf("}");
+    } else {
+        printf("null");
+    }
+    printf(",\"reason\":");
+    if (c->reason)
+        put_json_str(stdout, c->reason);
+    else
+        printf("null");
+    printf(",\"log\":");
+    put_json_str(stdout, c->log_fields);
+    printf("}\n");
+}
+
+static int verdict_status(const struct check *c)
+{
+    if (c->j.verdict == VERDICT_BLOCK)
+        return EXIT_NEGATIVE;
+    if (c->j.verdict == VERDICT_ERROR)
+        return p0fq_exit_status(c->q.status);
+    return 0;
+}
+
+int cmd_check(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'}, {"socket", required_argument, NULL, 's'},
+        {"timeout", required_argument, NULL, 't'}, {"os", required_argument, NULL, 'o'},
+        {"flavor", required_argument, NULL, 'f'}, {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+    };
+    static struct check c;
+    static struct config cfg;
+    const char *config_given = NULL, *socket_given = NULL, *os = NULL, *flavor = NULL;
+    unsigned long timeout_ms = 0;
+    bool json = false;
+    int opt;
+
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+        switch (opt) {
+        case 'c': config_given = optarg; break;
+        case 's': socket_given = optarg; break;
+        case 'o': os = optarg; break;
+        case 'f': flavor = optarg; break;
+        case 'j': json = true; break;
+        case 't':
+            if (parse_ulong_arg(optarg, 1, 600000, &timeout_ms) != 0) {
+                fprintf(stderr, "p0fshim check: --timeout wants milliseconds from 1 to 600000\n");
+                return EXIT_USAGE;
+            }
+            break;
+        case 'h': check_usage(stdout); return 0;
+        case ':': fprintf(stderr, "p0fshim check: %s needs a value\n", argv[optind - 1]); return EXIT_USAGE;
+        default: fprintf(stderr, "p0fshim check: unknown option %s\n", argv[optind - 1]); check_usage(stderr); return EXIT_USAGE;
+        }
+    }
+    if (optind + 1 != argc) {
+        check_usage(stderr);
+        return EXIT_USAGE;
+    }
+    if (flavor && !os) {
+        fprintf(stderr, "p0fshim check: --flavor needs --os\n");
+        return EXIT_USAGE;
+    }
+    if (os && (strlen(os) >= P0F3_STR_MAX || (flavor && strlen(flavor) >= P0F3_STR_MAX))) {
+        fprintf(stderr, "p0fshim check: p0f's os and flavor are at most %d bytes\n", P0F3_STR_MAX - 1);
+        return EXIT_USAGE;
+    }
+    c.ip_text = argv[optind];
+    if (endpoint_parse_ip(c.ip_text, &c.ip) != 0) {
+        fprintf(stderr, "p0fshim check: \"");
+        put_escaped_str(stderr, c.ip_text);
+        fprintf(stderr, "\" is not an IPv4 or IPv6 address\n");
+        return EXIT_USAGE;
+    }
+    endpoint_format_ip(&c.ip, c.ip_shown, sizeof(c.ip_shown));
+
+    bool must_exist;
+    struct diag err = {0};
+    c.config_path = tool_config_path(config_given, &must_exist);
+    config_init(&cfg);
+    if (config_load(&cfg, c.config_path, must_exist, &err) != 0) {
+        if (json) {
+            printf("{\"ip\":");
+            put_json_str(stdout, c.ip_shown);
+            printf(",\"config\":");
+            put_json_str(stdout, c.config_path);
+            printf(",\"verdict\":null,\"exit\":%d,\"config_error\":{\"file\":", EXIT_CONFIG);
+            put_json_str(stdout, err.file);
+            printf(",\"line\":%u,\"reason\":", err.line);
+            put_json_str(stdout, err.reason);
+            printf("}}\n");
+        } else {
+            print_diag(stdout, "configuration error: ", &err);
+            printf("verdict: none: the shim would log this error once and pass every connection through "
+                   "untouched\n");
+        }
+        config_free(&cfg);
+        return EXIT_CONFIG;
+    }
+    int rc = text_file_read(c.config_path, &c.config_text, &c.config_len);
+    c.config_exists = rc == 0;
+    if (rc != 0)
+        c.config_text = NULL;
+    c.blocked_file_exists = access(cfg.policy.blocked_file, F_OK) == 0;
+
+    if (os) {
+        c.simulated = true;
+        c.q.status = P0FQ_OK;
+        snprintf(c.q.answer.os_name, sizeof(c.q.answer.os_name), "%s", os);
+        snprintf(c.q.answer.os_flavor, sizeof(c.q.answer.os_flavor), "%s", flavor ? flavor : "");
+        c.q.answer.distance = -1;
+    } else {
+        if (socket_given)
+            c.socket_path = socket_given;
+        else if (cfg.v3.enabled)
+            c.socket_path = cfg.v3.socket_path;
+        else {
+            fprintf(stderr, "p0fshim check: %s has no p0f v3 source (p0f v2 is asked per connection, not per "
+                            "IP): give --socket PATH or --os NAME [--flavor F]\n",
+                    c.config_path);
+            config_free(&cfg);
+            free(c.config_text);
+            return EXIT_USAGE;
+        }
+        if (timeout_ms)
+            cfg.timeout_ms = (unsigned)timeout_ms;
+    }
+    lookup(&c, &cfg);
+    policy_judge(&cfg.policy, &c.ip, c.outcome, c.outcome == LOOKUP_OS_KNOWN ? c.genre : NULL, &c.j);
+    struct policy no_exempt = cfg.policy;
+    no_exempt.nexempt = 0;
+    policy_judge(&no_exempt, &c.ip, c.outcome, c.outcome == LOOKUP_OS_KNOWN ? c.genre : NULL, &c.without_exempt);
+    c.smite_matches = c.without_exempt.karma != 0;
+    if (c.config_text) {
+        c.smite_line = confscan_smite_line(c.config_text, c.config_len, c.config_path);
+        if (c.j.exempt)
+            c.exempt_line = confscan_exempt_line(c.config_text, c.config_len, c.config_path, c.j.exempt);
+    }
+    log_fields(&c, &cfg);
+
+    int status = verdict_status(&c);
+    if (json) {
+        print_json(&c, &cfg, status);
+    } else {
+        printf("check %s", c.ip_shown);
+        if (strcmp(c.ip_shown, c.ip_text) != 0)
+            printf(" (given as %s: IPv4-mapped, folded to IPv4 as the shim does)", c.ip_text);
+        printf(" with %s%s\n", c.config_path, c.config_exists ? "" : " (absent: the defaults)");
+        print_scope(&cfg);
+        print_p0f(&c);
+        explain(&c, &cfg);
+    }
+    config_free(&cfg);
+    free(c.config_text);
+    return status;
+}
