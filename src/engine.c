@@ -31,6 +31,12 @@
 #define RECONNECT_DELAY_MS 10
 /* How long the worker waits for a busy log receiver before it drops a line (and says so). */
 #define LOG_WAIT_MS 200
+#define FIRST_QUERY_DELAY_MAX_NS (8 * NS_PER_MS)
+#define FIRST_QUERY_DELAY_MIN_NS (250 * 1000ull)
+/* Recent p0f answers by host: a client that opens many connections at once (a bulk
+ * sender) costs one query per CACHE_FRESH_MS, not one per connection. */
+#define CACHE_SLOTS 512
+#define CACHE_FRESH_MS 500
 
 /* An fd the shim owns, with the identity it had when the shim got it: the host may
  * close our number and reuse it, and we must then neither use nor close it. */
@@ -46,6 +52,7 @@ struct lookup {
     bool done;
     bool in_flight;          /* a query is outstanding */
     bool saw_nomatch;
+    unsigned queries;        /* sent so far */
     uint64_t next_query_ns;
     unsigned retry_ms;
     enum lookup_outcome outcome;
@@ -102,6 +109,13 @@ struct engine {
     size_t out_len;
     uint8_t inbuf[P0F3_RESPONSE_LEN * 16];
     size_t in_len;
+
+    /* Adaptive delay before the first v3 query (under lock): p0f learns a host only when
+     * it has processed the SYN, 1-5 ms after accept on fast links, so an immediate query
+     * mostly earns a NOMATCH and a second query. Doubled after a first-query NOMATCH,
+     * shrunk by 1/16 after a first-query answer: settles where ~8% of first queries miss,
+     * and at zero for a p0f that already knows every host. */
+    uint64_t first_query_delay_ns;
 
     /* The p0f v2 source: one query per connection, one at a time (p0f v2 is single-threaded). */
     struct owned_fd v2;
@@ -496,6 +510,90 @@ static void finish(uint32_t idx, uint64_t now)
     pthread_mutex_unlock(&E.lock);
 }
 
+/* ---- p0f v3: the answer cache and the first-query delay (worker only) ---- */
+
+struct cached_answer {
+    bool used;
+    struct endpoint host;    /* port 0 */
+    uint64_t expires_ns;
+    struct p0f3_answer answer;
+};
+
+static struct cached_answer answer_cache[CACHE_SLOTS];
+
+static struct cached_answer *cache_bucket(const struct endpoint *peer)
+{
+    uint32_t h = 2166136261u ^ (uint32_t)peer->family;
+    for (size_t i = 0; i < sizeof(peer->ip); i++)
+        h = (h ^ peer->ip[i]) * 16777619u;
+    return &answer_cache[h % CACHE_SLOTS];
+}
+
+static void cache_store(const struct endpoint *peer, const struct p0f3_answer *answer, uint64_t now)
+{
+    struct cached_answer *c = cache_bucket(peer);
+    c->used = true;
+    c->host = *peer;
+    c->host.port = 0;
+    c->expires_ns = now + CACHE_FRESH_MS * NS_PER_MS;
+    c->answer = *answer;
+}
+
+static const struct p0f3_answer *cache_find(const struct endpoint *peer, uint64_t now)
+{
+    struct cached_answer *c = cache_bucket(peer);
+    if (!c->used || now >= c->expires_ns || c->host.family != peer->family ||
+        memcmp(c->host.ip, peer->ip, sizeof(peer->ip)) != 0)
+        return NULL;
+    return &c->answer;
+}
+
+/* Settles due v3 lookups from the cache; returns true when some still need p0f. */
+static bool answer_from_cache(uint64_t now)
+{
+    static uint32_t finished[ENGINE_PENDING_MAX];
+    size_t nfinished = 0;
+    bool need_p0f = false;
+
+    pthread_mutex_lock(&E.lock);
+    for (uint32_t i = 0; i < ENGINE_PENDING_MAX; i++) {
+        struct pending *p = &E.slots[i];
+        struct lookup *l = &p->v3;
+        if (!p->used || !l->active || l->done || l->in_flight || l->next_query_ns > now || now >= p->deadline_ns)
+            continue;
+        const struct p0f3_answer *hit = cache_find(&p->remote, now);
+        if (hit == NULL) {
+            need_p0f = true;
+            continue;
+        }
+        p->a3 = *hit;
+        if (hit->os_name[0])
+            lookup_finish_locked(l, LOOKUP_OS_KNOWN, NULL);
+        else
+            lookup_finish_locked(l, LOOKUP_NO_OS, "os not identified");
+        if (all_done(p))
+            finished[nfinished++] = i;
+    }
+    pthread_mutex_unlock(&E.lock);
+    for (size_t i = 0; i < nfinished; i++)
+        finish(finished[i], now);
+    return need_p0f;
+}
+
+static void adapt_first_query_delay_locked(bool missed)
+{
+    uint64_t d = E.first_query_delay_ns;
+    if (missed)
+        d = d * 2 < FIRST_QUERY_DELAY_MIN_NS ? FIRST_QUERY_DELAY_MIN_NS : d * 2;
+    else
+        d -= d / 16;
+    if (d > FIRST_QUERY_DELAY_MAX_NS)
+        d = FIRST_QUERY_DELAY_MAX_NS;
+    if (!missed && d < FIRST_QUERY_DELAY_MIN_NS / 4)
+        d = 0;
+    E.first_query_delay_ns = d;
+}
+
 /* ---- p0f v3 replies ---- */
 
 static void handle_reply(const uint8_t *buf, uint64_t now)
@@ -528,9 +626,12 @@ static void handle_reply(const uint8_t *buf, uint64_t now)
     }
     struct pending *p = &E.slots[o.slot];
     if (p->used && p->generation == o.generation && p->v3.in_flight && !p->v3.done) {
+        if (p->v3.queries == 1)
+            adapt_first_query_delay_locked(status == P0F3_DECODED_NOMATCH);
         if (status == P0F3_DECODED_NOMATCH) {
             lookup_retry_locked(&p->v3, p, now);
         } else if (status == P0F3_DECODED_OK) {
+            cache_store(&p->remote, &answer, now);
             p->a3 = answer;
             if (answer.os_name[0])
                 lookup_finish_locked(&p->v3, LOOKUP_OS_KNOWN, NULL);
@@ -600,6 +701,7 @@ static void queue_due_queries(uint64_t now)
             (struct outstanding){.slot = i, .generation = p->generation};
         E.fifo_count++;
         l->in_flight = true;
+        l->queries++;
     }
     pthread_mutex_unlock(&E.lock);
 }
@@ -869,6 +971,8 @@ static void *worker_main(void *unused)
                 v2_abort(now);
             }
         }
+        if (v3_due)
+            v3_due = answer_from_cache(now);
         if (v3_due && p0f_connect(now)) {
             queue_due_queries(now);
             p0f_flush(now);
@@ -1014,7 +1118,8 @@ void engine_submit(int fd, const struct endpoint *remote, const struct endpoint 
         .local = *local,
         .accepted_ns = now,
         .deadline_ns = now + (uint64_t)E.cfg->timeout_ms * NS_PER_MS,
-        .v3 = {.active = E.cfg->v3.enabled, .next_query_ns = now, .retry_ms = ENGINE_RETRY_FIRST_MS},
+        .v3 = {.active = E.cfg->v3.enabled, .next_query_ns = now + E.first_query_delay_ns,
+               .retry_ms = ENGINE_RETRY_FIRST_MS},
         .v2 = {.active = E.cfg->v2.enabled, .next_query_ns = now, .retry_ms = ENGINE_RETRY_FIRST_MS},
     };
     /* p0f v2 knows IPv4 only: an IPv6 peer is unknown to it from the start. */
