@@ -71,6 +71,7 @@ check-unit: $(B)/tests/unit
 
 check-integration: all
 	bash tests/integration/run.sh
+	bash tests/integration/mta.sh
 
 check-e2e: all
 	bash tests/e2e/run.sh

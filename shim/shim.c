@@ -32,6 +32,11 @@ __attribute__((constructor)) static void p0fshim_constructor(void)
     p0fshim_init();
 }
 
+__attribute__((destructor)) static void p0fshim_destructor(void)
+{
+    p0fshim_at_exit();
+}
+
 static int call_accept4(int fd, struct sockaddr *addr, socklen_t *addrlen, int flags)
 {
     if (real_accept4 == NULL)

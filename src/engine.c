@@ -494,15 +494,17 @@ static void finish(uint32_t idx, uint64_t now)
         report.reason_v2 = snapshot.v2.reason[0] ? snapshot.v2.reason : NULL;
     }
     policy_judge_sources(&E.cfg->policy, &snapshot.remote, views, nviews, &report.judgement);
-    if (report.judgement.verdict == VERDICT_BLOCK && still_owned(&snapshot.conn))
-        shutdown(snapshot.conn.fd, SHUT_RDWR);
 
     report.remote = snapshot.remote;
     report.local = snapshot.local;
     report.elapsed_ms = (long)((now - snapshot.accepted_ns) / NS_PER_MS);
     report.blocked_file = E.cfg->policy.blocked_file;
     logfmt_connection(&line, &report);
+    /* The line goes out first: a program that serves one connection (inetd mode) exits
+     * as soon as it sees the shutdown, and its worker with it. */
     syslog_writer_send_wait(E.log, LOG_INFO, line.text, LOG_WAIT_MS);
+    if (report.judgement.verdict == VERDICT_BLOCK && still_owned(&snapshot.conn))
+        shutdown(snapshot.conn.fd, SHUT_RDWR);
 
     pthread_mutex_lock(&E.lock);
     if (E.slots[idx].used && E.slots[idx].generation == snapshot.generation)
@@ -1074,6 +1076,30 @@ static bool fd_headroom_ok(int fd)
         atomic_store(&limit, lim);
     }
     return (rlim_t)fd + FD_HEADROOM < lim;
+}
+
+void engine_drain_at_exit(void)
+{
+    uint64_t give_up = 0;
+    pthread_mutex_lock(&E.lock);
+    bool ours = E.worker_pid == getpid() && E.slots_ready;
+    for (uint32_t i = 0; ours && i < ENGINE_PENDING_MAX; i++)
+        if (E.slots[i].used && E.slots[i].deadline_ns > give_up)
+            give_up = E.slots[i].deadline_ns;
+    pthread_mutex_unlock(&E.lock);
+    if (!ours || give_up == 0)
+        return;
+    int saved = errno;
+    for (;;) {
+        pthread_mutex_lock(&E.lock);
+        bool idle = E.nfree == ENGINE_PENDING_MAX;
+        pthread_mutex_unlock(&E.lock);
+        if (idle || now_ns() >= give_up + LOG_WAIT_MS * NS_PER_MS)
+            break;
+        struct timespec tick = {0, 1000000};
+        nanosleep(&tick, NULL);
+    }
+    errno = saved;
 }
 
 void engine_submit(int fd, const struct endpoint *remote, const struct endpoint *local)

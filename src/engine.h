@@ -26,4 +26,8 @@ void engine_setup(const struct config *cfg, struct syslog_writer *log);
 /* Called on the accept path: takes a private close-on-exec dup of fd. Never blocks, keeps errno. */
 void engine_submit(int fd, const struct endpoint *remote, const struct endpoint *local);
 
+/* At exit: wait (at most until the last pending deadline) for verdicts still pending in
+ * this process, so that a program serving one connection (inetd mode) still logs it. */
+void engine_drain_at_exit(void);
+
 #endif

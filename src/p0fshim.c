@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
+#include <sys/stat.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
@@ -115,11 +116,15 @@ static void judge_inherited_connection(int fd)
     engine_submit(fd, &remote, &local);
 }
 
-/* systemd passes an Accept=yes connection as fd 3 when it is not on stdin. */
+/* systemd passes an Accept=yes connection as fd 3, and also as fd 0 and 1 with
+ * StandardInput=socket: judge it once. */
 static bool systemd_passed_fd3(void)
 {
     const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
-    return pid && fds && strtol(pid, NULL, 10) == (long)getpid() && strcmp(fds, "1") == 0;
+    struct stat st0, st3;
+    if (!(pid && fds && strtol(pid, NULL, 10) == (long)getpid() && strcmp(fds, "1") == 0))
+        return false;
+    return !(fstat(0, &st0) == 0 && fstat(3, &st3) == 0 && st0.st_dev == st3.st_dev && st0.st_ino == st3.st_ino);
 }
 
 void p0fshim_init(void)
@@ -157,6 +162,12 @@ void p0fshim_init(void)
             judge_inherited_connection(3);
     }
     errno = saved;
+}
+
+void p0fshim_at_exit(void)
+{
+    if (atomic_load(&active))
+        engine_drain_at_exit();
 }
 
 void p0fshim_after_accept(int fd, const struct sockaddr *addr, const socklen_t *addrlen, socklen_t given_len)

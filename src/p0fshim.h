@@ -6,6 +6,8 @@
 
 /* The constructor's work: read the configuration, open the log socket. Keeps errno. */
 void p0fshim_init(void);
+/* The destructor's work: let pending verdicts of this process land (bounded). */
+void p0fshim_at_exit(void);
 /* After a successful accept: hands the connection to the engine when it is one the
  * shim acts on. addr/addrlen as the caller passed them, given_len the caller's size. */
 void p0fshim_after_accept(int fd, const struct sockaddr *addr, const socklen_t *addrlen, socklen_t given_len);
