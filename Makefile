@@ -5,12 +5,14 @@ CC       ?= gcc
 PREFIX   ?= /usr/local
 DESTDIR  ?=
 LIBDIR   ?= $(PREFIX)/lib
+BINDIR   ?= $(PREFIX)/bin
+MANDIR   ?= $(PREFIX)/share/man
 SYSCONFDIR ?= /etc
 
 WARN     := -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes -Wmissing-prototypes -Wformat=2
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu11 $(WARN) -fPIC -fvisibility=hidden -D_GNU_SOURCE -pthread
-LDLIBS_CORE := -lpcre2-8 -ldl -pthread
+LDLIBS_CORE := -lpcre2-8 -llmdb -ldl -pthread
 
 B := build
 CORE_SRC := $(wildcard src/*.c)
@@ -23,7 +25,7 @@ UNIT_SRC := $(wildcard tests/unit/*.c)
 TOOL_SRC := $(wildcard tests/tools/*.c)
 TOOLS    := $(patsubst tests/tools/%.c,$(B)/tests/%,$(TOOL_SRC))
 
-.PHONY: all check check-unit check-integration check-e2e deps demo install uninstall clean
+.PHONY: all check check-unit check-integration check-tool check-e2e deps demo install uninstall clean bench-report
 
 all: $(B)/libp0fshim.so $(if $(TOOL_MAIN_SRC),$(B)/p0fshim) $(TOOLS)
 
@@ -64,7 +66,7 @@ deps:
 	bash scripts/install-deps.sh
 
 check: deps all $(B)/tests/unit
-	$(MAKE) --no-print-directory check-unit check-integration check-e2e
+	$(MAKE) --no-print-directory check-unit check-integration check-tool check-e2e
 
 check-unit: $(B)/tests/unit
 	$(B)/tests/unit --jobs 2
@@ -72,6 +74,13 @@ check-unit: $(B)/tests/unit
 check-integration: all
 	bash tests/integration/run.sh
 	bash tests/integration/mta.sh
+	bash tests/integration/v2.sh
+
+check-tool: all
+	bash tests/tool/run.sh
+
+bench-report: $(B)/p0fshim
+	bash tests/tool/bench_report.sh
 
 check-e2e: all
 	bash tests/e2e/run.sh
@@ -80,16 +89,22 @@ check-e2e: all
 demo: deps all
 	bash scripts/demo.sh
 
-install: $(B)/libp0fshim.so
-	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(SYSCONFDIR)/p0fshim
+install: $(B)/libp0fshim.so $(B)/p0fshim
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(SYSCONFDIR)/p0fshim $(DESTDIR)$(BINDIR)
+	install -d $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
 	install -m 0644 $(B)/libp0fshim.so $(DESTDIR)$(LIBDIR)/libp0fshim.so
+	install -m 0755 $(B)/p0fshim $(DESTDIR)$(BINDIR)/p0fshim
+	install -m 0644 man/p0fshim.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 0644 man/blocked_operating_systems.5 $(DESTDIR)$(MANDIR)/man5/
+	install -m 0644 man/p0fshim.8 $(DESTDIR)$(MANDIR)/man8/
 	test -e $(DESTDIR)$(SYSCONFDIR)/p0fshim/p0fshim.conf || \
 	    install -m 0644 policy/p0fshim.conf $(DESTDIR)$(SYSCONFDIR)/p0fshim/p0fshim.conf
 	test -e $(DESTDIR)$(SYSCONFDIR)/p0fshim/blocked_operating_systems || \
 	    install -m 0644 policy/blocked_operating_systems $(DESTDIR)$(SYSCONFDIR)/p0fshim/blocked_operating_systems
 
 uninstall:
-	rm -f $(DESTDIR)$(LIBDIR)/libp0fshim.so
+	rm -f $(DESTDIR)$(LIBDIR)/libp0fshim.so $(DESTDIR)$(BINDIR)/p0fshim
+	rm -f $(DESTDIR)$(MANDIR)/man1/p0fshim.1 $(DESTDIR)$(MANDIR)/man5/blocked_operating_systems.5 $(DESTDIR)$(MANDIR)/man8/p0fshim.8
 
 clean:
 	rm -rf $(B)

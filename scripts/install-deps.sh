@@ -7,8 +7,10 @@ set -euo pipefail
 PACKAGES=(
     gcc libc6-dev make pkg-config   # toolchain (libc6-dev is only a Recommends of gcc)
     libpcre2-dev                    # the library's regex engine
+    liblmdb-dev                     # the greylisting store shared by all processes of the MTA
     libcriterion-dev                # unit tests
     p0f                             # the real p0f v3 daemon for the end-to-end test and demo
+    fail2ban                        # fail2ban-regex, to test the filter in scripts/fail2ban (tests/tool)
     iproute2 procps                 # network namespaces (ip netns) and sysctl for the lab
     coreutils                       # stdbuf, timeout, mktemp (essential, listed for clarity)
     postfix                         # the real MTA of the Postfix end-to-end test
@@ -44,6 +46,12 @@ echo "install-deps: installing ${missing[*]}"
 # The tests run Postfix instances of their own: the system's must stay unconfigured and stopped.
 if command -v debconf-set-selections >/dev/null 2>&1; then
     echo "postfix postfix/main_mailer_type select No configuration" | $SUDO debconf-set-selections
+fi
+# No package may start its service here (postfix, fail2ban): Debian's policy-rc.d convention.
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
+    $SUDO chmod 755 /usr/sbin/policy-rc.d
+    trap 'rm -f "$log"; $SUDO rm -f /usr/sbin/policy-rc.d' EXIT
 fi
 if ! $SUDO env DEBIAN_FRONTEND=noninteractive "${APT[@]}" update >"$log" 2>&1; then
     echo "install-deps: apt-get update failed:" >&2

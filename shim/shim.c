@@ -2,6 +2,7 @@
  * result to the hidden core. Nothing here may change what the caller sees. */
 #include <dlfcn.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -46,24 +47,39 @@ static int call_accept4(int fd, struct sockaddr *addr, socklen_t *addrlen, int f
     return (int)syscall(SYS_accept4, fd, addr, addrlen, flags);
 }
 
-EXPORT int accept(int fd, struct sockaddr *addr, socklen_t *addrlen)
+/* A connection that hold mode answered and closed itself is never returned: a blocking
+ * listener goes on to the next connection, as the caller asked; a non-blocking one
+ * returns EAGAIN, which every MTA treats as "nothing to accept" (Postfix's smtpd counts
+ * it among its harmless accept errors). */
+static int accept_judged(int fd, struct sockaddr *addr, socklen_t *addrlen, int flags, bool plain)
 {
     socklen_t given = addr && addrlen ? *addrlen : 0;
-    int rc;
+    for (;;) {
+        int rc;
+        if (plain) {
+            if (real_accept == NULL)
+                resolve_real();
+            rc = real_accept ? real_accept(fd, addr, addrlen) : call_accept4(fd, addr, addrlen, 0);
+        } else {
+            rc = call_accept4(fd, addr, addrlen, flags);
+        }
+        if (rc < 0 || p0fshim_after_accept(rc, addr, addrlen, given) == P0FSHIM_PASS)
+            return rc;
+        if (p0fshim_listener_nonblocking(fd)) {
+            errno = EAGAIN;
+            return -1;
+        }
+        if (addrlen)
+            *addrlen = given;
+    }
+}
 
-    if (real_accept == NULL)
-        resolve_real();
-    rc = real_accept ? real_accept(fd, addr, addrlen) : call_accept4(fd, addr, addrlen, 0);
-    if (rc >= 0)
-        p0fshim_after_accept(rc, addr, addrlen, given);
-    return rc;
+EXPORT int accept(int fd, struct sockaddr *addr, socklen_t *addrlen)
+{
+    return accept_judged(fd, addr, addrlen, 0, true);
 }
 
 EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *addrlen, int flags)
 {
-    socklen_t given = addr && addrlen ? *addrlen : 0;
-    int rc = call_accept4(fd, addr, addrlen, flags);
-    if (rc >= 0)
-        p0fshim_after_accept(rc, addr, addrlen, given);
-    return rc;
+    return accept_judged(fd, addr, addrlen, flags, false);
 }

@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <netinet/in.h>
 #include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -41,11 +42,25 @@ void config_init(struct config *c)
     c->log_facility = LOG_MAIL;
     c->add_headers = true;
     c->p0f_uid = (uid_t)-1;
+    c->mode = MODE_ASYNC;
+    c->hold_ms = 50;
+    c->action = ACTION_REJECT;
+    snprintf(c->reject_text, sizeof(c->reject_text), "Connection refused: your host is not accepted here");
+    snprintf(c->tempfail_text, sizeof(c->tempfail_text), "Service temporarily unavailable, try again later");
+    snprintf(c->greylist_text, sizeof(c->greylist_text), "Greylisted, please try again later");
+    snprintf(c->greylist.dir, sizeof(c->greylist.dir), "/var/lib/p0fshim/greylist");
+    c->greylist.delay_s = 300;
+    c->greylist.window_s = 24 * 3600;
+    c->greylist.expire_s = 36 * 24 * 3600;
+    c->greylist.v4_prefix = 32;
+    c->greylist.v6_prefix = 128;
 }
 
 void config_free(struct config *c)
 {
     policy_free(&c->policy);
+    regex_free(c->greylist_os);
+    c->greylist_os = NULL;
 }
 
 static int fail(struct parse_ctx *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -156,6 +171,8 @@ static int parse_ip(struct parse_ctx *p, const char *text, struct endpoint *out)
 {
     if (endpoint_parse_ip(text, out) != 0)
         return fail(p, "local_ip \"%.64s\" is not an IP address", text);
+    if (out->family != AF_INET)
+        return fail(p, "local_ip \"%.64s\": p0f v2 is IPv4-only, give the server's public IPv4 address", text);
     return 0;
 }
 
@@ -232,6 +249,48 @@ static int parse_source_line(struct parse_ctx *p, struct words *w, int version)
     return define_source(p, version, w->word[1], NULL);
 }
 
+/* "300", "300s", "5m", "24h", "36d" -> seconds. */
+static int parse_duration(struct parse_ctx *p, const char *key, const char *text, unsigned *out)
+{
+    char *end;
+    errno = 0;
+    if (text[0] < '0' || text[0] > '9')
+        return fail(p, "%s \"%.32s\" is not a duration (e.g. 300, 5m, 24h, 36d)", key, text);
+    unsigned long value = strtoul(text, &end, 10);
+    unsigned long unit = 1;
+    if (*end == 's' || *end == 'm' || *end == 'h' || *end == 'd') {
+        unit = *end == 's' ? 1 : *end == 'm' ? 60 : *end == 'h' ? 3600 : 86400;
+        end++;
+    }
+    if (errno || *end != '\0' || value > 3650ul * 86400 / unit)
+        return fail(p, "%s \"%.32s\" is not a duration (e.g. 300, 5m, 24h, 36d)", key, text);
+    *out = (unsigned)(value * unit);
+    return 0;
+}
+
+/* SMTP reply text: printable ASCII only, so the reply stays one line. */
+static int set_reply_text(struct parse_ctx *p, const char *key, const char *text, char *dst, size_t size)
+{
+    for (const char *q = text; *q; q++)
+        if (*q < 0x20 || *q > 0x7e)
+            return fail(p, "%s: only printable ASCII is allowed in an SMTP reply", key);
+    if (strlen(text) >= size)
+        return fail(p, "%s is too long (at most %zu characters)", key, size - 1);
+    memcpy(dst, text, strlen(text) + 1);
+    return 0;
+}
+
+static int set_regex(struct parse_ctx *p, const char *key, const char *pattern, struct regex **dst)
+{
+    char why[sizeof(p->err->reason)];
+    struct regex *re = regex_compile(pattern, why, sizeof(why));
+    if (re == NULL)
+        return fail(p, "%s: %s", key, why);
+    regex_free(*dst);
+    *dst = re;
+    return 0;
+}
+
 static int need_values(struct parse_ctx *p, const struct words *w, size_t min, size_t max)
 {
     size_t values = w->n - 1;
@@ -282,6 +341,17 @@ static int parse_directive(struct parse_ctx *p, struct words *w)
             return fail(p, "%s needs a value", key);
         return set_smite_os(p, w->rest_after_first);
     }
+    if (strcmp(key, "greylist_os") == 0) {
+        if (w->n < 2)
+            return fail(p, "%s needs a value", key);
+        return set_regex(p, key, w->rest_after_first, &c->greylist_os);
+    }
+    if (strcmp(key, "reject_text") == 0 || strcmp(key, "tempfail_text") == 0 || strcmp(key, "greylist_text") == 0) {
+        if (w->n < 2)
+            return fail(p, "%s needs a value", key);
+        char *dst = key[0] == 'r' ? c->reject_text : key[0] == 't' ? c->tempfail_text : c->greylist_text;
+        return set_reply_text(p, key, w->rest_after_first, dst, sizeof(c->reject_text));
+    }
     if (strcmp(key, "exempt") == 0 || strcmp(key, "ports") == 0 || strcmp(key, "programs") == 0) {
         if (w->n < 2)
             return fail(p, "%s needs at least one value", key);
@@ -295,7 +365,10 @@ static int parse_directive(struct parse_ctx *p, struct words *w)
         return 0;
     }
     static const char *const single_value[] = {"socket", "version", "blocked_os_file", "log_socket", "timeout_ms",
-                                               "log_facility", "local_ip", "add_headers", "p0f_user"};
+                                               "log_facility", "local_ip", "add_headers", "p0f_user",
+                                               "mode", "hold_ms", "action", "greylist_delay", "greylist_window",
+                                               "greylist_expire", "greylist_dir", "greylist_v4_prefix",
+                                               "greylist_v6_prefix"};
     bool known = false;
     for (size_t i = 0; i < sizeof(single_value) / sizeof(single_value[0]); i++)
         known = known || strcmp(key, single_value[i]) == 0;
@@ -338,6 +411,49 @@ static int parse_directive(struct parse_ctx *p, struct words *w)
     }
     if (strcmp(key, "p0f_user") == 0)
         return set_p0f_user(p, value);
+    if (strcmp(key, "mode") == 0) {
+        if (strcmp(value, "async") == 0)
+            c->mode = MODE_ASYNC;
+        else if (strcmp(value, "hold") == 0)
+            c->mode = MODE_HOLD;
+        else
+            return fail(p, "mode \"%.32s\": async or hold", value);
+        return 0;
+    }
+    if (strcmp(key, "hold_ms") == 0) {
+        unsigned long ms;
+        if (parse_unsigned(value, 1, 10000, &ms) != 0)
+            return fail(p, "hold_ms \"%s\" is not a number from 1 to 10000", value);
+        c->hold_ms = (unsigned)ms;
+        return 0;
+    }
+    if (strcmp(key, "action") == 0) {
+        if (strcmp(value, "close") == 0)
+            c->action = ACTION_CLOSE;
+        else if (strcmp(value, "reject") == 0)
+            c->action = ACTION_REJECT;
+        else if (strcmp(value, "tempfail") == 0)
+            c->action = ACTION_TEMPFAIL;
+        else
+            return fail(p, "action \"%.32s\": close, reject or tempfail", value);
+        return 0;
+    }
+    if (strcmp(key, "greylist_delay") == 0)
+        return parse_duration(p, key, value, &c->greylist.delay_s);
+    if (strcmp(key, "greylist_window") == 0)
+        return parse_duration(p, key, value, &c->greylist.window_s);
+    if (strcmp(key, "greylist_expire") == 0)
+        return parse_duration(p, key, value, &c->greylist.expire_s);
+    if (strcmp(key, "greylist_dir") == 0)
+        return set_path(p, c->greylist.dir, sizeof(c->greylist.dir), value, "greylist_dir");
+    if (strcmp(key, "greylist_v4_prefix") == 0 || strcmp(key, "greylist_v6_prefix") == 0) {
+        bool v4 = key[10] == '4';
+        unsigned long bits;
+        if (parse_unsigned(value, 0, 128, &bits) != 0 || (v4 ? bits != 32 && bits != 24 : bits != 128 && bits != 64))
+            return fail(p, "%s \"%s\": %s", key, value, v4 ? "32 (the host) or 24" : "128 (the host) or 64");
+        *(v4 ? &c->greylist.v4_prefix : &c->greylist.v6_prefix) = (unsigned)bits;
+        return 0;
+    }
     if (strcmp(key, "add_headers") == 0)
         return set_add_headers(p, value);
     return fail(p, "unknown directive \"%s\"", key);

@@ -11,6 +11,7 @@
 
 #include "addr.h"
 #include "diag.h"
+#include "greylist.h"
 #include "policy.h"
 
 #define CONFIG_DEFAULT_PATH "/etc/p0fshim/p0fshim.conf"
@@ -47,6 +48,17 @@ struct config {
     bool has_local_ip;               /* `local_ip IP` on its own line: for the v2 source */
     struct endpoint local_ip;
     uid_t p0f_uid;                   /* besides root, who may own p0f's socket; -1 = nobody */
+
+    /* What a verdict does. async: the connection is shut down when the verdict comes;
+     * hold: accept() waits up to hold_ms and a judged connection never reaches the MTA. */
+    enum { MODE_ASYNC, MODE_HOLD } mode;
+    unsigned hold_ms;
+    enum { ACTION_CLOSE, ACTION_REJECT, ACTION_TEMPFAIL } action;
+    char reject_text[200], tempfail_text[200], greylist_text[200];
+
+    /* Greylisting by OS: greylist_os NULL = off. */
+    struct regex *greylist_os;
+    struct greylist_settings greylist;
     bool ports_given;
 };
 

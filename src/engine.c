@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "greylist.h"
 #include "logfmt.h"
 #include "p0f2.h"
 #include "p0f3.h"
@@ -68,6 +69,9 @@ struct pending {
     struct lookup v3, v2;
     struct p0f3_answer a3;
     struct p0f2_answer a2;
+    bool held;               /* a hold-mode accept() waits for this verdict */
+    bool judged;             /* ... and the verdict is in: reply says what to do */
+    enum hold_reply reply;
 };
 
 struct outstanding {
@@ -89,6 +93,9 @@ struct engine {
     bool worker_failed;
     bool worker_sleeping, wake_pending;
     uint64_t submissions;    /* lets the worker see work that arrived while it planned */
+    pthread_cond_t judged;   /* broadcast when a held connection's verdict is in */
+    struct greylist *greylist;
+    char greylist_error[256];
     struct owned_fd wake_read, wake_write;
 
     struct pending slots[ENGINE_PENDING_MAX];
@@ -128,7 +135,7 @@ struct engine {
     /* Failures on the accept path, reported by the worker. */
     atomic_ulong overflowed, dup_failed, near_fd_limit;
     atomic_int dup_errno;
-    struct rate_limit rl_p0f, rl_overflow, rl_dup, rl_worker;
+    struct rate_limit rl_p0f, rl_overflow, rl_dup, rl_worker, rl_greylist;
 };
 
 static struct engine E = {
@@ -220,6 +227,16 @@ static void slot_free_locked(uint32_t idx)
 
 /* ---- fork ---- */
 
+static void judged_cond_init(void)
+{
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&E.judged, &attr);
+    pthread_condattr_destroy(&attr);
+}
+
+
 static void atfork_prepare(void)
 {
     pthread_mutex_lock(&E.lock);
@@ -235,6 +252,13 @@ static void atfork_parent(void)
 static void atfork_child(void)
 {
     pthread_mutex_init(&E.lock, NULL);
+    judged_cond_init();
+    if (E.greylist) {
+        /* LMDB environments must not be used across fork(); the parent still owns it. */
+        E.greylist = NULL;
+        snprintf(E.greylist_error, sizeof(E.greylist_error),
+                 "the store was opened by the parent process (pre-forked accept is not supported)");
+    }
     if (E.slots_ready)
         for (uint32_t i = 0; i < ENGINE_PENDING_MAX; i++)
             if (E.slots[i].used)
@@ -258,6 +282,16 @@ void engine_setup(const struct config *cfg, struct syslog_writer *log)
     struct stat root;
     E.cfg = cfg;
     E.log = log;
+    judged_cond_init();
+    if (cfg->greylist_os) {
+        /* Opened now, before the daemon chroots; LMDB keeps its files open. */
+        struct diag err = {0};
+        if (greylist_open(&E.greylist, &cfg->greylist, &err) != 0) {
+            E.greylist = NULL;
+            snprintf(E.greylist_error, sizeof(E.greylist_error), "%s", err.reason);
+            diagnostic(LOG_ERR, NULL, "cannot open the greylist store; greylisting is off", "reason", err.reason);
+        }
+    }
     if (stat("/", &root) == 0) {
         E.root_dev = root.st_dev;
         E.root_ino = root.st_ino;
@@ -465,6 +499,48 @@ static bool all_done(const struct pending *p)
 }
 
 /* Judges, acts and logs outside the lock; the slot is freed (its dup closed) after. */
+/* greylist_os applies to whichever source identified the OS. */
+static bool greylist_matches(const struct pending *p, const char *genre3)
+{
+    const struct regex *re = E.cfg->greylist_os;
+    if (p->v3.active && p->v3.outcome == LOOKUP_OS_KNOWN && regex_matches(re, genre3))
+        return true;
+    return p->v2.active && p->v2.outcome == LOOKUP_OS_KNOWN && regex_matches(re, p->a2.genre);
+}
+
+static void apply_greylist(const struct pending *p, const char *genre3, struct connection_report *report)
+{
+    struct greylist_result gr;
+    report->greylist_wait_s = -1;
+    if (report->judgement.verdict != VERDICT_ALLOW || E.cfg->greylist_os == NULL || !greylist_matches(p, genre3))
+        return;
+    if (E.greylist == NULL) {
+        diagnostic(LOG_WARNING, &E.rl_greylist, "greylisting is unavailable; host passed", "reason",
+                   E.greylist_error);
+        return;
+    }
+    greylist_check(E.greylist, &p->remote, time(NULL), &gr);
+    switch (gr.outcome) {
+    case GREYLIST_FIRST:
+    case GREYLIST_EARLY:
+        report->judgement.verdict = VERDICT_GREYLIST;
+        break;
+    case GREYLIST_PASSED:
+        report->judgement.verdict = VERDICT_PASS_GREYLIST;
+        report->greylist_wait_s = gr.waited_s;
+        break;
+    case GREYLIST_GOOD:
+        report->judgement.verdict = VERDICT_PASS_GREYLIST;
+        break;
+    case GREYLIST_FAILED:
+        diagnostic(LOG_WARNING, &E.rl_greylist, "greylist store failed; host passed", "reason", gr.error);
+        break;
+    }
+}
+
+/* Judges, acts and logs outside the lock. A connection a hold-mode accept() still waits
+ * for is handed back to it (it replies and closes, and frees the slot); any other is
+ * shut down here and its slot freed. */
 static void finish(uint32_t idx, uint64_t now)
 {
     static struct pending snapshot;   /* the worker's alone; too big for its small stack */
@@ -473,11 +549,13 @@ static void finish(uint32_t idx, uint64_t now)
     size_t nviews = 0;
     struct logfmt line;
     char genre3[2 * P0F3_STR_MAX];
+    char reply[256];
 
     pthread_mutex_lock(&E.lock);
     snapshot = E.slots[idx];
     pthread_mutex_unlock(&E.lock);
 
+    genre3[0] = '\0';
     if (snapshot.v3.active) {
         bool known = snapshot.v3.outcome == LOOKUP_OS_KNOWN || snapshot.v3.outcome == LOOKUP_NO_OS;
         genre_format(&snapshot.a3, genre3, sizeof(genre3));
@@ -494,16 +572,38 @@ static void finish(uint32_t idx, uint64_t now)
         report.reason_v2 = snapshot.v2.reason[0] ? snapshot.v2.reason : NULL;
     }
     policy_judge_sources(&E.cfg->policy, &snapshot.remote, views, nviews, &report.judgement);
+    apply_greylist(&snapshot, genre3, &report);
+    bool refuse = report.judgement.verdict == VERDICT_BLOCK || report.judgement.verdict == VERDICT_GREYLIST;
+
+    /* Hand the verdict to a waiting hold-mode accept(), or learn that nobody waits. */
+    bool handed = false;
+    enum hold_reply kind = action_reply_kind(E.cfg, report.judgement.verdict);
+    pthread_mutex_lock(&E.lock);
+    struct pending *p = &E.slots[idx];
+    if (p->used && p->generation == snapshot.generation && p->held) {
+        p->judged = true;
+        p->reply = kind;
+        handed = true;
+        pthread_cond_broadcast(&E.judged);
+    }
+    pthread_mutex_unlock(&E.lock);
 
     report.remote = snapshot.remote;
     report.local = snapshot.local;
     report.elapsed_ms = (long)((now - snapshot.accepted_ns) / NS_PER_MS);
     report.blocked_file = E.cfg->policy.blocked_file;
+    report.action = action_log_word(E.cfg, report.judgement.verdict, handed);
+    if (handed && action_reply_text(E.cfg, kind, reply, sizeof(reply)) > 2) {
+        reply[strlen(reply) - 2] = '\0';   /* the log shows it without CRLF */
+        report.reply = reply;
+    }
     logfmt_connection(&line, &report);
     /* The line goes out first: a program that serves one connection (inetd mode) exits
      * as soon as it sees the shutdown, and its worker with it. */
     syslog_writer_send_wait(E.log, LOG_INFO, line.text, LOG_WAIT_MS);
-    if (report.judgement.verdict == VERDICT_BLOCK && still_owned(&snapshot.conn))
+    if (handed)
+        return;
+    if (refuse && still_owned(&snapshot.conn))
         shutdown(snapshot.conn.fd, SHUT_RDWR);
 
     pthread_mutex_lock(&E.lock);
@@ -886,9 +986,10 @@ static uint64_t plan(uint64_t now, uint32_t *expired, size_t *nexpired, bool *v3
     *seen = E.submissions;
     for (uint32_t i = 0; i < ENGINE_PENDING_MAX; i++) {
         struct pending *p = &E.slots[i];
-        if (!p->used)
+        if (!p->used || p->judged)   /* judged: a hold-mode accept() takes it from here */
             continue;
-        if (now >= p->deadline_ns) {
+        /* all_done here: no source had anything to ask (an IPv6 peer and only p0f v2). */
+        if (now >= p->deadline_ns || all_done(p)) {
             /* A query may still be in flight: its reply is matched to nothing and dropped. */
             lookup_expire_locked(&p->v3, v3_error);
             lookup_expire_locked(&p->v2, v2_error);
@@ -1102,9 +1203,10 @@ void engine_drain_at_exit(void)
     errno = saved;
 }
 
-void engine_submit(int fd, const struct endpoint *remote, const struct endpoint *local)
+struct engine_ticket engine_submit(int fd, const struct endpoint *remote, const struct endpoint *local, bool hold)
 {
     struct owned_fd conn;
+    struct engine_ticket none = {.valid = false}, ticket = none;
     int saved = errno;
     uint64_t now = now_ns();
 
@@ -1113,13 +1215,13 @@ void engine_submit(int fd, const struct endpoint *remote, const struct endpoint 
         atomic_store(&E.dup_errno, errno);
         atomic_fetch_add(&E.dup_failed, 1);
         errno = saved;
-        return;
+        return none;
     }
     if (!fd_headroom_ok(dup_fd) || own(dup_fd, &conn) != 0) {
         close(dup_fd);
         atomic_fetch_add(&E.near_fd_limit, 1);
         errno = saved;
-        return;
+        return none;
     }
 
     pthread_mutex_lock(&E.lock);
@@ -1131,7 +1233,7 @@ void engine_submit(int fd, const struct endpoint *remote, const struct endpoint 
         pthread_mutex_unlock(&E.lock);
         close(dup_fd);
         errno = saved;
-        return;
+        return none;
     }
     uint32_t idx = E.free_stack[--E.nfree];
     struct pending *p = &E.slots[idx];
@@ -1147,7 +1249,9 @@ void engine_submit(int fd, const struct endpoint *remote, const struct endpoint 
         .v3 = {.active = E.cfg->v3.enabled, .next_query_ns = now + E.first_query_delay_ns,
                .retry_ms = ENGINE_RETRY_FIRST_MS},
         .v2 = {.active = E.cfg->v2.enabled, .next_query_ns = now, .retry_ms = ENGINE_RETRY_FIRST_MS},
+        .held = hold,
     };
+    ticket = (struct engine_ticket){.valid = true, .slot = idx, .generation = generation};
     /* p0f v2 knows IPv4 only: an IPv6 peer is unknown to it from the start. */
     if (p->v2.active && (remote->family != AF_INET || (!E.cfg->v2.has_local_ip && local->family != AF_INET))) {
         p->v2.done = true;
@@ -1162,4 +1266,45 @@ void engine_submit(int fd, const struct endpoint *remote, const struct endpoint 
     }
     pthread_mutex_unlock(&E.lock);
     errno = saved;
+    return ticket;
+}
+
+enum hold_reply engine_wait(struct engine_ticket t, unsigned hold_ms)
+{
+    enum hold_reply reply = HOLD_PASS;
+    struct timespec until;
+    int saved = errno;
+
+    if (!t.valid)
+        return HOLD_PASS;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += hold_ms / 1000;
+    until.tv_nsec += (long)(hold_ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&E.lock);
+    struct pending *p = &E.slots[t.slot];
+    while (p->used && p->generation == t.generation && !p->judged)
+        if (pthread_cond_timedwait(&E.judged, &E.lock, &until) == ETIMEDOUT)
+            break;
+    if (p->used && p->generation == t.generation) {
+        if (p->judged) {
+            reply = p->reply;
+            slot_free_locked(t.slot);
+        } else {
+            /* Fail open: the MTA gets the connection now; a verdict arriving later acts
+             * on it asynchronously, as in async mode. */
+            p->held = false;
+        }
+    }
+    pthread_mutex_unlock(&E.lock);
+    errno = saved;
+    return reply;
+}
+
+size_t engine_reply_text(enum hold_reply kind, char *buf, size_t size)
+{
+    return action_reply_text(E.cfg, kind, buf, size);
 }

@@ -4,8 +4,11 @@
 #ifndef P0FSHIM_ENGINE_H
 #define P0FSHIM_ENGINE_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
+#include "action.h"
 #include "addr.h"
 #include "config.h"
 #include "syslog_writer.h"
@@ -21,10 +24,21 @@
 #define ENGINE_RETRY_FIRST_MS 2
 #define ENGINE_RETRY_MAX_MS 50
 
+struct engine_ticket {
+    bool valid;
+    uint32_t slot, generation;
+};
+
 /* cfg and log must outlive the engine (they are the process's, set up in the constructor). */
 void engine_setup(const struct config *cfg, struct syslog_writer *log);
-/* Called on the accept path: takes a private close-on-exec dup of fd. Never blocks, keeps errno. */
-void engine_submit(int fd, const struct endpoint *remote, const struct endpoint *local);
+/* Called on the accept path: takes a private close-on-exec dup of fd. Never blocks, keeps
+ * errno. With hold, the verdict is kept for engine_wait() (an invalid ticket: the
+ * connection could not be queued and simply passes). */
+struct engine_ticket engine_submit(int fd, const struct endpoint *remote, const struct endpoint *local, bool hold);
+/* Hold mode: waits at most hold_ms for the verdict. HOLD_PASS also when time ran out. */
+enum hold_reply engine_wait(struct engine_ticket ticket, unsigned hold_ms);
+/* The reply for a kind under the process's configuration (action_reply_text). */
+size_t engine_reply_text(enum hold_reply kind, char *buf, size_t size);
 
 /* At exit: wait (at most until the last pending deadline) for verdicts still pending in
  * this process, so that a program serving one connection (inetd mode) still logs it. */

@@ -132,6 +132,12 @@ void logfmt_connection(struct logfmt *l, const struct connection_report *r)
         cidr_format(r->judgement.exempt, text, sizeof(text));
         logfmt_quoted(l, "exempt", text);
     }
+    if (r->action)
+        logfmt_word(l, "action", r->action);
+    if (r->reply)
+        logfmt_quoted(l, "reply", r->reply);
+    if (r->judgement.verdict == VERDICT_PASS_GREYLIST && r->greylist_wait_s >= 0)
+        logfmt_int(l, "greylist_wait_s", r->greylist_wait_s);
     if (r->reason)
         logfmt_quoted(l, "reason", r->reason);
     if (r->reason_v2)

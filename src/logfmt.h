@@ -36,6 +36,9 @@ struct connection_report {
     const char *reason;                  /* why the v3 source gave no OS */
     const struct p0f2_answer *answer_v2; /* NULL unless p0f v2 answered OK */
     const char *reason_v2;               /* why the v2 source gave no OS */
+    const char *action;                  /* close, reject, tempfail: what was done, if anything */
+    const char *reply;                   /* the SMTP reply sent, without CRLF */
+    long greylist_wait_s;                /* with pass_greylist after a wait; -1 otherwise */
 };
 
 void logfmt_connection(struct logfmt *l, const struct connection_report *r);

@@ -1,6 +1,7 @@
 #include "p0fshim.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <netinet/in.h>
 #include <stdatomic.h>
@@ -113,7 +114,7 @@ static void judge_inherited_connection(int fd)
             endpoint_from_sockaddr((struct sockaddr *)&ss, len, &remote) != 0)
             return;
     }
-    engine_submit(fd, &remote, &local);
+    engine_submit(fd, &remote, &local, false);
 }
 
 /* systemd passes an Accept=yes connection as fd 3, and also as fd 0 and 1 with
@@ -170,16 +171,29 @@ void p0fshim_at_exit(void)
         engine_drain_at_exit();
 }
 
-void p0fshim_after_accept(int fd, const struct sockaddr *addr, const socklen_t *addrlen, socklen_t given_len)
+/* Hold mode's answer to a refused connection: the reply (if any) into an empty socket
+ * buffer, never waiting, then an orderly close so that the client reads it. */
+static void refuse_connection(int fd, enum hold_reply kind)
+{
+    char reply[256];
+    size_t len = engine_reply_text(kind, reply, sizeof(reply));
+    if (len > 0)
+        (void)!send(fd, reply, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+    shutdown(fd, SHUT_WR);
+    close(fd);
+}
+
+int p0fshim_after_accept(int fd, const struct sockaddr *addr, const socklen_t *addrlen, socklen_t given_len)
 {
     struct sockaddr_storage ss;
     socklen_t len = sizeof(ss);
     struct endpoint local, remote;
     int protocol;
     socklen_t protocol_len = sizeof(protocol);
+    int verdict = P0FSHIM_PASS;
 
     if (!atomic_load_explicit(&active, memory_order_acquire))
-        return;
+        return P0FSHIM_PASS;
     int saved = errno;
     if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0 || endpoint_from_sockaddr((struct sockaddr *)&ss, len, &local) != 0)
         goto out;
@@ -197,7 +211,24 @@ void p0fshim_after_accept(int fd, const struct sockaddr *addr, const socklen_t *
             endpoint_from_sockaddr((struct sockaddr *)&ss, len, &remote) != 0)
             goto out;
     }
-    engine_submit(fd, &remote, &local);
+    bool hold = cfg.mode == MODE_HOLD;
+    struct engine_ticket ticket = engine_submit(fd, &remote, &local, hold);
+    if (hold) {
+        enum hold_reply reply = engine_wait(ticket, cfg.hold_ms);
+        if (reply != HOLD_PASS) {
+            refuse_connection(fd, reply);
+            verdict = P0FSHIM_CONSUMED;
+        }
+    }
 out:
     errno = saved;
+    return verdict;
+}
+
+bool p0fshim_listener_nonblocking(int listen_fd)
+{
+    int saved = errno;
+    int flags = fcntl(listen_fd, F_GETFL);
+    errno = saved;
+    return flags >= 0 && (flags & O_NONBLOCK);
 }

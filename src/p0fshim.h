@@ -2,14 +2,22 @@
 #ifndef P0FSHIM_P0FSHIM_H
 #define P0FSHIM_P0FSHIM_H
 
+#include <stdbool.h>
 #include <sys/socket.h>
 
 /* The constructor's work: read the configuration, open the log socket. Keeps errno. */
 void p0fshim_init(void);
 /* The destructor's work: let pending verdicts of this process land (bounded). */
 void p0fshim_at_exit(void);
+#define P0FSHIM_PASS 0       /* return the connection to the caller */
+#define P0FSHIM_CONSUMED 1   /* hold mode answered and closed it: the caller never sees it */
+
 /* After a successful accept: hands the connection to the engine when it is one the
- * shim acts on. addr/addrlen as the caller passed them, given_len the caller's size. */
-void p0fshim_after_accept(int fd, const struct sockaddr *addr, const socklen_t *addrlen, socklen_t given_len);
+ * shim acts on (and in hold mode waits for the verdict). addr/addrlen as the caller
+ * passed them, given_len the caller's size. Keeps errno. */
+int p0fshim_after_accept(int fd, const struct sockaddr *addr, const socklen_t *addrlen, socklen_t given_len);
+/* Whether a consumed connection should end this accept() with EAGAIN rather than wait
+ * for the next connection. */
+bool p0fshim_listener_nonblocking(int listen_fd);
 
 #endif

@@ -27,6 +27,8 @@ const char *verdict_name(enum verdict v)
     case VERDICT_EXEMPT: return "exempt";
     case VERDICT_UNKNOWN: return "unknown";
     case VERDICT_ERROR: return "error";
+    case VERDICT_GREYLIST: return "greylist";
+    case VERDICT_PASS_GREYLIST: return "pass_greylist";
     }
     return "error";
 }
@@ -213,7 +215,9 @@ static int verdict_rank(enum verdict v)
     case VERDICT_ALLOW: return 1;
     case VERDICT_UNKNOWN: return 2;
     case VERDICT_ERROR: return 3;
-    case VERDICT_EXEMPT: return 4;
+    case VERDICT_EXEMPT:
+    case VERDICT_GREYLIST:
+    case VERDICT_PASS_GREYLIST: return 4;
     }
     return 3;
 }

@@ -32,6 +32,8 @@ enum verdict {
     VERDICT_EXEMPT,
     VERDICT_UNKNOWN,         /* p0f has no record, or no OS for the host: never blocked */
     VERDICT_ERROR,           /* no usable answer from p0f: fail open */
+    VERDICT_GREYLIST,        /* greylist_os matched a host not yet seen long enough ago */
+    VERDICT_PASS_GREYLIST,   /* greylist_os matched a host that retried in time, or passed before */
 };
 
 /* What the lookup produced, as the policy needs it. */

@@ -6,8 +6,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "action.h"
+#include "greylist.h"
 #include "logfmt.h"
 #include "textfile.h"
 #include "tool.h"
@@ -35,8 +39,14 @@ struct check {
     char reason_buf[200];
     char genre[2 * P0F3_STR_MAX + 2];
     struct judgement j, without_exempt;
-    unsigned exempt_line, smite_line;
-    bool smite_matches;
+    unsigned exempt_line, smite_line, greylist_line;
+    bool smite_matches, greylist_matches;
+    /* with greylist_matches: what the store says (read, never written) */
+    enum { GREY_NOT_READ, GREY_READ, GREY_NO_STORE, GREY_FAILED } grey_state;
+    struct greylist_result grey;
+    char grey_why[300];
+    const char *action;             /* what a refusal does, as the engine logs it */
+    char reply[260];
     char log_fields[LOGFMT_MAX];
     bool blocked_file_exists;
 };
@@ -108,6 +118,11 @@ static void log_fields(struct check *c, const struct config *cfg)
     report.genre = report.answer ? c->genre : NULL;
     report.blocked_file = cfg->policy.blocked_file;
     report.reason = c->reason;
+    report.action = c->action;
+    report.reply = c->reply[0] ? c->reply : NULL;
+    report.greylist_wait_s = c->j.verdict == VERDICT_PASS_GREYLIST && c->grey.outcome == GREYLIST_PASSED
+                                 ? c->grey.waited_s
+                                 : -1;
     logfmt_connection(&l, &report);
     const char *v = strstr(l.text, " verdict=");
     const char *ms = v ? strstr(v, " ms=") : NULL;
@@ -178,6 +193,131 @@ static void print_p0f(const struct check *c)
     }
 }
 
+/* The engine greylists an allowed host whose genre matches greylist_os. check reads the
+ * store and never records: it opens it only when LMDB's two files exist, so that running
+ * it as root cannot leave root-owned files the daemon's user could not open. */
+static void consult_greylist(struct check *c, const struct config *cfg)
+{
+    char data[PATH_MAX + 16], lock[PATH_MAX + 16];
+    struct stat st;
+    struct greylist *g;
+    struct diag err = {0};
+
+    snprintf(data, sizeof(data), "%s/data.mdb", cfg->greylist.dir);
+    snprintf(lock, sizeof(lock), "%s/lock.mdb", cfg->greylist.dir);
+    if (stat(data, &st) != 0 || stat(lock, &st) != 0) {
+        c->grey_state = GREY_NO_STORE;
+        c->grey.outcome = GREYLIST_FIRST;
+        c->j.verdict = VERDICT_GREYLIST;
+        return;
+    }
+    if (greylist_open(&g, &cfg->greylist, &err) != 0) {
+        c->grey_state = GREY_FAILED;
+        snprintf(c->grey_why, sizeof(c->grey_why), "%s", err.reason);
+        return;
+    }
+    int rc = greylist_peek(g, &c->ip, time(NULL), &c->grey);
+    greylist_close(g);
+    if (rc != 0 && c->grey.outcome != GREYLIST_FIRST) {
+        c->grey_state = GREY_FAILED;
+        snprintf(c->grey_why, sizeof(c->grey_why), "%s", c->grey.error);
+        return;
+    }
+    c->grey_state = GREY_READ;
+    switch (c->grey.outcome) {
+    case GREYLIST_FIRST:
+    case GREYLIST_EARLY:
+        c->j.verdict = VERDICT_GREYLIST;
+        break;
+    case GREYLIST_PASSED:
+    case GREYLIST_GOOD:
+        c->j.verdict = VERDICT_PASS_GREYLIST;
+        break;
+    case GREYLIST_FAILED:
+        c->grey_state = GREY_FAILED;
+        snprintf(c->grey_why, sizeof(c->grey_why), "%s", c->grey.error);
+        break;
+    }
+}
+
+/* action= and reply= as the engine logs a refusal that a hold-mode accept() answered. */
+static void refusal_action(struct check *c, const struct config *cfg)
+{
+    bool handed = cfg->mode == MODE_HOLD;
+    c->action = action_log_word(cfg, c->j.verdict, handed);
+    if (handed && action_reply_text(cfg, action_reply_kind(cfg, c->j.verdict), c->reply, sizeof(c->reply)) > 2)
+        c->reply[strlen(c->reply) - 2] = '\0';
+    else
+        c->reply[0] = '\0';
+}
+
+/* What a refusal does to the client. */
+static void print_refusal(const struct config *cfg, enum verdict v)
+{
+    char reply[260];
+    if (cfg->mode == MODE_ASYNC) {
+        printf("  The shim would shut the connection down (shutdown SHUT_RDWR) as soon as p0f answers,\n"
+               "  typically 1-5 ms after accept; the client may see the banner first (mode async).\n");
+        return;
+    }
+    printf("  accept() would hold the connection for up to %u ms (mode hold): the MTA never sees it;\n  the client ",
+           cfg->hold_ms);
+    if (action_reply_text(cfg, action_reply_kind(cfg, v), reply, sizeof(reply)) > 2) {
+        reply[strlen(reply) - 2] = '\0';
+        printf("gets \"%s\" and is closed (action %s).\n", reply, action_log_word(cfg, v, true));
+    } else {
+        printf("is closed without a reply (action close).\n");
+    }
+    printf("  A verdict later than that is applied as in mode async.\n");
+}
+
+static void print_greylist(const struct check *c, const struct config *cfg)
+{
+    const char *gtext;
+    size_t glen;
+    char when[64];
+    config_line(c, c->greylist_line, &gtext, &glen);
+    printf("  greylist_os matches");
+    if (c->greylist_line) {
+        printf(" (%s:%u: ", c->config_path, c->greylist_line);
+        put_safe(stdout, gtext, glen);
+        printf(")");
+    }
+    printf("; the greylist store %s ", cfg->greylist.dir);
+    switch (c->grey_state) {
+    case GREY_NO_STORE:
+        printf("does not exist yet (not created by check):\n  a first contact is greylisted");
+        break;
+    case GREY_FAILED:
+        printf("cannot be read (%s):\n  the shim would fail open and let the host pass", c->grey_why);
+        break;
+    case GREY_NOT_READ:
+        printf("was not read");
+        break;
+    case GREY_READ:
+        switch (c->grey.outcome) {
+        case GREYLIST_FIRST:
+            printf("does not know the host: a first contact is greylisted");
+            break;
+        case GREYLIST_EARLY:
+            format_unix_time((uint32_t)c->grey.first_seen, when, sizeof(when));
+            printf("saw it first at %s:\n  a retry before %u s is greylisted again", when, cfg->greylist.delay_s);
+            break;
+        case GREYLIST_PASSED:
+            printf("says it waited %ld s: a retry now passes", c->grey.waited_s);
+            break;
+        case GREYLIST_GOOD:
+            printf("knows it as good (it passed before): it passes");
+            break;
+        case GREYLIST_FAILED:
+            break;
+        }
+        break;
+    }
+    printf(".\n  (a retry after %u s and within %u s passes, and the host is then good for %u days)\n",
+           cfg->greylist.delay_s, cfg->greylist.window_s, cfg->greylist.expire_s / 86400);
+}
+
 static void explain(const struct check *c, const struct config *cfg)
 {
     const char *cfgfile = c->config_path;
@@ -197,8 +337,11 @@ static void explain(const struct check *c, const struct config *cfg)
             printf(" (%s:%u)", cfgfile, c->exempt_line);
         printf(": never blocked\n");
         if (c->without_exempt.verdict == VERDICT_BLOCK)
-            printf("             without the exemption: block by %s (%s:%u)\n", c->without_exempt.rule->text,
-                   cfg->policy.blocked_file, c->without_exempt.rule->line);
+        {
+            printf("             without the exemption: block by ");
+            put_safe(stdout, c->without_exempt.rule->text, strlen(c->without_exempt.rule->text));
+            printf(" (%s:%u)\n", cfg->policy.blocked_file, c->without_exempt.rule->line);
+        }
         else
             printf("             without the exemption: %s\n", verdict_name(c->without_exempt.verdict));
     }
@@ -206,7 +349,7 @@ static void explain(const struct check *c, const struct config *cfg)
         const struct judgement *j = c->j.exempt ? &c->without_exempt : &c->j;
         if (j->rule) {
             printf("  rule:      ");
-            put_escaped_str(stdout, j->rule->text);
+            put_safe(stdout, j->rule->text, strlen(j->rule->text));
             printf(" (%s:%u): %s\n", cfg->policy.blocked_file, j->rule->line,
                    j->rule->re ? "regex, case-insensitive, matches the genre" : "phrase, equals the genre");
         } else if (!c->blocked_file_exists) {
@@ -231,11 +374,19 @@ static void explain(const struct check *c, const struct config *cfg)
     printf("verdict: %s\n", verdict_name(c->j.verdict));
     switch (c->j.verdict) {
     case VERDICT_BLOCK:
-        printf("  The shim would shut the connection down (shutdown SHUT_RDWR) as soon as p0f answers,\n"
-               "  typically 1-5 ms after accept; the client may see the banner first.\n");
+        print_refusal(cfg, c->j.verdict);
+        break;
+    case VERDICT_GREYLIST:
+        print_greylist(c, cfg);
+        print_refusal(cfg, c->j.verdict);
         break;
     case VERDICT_ALLOW:
-        printf("  The connection would be served.\n");
+    case VERDICT_PASS_GREYLIST:
+        if (c->greylist_matches) {
+            print_greylist(c, cfg);
+        } else {
+            printf("  The connection would be served.\n");
+        }
         break;
     case VERDICT_EXEMPT:
         printf("  The connection would be served: exempt networks are never blocked.\n");
@@ -346,6 +497,13 @@ static void print_json(const struct check *c, const struct config *cfg, int stat
     } else {
         printf("null");
     }
+    printf(",\"greylist_os\":");
+    if (c->greylist_matches) {
+        printf("{\"matches\":true,\"file\":");
+        put_json_str(stdout, c->config_path);
+        printf(",\"line\":%u}", c->greylist_line);
+    } else
+        printf("null");
     printf(",\"reason\":");
     if (c->reason)
         put_json_str(stdout, c->reason);
@@ -358,7 +516,7 @@ static void print_json(const struct check *c, const struct config *cfg, int stat
 
 static int verdict_status(const struct check *c)
 {
-    if (c->j.verdict == VERDICT_BLOCK)
+    if (c->j.verdict == VERDICT_BLOCK || c->j.verdict == VERDICT_GREYLIST)
         return EXIT_NEGATIVE;
     if (c->j.verdict == VERDICT_ERROR)
         return p0fq_exit_status(c->q.status);
@@ -396,7 +554,10 @@ int cmd_check(int argc, char **argv)
             break;
         case 'h': check_usage(stdout); return 0;
         case ':': fprintf(stderr, "p0fshim check: %s needs a value\n", argv[optind - 1]); return EXIT_USAGE;
-        default: fprintf(stderr, "p0fshim check: unknown option %s\n", argv[optind - 1]); check_usage(stderr); return EXIT_USAGE;
+        default:
+            fprintf(stderr, "p0fshim check: unknown option %s\n", argv[optind - 1]);
+            check_usage(stderr);
+            return EXIT_USAGE;
         }
     }
     if (optind + 1 != argc) {
@@ -477,11 +638,18 @@ int cmd_check(int argc, char **argv)
     no_exempt.nexempt = 0;
     policy_judge(&no_exempt, &c.ip, c.outcome, c.outcome == LOOKUP_OS_KNOWN ? c.genre : NULL, &c.without_exempt);
     c.smite_matches = c.without_exempt.karma != 0;
+    /* The engine greylists an allowed host whose genre matches greylist_os. */
+    c.greylist_matches = c.j.verdict == VERDICT_ALLOW && cfg.greylist_os && c.outcome == LOOKUP_OS_KNOWN &&
+                         regex_matches(cfg.greylist_os, c.genre);
     if (c.config_text) {
         c.smite_line = confscan_smite_line(c.config_text, c.config_len, c.config_path);
+        c.greylist_line = confscan_greylist_line(c.config_text, c.config_len, c.config_path);
         if (c.j.exempt)
             c.exempt_line = confscan_exempt_line(c.config_text, c.config_len, c.config_path, c.j.exempt);
     }
+    if (c.greylist_matches)
+        consult_greylist(&c, &cfg);
+    refusal_action(&c, &cfg);
     log_fields(&c, &cfg);
 
     int status = verdict_status(&c);

@@ -39,6 +39,12 @@ static bool sets_smite(const struct config *scratch, const void *arg)
     return scratch->policy.smite_os != NULL;
 }
 
+static bool sets_greylist(const struct config *scratch, const void *arg)
+{
+    (void)arg;
+    return scratch->greylist_os != NULL;
+}
+
 static bool holds_exempt(const struct config *scratch, const void *arg)
 {
     const struct cidr *net = arg;
@@ -53,6 +59,11 @@ static bool holds_exempt(const struct config *scratch, const void *arg)
 unsigned confscan_smite_line(const char *text, size_t len, const char *file)
 {
     return scan(text, len, file, sets_smite, NULL, true);
+}
+
+unsigned confscan_greylist_line(const char *text, size_t len, const char *file)
+{
+    return scan(text, len, file, sets_greylist, NULL, true);
 }
 
 unsigned confscan_exempt_line(const char *text, size_t len, const char *file, const struct cidr *net)

@@ -231,8 +231,12 @@ static void lint_config_text(struct lint *l)
     free(work);
 
     /* Directives given twice, where the last one silently wins. */
-    static const char *const single[] = {"socket", "version", "blocked_os_file", "log_socket", "timeout_ms",
-                                         "log_facility", "local_ip", "add_headers", "p0f_user", "smite_os"};
+    static const char *const single[] = {
+        "socket", "version", "blocked_os_file", "log_socket", "timeout_ms", "log_facility", "local_ip",
+        "add_headers", "p0f_user", "smite_os", "mode", "hold_ms", "action", "reject_text", "tempfail_text",
+        "greylist_text", "greylist_os", "greylist_delay", "greylist_window", "greylist_expire", "greylist_dir",
+        "greylist_v4_prefix", "greylist_v6_prefix",
+    };
     unsigned seen[sizeof(single) / sizeof(single[0])] = {0};
     struct text_cursor cursor;
     struct text_line line;
@@ -426,7 +430,7 @@ static void lint_programs(struct lint *l)
             memcpy(name, w, (size_t)(p - w));
             name[p - w] = '\0';
             named++;
-            if (strchr(name, '/'))
+            if (strchr(name, '/') && ++missing)
                 add(l, SEV_WARNING, 0, l->config_path, line.number,
                     "programs: \"%s\" contains a slash: processes are named by base name (e.g. smtpd), so it "
                     "matches nothing",
@@ -666,6 +670,20 @@ static void lint_smite(struct lint *l)
         add(l, SEV_WARNING, 0, l->config_path, line, "smite_os matches no genre of %s: a typo?", l->fp_path);
 }
 
+static void lint_greylist(struct lint *l)
+{
+    const char *example;
+    if (l->eff.greylist_os == NULL)
+        return;
+    unsigned line = confscan_greylist_line(l->config_text, l->config_len, l->config_path);
+    size_t n = genres_matched(l, l->eff.greylist_os, &example);
+    if (n == l->genres.n)
+        add(l, SEV_WARNING, 0, l->config_path, line,
+            "greylist_os matches every genre: every identified host is greylisted on first contact");
+    else if (n == 0 && l->genres.from_file)
+        add(l, SEV_WARNING, 0, l->config_path, line, "greylist_os matches no genre of %s: a typo?", l->fp_path);
+}
+
 static void lint_usage(FILE *f)
 {
     fputs("usage: p0fshim lint [--config FILE] [--fp P0F.FP] [--postfix-dir DIR]\n", f);
@@ -692,7 +710,10 @@ int cmd_lint(int argc, char **argv)
         case 'p': l.postfix_dir = optarg; break;
         case 'h': lint_usage(stdout); return 0;
         case ':': fprintf(stderr, "p0fshim lint: %s needs a value\n", argv[optind - 1]); return EXIT_USAGE;
-        default: fprintf(stderr, "p0fshim lint: unknown option %s\n", argv[optind - 1]); lint_usage(stderr); return EXIT_USAGE;
+        default:
+            fprintf(stderr, "p0fshim lint: unknown option %s\n", argv[optind - 1]);
+            lint_usage(stderr);
+            return EXIT_USAGE;
         }
     }
     if (optind != argc) {
@@ -727,8 +748,10 @@ int cmd_lint(int argc, char **argv)
         lint_log_socket(&l);
         lint_programs(&l);
         lint_postfix_chroot(&l);
-        if (l.config_text)
+        if (l.config_text) {
             lint_smite(&l);
+            lint_greylist(&l);
+        }
 
         const char *blocked = l.eff.blocked_os_file;
         rc = read_policy_file(&l, 1, blocked, "blocked-OS file", &l.blocked_text, &l.blocked_len);

@@ -151,7 +151,7 @@ void put_csv(FILE *f, const char *s, size_t n)
     static const char hex[] = "0123456789abcdef";
     bool quote = false;
     for (size_t i = 0; i < n && !quote; i++)
-        quote = s[i] == ',' || s[i] == '"' || s[i] == ' ' || (unsigned char)s[i] < 0x20;
+        quote = s[i] == ',' || s[i] == '"' || s[i] == '\r' || s[i] == '\n';
     if (quote)
         putc('"', f);
     for (size_t i = 0; i < n; i++) {

@@ -173,7 +173,10 @@ int cmd_query(int argc, char **argv)
             break;
         case 'h': query_usage(stdout); return 0;
         case ':': fprintf(stderr, "p0fshim query: %s needs a value\n", argv[optind - 1]); return EXIT_USAGE;
-        default: fprintf(stderr, "p0fshim query: unknown option %s\n", argv[optind - 1]); query_usage(stderr); return EXIT_USAGE;
+        default:
+            fprintf(stderr, "p0fshim query: unknown option %s\n", argv[optind - 1]);
+            query_usage(stderr);
+            return EXIT_USAGE;
         }
     }
     if (optind + 1 != argc) {

@@ -25,15 +25,15 @@ extern char **environ;
 #define READ_BUF (4u << 20)
 #define MS_BUCKETS 10000
 #define EXAMPLE_TEXT_MAX 160
-#define STR_KEYS_MAX 100000
-#define STR_ARENA_MAX (32u << 20)
+#define STR_KEYS_MAX 50000
+#define STR_ARENA_MAX (8u << 20)
 #define IPS_MAX_DEFAULT 1000000
 #define HOURS_MAX 200000
 #define TOP_DEFAULT 10
 #define SHOW_BAD_DEFAULT 5
 
-static const char *const verdict_words[VERDICTS] = {"allow", "block", "exempt", "unknown", "error"};
 static const char *const match_words[] = {"exact", "generic", "fuzzy", "other"};
+static const char *const action_words[] = {"close", "reject", "tempfail", "other"};
 
 struct example {
     size_t input;
@@ -62,8 +62,11 @@ struct report {
     struct time_ctx tc;
     uint64_t lineno;
     /* counts */
-    uint64_t lines, shim_lines, connections, diagnostics, other, bad, undated, outside, undated_left_out;
-    uint64_t verdict[VERDICTS], match[4], karma_lines;
+    /* lines = shim_lines + other + not_syslog; shim_lines = connection lines + diagnostics +
+     * bad_shim + outside + undated_left_out; bad = bad_shim + not_syslog */
+    uint64_t lines, shim_lines, conn_lines, connections, diagnostics, other, bad, bad_shim, not_syslog;
+    uint64_t undated, outside, undated_left_out;
+    uint64_t verdict[VERDICTS], match[4], action[4], karma_lines;
     int64_t karma_sum;
     bool have_period;
     int64_t first_t, last_t;
@@ -146,6 +149,14 @@ static void count_connection(struct report *r, const struct message *m, const st
                 i = j;
         r->match[i] += w;
     }
+    if (m->f[F_ACTION].present) {
+        const struct field *f = &m->f[F_ACTION];
+        int i = 3;
+        for (int j = 0; j < 3; j++)
+            if (f->len == strlen(action_words[j]) && memcmp(f->v, action_words[j], f->len) == 0)
+                i = j;
+        r->action[i] += w;
+    }
     if (v == VERDICT_BLOCK && m->f[F_RULE].present) {
         size_t at_len = 0;
         k = key_of(&m->f[F_RULE], buf, &klen);
@@ -214,11 +225,13 @@ static void process_line(struct report *r, const char *p, size_t n, bool overlon
         return;
     }
     if (li.kind == LINE_BAD) {
+        r->not_syslog++;
         report_bad(r, li.why, p, n);
         return;
     }
     r->shim_lines++;
     if (overlong) {
+        r->bad_shim++;
         report_bad(r, "line longer than 16 KiB", p, n);
         return;
     }
@@ -233,19 +246,26 @@ static void process_line(struct report *r, const char *p, size_t n, bool overlon
         }
     }
     if (parse_message(li.msg, li.msg_len, &m, &why) != 0) {
+        r->bad_shim++;
         report_bad(r, why, p, n);
         return;
     }
-    if (m.kind == MSG_DIAGNOSTIC)
+    if (m.kind == MSG_DIAGNOSTIC) {
         count_diagnostic(r, &m, li.repeat);
-    else
+    } else {
+        r->conn_lines++;
         count_connection(r, &m, &li, li.repeat);
+    }
 }
 
-/* Lines of a complete buffer (a mapped file). */
-static void process_all(struct report *r, const char *p, size_t n)
+/* Lines of a mapped file. The pages behind are given back every 64 MiB, so that the
+ * resident size stays small however big the file is (they stay in the page cache). */
+#define RELEASE_EVERY (64u << 20)
+
+static void process_all(struct report *r, const char *base, size_t n)
 {
-    const char *end = p + n;
+    const char *p = base, *end = base + n, *released = base;
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
     while (p < end) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         size_t len = (size_t)((nl ? nl : end) - p);
@@ -256,6 +276,11 @@ static void process_all(struct report *r, const char *p, size_t n)
         if (nl == NULL)
             break;
         p = nl + 1;
+        if ((size_t)(p - released) >= RELEASE_EVERY) {
+            const char *upto = (const char *)((uintptr_t)p & ~(page - 1));
+            madvise((void *)released, (size_t)(upto - released), MADV_DONTNEED);
+            released = upto;
+        }
     }
 }
 
@@ -561,6 +586,27 @@ static void hour_label(int64_t hour, char *buf, size_t size)
     snprintf(buf, size, "%.16s", full);
 }
 
+/* The verdict columns of the text tables: allow and block, and every other verdict that
+ * occurs (greylisting is off on most machines). */
+static bool column(const struct report *r, int v)
+{
+    return v == VERDICT_ALLOW || v == VERDICT_BLOCK || r->verdict[v] != 0;
+}
+
+static void verdict_header(const struct report *r)
+{
+    for (int v = 0; v < VERDICTS; v++)
+        if (column(r, v))
+            printf(" %8.8s", verdict_name((enum verdict)v));
+}
+
+static void verdict_cells(const struct report *r, const uint64_t *n)
+{
+    for (int v = 0; v < VERDICTS; v++)
+        if (column(r, v))
+            printf(" %8llu", (unsigned long long)n[v]);
+}
+
 /* A key for humans: "(not identified)" for the empty genre, escapes otherwise. */
 static void put_key(FILE *f, const char *k, size_t n)
 {
@@ -580,14 +626,16 @@ static void text_strtab(const struct report *r, const char *title, const struct 
         return;
     size_t shown = g_top_limit(r, t->n);
     printf("\n%s (%zu of %zu):\n", title, shown, t->n);
-    if (verdicts)
-        printf("  %10s %8s %8s %8s %8s %8s  %s\n", "count", "allow", "block", "exempt", "unknown", "error", "value");
+    if (verdicts) {
+        printf("  %10s", "count");
+        verdict_header(r);
+        printf("  value\n");
+    }
     for (size_t i = 0; i < shown; i++) {
         const struct sent *e = v[i];
         printf("  %10llu", (unsigned long long)e->total);
         if (verdicts)
-            for (int k = 0; k < VERDICTS; k++)
-                printf(" %8llu", (unsigned long long)e->n[k]);
+            verdict_cells(r, e->n);
         printf("  ");
         if (e->len == 0 && empty_label)
             fputs(empty_label, stdout);
@@ -603,11 +651,17 @@ static void text_strtab(const struct report *r, const char *title, const struct 
 static void print_text(const struct report *r)
 {
     char a[32], b[32];
-    printf("p0fshim report: %zu input%s, %llu lines: %llu from p0fshim (%llu connections, %llu diagnostics), "
-           "%llu other, %llu unparsable\n",
+    printf("p0fshim report: %zu input%s, %llu lines: %llu from p0fshim, %llu from other programs, %llu not syslog "
+           "lines\n",
            r->ninputs, r->ninputs == 1 ? "" : "s", (unsigned long long)r->lines, (unsigned long long)r->shim_lines,
-           (unsigned long long)r->connections, (unsigned long long)r->diagnostics, (unsigned long long)r->other,
-           (unsigned long long)r->bad);
+           (unsigned long long)r->other, (unsigned long long)r->not_syslog);
+    printf("p0fshim lines: %llu connection lines (%llu connections), %llu diagnostics, %llu unparsable",
+           (unsigned long long)r->conn_lines, (unsigned long long)r->connections,
+           (unsigned long long)r->diagnostics, (unsigned long long)r->bad_shim);
+    if (r->has_since || r->has_until)
+        printf(", %llu outside the time window, %llu undated", (unsigned long long)r->outside,
+               (unsigned long long)r->undated_left_out);
+    putchar('\n');
     for (size_t i = 0; i < r->ninputs; i++)
         if (r->inputs[i].error[0])
             printf("input error: %s: %s\n", r->inputs[i].name, r->inputs[i].error);
@@ -621,10 +675,8 @@ static void print_text(const struct report *r)
             format_wall(r->until, b, sizeof(b));
             printf(" until %s", b);
         }
-        printf(": %llu p0fshim lines outside it", (unsigned long long)r->outside);
         if (r->undated_left_out)
-            printf(", %llu undated lines left out (no timestamp: journalctl -o cat?)",
-                   (unsigned long long)r->undated_left_out);
+            printf(" (lines without a timestamp, journalctl -o cat?, are left out)");
         printf("\n");
     }
     if (r->undated)
@@ -638,7 +690,7 @@ static void print_text(const struct report *r)
 
     printf("\nverdicts:\n");
     for (int v = 0; v < VERDICTS; v++)
-        printf("  %-8s %10llu %6.1f%%\n", verdict_words[v], (unsigned long long)r->verdict[v],
+        printf("  %-13s %10llu %6.1f%%\n", verdict_name((enum verdict)v), (unsigned long long)r->verdict[v],
                percent(r->verdict[v], r->connections));
     printf("  unknown rate %.1f%%, error rate %.1f%%, block rate %.1f%%\n",
            percent(r->verdict[VERDICT_UNKNOWN], r->connections), percent(r->verdict[VERDICT_ERROR], r->connections),
@@ -651,6 +703,9 @@ static void print_text(const struct report *r)
                (unsigned long long)r->ms_max);
     printf("  p0f match: exact %llu, generic %llu, fuzzy %llu\n", (unsigned long long)r->match[0],
            (unsigned long long)r->match[1], (unsigned long long)r->match[2]);
+    if (r->action[0] + r->action[1] + r->action[2] + r->action[3])
+        printf("  refused by: close %llu, reject %llu, tempfail %llu\n", (unsigned long long)r->action[0],
+               (unsigned long long)r->action[1], (unsigned long long)r->action[2]);
 
     text_strtab(r, "operating systems", &r->os, true, "(not identified)");
     text_strtab(r, "genres", &r->genre, true, "(not identified)");
@@ -729,13 +784,13 @@ static void print_text(const struct report *r)
 
     const struct hent **hours = sorted_hours(r);
     if (hours && r->hours.n) {
-        printf("\nper hour:\n  %-16s %10s %8s %8s %8s %8s %8s\n", "hour", "conns", "allow", "block", "exempt",
-               "unknown", "error");
+        printf("\nper hour:\n  %-16s %10s", "hour", "conns");
+        verdict_header(r);
+        putchar('\n');
         for (size_t i = 0; i < r->hours.n; i++) {
             hour_label(hours[i]->hour, a, sizeof(a));
             printf("  %-16s %10llu", a, (unsigned long long)hours[i]->total);
-            for (int v = 0; v < VERDICTS; v++)
-                printf(" %8llu", (unsigned long long)hours[i]->n[v]);
+            verdict_cells(r, hours[i]->n);
             putchar('\n');
         }
         if (r->hours.overflow)
@@ -769,7 +824,7 @@ static void json_strtab(const struct report *r, const char *name, const struct s
         printf(",\"count\":%llu", (unsigned long long)v[i]->total);
         if (verdicts)
             for (int k = 0; k < VERDICTS; k++)
-                printf(",\"%s\":%llu", verdict_words[k], (unsigned long long)v[i]->n[k]);
+                printf(",\"%s\":%llu", verdict_name((enum verdict)k), (unsigned long long)v[i]->n[k]);
         printf("}");
     }
     printf("]}");
@@ -791,10 +846,12 @@ static void print_json(const struct report *r)
             printf("null");
         printf("}");
     }
-    printf("],\"lines\":%llu,\"shim_lines\":%llu,\"connections\":%llu,\"diagnostics\":%llu,\"other_lines\":%llu,"
-           "\"unparsable\":%llu,\"undated\":%llu,\"outside_window\":%llu,\"undated_left_out\":%llu",
-           (unsigned long long)r->lines, (unsigned long long)r->shim_lines, (unsigned long long)r->connections,
-           (unsigned long long)r->diagnostics, (unsigned long long)r->other, (unsigned long long)r->bad,
+    printf("],\"lines\":%llu,\"shim_lines\":%llu,\"connection_lines\":%llu,\"connections\":%llu,"
+           "\"diagnostics\":%llu,\"other_lines\":%llu,\"not_syslog\":%llu,\"unparsable\":%llu,"
+           "\"unparsable_shim\":%llu,\"undated\":%llu,\"outside_window\":%llu,\"undated_left_out\":%llu",
+           (unsigned long long)r->lines, (unsigned long long)r->shim_lines, (unsigned long long)r->conn_lines,
+           (unsigned long long)r->connections, (unsigned long long)r->diagnostics, (unsigned long long)r->other,
+           (unsigned long long)r->not_syslog, (unsigned long long)r->bad, (unsigned long long)r->bad_shim,
            (unsigned long long)r->undated, (unsigned long long)r->outside, (unsigned long long)r->undated_left_out);
     printf(",\"first\":");
     if (r->have_period) {
@@ -808,13 +865,16 @@ static void print_json(const struct report *r)
     }
     printf(",\"verdicts\":{");
     for (int v = 0; v < VERDICTS; v++)
-        printf("%s\"%s\":%llu", v ? "," : "", verdict_words[v], (unsigned long long)r->verdict[v]);
+        printf("%s\"%s\":%llu", v ? "," : "", verdict_name((enum verdict)v), (unsigned long long)r->verdict[v]);
     printf("},\"percent\":{");
     for (int v = 0; v < VERDICTS; v++)
-        printf("%s\"%s\":%.2f", v ? "," : "", verdict_words[v], percent(r->verdict[v], r->connections));
+        printf("%s\"%s\":%.2f", v ? "," : "", verdict_name((enum verdict)v), percent(r->verdict[v], r->connections));
     printf("},\"match\":{\"exact\":%llu,\"generic\":%llu,\"fuzzy\":%llu,\"other\":%llu}",
            (unsigned long long)r->match[0], (unsigned long long)r->match[1], (unsigned long long)r->match[2],
            (unsigned long long)r->match[3]);
+    printf(",\"action\":{\"close\":%llu,\"reject\":%llu,\"tempfail\":%llu,\"other\":%llu}",
+           (unsigned long long)r->action[0], (unsigned long long)r->action[1], (unsigned long long)r->action[2],
+           (unsigned long long)r->action[3]);
     printf(",\"karma\":{\"connections\":%llu,\"sum\":%lld}", (unsigned long long)r->karma_lines,
            (long long)r->karma_sum);
     printf(",\"ms\":{\"count\":%llu,\"median\":%llu,\"p95\":%llu,\"max\":%llu}", (unsigned long long)r->ms_count,
@@ -890,7 +950,7 @@ static void print_json(const struct report *r)
         hour_label(hours[i]->hour, a, sizeof(a));
         printf("%s{\"hour\":\"%s\",\"count\":%llu", i ? "," : "", a, (unsigned long long)hours[i]->total);
         for (int k = 0; k < VERDICTS; k++)
-            printf(",\"%s\":%llu", verdict_words[k], (unsigned long long)hours[i]->n[k]);
+            printf(",\"%s\":%llu", verdict_name((enum verdict)k), (unsigned long long)hours[i]->n[k]);
         printf("}");
     }
     printf("],\"hours_overflow\":%llu", (unsigned long long)r->hours.overflow);
@@ -943,7 +1003,7 @@ static void csv_strtab(const struct report *r, const char *section, const struct
         for (int j = 0; j < VERDICTS; j++)
             if (v[i]->n[j]) {
                 snprintf(num, sizeof(num), "%llu", (unsigned long long)v[i]->n[j]);
-                csv_row(section, k, v[i]->len, verdict_words[j], strlen(verdict_words[j]), num);
+                csv_row(section, k, v[i]->len, verdict_name((enum verdict)j), strlen(verdict_name((enum verdict)j)), num);
             }
     }
     if (t->overflow_total)
@@ -958,10 +1018,13 @@ static void print_csv(const struct report *r)
     csv_num("summary", "inputs", "", (long long)r->ninputs);
     csv_num("summary", "lines", "", (long long)r->lines);
     csv_num("summary", "shim_lines", "", (long long)r->shim_lines);
+    csv_num("summary", "connection_lines", "", (long long)r->conn_lines);
     csv_num("summary", "connections", "", (long long)r->connections);
     csv_num("summary", "diagnostics", "", (long long)r->diagnostics);
     csv_num("summary", "other_lines", "", (long long)r->other);
+    csv_num("summary", "not_syslog", "", (long long)r->not_syslog);
     csv_num("summary", "unparsable", "", (long long)r->bad);
+    csv_num("summary", "unparsable_shim", "", (long long)r->bad_shim);
     csv_num("summary", "undated", "", (long long)r->undated);
     csv_num("summary", "outside_window", "", (long long)r->outside);
     csv_num("summary", "undated_left_out", "", (long long)r->undated_left_out);
@@ -983,13 +1046,15 @@ static void print_csv(const struct report *r)
         }
     }
     for (int v = 0; v < VERDICTS; v++)
-        csv_num("verdict", verdict_words[v], "", (long long)r->verdict[v]);
+        csv_num("verdict", verdict_name((enum verdict)v), "", (long long)r->verdict[v]);
     for (int v = 0; v < VERDICTS; v++) {
         snprintf(num, sizeof(num), "%.2f", percent(r->verdict[v], r->connections));
-        csv_row("percent", verdict_words[v], strlen(verdict_words[v]), "", 0, num);
+        csv_row("percent", verdict_name((enum verdict)v), strlen(verdict_name((enum verdict)v)), "", 0, num);
     }
     for (int m = 0; m < 4; m++)
         csv_num("match", match_words[m], "", (long long)r->match[m]);
+    for (int a4 = 0; a4 < 4; a4++)
+        csv_num("action", action_words[a4], "", (long long)r->action[a4]);
     csv_num("karma", "connections", "", (long long)r->karma_lines);
     csv_num("karma", "sum", "", (long long)r->karma_sum);
     csv_num("ms", "count", "", (long long)r->ms_count);
@@ -1050,7 +1115,7 @@ static void print_csv(const struct report *r)
         csv_num("hour", a, "all", (long long)hours[i]->total);
         for (int k = 0; k < VERDICTS; k++)
             if (hours[i]->n[k])
-                csv_num("hour", a, verdict_words[k], (long long)hours[i]->n[k]);
+                csv_num("hour", a, verdict_name((enum verdict)k), (long long)hours[i]->n[k]);
     }
     free(hours);
     if (r->hours.overflow)
@@ -1101,7 +1166,8 @@ int cmd_report(int argc, char **argv)
         case 's':
         case 'u':
             if (parse_time_arg(optarg, opt == 's' ? &r.since : &r.until) != 0) {
-                fprintf(stderr, "p0fshim report: --%s wants YYYY-MM-DD[ HH:MM[:SS]], not \"", opt == 's' ? "since" : "until");
+                fprintf(stderr, "p0fshim report: --%s wants YYYY-MM-DD[ HH:MM[:SS]], not \"",
+                        opt == 's' ? "since" : "until");
                 put_escaped_str(stderr, optarg);
                 fprintf(stderr, "\"\n");
                 return EXIT_USAGE;
@@ -1133,7 +1199,10 @@ int cmd_report(int argc, char **argv)
         case 'c': r.csv = true; break;
         case 'h': report_usage(stdout); return 0;
         case ':': fprintf(stderr, "p0fshim report: %s needs a value\n", argv[optind - 1]); return EXIT_USAGE;
-        default: fprintf(stderr, "p0fshim report: unknown option %s\n", argv[optind - 1]); report_usage(stderr); return EXIT_USAGE;
+        default:
+            fprintf(stderr, "p0fshim report: unknown option %s\n", argv[optind - 1]);
+            report_usage(stderr);
+            return EXIT_USAGE;
         }
     }
     if (r.json && r.csv) {

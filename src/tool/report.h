@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "logfmt.h"
+#include "policy.h"
 
 /* Longer lines are not the shim's: classified by their first bytes, then skipped. */
 #define REPORT_LINE_MAX (16 * 1024)
@@ -55,7 +56,7 @@ void format_wall(int64_t t, char *buf, size_t size);
 enum field_id {
     F_REMOTE, F_LOCAL, F_VERDICT, F_MS, F_OS, F_FLAVOR, F_GENRE, F_MATCH, F_DISTANCE, F_LINK,
     F_UPTIME, F_TOTAL, F_NAT, F_OSCHG, F_RULE, F_RULEAT, F_KARMA, F_EXEMPT, F_REASON,
-    F_LEVEL, F_MSG, F_SUPPRESSED,
+    F_ACTION, F_LEVEL, F_MSG, F_SUPPRESSED,
     F_COUNT
 };
 
@@ -67,7 +68,8 @@ struct field {
 
 enum msg_kind { MSG_CONNECTION, MSG_DIAGNOSTIC };
 
-#define VERDICTS 5           /* allow block exempt unknown error, as enum verdict */
+/* Every enum verdict, by index: allow block exempt unknown error greylist pass_greylist. */
+#define VERDICTS (VERDICT_PASS_GREYLIST + 1)
 
 struct ipkey {
     uint8_t family;          /* 4 or 6 */

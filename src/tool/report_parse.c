@@ -352,7 +352,7 @@ static int field_of(const char *k, size_t n)
              : IS("level") ? F_LEVEL : -1;
     case 6:
         return IS("remote") ? F_REMOTE : IS("flavor") ? F_FLAVOR : IS("reason") ? F_REASON
-             : IS("exempt") ? F_EXEMPT : -1;
+             : IS("exempt") ? F_EXEMPT : IS("action") ? F_ACTION : -1;
     case 7: return IS("verdict") ? F_VERDICT : IS("rule_at") ? F_RULEAT : -1;
     case 8: return IS("distance") ? F_DISTANCE : -1;
     case 9: return IS("os_change") ? F_OSCHG : -1;
@@ -428,12 +428,14 @@ static int parse_endpoint(const struct field *f, struct ipkey *k)
     return parse_port(p, end);
 }
 
+/* The words are the core's (verdict_name), so the two cannot drift apart. */
 static int verdict_of(const struct field *f)
 {
-    static const char *const words[VERDICTS] = {"allow", "block", "exempt", "unknown", "error"};
-    for (int v = 0; v < VERDICTS; v++)
-        if (f->len == strlen(words[v]) && memcmp(f->v, words[v], f->len) == 0)
+    for (int v = 0; v < VERDICTS; v++) {
+        const char *word = verdict_name((enum verdict)v);
+        if (f->len == strlen(word) && memcmp(f->v, word, f->len) == 0)
             return v;
+    }
     return -1;
 }
 
@@ -461,7 +463,9 @@ int parse_message(const char *msg, size_t len, struct message *m, const char **w
         while (p < end && key_char(*p))
             p++;
         if (p == k || p == end || *p != '=') {
-            *why = p == k ? "expected key=value" : "a key without =value";
+            *why = first < 0 ? "neither a connection (remote=...) nor a diagnostic (level=...)"
+                 : p == k    ? "expected key=value"
+                             : "a key without =value";
             return -1;
         }
         int id = field_of(k, (size_t)(p - k));

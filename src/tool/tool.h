@@ -17,7 +17,7 @@
 #define TOOL_VERSION "0.1"
 
 /* Exit statuses shared by the subcommands (documented in p0fshim(1)). */
-#define EXIT_NEGATIVE 1      /* query: NOMATCH; check: block; lint: errors; report: unreadable input */
+#define EXIT_NEGATIVE 1      /* query: NOMATCH; check: block or greylist; lint: errors; report: unreadable input */
 #define EXIT_USAGE 2
 #define EXIT_P0F_DOWN 3      /* no socket, nobody listening, no answer in time; lint: warnings only */
 #define EXIT_NOT_P0F 4       /* not a socket, not p0f (bad magic), undecodable reply */
@@ -52,7 +52,8 @@ void put_safe(FILE *f, const char *s, size_t n);
 /* A JSON string, quotes included; bytes >= 0x80 are written as \u00XX (Latin-1). */
 void put_json(FILE *f, const char *s, size_t n);
 void put_json_str(FILE *f, const char *s);
-/* A CSV field (RFC 4180 quoting when needed); control and non-ASCII bytes as \xHH. */
+/* A CSV field, quoted (RFC 4180) when it holds a comma or a quote; control and non-ASCII
+ * bytes as \xHH, so a row is always one line. */
 void put_csv(FILE *f, const char *s, size_t n);
 /* "2024/11/27 04:00:01" local time, as p0f-client prints it. */
 void format_unix_time(uint32_t t, char *buf, size_t size);
@@ -84,6 +85,8 @@ int p0fq_exit_status(enum p0fq_status s);
 
 /* The line of path that set smite_os (the last one wins, as in config_parse), 0 if none. */
 unsigned confscan_smite_line(const char *text, size_t len, const char *file);
+/* The line that set greylist_os (the last one wins), 0 if none. */
+unsigned confscan_greylist_line(const char *text, size_t len, const char *file);
 /* The first line of the configuration whose exempt (or ident/p0f) list holds net. */
 unsigned confscan_exempt_line(const char *text, size_t len, const char *file, const struct cidr *net);
 

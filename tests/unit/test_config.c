@@ -251,9 +251,8 @@ Test(config, limits_accepted)
     parse_ok(&c, "timeout_ms 60000\n");
     cr_assert_eq(c.timeout_ms, 60000u);
     config_free(&c);
-    parse_ok(&c, "local_ip 2001:db8::25\n");
-    cr_assert_eq(c.local_ip.family, AF_INET6);
-    config_free(&c);
+    parse_err("local_ip 2001:db8::25\n", 1, "local_ip", "IPv4-only");
+    parse_err("p0f2 /run/p0f/v2.sock local_ip 2001:db8::25\n", 1, "IPv4-only", NULL);
 }
 
 /* ---- the qpsmtpd line ---- */

@@ -1,0 +1,902 @@
+/* Greylisting state in LMDB (see greylist.h). One environment directory holds two
+ * named databases: "hosts" (one fixed-size record per masked address) and "meta" (the
+ * housekeeping counter and where the last sweep stopped). Every check is one write
+ * transaction, so the read-decide-write of a host cannot interleave with another
+ * process's; LMDB serialises writers with a robust process-shared mutex in lock.mdb. */
+#include "greylist.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <lmdb.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* The map only reserves address space and the file grows as pages are written, so
+ * this costs nothing up front; at ~170 bytes a host (half-full pages included) it
+ * holds some 400 000. */
+#define GREYLIST_MAP_SIZE ((size_t)64 << 20)
+
+/* A store-wide counter (not per process: a Postfix smtpd handles max_use connections
+ * and exits) starts a sweep every SWEEP_EVERY checks, which looks at SWEEP_BATCH
+ * entries from where the last one stopped. Two entries looked at per check, against at
+ * most one created, so expired entries are removed faster than they can pile up. */
+#define SWEEP_EVERY 100
+#define SWEEP_BATCH 200
+
+/* Key: address family tag (4 or 6), the prefix length, then the masked address
+ * (IPv4 in the first 4 bytes, the rest zero). The prefix is part of the key so that
+ * changing greylist_v4_prefix does not reinterpret old records: they just expire. */
+#define KEY_SIZE 18
+
+#define RECORD_VERSION 1
+#define RECORD_PASSED 0x01   /* flags: the host passed; good_until is meaningful */
+
+/* Native byte order: the store is local to one machine. Laid out without padding so
+ * that the size check below catches a record from another layout. */
+struct record {
+    uint8_t version;
+    uint8_t flags;
+    uint8_t reserved[2];
+    uint32_t attempts;       /* in the current series, saturating */
+    int64_t first_seen;      /* start of the current series */
+    int64_t last_seen;
+    int64_t passed_at;       /* with RECORD_PASSED */
+    int64_t good_until;      /* with RECORD_PASSED */
+    uint32_t checks;         /* every check recorded since the record was created, saturating */
+    uint32_t passes;         /* of which PASSED or GOOD, saturating */
+};
+_Static_assert(sizeof(struct record) == 48, "struct record must have no padding");
+
+#define META_VERSION 1
+static const char meta_key[] = "sweep";
+
+struct meta {
+    uint8_t version;
+    uint8_t has_resume;      /* resume_key is where the last sweep stopped */
+    uint8_t reserved[2];
+    uint32_t counter;        /* checks since the store was created, wrapping */
+    uint8_t resume_key[KEY_SIZE];
+    uint8_t reserved2[2];
+};
+_Static_assert(sizeof(struct meta) == 28, "struct meta must have no padding");
+
+/* LMDB opens data.mdb twice and lock.mdb once; a little room for surprises. */
+#define MAX_TRACKED_FDS 6
+
+struct tracked_fd {
+    int fd;
+    dev_t dev;
+    ino_t ino;
+};
+
+struct greylist {
+    MDB_env *env;
+    MDB_dbi hosts, meta;
+    struct greylist_settings s;
+    pid_t pid;                          /* the opener: the only process that may use env */
+    struct tracked_fd fds[MAX_TRACKED_FDS];
+    size_t nfds;
+    bool broken;                        /* the descriptors were taken away: never touch env again */
+    MDB_txn *txn;                       /* the transaction in progress, for the assert escape */
+    MDB_cursor *walk;                   /* the open-time walk's cursor, for the fault escape */
+    char dead[160];                     /* why the store is off for good (LMDB found it corrupt) */
+    int64_t no_purge_before;            /* a full store had nothing expired: do not walk it again yet */
+};
+
+/* LMDB meets some kinds of damage (a junk page in the tree) with an internal assertion,
+ * which prints and calls abort(): that would kill the daemon. Its assert callback runs
+ * first, so the callback jumps back to the greylist call in progress on this thread,
+ * which aborts the transaction (releasing the writer lock) and turns the store off.
+ * Outside a greylist call the pointer is NULL and LMDB's abort() happens as usual. */
+static __thread sigjmp_buf *assert_jump;
+static __thread char assert_text[120];
+
+static void on_lmdb_assert(MDB_env *env, const char *msg)
+{
+    (void)env;
+    if (assert_jump == NULL)
+        return;
+    snprintf(assert_text, sizeof(assert_text), "%s", msg);
+    siglongjmp(*assert_jump, 1);
+}
+
+/* Tests shrink the map to reach MDB_MAP_FULL without writing 64 MiB. Not in the
+ * header on purpose: it is no knob for callers. 0 = GREYLIST_MAP_SIZE. */
+size_t greylist_test_map_size;
+
+static void set_error(struct greylist_result *out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void set_error(struct greylist_result *out, const char *fmt, ...)
+{
+    va_list ap;
+    out->outcome = GREYLIST_FAILED;
+    va_start(ap, fmt);
+    vsnprintf(out->error, sizeof(out->error), fmt, ap);
+    va_end(ap);
+}
+
+static void lmdb_error(struct greylist_result *out, const char *what, int rc)
+{
+    set_error(out, "greylist store: %s: %s", what, mdb_strerror(rc));
+}
+
+static int64_t add_seconds(int64_t t, unsigned s)
+{
+    return t > INT64_MAX - (int64_t)s ? INT64_MAX : t + (int64_t)s;
+}
+
+static uint32_t bump(uint32_t n)
+{
+    return n == UINT32_MAX ? n : n + 1;
+}
+
+static int make_key(const struct greylist *g, const struct endpoint *peer, uint8_t key[KEY_SIZE])
+{
+    unsigned bytes, prefix;
+    memset(key, 0, KEY_SIZE);
+    if (peer->family == AF_INET) {
+        key[0] = 4;
+        bytes = 4;
+        prefix = g->s.v4_prefix;
+    } else if (peer->family == AF_INET6) {
+        key[0] = 6;
+        bytes = 16;
+        prefix = g->s.v6_prefix;
+    } else {
+        return -1;
+    }
+    key[1] = (uint8_t)prefix;
+    for (unsigned i = 0; i < bytes; i++) {
+        unsigned bits = prefix > i * 8 ? prefix - i * 8 : 0;
+        uint8_t mask = bits >= 8 ? 0xff : (uint8_t)(0xff << (8 - bits));
+        key[2 + i] = peer->ip[i] & mask;
+    }
+    return 0;
+}
+
+/* Whether a record says nothing any more: a check would start a new series. A series
+ * that started "in the future" by more than the window means the clock was set back. */
+static bool record_stale(const struct record *r, int64_t now, const struct greylist_settings *s)
+{
+    if (r->flags & RECORD_PASSED)
+        return r->good_until <= now;
+    int64_t age = now - r->first_seen;
+    return age > (int64_t)s->window_s || age < -(int64_t)s->window_s;
+}
+
+/* Applies one attempt at `now` to the record (absent when !present) and says what it
+ * means. Pure: greylist_peek runs it on a copy to say what a check would do. */
+static enum greylist_outcome decide(struct record *r, bool present, int64_t now, const struct greylist_settings *s,
+                                    long *waited)
+{
+    *waited = 0;
+    if (present && (r->flags & RECORD_PASSED) && r->good_until > now) {
+        /* As postgrey: every pass pushes the expiry out, so regular senders stay good. */
+        r->good_until = add_seconds(now, s->expire_s);
+        r->last_seen = now;
+        r->attempts = bump(r->attempts);
+        r->checks = bump(r->checks);
+        r->passes = bump(r->passes);
+        *waited = (long)(r->passed_at - r->first_seen);
+        return GREYLIST_GOOD;
+    }
+    if (!present || record_stale(r, now, s)) {
+        uint32_t checks = present ? r->checks : 0, passes = present ? r->passes : 0;
+        memset(r, 0, sizeof(*r));
+        r->version = RECORD_VERSION;
+        r->first_seen = now;
+        r->last_seen = now;
+        r->attempts = 1;
+        r->checks = bump(checks);
+        r->passes = passes;
+        return GREYLIST_FIRST;
+    }
+    int64_t age = now - r->first_seen;
+    r->last_seen = now;
+    r->attempts = bump(r->attempts);
+    r->checks = bump(r->checks);
+    if (age < (int64_t)s->delay_s)
+        return GREYLIST_EARLY;
+    r->flags |= RECORD_PASSED;
+    r->passed_at = now;
+    r->good_until = add_seconds(now, s->expire_s);
+    r->passes = bump(r->passes);
+    *waited = (long)age;
+    return GREYLIST_PASSED;
+}
+
+static void fill_result(struct greylist_result *out, enum greylist_outcome outcome, const struct record *r,
+                        long waited)
+{
+    out->outcome = outcome;
+    out->first_seen = (time_t)r->first_seen;
+    out->waited_s = waited;
+    out->good_until = (r->flags & RECORD_PASSED) ? (time_t)r->good_until : 0;
+    out->attempts = r->attempts;
+    out->checks = r->checks;
+    out->passes = r->passes;
+}
+
+/* A record that is not ours (another size or version, e.g. from a newer p0fshim) is
+ * reported, never reinterpreted or overwritten. */
+static int read_record(const MDB_val *v, struct record *r, struct greylist_result *out)
+{
+    if (v->mv_size != sizeof(*r)) {
+        set_error(out, "greylist store: corrupt record (%zu bytes, expected %zu)", v->mv_size, sizeof(*r));
+        return -1;
+    }
+    memcpy(r, v->mv_data, sizeof(*r));
+    if (r->version != RECORD_VERSION) {
+        set_error(out, "greylist store: record version %u, this p0fshim reads version %u", r->version,
+                  RECORD_VERSION);
+        return -1;
+    }
+    return 0;
+}
+
+/* Another process may have grown the map (LMDB adopts the larger size from the file):
+ * then begin says MDB_MAP_RESIZED once, and picking up the new size is the remedy. */
+static int txn_begin(struct greylist *g, unsigned flags, MDB_txn **txn)
+{
+    int rc = mdb_txn_begin(g->env, NULL, flags, txn);
+    if (rc == MDB_MAP_RESIZED) {
+        rc = mdb_env_set_mapsize(g->env, 0);
+        if (rc == 0)
+            rc = mdb_txn_begin(g->env, NULL, flags, txn);
+    }
+    g->txn = rc == 0 ? *txn : NULL;
+    return rc;
+}
+
+static void txn_abort(struct greylist *g)
+{
+    MDB_txn *txn = g->txn;
+    g->txn = NULL;
+    mdb_txn_abort(txn);
+}
+
+/* Commit frees the transaction whatever it returns. */
+static int txn_commit(struct greylist *g)
+{
+    MDB_txn *txn = g->txn;
+    g->txn = NULL;
+    return mdb_txn_commit(txn);
+}
+
+/* After an LMDB assertion: give back the transaction (and with it the writer lock,
+ * which other processes wait for) and never touch the environment again. */
+static void after_assert(struct greylist *g, struct greylist_result *out)
+{
+    assert_jump = NULL;
+    if (g->txn)
+        txn_abort(g);
+    snprintf(g->dead, sizeof(g->dead), "greylist store: corrupt (LMDB: %.100s); off until it is removed",
+             assert_text);
+    set_error(out, "%s", g->dead);
+}
+
+/* Deletes expired entries, looking at no more than `limit` of them, starting after
+ * the key where the previous sweep stopped so that a big store is covered in turns.
+ * Records it does not understand are left alone. */
+static int sweep(struct greylist *g, MDB_txn *txn, int64_t now, struct meta *m, size_t limit, size_t *deleted)
+{
+    MDB_cursor *cur;
+    MDB_val k, v;
+    size_t seen = 0;
+    int rc = mdb_cursor_open(txn, g->hosts, &cur);
+    if (rc != 0)
+        return rc;
+    if (m->has_resume) {
+        k.mv_size = KEY_SIZE;
+        k.mv_data = m->resume_key;
+        rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+        if (rc == 0 && k.mv_size == KEY_SIZE && memcmp(k.mv_data, m->resume_key, KEY_SIZE) == 0)
+            rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    } else {
+        rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+    }
+    while (rc == 0 && seen < limit) {
+        struct record r;
+        seen++;
+        if (k.mv_size == KEY_SIZE) {
+            memcpy(m->resume_key, k.mv_data, KEY_SIZE);
+            m->has_resume = 1;
+        }
+        if (k.mv_size == KEY_SIZE && v.mv_size == sizeof(r)) {
+            memcpy(&r, v.mv_data, sizeof(r));
+            if (r.version == RECORD_VERSION && record_stale(&r, now, &g->s)) {
+                rc = mdb_cursor_del(cur, 0);
+                if (rc != 0)
+                    break;
+                (*deleted)++;
+            }
+        }
+        /* After a delete the cursor already stands on the next entry; MDB_NEXT knows. */
+        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    }
+    mdb_cursor_close(cur);
+    if (rc == MDB_NOTFOUND) {
+        m->has_resume = 0;      /* reached the end: the next sweep starts over */
+        rc = 0;
+    }
+    return rc;
+}
+
+static void read_meta(MDB_txn *txn, MDB_dbi dbi, struct meta *m)
+{
+    MDB_val k = {sizeof(meta_key) - 1, (void *)meta_key}, v;
+    memset(m, 0, sizeof(*m));
+    if (mdb_get(txn, dbi, &k, &v) == 0 && v.mv_size == sizeof(*m)) {
+        memcpy(m, v.mv_data, sizeof(*m));
+        if (m->version == META_VERSION)
+            return;
+    }
+    /* Housekeeping only: anything unreadable just starts over. */
+    memset(m, 0, sizeof(*m));
+    m->version = META_VERSION;
+}
+
+static int write_meta(MDB_txn *txn, MDB_dbi dbi, const struct meta *m)
+{
+    MDB_val k = {sizeof(meta_key) - 1, (void *)meta_key}, v = {sizeof(*m), (void *)m};
+    return mdb_put(txn, dbi, &k, &v, 0);
+}
+
+/* One check, all in one write transaction. Returns an LMDB code with *what naming the
+ * step; a bad record is reported in out and returns 0 with out->outcome FAILED. */
+static int check_txn(struct greylist *g, const uint8_t key[KEY_SIZE], int64_t now, struct greylist_result *out,
+                     const char **what)
+{
+    MDB_txn *txn;
+    MDB_val k = {KEY_SIZE, (void *)key}, v;
+    struct record r;
+    struct meta m;
+    long waited;
+    bool present;
+    int rc;
+
+    *what = "begin";
+    rc = txn_begin(g, 0, &txn);
+    if (rc != 0)
+        return rc;
+    *what = "get";
+    rc = mdb_get(txn, g->hosts, &k, &v);
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        goto abort;
+    present = rc == 0;
+    if (present && read_record(&v, &r, out) != 0) {
+        txn_abort(g);
+        return 0;
+    }
+    enum greylist_outcome outcome = decide(&r, present, now, &g->s, &waited);
+    *what = "put";
+    v.mv_size = sizeof(r);
+    v.mv_data = &r;
+    rc = mdb_put(txn, g->hosts, &k, &v, 0);
+    if (rc != 0)
+        goto abort;
+
+    read_meta(txn, g->meta, &m);
+    m.counter++;
+    if (m.counter % SWEEP_EVERY == 0) {
+        size_t deleted = 0;
+        *what = "sweep";
+        rc = sweep(g, txn, now, &m, SWEEP_BATCH, &deleted);
+        if (rc != 0)
+            goto abort;
+    }
+    *what = "put";
+    rc = write_meta(txn, g->meta, &m);
+    if (rc != 0)
+        goto abort;
+    *what = "commit";
+    rc = txn_commit(g);
+    if (rc != 0)
+        return rc;
+    fill_result(out, outcome, &r, waited);
+    return 0;
+abort:
+    txn_abort(g);
+    return rc;
+}
+
+/* The last resort when the map is full: forget every expired entry at once. */
+static int purge_all(struct greylist *g, int64_t now, size_t *deleted)
+{
+    MDB_txn *txn;
+    struct meta m = {.version = META_VERSION};
+    int rc = txn_begin(g, 0, &txn);
+    if (rc != 0)
+        return rc;
+    rc = sweep(g, txn, now, &m, SIZE_MAX, deleted);
+    if (rc != 0) {
+        txn_abort(g);
+        return rc;
+    }
+    return txn_commit(g);
+}
+
+/* ---- descriptors ---- */
+
+static void track_fd(struct greylist *g, int fd, const struct stat *st)
+{
+    for (size_t i = 0; i < g->nfds; i++)
+        if (g->fds[i].fd == fd)
+            return;
+    if (g->nfds == MAX_TRACKED_FDS)
+        return;
+    g->fds[g->nfds].fd = fd;
+    g->fds[g->nfds].dev = st->st_dev;
+    g->fds[g->nfds].ino = st->st_ino;
+    g->nfds++;
+}
+
+static void consider_fd(struct greylist *g, int fd, const struct stat *data, const struct stat *lock)
+{
+    struct stat st;
+    if (fstat(fd, &st) != 0)
+        return;
+    if ((st.st_dev == data->st_dev && st.st_ino == data->st_ino) ||
+        (lock && st.st_dev == lock->st_dev && st.st_ino == lock->st_ino))
+        track_fd(g, fd, &st);
+}
+
+/* LMDB 0.9.24 opens lock.mdb and its O_DSYNC handle on data.mdb with O_CLOEXEC but not
+ * its main handle on data.mdb, and the API only hands out that one. So find every
+ * descriptor on the two files (they were opened just now, before any chroot, so
+ * /proc is there; otherwise probe the descriptor table), make each close-on-exec, and
+ * remember what it points to: greylist_check then notices a daemon that closed or
+ * reused them (closefrom() when daemonising) instead of writing pages into whatever
+ * file now has that number. */
+static void find_lmdb_fds(struct greylist *g)
+{
+    struct stat data, lock;
+    bool have_lock;
+    int fd;
+    char path[PATH_MAX + 16];
+
+    if (mdb_env_get_fd(g->env, &fd) != 0 || fstat(fd, &data) != 0)
+        return;
+    track_fd(g, fd, &data);
+    have_lock = snprintf(path, sizeof(path), "%s/lock.mdb", g->s.dir) < (int)sizeof(path) && stat(path, &lock) == 0;
+
+    DIR *d = opendir("/proc/self/fd");
+    if (d) {
+        struct dirent *de;
+        while ((de = readdir(d)) != NULL) {
+            char *end;
+            long n = strtol(de->d_name, &end, 10);
+            if (*end == '\0' && end != de->d_name && n >= 0 && n != dirfd(d))
+                consider_fd(g, (int)n, &data, have_lock ? &lock : NULL);
+        }
+        closedir(d);
+    } else {
+        long max = sysconf(_SC_OPEN_MAX);
+        if (max < 0 || max > 65536)
+            max = 65536;
+        for (int i = 0; i < max; i++)
+            consider_fd(g, i, &data, have_lock ? &lock : NULL);
+    }
+    for (size_t i = 0; i < g->nfds; i++) {
+        int flags = fcntl(g->fds[i].fd, F_GETFD);
+        if (flags >= 0 && !(flags & FD_CLOEXEC))
+            fcntl(g->fds[i].fd, F_SETFD, flags | FD_CLOEXEC);
+    }
+}
+
+static bool fd_is_ours(const struct tracked_fd *t)
+{
+    struct stat st;
+    return fstat(t->fd, &st) == 0 && st.st_dev == t->dev && st.st_ino == t->ino;
+}
+
+/* Whether env may be used from here, now; says why not in out. */
+static bool usable(struct greylist *g, struct greylist_result *out)
+{
+    if (g == NULL) {
+        set_error(out, "greylist store: not open");
+        return false;
+    }
+    if (getpid() != g->pid) {
+        set_error(out, "greylist store: used in a forked child; LMDB allows only the process that opened it");
+        return false;
+    }
+    if (g->dead[0]) {
+        set_error(out, "%s", g->dead);
+        return false;
+    }
+    if (!g->broken)
+        for (size_t i = 0; i < g->nfds; i++)
+            if (!fd_is_ours(&g->fds[i])) {
+                g->broken = true;
+                break;
+            }
+    if (g->broken) {
+        set_error(out, "greylist store: its file descriptors were closed or replaced by the process; "
+                       "off until restart");
+        return false;
+    }
+    return true;
+}
+
+/* ---- API ---- */
+
+static int open_failed(struct greylist *g, struct diag *err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int open_failed(struct greylist *g, struct diag *err, const char *fmt, ...)
+{
+    va_list ap;
+    char reason[sizeof(err->reason)];
+    va_start(ap, fmt);
+    vsnprintf(reason, sizeof(reason), fmt, ap);
+    va_end(ap);
+    diag_set(err, NULL, 0, "%s", reason);
+    if (g) {
+        mdb_env_close(g->env);
+        free(g);
+    }
+    return -1;
+}
+
+static const char *open_hint(int rc)
+{
+    switch (rc) {
+    case EACCES:
+    case EPERM:
+    case EROFS:
+        return " (the directory and its files must be writable by the daemon's user)";
+    case MDB_INVALID:
+    case MDB_CORRUPTED:
+    case MDB_PAGE_NOTFOUND:
+        return " (a damaged store: remove data.mdb and lock.mdb to start afresh)";
+    case MDB_VERSION_MISMATCH:
+        return " (written by another LMDB version)";
+    default:
+        return "";
+    }
+}
+
+/* ---- the walk at open ---- */
+
+/* LMDB trusts its pages: a damaged one (a page number past the end of the file, a
+ * node offset past the end of the page) is a SIGBUS or SIGSEGV, not an error code, and
+ * in an MTA that would be a crash on every greylisted connection. So greylist_open
+ * reads every page once, under fault handlers installed for just that long: damage
+ * that is there when the daemon starts fails the open instead. (Damage that appears
+ * later, to a store opened sound, is not covered: trapping faults on every check
+ * would mean owning the daemon's signal handlers.) */
+static __thread sigjmp_buf *fault_jump;
+static struct sigaction saved_segv, saved_bus;
+
+static void restore_fault_handlers(void)
+{
+    sigaction(SIGSEGV, &saved_segv, NULL);
+    sigaction(SIGBUS, &saved_bus, NULL);
+}
+
+static void on_fault(int sig)
+{
+    if (fault_jump)
+        siglongjmp(*fault_jump, sig);
+    /* Another thread's fault: put the daemon's handlers back, and returning lets the
+     * faulting instruction run again under them. */
+    restore_fault_handlers();
+}
+
+static int walk_dbi(struct greylist *g, MDB_txn *txn, MDB_dbi dbi)
+{
+    MDB_val k, v;
+    int rc = mdb_cursor_open(txn, dbi, &g->walk);
+    if (rc != 0)
+        return rc;
+    for (rc = mdb_cursor_get(g->walk, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(g->walk, &k, &v, MDB_NEXT))
+        ;
+    mdb_cursor_close(g->walk);
+    g->walk = NULL;
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/* The free list (dbi 0, read by every commit), the main database, and ours. */
+static int walk_all(struct greylist *g)
+{
+    static const char *const names[] = {"hosts", "meta"};
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    int rc = txn_begin(g, MDB_RDONLY, &txn);
+    if (rc != 0)
+        return rc;
+    rc = walk_dbi(g, txn, 0);
+    if (rc == 0)
+        rc = mdb_dbi_open(txn, NULL, 0, &dbi);
+    if (rc == 0)
+        rc = walk_dbi(g, txn, dbi);
+    for (size_t i = 0; rc == 0 && i < sizeof(names) / sizeof(names[0]); i++) {
+        rc = mdb_dbi_open(txn, names[i], 0, &dbi);
+        if (rc == 0)
+            rc = walk_dbi(g, txn, dbi);
+        else if (rc == MDB_NOTFOUND)
+            rc = 0;     /* a new store */
+    }
+    txn_abort(g);
+    return rc;
+}
+
+/* 0, an LMDB code, or -1 with why filled (a fault or an LMDB assertion). */
+static int verify_pages(struct greylist *g, char *why, size_t size)
+{
+    sigjmp_buf jump;
+    sigjmp_buf *outer = assert_jump;
+    struct sigaction sa;
+    int rc, sig;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_fault;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGSEGV, &sa, &saved_segv);
+    sigaction(SIGBUS, &sa, &saved_bus);
+    sig = sigsetjmp(jump, 1);
+    if (sig == 0) {
+        fault_jump = &jump;
+        assert_jump = &jump;
+        rc = walk_all(g);
+    } else {
+        rc = -1;
+        snprintf(why, size, "%s", sig == 1 ? assert_text : strsignal(sig));
+    }
+    fault_jump = NULL;
+    assert_jump = outer;
+    restore_fault_handlers();
+    if (rc == -1) {
+        if (g->txn)
+            txn_abort(g);
+        if (g->walk)
+            mdb_cursor_close(g->walk);      /* read-only cursors may outlive their txn */
+        g->walk = NULL;
+    }
+    return rc;
+}
+
+/* The LMDB part of greylist_open, once g->env exists; the caller guards it against
+ * LMDB's assertions. */
+static int open_env(struct greylist *g, struct diag *err)
+{
+    const char *dir = g->s.dir;
+    struct stat st;
+    MDB_txn *txn;
+    MDB_envinfo info;
+    MDB_stat mst;
+    int rc, dead;
+
+    /* NOTLS: the transactions are not tied to the opening thread (the shim's worker
+     * runs them) and read slots are released at each abort. NOMETASYNC: one sync per
+     * commit instead of two; a system crash may lose the last commit but never
+     * breaks the store. */
+    rc = mdb_env_open(g->env, dir, MDB_NOTLS | MDB_NOMETASYNC, 0660);
+    if (rc != 0)
+        return open_failed(g, err, "greylist store %s: cannot open: %s%s", dir, mdb_strerror(rc), open_hint(rc));
+    find_lmdb_fds(g);
+
+    /* A data file shorter than what the meta page says is in use would make LMDB read
+     * past the end of the file, which is SIGBUS, not an error code. */
+    if (g->nfds > 0 && mdb_env_info(g->env, &info) == 0 && mdb_env_stat(g->env, &mst) == 0 &&
+        fstat(g->fds[0].fd, &st) == 0 && (uint64_t)st.st_size < ((uint64_t)info.me_last_pgno + 1) * mst.ms_psize)
+        return open_failed(g, err, "greylist store %s: data.mdb is truncated (%lld bytes, %llu in use)%s", dir,
+                           (long long)st.st_size, ((unsigned long long)info.me_last_pgno + 1) * mst.ms_psize,
+                           open_hint(MDB_CORRUPTED));
+
+    /* Slots of readers that died mid-transaction would pin old pages forever. */
+    mdb_reader_check(g->env, &dead);
+
+    char why[120];
+    rc = verify_pages(g, why, sizeof(why));
+    if (rc == -1)
+        return open_failed(g, err, "greylist store %s: corrupt (%s while reading it)%s", dir, why,
+                           open_hint(MDB_CORRUPTED));
+    if (rc != 0)
+        return open_failed(g, err, "greylist store %s: %s%s", dir, mdb_strerror(rc), open_hint(rc));
+
+    rc = txn_begin(g, 0, &txn);
+    if (rc == 0)
+        rc = mdb_dbi_open(txn, "hosts", MDB_CREATE, &g->hosts);
+    if (rc == 0)
+        rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &g->meta);
+    if (rc == 0)
+        rc = txn_commit(g);
+    else if (g->txn)
+        txn_abort(g);
+    if (rc != 0)
+        return open_failed(g, err, "greylist store %s: %s%s", dir, mdb_strerror(rc), open_hint(rc));
+    return 0;
+}
+
+int greylist_open(struct greylist **out, const struct greylist_settings *s, struct diag *err)
+{
+    struct greylist *g;
+    struct stat st;
+    sigjmp_buf jump;
+    int rc;
+
+    *out = NULL;
+    if (s->dir[0] == '\0')
+        return open_failed(NULL, err, "greylist store: no directory configured");
+    if (s->v4_prefix < 1 || s->v4_prefix > 32 || s->v6_prefix < 1 || s->v6_prefix > 128)
+        return open_failed(NULL, err, "greylist store %s: prefixes /%u and /%u: IPv4 takes 1-32, IPv6 1-128", s->dir,
+                           s->v4_prefix, s->v6_prefix);
+    if (s->window_s < s->delay_s)
+        return open_failed(NULL, err,
+                           "greylist store %s: the window (%u s) is shorter than the delay (%u s): no retry could pass",
+                           s->dir, s->window_s, s->delay_s);
+    if (stat(s->dir, &st) != 0)
+        return open_failed(NULL, err, "greylist store %s: %s%s", s->dir, strerror(errno),
+                           errno == ENOENT ? " (create the directory, writable by the daemon's user)" : "");
+    if (!S_ISDIR(st.st_mode))
+        return open_failed(NULL, err, "greylist store %s: not a directory", s->dir);
+
+    g = calloc(1, sizeof(*g));
+    if (g == NULL)
+        return open_failed(NULL, err, "greylist store %s: out of memory", s->dir);
+    g->s = *s;
+    g->pid = getpid();
+    rc = mdb_env_create(&g->env);
+    if (rc != 0) {
+        free(g);
+        return open_failed(NULL, err, "greylist store %s: %s", s->dir, mdb_strerror(rc));
+    }
+    mdb_env_set_assert(g->env, on_lmdb_assert);
+    rc = mdb_env_set_maxdbs(g->env, 2);
+    if (rc == 0)
+        rc = mdb_env_set_mapsize(g->env, greylist_test_map_size ? greylist_test_map_size : GREYLIST_MAP_SIZE);
+    if (rc != 0)
+        return open_failed(g, err, "greylist store %s: %s", s->dir, mdb_strerror(rc));
+
+    if (sigsetjmp(jump, 0) != 0) {
+        assert_jump = NULL;
+        if (g->txn)
+            txn_abort(g);
+        return open_failed(g, err, "greylist store %s: corrupt (LMDB: %s)%s", s->dir, assert_text,
+                           open_hint(MDB_CORRUPTED));
+    }
+    assert_jump = &jump;
+    rc = open_env(g, err);      /* frees g on failure */
+    assert_jump = NULL;
+    if (rc == 0)
+        *out = g;
+    return rc;
+}
+
+static void check_guarded(struct greylist *g, const uint8_t key[KEY_SIZE], int64_t now, struct greylist_result *out)
+{
+    const char *what;
+    size_t deleted = 0;
+    int rc = check_txn(g, key, now, out, &what);
+    if (rc == MDB_MAP_FULL && now < g->no_purge_before) {
+        set_error(out, "greylist store: full of unexpired entries (%s)", mdb_strerror(rc));
+        return;
+    }
+    if (rc == MDB_MAP_FULL) {
+        int purge = purge_all(g, now, &deleted);
+        if (purge != 0) {
+            lmdb_error(out, "full, and purging expired entries failed", purge);
+            return;
+        }
+        /* A walk of the whole store holds the writer lock: after one that found
+         * nothing, let a minute pass before the next. */
+        if (deleted == 0)
+            g->no_purge_before = now + 60;
+        rc = check_txn(g, key, now, out, &what);
+        if (rc == MDB_MAP_FULL) {
+            set_error(out, "greylist store: full even after purging expired entries (%s)", mdb_strerror(rc));
+            return;
+        }
+    }
+    if (rc != 0)
+        lmdb_error(out, what, rc);
+}
+
+void greylist_check(struct greylist *g, const struct endpoint *peer, time_t now, struct greylist_result *out)
+{
+    uint8_t key[KEY_SIZE];
+    sigjmp_buf jump;
+
+    memset(out, 0, sizeof(*out));
+    if (!usable(g, out))
+        return;
+    if (make_key(g, peer, key) != 0) {
+        set_error(out, "greylist store: address family %d is neither IPv4 nor IPv6", peer->family);
+        return;
+    }
+    if (sigsetjmp(jump, 0) != 0) {
+        after_assert(g, out);
+        return;
+    }
+    assert_jump = &jump;
+    check_guarded(g, key, (int64_t)now, out);
+    assert_jump = NULL;
+}
+
+/* Fills out from the stored record; 0, or -1 with out saying why there is none. */
+static int peek_guarded(struct greylist *g, const uint8_t key[KEY_SIZE], int64_t now, struct greylist_result *out)
+{
+    MDB_txn *txn;
+    MDB_val k = {KEY_SIZE, (void *)key}, v;
+    struct record stored, r;
+    long waited;
+    int rc = txn_begin(g, MDB_RDONLY, &txn);
+    if (rc != 0) {
+        lmdb_error(out, "begin", rc);
+        return -1;
+    }
+    rc = mdb_get(txn, g->hosts, &k, &v);
+    if (rc != 0) {
+        txn_abort(g);
+        if (rc != MDB_NOTFOUND)
+            lmdb_error(out, "get", rc);
+        return -1;
+    }
+    /* Copied out before the abort: v points into the map, valid only inside the txn. */
+    rc = read_record(&v, &stored, out);
+    txn_abort(g);
+    if (rc != 0)
+        return -1;
+    r = stored;
+    enum greylist_outcome outcome = decide(&r, true, now, &g->s, &waited);
+    fill_result(out, outcome, &stored, waited);
+    return 0;
+}
+
+int greylist_peek(struct greylist *g, const struct endpoint *peer, time_t now, struct greylist_result *out)
+{
+    uint8_t key[KEY_SIZE];
+    sigjmp_buf jump;
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    out->outcome = GREYLIST_FIRST;
+    if (!usable(g, out))
+        return -1;
+    if (make_key(g, peer, key) != 0) {
+        set_error(out, "greylist store: address family %d is neither IPv4 nor IPv6", peer->family);
+        return -1;
+    }
+    if (sigsetjmp(jump, 0) != 0) {
+        after_assert(g, out);
+        return -1;
+    }
+    assert_jump = &jump;
+    rc = peek_guarded(g, key, (int64_t)now, out);
+    assert_jump = NULL;
+    return rc;
+}
+
+void greylist_close(struct greylist *g)
+{
+    if (g == NULL)
+        return;
+    bool ours = getpid() == g->pid && !g->broken;
+    for (size_t i = 0; ours && i < g->nfds; i++)
+        if (!fd_is_ours(&g->fds[i]))
+            ours = false;
+    if (ours) {
+        mdb_env_close(g->env);
+    } else if (getpid() != g->pid) {
+        /* A forked child: mdb_env_close would clear the parent's reader slots (LMDB
+         * knows readers by the opener's pid). Only drop the child's copies of the
+         * descriptors; the parent's fcntl locks are not the child's to release. The
+         * mappings and the env's memory are left behind, deliberately. */
+        for (size_t i = 0; i < g->nfds; i++)
+            if (fd_is_ours(&g->fds[i]))
+                close(g->fds[i].fd);
+    }
+    /* Otherwise the numbers belong to someone else now: leave them and leak env. */
+    free(g);
+}
