@@ -254,7 +254,9 @@ static void atfork_child(void)
     pthread_mutex_init(&E.lock, NULL);
     judged_cond_init();
     if (E.greylist) {
-        /* LMDB environments must not be used across fork(); the parent still owns it. */
+        /* LMDB environments must not be used across fork(): give back the child's copies of
+         * its descriptors (the parent's reader slots and locks are untouched). */
+        greylist_close(E.greylist);
         E.greylist = NULL;
         snprintf(E.greylist_error, sizeof(E.greylist_error),
                  "the store was opened by the parent process (pre-forked accept is not supported)");

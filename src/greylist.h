@@ -8,13 +8,15 @@
  * Keys are the peer's address masked to v4_prefix/v6_prefix. The directory must exist
  * and be writable by the daemon's user; its path is resolved only by greylist_open
  * (LMDB keeps data.mdb open twice and lock.mdb once, all close-on-exec, and never
- * reopens them), so opening before a chroot uses the outside path.
+ * reopens them), so opening before a chroot uses the outside path. greylist_open reads
+ * every page once, so that a damaged store fails there rather than crash a check.
  * A handle belongs to the process that opened it: LMDB environments must not be used
  * across fork(). In a forked child, check and peek fail (GREYLIST_FAILED) and
  * greylist_close only closes the child's copies of the descriptors. If the process
  * closes or reuses the store's descriptors, check fails from then on instead of
- * writing into someone else's file. Not meant for two handles on one directory in one
- * process at a time (LMDB's fcntl locks are per process). */
+ * writing into someone else's file. Calls on one handle must not overlap (one thread
+ * at a time, any thread); one handle per directory per process (LMDB's fcntl locks
+ * are per process, and closing a second handle would drop the first one's). */
 #ifndef P0FSHIM_GREYLIST_H
 #define P0FSHIM_GREYLIST_H
 

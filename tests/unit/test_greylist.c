@@ -618,7 +618,7 @@ Test(greylist, a_truncated_data_file_fails_open)
     open_fails(&s, store);
 }
 
-/* Rewrites the value of the only host in the store, through LMDB itself. */
+/* Rewrites the value of the first host in the store, through LMDB itself. */
 static void rewrite_record(const void *data, size_t len)
 {
     MDB_env *env;
