@@ -32,7 +32,7 @@
 #define RECONNECT_DELAY_MS 10
 /* How long the worker waits for a busy log receiver before it drops a line (and says so). */
 #define LOG_WAIT_MS 200
-#define FIRST_QUERY_DELAY_MAX_NS (8 * NS_PER_MS)
+#define FIRST_QUERY_DELAY_MAX_NS (5 * NS_PER_MS)   /* one p0f capture block */
 #define FIRST_QUERY_DELAY_MIN_NS (250 * 1000ull)
 /* Recent p0f answers by host: a client that opens many connections at once (a bulk
  * sender) costs one query per CACHE_FRESH_MS, not one per connection. */
@@ -69,6 +69,7 @@ struct pending {
     struct lookup v3, v2;
     struct p0f3_answer a3;
     struct p0f2_answer a2;
+    bool inherited;          /* judged at load (inetd mode): the program may exit at the shutdown */
     bool held;               /* a hold-mode accept() waits for this verdict */
     bool judged;             /* ... and the verdict is in: reply says what to do */
     enum hold_reply reply;
@@ -265,8 +266,9 @@ static void atfork_child(void)
         for (uint32_t i = 0; i < ENGINE_PENDING_MAX; i++)
             if (E.slots[i].used)
                 release(&E.slots[i].conn);
-    if (E.slots_ready)
-        slots_init_locked();
+    /* The table is set up afresh (a large memset) only if this child accepts itself:
+     * a fork per connection must not pay for it. */
+    E.slots_ready = false;
     release(&E.p0f);
     release(&E.v2);
     release(&E.wake_read);
@@ -469,7 +471,10 @@ static void lookup_retry_locked(struct lookup *l, const struct pending *p, uint6
     l->saw_nomatch = true;
     if (now + l->retry_ms * NS_PER_MS < p->deadline_ns) {
         l->next_query_ns = now + l->retry_ms * NS_PER_MS;
-        l->retry_ms = l->retry_ms * 2 > ENGINE_RETRY_MAX_MS ? ENGINE_RETRY_MAX_MS : l->retry_ms * 2;
+        /* p0f learns a host within one 5 ms capture block: ask every ms until then, and
+         * back off for a host it may never see. */
+        if (now - p->accepted_ns >= ENGINE_RETRY_FAST_MS * NS_PER_MS)
+            l->retry_ms = l->retry_ms * 2 > ENGINE_RETRY_MAX_MS ? ENGINE_RETRY_MAX_MS : l->retry_ms * 2;
     } else {
         l->next_query_ns = UINT64_MAX;   /* the deadline settles it as unknown */
     }
@@ -600,12 +605,16 @@ static void finish(uint32_t idx, uint64_t now)
         report.reply = reply;
     }
     logfmt_connection(&line, &report);
-    /* The line goes out first: a program that serves one connection (inetd mode) exits
-     * as soon as it sees the shutdown, and its worker with it. */
+    /* A program that serves one inherited connection (inetd mode) exits as soon as it sees
+     * the shutdown, and its worker with it: its line goes out first. Elsewhere the client
+     * is cut off first and the line follows. */
+    bool shut = !handed && refuse && !snapshot.inherited && still_owned(&snapshot.conn);
+    if (shut)
+        shutdown(snapshot.conn.fd, SHUT_RDWR);
     syslog_writer_send_wait(E.log, LOG_INFO, line.text, LOG_WAIT_MS);
     if (handed)
         return;
-    if (refuse && still_owned(&snapshot.conn))
+    if (!shut && refuse && still_owned(&snapshot.conn))
         shutdown(snapshot.conn.fd, SHUT_RDWR);
 
     pthread_mutex_lock(&E.lock);
@@ -1061,7 +1070,6 @@ static void *worker_main(void *unused)
         uint64_t seen;
 
         report_accept_path_failures();
-        ensure_wake_pipe();
         uint64_t next = plan(now, expired, &nexpired, &v3_due, &v2_due, &seen);
         for (size_t i = 0; i < nexpired; i++)
             finish(expired[i], now);
@@ -1091,27 +1099,28 @@ static void *worker_main(void *unused)
         }
         next = idle_close(now, next);
 
-        struct pollfd fds[3] = {{.fd = E.wake_read.fd, .events = POLLIN}, {.fd = -1}, {.fd = -1}};
-        if (E.p0f.fd >= 0 && still_owned(&E.p0f)) {
-            fds[1].fd = E.p0f.fd;
-            fds[1].events = POLLIN | (E.out_len ? POLLOUT : 0);
-        }
-        if (E.v2.fd >= 0 && still_owned(&E.v2)) {
-            fds[2].fd = E.v2.fd;
-            fds[2].events = POLLIN;
-        }
-        int timeout_ms = -1;
+        /* Identities are checked when an fd reports an event, before it is read: an idle
+         * loop costs no fstat. A number the host took over is dropped there. */
+        struct pollfd fds[3] = {{.fd = E.wake_read.fd, .events = POLLIN}, {.fd = E.p0f.fd}, {.fd = E.v2.fd}};
+        fds[1].events = (short)(POLLIN | (E.out_len ? POLLOUT : 0));
+        fds[2].events = POLLIN;
+        struct timespec wait, *timeout = NULL;
         now = now_ns();
-        if (next != UINT64_MAX)
-            timeout_ms = next <= now ? 0 : (int)((next - now + NS_PER_MS - 1) / NS_PER_MS);
+        if (next != UINT64_MAX) {
+            uint64_t ns = next <= now ? 0 : next - now;
+            wait = (struct timespec){.tv_sec = (time_t)(ns / 1000000000ull), .tv_nsec = (long)(ns % 1000000000ull)};
+            timeout = &wait;
+        }
 
         pthread_mutex_lock(&E.lock);
         E.worker_sleeping = true;
         bool new_work = E.wake_pending || E.submissions != seen;
         pthread_mutex_unlock(&E.lock);
-        if (new_work)
-            timeout_ms = 0;
-        int ready = poll(fds, 3, timeout_ms);
+        if (new_work) {
+            wait = (struct timespec){0, 0};
+            timeout = &wait;
+        }
+        int ready = ppoll(fds, 3, timeout, NULL);
         pthread_mutex_lock(&E.lock);
         E.worker_sleeping = false;
         E.wake_pending = false;
@@ -1119,17 +1128,31 @@ static void *worker_main(void *unused)
 
         if (ready <= 0)
             continue;
-        if (fds[0].revents)
+        if (fds[0].revents) {
+            ensure_wake_pipe();
             drain_wake_pipe();
-        now = now_ns();
-        if (fds[1].fd >= 0 && fds[1].revents) {
-            if (fds[1].revents & (POLLIN | POLLHUP | POLLERR))
-                p0f_read(now);
-            if (E.p0f.fd >= 0 && (fds[1].revents & POLLOUT))
-                p0f_flush(now);
         }
-        if (fds[2].fd >= 0 && fds[2].revents && E.v2.fd >= 0)
-            v2_read(now);
+        now = now_ns();
+        if (fds[1].fd >= 0 && fds[1].revents && E.p0f.fd == fds[1].fd) {
+            if (!still_owned(&E.p0f)) {
+                E.p0f.fd = -1;   /* the host's now: not ours to read or close */
+                p0f_disconnect(now);
+            } else {
+                if (fds[1].revents & (POLLIN | POLLHUP | POLLERR))
+                    p0f_read(now);
+                if (E.p0f.fd >= 0 && (fds[1].revents & POLLOUT))
+                    p0f_flush(now);
+            }
+        }
+        if (fds[2].fd >= 0 && fds[2].revents && E.v2.fd == fds[2].fd) {
+            if (!still_owned(&E.v2)) {
+                E.v2.fd = -1;
+                snprintf(E.v2_error, sizeof(E.v2_error), "p0f v2 connection lost");
+                v2_abort(now);
+            } else {
+                v2_read(now);
+            }
+        }
     }
     return NULL;
 }
@@ -1143,7 +1166,7 @@ static bool worker_start_locked(void)
     sigset_t all, saved;
     int rc;
 
-    if (E.worker_pid == getpid())
+    if (E.worker_pid != 0)   /* zeroed in a forked child by atfork_child */
         return true;
     if (E.worker_failed || !wake_pipe_open_locked())
         return false;
@@ -1205,7 +1228,8 @@ void engine_drain_at_exit(void)
     errno = saved;
 }
 
-struct engine_ticket engine_submit(int fd, const struct endpoint *remote, const struct endpoint *local, bool hold)
+struct engine_ticket engine_submit(int fd, const struct endpoint *remote, const struct endpoint *local, bool hold,
+                                   bool inherited)
 {
     struct owned_fd conn;
     struct engine_ticket none = {.valid = false}, ticket = none;
@@ -1252,6 +1276,7 @@ struct engine_ticket engine_submit(int fd, const struct endpoint *remote, const 
                .retry_ms = ENGINE_RETRY_FIRST_MS},
         .v2 = {.active = E.cfg->v2.enabled, .next_query_ns = now, .retry_ms = ENGINE_RETRY_FIRST_MS},
         .held = hold,
+        .inherited = inherited,
     };
     ticket = (struct engine_ticket){.valid = true, .slot = idx, .generation = generation};
     /* p0f v2 knows IPv4 only: an IPv6 peer is unknown to it from the start. */

@@ -21,7 +21,8 @@
  * and only 20 API slots by default, shared by every process of the MTA. */
 #define ENGINE_IDLE_CLOSE_MS 100
 /* NOMATCH retries: p0f learns a host 1-5 ms after accept on fast links. */
-#define ENGINE_RETRY_FIRST_MS 2
+#define ENGINE_RETRY_FIRST_MS 1
+#define ENGINE_RETRY_FAST_MS 10   /* retries stay ENGINE_RETRY_FIRST_MS apart this long after accept */
 #define ENGINE_RETRY_MAX_MS 50
 
 struct engine_ticket {
@@ -33,8 +34,10 @@ struct engine_ticket {
 void engine_setup(const struct config *cfg, struct syslog_writer *log);
 /* Called on the accept path: takes a private close-on-exec dup of fd. Never blocks, keeps
  * errno. With hold, the verdict is kept for engine_wait() (an invalid ticket: the
- * connection could not be queued and simply passes). */
-struct engine_ticket engine_submit(int fd, const struct endpoint *remote, const struct endpoint *local, bool hold);
+ * connection could not be queued and simply passes). inherited: judged at load, not
+ * accepted (inetd mode). */
+struct engine_ticket engine_submit(int fd, const struct endpoint *remote, const struct endpoint *local, bool hold,
+                                   bool inherited);
 /* Hold mode: waits at most hold_ms for the verdict. HOLD_PASS also when time ran out. */
 enum hold_reply engine_wait(struct engine_ticket ticket, unsigned hold_ms);
 /* The reply for a kind under the process's configuration (action_reply_text). */

@@ -114,7 +114,7 @@ static void judge_inherited_connection(int fd)
             endpoint_from_sockaddr((struct sockaddr *)&ss, len, &remote) != 0)
             return;
     }
-    engine_submit(fd, &remote, &local, false);
+    engine_submit(fd, &remote, &local, false, true);
 }
 
 /* systemd passes an Accept=yes connection as fd 3, and also as fd 0 and 1 with
@@ -212,7 +212,7 @@ int p0fshim_after_accept(int fd, const struct sockaddr *addr, const socklen_t *a
             goto out;
     }
     bool hold = cfg.mode == MODE_HOLD;
-    struct engine_ticket ticket = engine_submit(fd, &remote, &local, hold);
+    struct engine_ticket ticket = engine_submit(fd, &remote, &local, hold, false);
     if (hold) {
         enum hold_reply reply = engine_wait(ticket, cfg.hold_ms);
         if (reply != HOLD_PASS) {

@@ -14,12 +14,16 @@ static void usage(FILE *f)
           "       p0fshim check IP [--config FILE] [--socket PATH] [--os NAME [--flavor F]] [--json]\n"
           "       p0fshim lint [--config FILE] [--fp FILE] [--postfix-dir DIR]\n"
           "       p0fshim report [FILE...] [--since T] [--until T] [--top N] [--year Y] [--json|--csv]\n"
+          "       p0fshim policy [--config FILE] [--socket-listen PATH] [--timeout MS]\n"
+          "       p0fshim header IP genre|link [--config FILE] [--timeout MS]\n"
           "       p0fshim help | --version\n"
           "\n"
           "  query   what p0f knows about IP (p0f v3 API), like p0f-client\n"
           "  check   the verdict the shim would reach for a connection from IP, and why\n"
           "  lint    every problem in the configuration and the blocked-OS file\n"
           "  report  summarise the shim's syslog lines (files, .gz, or journalctl on stdin)\n"
+          "  policy  Postfix policy service: X-P0F-Genre / X-P0F-Link-Type headers (PREPEND)\n"
+          "  header  the X-P0F-Genre or X-P0F-Link-Type value for IP (Exim's ${run})\n"
           "\n"
           "See p0fshim(1).\n",
           f);
@@ -194,6 +198,10 @@ int main(int argc, char **argv)
         return cmd_lint(argc - 1, argv + 1);
     if (strcmp(cmd, "report") == 0)
         return cmd_report(argc - 1, argv + 1);
+    if (strcmp(cmd, "policy") == 0)
+        return cmd_policy(argc - 1, argv + 1);
+    if (strcmp(cmd, "header") == 0)
+        return cmd_header(argc - 1, argv + 1);
     if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
         usage(stdout);
         return 0;

@@ -27,6 +27,8 @@ int cmd_query(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_lint(int argc, char **argv);
 int cmd_report(int argc, char **argv);
+int cmd_policy(int argc, char **argv);   /* policy.c: Postfix policy service (fingerprint headers) */
+int cmd_header(int argc, char **argv);   /* header.c: one header value, for Exim's ${run} */
 
 /* ---- main.c: small shared helpers ---- */
 

@@ -1,0 +1,51 @@
+/* Fingerprint headers (X-P0F-Genre, X-P0F-Link-Type) for one client address: what p0f v3
+ * says about it, as the shim's log line has it, shared by `p0fshim policy`, `p0fshim
+ * header` and p0fshim-milter. Synchronous (p0fq), with a short deadline: the MTA waits. */
+#ifndef P0FSHIM_FPHDR_H
+#define P0FSHIM_FPHDR_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "addr.h"
+#include "config.h"
+#include "diag.h"
+#include "policy_proto.h"
+
+#define FPHDR_DEFAULT_TIMEOUT_MS 200
+/* NOMATCH is asked again (10, 20, 40 ms apart) for at most this long. */
+#define FPHDR_NOMATCH_RETRY_MS 75
+
+enum fphdr_status {
+    FPHDR_OK,                /* p0f answered; genre/link may still be empty (OS unknown) */
+    FPHDR_NOMATCH,           /* p0f has no record of the host (after the retries) */
+    FPHDR_OFF,               /* add_headers false, or no p0f v3 source configured */
+    FPHDR_BAD_ADDRESS,       /* not an IPv4/IPv6 address ("unknown", empty, ...) */
+    FPHDR_ERROR,             /* p0f down, hung, not p0f, or an untrusted socket */
+};
+
+struct fphdr_values {
+    enum fphdr_status status;
+    char genre[HDRVAL_MAX + 1];      /* sanitised; "" = no X-P0F-Genre */
+    char link[HDRVAL_MAX + 1];       /* sanitised; "" = no X-P0F-Link-Type */
+    char reason[160];                /* with FPHDR_ERROR/NOMATCH/OFF/BAD_ADDRESS: why, for a log */
+    unsigned elapsed_ms;
+};
+
+/* The configuration as the library reads it (config_parse: the blocked-OS file is not
+ * needed). path NULL: $P0FSHIM_CONFIG, else /etc/p0fshim/p0fshim.conf (a missing default
+ * file = the defaults, like the library). */
+int fphdr_load_config(const char *path, struct config *c, struct diag *err);
+
+/* Asks the configured p0f v3 source about address (text, as the MTA gives it; an
+ * IPv4-mapped IPv6 address is asked about as IPv4, like the shim does). NOMATCH is asked
+ * again a few times within FPHDR_NOMATCH_RETRY_MS and timeout_ms (p0f may lag behind a fresh connection). Answers
+ * are only taken from a socket served by root or the configured p0f_user. */
+void fphdr_lookup(const struct config *c, const char *address, unsigned timeout_ms, struct fphdr_values *out);
+
+const char *fphdr_status_word(enum fphdr_status s);
+
+/* The value of one header from values ("" = none). */
+const char *fphdr_value(const struct fphdr_values *v, enum hdr_kind h);
+
+#endif
