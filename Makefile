@@ -108,3 +108,5 @@ uninstall:
 
 clean:
 	rm -rf $(B)
+
+include mk/bench.mk

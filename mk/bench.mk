@@ -1,0 +1,18 @@
+# `make bench`: the performance table of issue 7 (bench/run.sh). Included from the Makefile
+# after its `all` rule; uses its CC, CFLAGS and B. Needs root (network namespaces for the
+# rows with the real p0f). Timing figures are printed, never asserted: `make check` has none.
+
+BENCH_SRC := $(wildcard bench/*.c)
+BENCH_BIN := $(patsubst bench/%.c,$(B)/bench/%,$(BENCH_SRC))
+
+.PHONY: bench bench-tools
+
+# Standalone programs, like the test tools: they share no code with the shim.
+$(B)/bench/%: bench/%.c $(wildcard bench/*.h)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $< -pthread -lm
+
+bench-tools: $(BENCH_BIN) $(B)/libp0fshim.so $(B)/tests/fake_p0f $(B)/tests/logsink
+
+bench: deps bench-tools
+	bash bench/run.sh
