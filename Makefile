@@ -66,7 +66,7 @@ deps:
 	bash scripts/install-deps.sh
 
 check: deps all $(B)/tests/unit
-	$(MAKE) --no-print-directory check-unit check-integration check-tool check-e2e
+	$(MAKE) --no-print-directory check-unit check-integration check-faults check-tool check-e2e
 
 check-unit: $(B)/tests/unit
 	$(B)/tests/unit --jobs 2
@@ -75,6 +75,7 @@ check-integration: all
 	bash tests/integration/run.sh
 	bash tests/integration/mta.sh
 	bash tests/integration/v2.sh
+	bash tests/integration/hold.sh
 
 check-tool: all
 	bash tests/tool/run.sh
@@ -85,6 +86,7 @@ bench-report: $(B)/p0fshim
 check-e2e: all
 	bash tests/e2e/run.sh
 	bash tests/e2e/postfix.sh
+	bash tests/e2e/postfix-hold.sh
 
 demo: deps all
 	bash scripts/demo.sh
@@ -109,4 +111,6 @@ uninstall:
 clean:
 	rm -rf $(B)
 
-include mk/bench.mk
+-include mk/bench.mk
+# -include: the mutant builds of the test scripts copy only the Makefile, src/ and shim/.
+-include mk/hardening.mk

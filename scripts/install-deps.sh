@@ -15,6 +15,8 @@ PACKAGES=(
     coreutils                       # stdbuf, timeout, mktemp (essential, listed for clarity)
     postfix                         # the real MTA of the Postfix end-to-end test
     ucspi-tcp                       # tcpserver, for the qmail-style test
+    libmilter-dev                   # p0fshim-milter (libmilter, Sendmail's milter API)
+    strace util-linux               # the fault tests: strace of a host, setpriv and unshare
 )
 PACKAGES+=("$@")
 

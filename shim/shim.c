@@ -47,10 +47,11 @@ static int call_accept4(int fd, struct sockaddr *addr, socklen_t *addrlen, int f
     return (int)syscall(SYS_accept4, fd, addr, addrlen, flags);
 }
 
-/* A connection that hold mode answered and closed itself is never returned: a blocking
- * listener goes on to the next connection, as the caller asked; a non-blocking one
- * returns EAGAIN, which every MTA treats as "nothing to accept" (Postfix's smtpd counts
- * it among its harmless accept errors). */
+/* A connection that hold mode answered and closed itself is never returned: the wrapper
+ * goes on to the next one, as the caller asked. On a non-blocking listener the real
+ * accept() then says EAGAIN when nothing else is queued, which every MTA treats as
+ * "nothing to accept" (Postfix's smtpd counts it among its harmless accept errors), and
+ * an edge-triggered caller misses no connection that was queued behind the refused one. */
 static int accept_judged(int fd, struct sockaddr *addr, socklen_t *addrlen, int flags, bool plain)
 {
     socklen_t given = addr && addrlen ? *addrlen : 0;
@@ -65,10 +66,6 @@ static int accept_judged(int fd, struct sockaddr *addr, socklen_t *addrlen, int 
         }
         if (rc < 0 || p0fshim_after_accept(rc, addr, addrlen, given) == P0FSHIM_PASS)
             return rc;
-        if (p0fshim_listener_nonblocking(fd)) {
-            errno = EAGAIN;
-            return -1;
-        }
         if (addrlen)
             *addrlen = given;
     }

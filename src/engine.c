@@ -136,7 +136,7 @@ struct engine {
     /* Failures on the accept path, reported by the worker. */
     atomic_ulong overflowed, dup_failed, near_fd_limit;
     atomic_int dup_errno;
-    struct rate_limit rl_p0f, rl_overflow, rl_dup, rl_worker, rl_greylist;
+    struct rate_limit rl_p0f, rl_overflow, rl_dup, rl_headroom, rl_worker, rl_greylist;
 };
 
 static struct engine E = {
@@ -952,24 +952,40 @@ static void v2_read(uint64_t now)
 
 /* ---- the worker ---- */
 
-static void report_accept_path_failures(void)
+/* One counter's report: printed when its rate limit allows, with everything counted
+ * since the last line; until then the count keeps growing. Returns when it may print
+ * next if something is still waiting, else UINT64_MAX. */
+static uint64_t report_counter(atomic_ulong *counter, struct rate_limit *rl, const char *msg, const char *detail)
 {
-    char value[96];
-    unsigned long n;
-    if ((n = atomic_exchange(&E.overflowed, 0)) != 0) {
+    char value[128];
+    unsigned long suppressed;
+    unsigned long n = atomic_load(counter);
+    uint64_t now = now_ns();
+    time_t now_s = (time_t)(now / 1000000000ull);
+    if (n == 0)
+        return UINT64_MAX;
+    if (rl->started && now_s - rl->last < RATE_LIMIT_PERIOD_S)
+        return (uint64_t)(rl->last + RATE_LIMIT_PERIOD_S) * 1000000000ull;
+    rate_limit_allow(rl, now_s, &suppressed);
+    atomic_fetch_sub(counter, n);
+    if (detail)
+        snprintf(value, sizeof(value), "%lu (%s)", n, detail);
+    else
         snprintf(value, sizeof(value), "%lu", n);
-        diagnostic(LOG_WARNING, &E.rl_overflow, "too many connections awaiting a verdict; passed unjudged",
-                   "count", value);
-    }
-    if ((n = atomic_exchange(&E.dup_failed, 0)) != 0) {
-        snprintf(value, sizeof(value), "%lu (%s)", n, strerror(atomic_load(&E.dup_errno)));
-        diagnostic(LOG_WARNING, &E.rl_dup, "cannot duplicate accepted sockets; passed unjudged", "count", value);
-    }
-    if ((n = atomic_exchange(&E.near_fd_limit, 0)) != 0) {
-        snprintf(value, sizeof(value), "%lu", n);
-        diagnostic(LOG_WARNING, &E.rl_dup, "near the descriptor limit; connections passed unjudged", "count",
-                   value);
-    }
+    diagnostic(LOG_WARNING, NULL, msg, "count", value);
+    return UINT64_MAX;
+}
+
+static uint64_t report_accept_path_failures(void)
+{
+    uint64_t a = report_counter(&E.overflowed, &E.rl_overflow,
+                                "too many connections awaiting a verdict; passed unjudged", NULL);
+    uint64_t b = report_counter(&E.dup_failed, &E.rl_dup, "cannot duplicate accepted sockets; passed unjudged",
+                                strerror(atomic_load(&E.dup_errno)));
+    uint64_t c = report_counter(&E.near_fd_limit, &E.rl_headroom,
+                                "near the descriptor limit; connections passed unjudged", NULL);
+    uint64_t next = a < b ? a : b;
+    return next < c ? next : c;
 }
 
 static void consider(const struct pending *p, const struct lookup *l, uint64_t now, uint64_t *next, bool *due)
@@ -1058,6 +1074,18 @@ static uint64_t idle_close(uint64_t now, uint64_t next)
     return close_at < next ? close_at : next;
 }
 
+/* Brings every pending v3 lookup's deadline to now: the next plan() settles them. */
+static void settle_waiting_now(uint64_t now)
+{
+    pthread_mutex_lock(&E.lock);
+    for (uint32_t i = 0; i < ENGINE_PENDING_MAX; i++) {
+        struct pending *p = &E.slots[i];
+        if (p->used && !p->judged && p->v3.active && !p->v3.done && p->deadline_ns > now)
+            p->deadline_ns = now;
+    }
+    pthread_mutex_unlock(&E.lock);
+}
+
 static void *worker_main(void *unused)
 {
     static uint32_t expired[ENGINE_PENDING_MAX];
@@ -1069,8 +1097,10 @@ static void *worker_main(void *unused)
         bool v3_due, v2_due;
         uint64_t seen;
 
-        report_accept_path_failures();
+        uint64_t report_at = report_accept_path_failures();
         uint64_t next = plan(now, expired, &nexpired, &v3_due, &v2_due, &seen);
+        if (report_at < next)
+            next = report_at;
         for (size_t i = 0; i < nexpired; i++)
             finish(expired[i], now);
         if (E.v2.fd >= 0) {
@@ -1089,6 +1119,11 @@ static void *worker_main(void *unused)
         if (v3_due && p0f_connect(now)) {
             queue_due_queries(now);
             p0f_flush(now);
+        } else if (v3_due && E.cfg->mode == MODE_HOLD) {
+            /* p0f is unreachable: an accept() held for a verdict must not wait out
+             * hold_ms for nothing. Settle now (fail open, with p0f's error). */
+            settle_waiting_now(now);
+            next = now;
         } else if (v3_due && E.p0f_retry_after_ns < next) {
             next = E.p0f_retry_after_ns;
         }
@@ -1168,6 +1203,8 @@ static bool worker_start_locked(void)
 
     if (E.worker_pid != 0)   /* zeroed in a forked child by atfork_child */
         return true;
+    if (!E.slots_ready)
+        slots_init_locked();
     if (E.worker_failed || !wake_pipe_open_locked())
         return false;
     pthread_attr_init(&attr);
@@ -1190,18 +1227,37 @@ static bool worker_start_locked(void)
     return true;
 }
 
+/* Under E.lock. */
+static void wake_worker_locked(void)
+{
+    if (E.worker_sleeping && !E.wake_pending && still_owned(&E.wake_write)) {
+        E.wake_pending = true;
+        ssize_t ignored = write(E.wake_write.fd, "", 1);
+        (void)ignored;
+    }
+}
+
+/* A connection passed unjudged on the accept path: the worker says so (started if need
+ * be: the first connection may be the one that failed). */
+static void wake_worker_to_report(void)
+{
+    pthread_mutex_lock(&E.lock);
+    bool started = worker_start_locked();
+    if (started)
+        wake_worker_locked();
+    pthread_mutex_unlock(&E.lock);
+    /* No worker (at the descriptor limit even its wake-up pipe cannot be made): say it
+     * from here, once a minute, without waiting for the log receiver. */
+    if (!started)
+        report_accept_path_failures();
+}
+
+/* Read every time: a host may lower its limit after its first accept (a pre-forked
+ * child), and the shim must never be the reason its next accept() fails. */
 static bool fd_headroom_ok(int fd)
 {
-    static _Atomic rlim_t limit;
-    rlim_t lim = atomic_load(&limit);
-    if (lim == 0 || (rlim_t)fd + FD_HEADROOM >= lim) {
-        struct rlimit rl;
-        if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
-            return false;
-        lim = rl.rlim_cur;
-        atomic_store(&limit, lim);
-    }
-    return (rlim_t)fd + FD_HEADROOM < lim;
+    struct rlimit rl;
+    return getrlimit(RLIMIT_NOFILE, &rl) == 0 && (rl.rlim_cur == RLIM_INFINITY || (rlim_t)fd + FD_HEADROOM < rl.rlim_cur);
 }
 
 void engine_drain_at_exit(void)
@@ -1240,12 +1296,14 @@ struct engine_ticket engine_submit(int fd, const struct endpoint *remote, const 
     if (dup_fd < 0) {
         atomic_store(&E.dup_errno, errno);
         atomic_fetch_add(&E.dup_failed, 1);
+        wake_worker_to_report();
         errno = saved;
         return none;
     }
     if (!fd_headroom_ok(dup_fd) || own(dup_fd, &conn) != 0) {
         close(dup_fd);
         atomic_fetch_add(&E.near_fd_limit, 1);
+        wake_worker_to_report();
         errno = saved;
         return none;
     }
@@ -1254,8 +1312,10 @@ struct engine_ticket engine_submit(int fd, const struct endpoint *remote, const 
     if (!E.slots_ready)
         slots_init_locked();
     if (E.nfree == 0 || !worker_start_locked()) {
-        if (E.nfree == 0)
+        if (E.nfree == 0) {
             atomic_fetch_add(&E.overflowed, 1);
+            wake_worker_locked();
+        }
         pthread_mutex_unlock(&E.lock);
         close(dup_fd);
         errno = saved;
@@ -1286,11 +1346,7 @@ struct engine_ticket engine_submit(int fd, const struct endpoint *remote, const 
         lookup_set_reason(&p->v2, "p0f v2 is IPv4-only");
     }
     E.submissions++;
-    if (E.worker_sleeping && !E.wake_pending && still_owned(&E.wake_write)) {
-        E.wake_pending = true;
-        ssize_t ignored = write(E.wake_write.fd, "", 1);
-        (void)ignored;
-    }
+    wake_worker_locked();
     pthread_mutex_unlock(&E.lock);
     errno = saved;
     return ticket;

@@ -224,11 +224,3 @@ out:
     errno = saved;
     return verdict;
 }
-
-bool p0fshim_listener_nonblocking(int listen_fd)
-{
-    int saved = errno;
-    int flags = fcntl(listen_fd, F_GETFL);
-    errno = saved;
-    return flags >= 0 && (flags & O_NONBLOCK);
-}

@@ -16,8 +16,6 @@ void p0fshim_at_exit(void);
  * shim acts on (and in hold mode waits for the verdict). addr/addrlen as the caller
  * passed them, given_len the caller's size. Keeps errno. */
 int p0fshim_after_accept(int fd, const struct sockaddr *addr, const socklen_t *addrlen, socklen_t given_len);
-/* Whether a consumed connection should end this accept() with EAGAIN rather than wait
- * for the next connection. */
-bool p0fshim_listener_nonblocking(int listen_fd);
+
 
 #endif

@@ -3,7 +3,7 @@
 # the "N passed, N failed" line and exits non-zero on any failure.
 
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-BUILD=$TOP/build
+BUILD=${P0FSHIM_BUILD:-$TOP/build}   # another build (build-asan, ...) with P0FSHIM_BUILD
 LIB=$BUILD/libp0fshim.so
 TOOLS=$BUILD/tests
 PASSED=0

@@ -3,7 +3,8 @@
  * served or closed by the shim.
  *
  * CLI:
- *   testclient --connect IP:PORT|[IPv6]:PORT [--bind IP] --expect served|closed
+ *   testclient --connect IP:PORT|[IPv6]:PORT [--bind IP]
+ *              --expect served|closed|eof|first-line=PREFIX [--then eof|quit]
  *              [--timeout-ms N] [--hold-ms N]
  *
  *   --bind        local source address (port chosen by the kernel), e.g. 127.0.0.2 or ::1.
@@ -16,10 +17,25 @@
  *         and ".", QUIT (221), each reply code checked; prints `result=served`.
  * closed: read (the banner or anything else is allowed and discarded) until EOF or ECONNRESET;
  *         prints `result=closed ms=N` (ms since the connection was established).
+ * first-line=PREFIX: read the FIRST line the server sends (up to LF, within --timeout-ms of the
+ *         connection's start) and check that it begins with PREFIX (e.g. "554 5.7.1", "220 ").
+ *         Prints `result=first_line ms=N line="TEXT"`: N is ms from the connection's start to
+ *         the line's LF, TEXT the line without CR/LF, bytes outside printable ASCII and `"`, `\`
+ *         as \xHH. EOF or a reset before any byte: `result=eof ms=N`; EOF inside the first line:
+ *         `result=error`. With --then (only after a matching line), appended to the same line:
+ *           eof   the server must end the connection (EOF or reset), with no further byte, within
+ *                 --timeout-ms of the line: ` then=eof eof_ms=N` (N from the connection's start),
+ *                 else ` then=data` (more bytes came) or ` then=open`;
+ *           quit  send QUIT, expect a 221 reply: ` then=quit code=221`, else ` then=quit code=N`,
+ *                 ` then=closed` or ` then=timeout`.
+ *         Without --then the client closes the connection after the line.
+ * eof:    nothing at all but EOF or a reset within --timeout-ms (a silent close); prints
+ *         `result=eof ms=N`, or `result=first_line ...` when a line came first, or `result=open`.
  * Other outcomes on stdout: `result=closed ms=N` (served expected, but the connection was closed),
- * `result=open ms=N` (closed expected, still open at the timeout), `result=timeout`,
+ * `result=open ms=N` (closed/eof expected, still open at the timeout), `result=timeout`,
  * `result=error` and `result=connect_failed`; details go to stderr.
- * Exit status: 0 the result matches --expect, 1 it does not, 2 connect failure or misuse.
+ * Exit status: 0 the result matches --expect (and --then), 1 it does not, 2 connect failure or
+ * misuse.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -52,7 +68,8 @@ struct client {
 static void usage(void) __attribute__((noreturn));
 static void usage(void)
 {
-    fputs("usage: testclient --connect IP:PORT|[IPv6]:PORT [--bind IP] --expect served|closed\n"
+    fputs("usage: testclient --connect IP:PORT|[IPv6]:PORT [--bind IP]\n"
+          "                  --expect served|closed|eof|first-line=PREFIX [--then eof|quit]\n"
           "                  [--timeout-ms N (2000)] [--hold-ms N (300)]\n",
           stderr);
     exit(2);
@@ -424,13 +441,140 @@ static int run_closed(struct client *c, int timeout_ms)
     }
 }
 
+/* Prints a line as a logfmt-style quoted value: printable ASCII as is, the rest, `"` and `\`
+ * as \xHH. */
+static void print_quoted(const char *s, size_t len)
+{
+    putchar('"');
+    for (size_t i = 0; i < len; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (ch < 0x20 || ch > 0x7e || ch == '"' || ch == '\\')
+            printf("\\x%02x", ch);
+        else
+            putchar(ch);
+    }
+    putchar('"');
+}
+
+enum then { THEN_NONE, THEN_EOF, THEN_QUIT };
+
+/* After a matching first line: the server must close (THEN_EOF), or answer QUIT (THEN_QUIT).
+ * Appends its part of the result line; returns 0 when it went as expected. */
+static int run_then(struct client *c, enum then then, int timeout_ms)
+{
+    int64_t deadline = now_ms() + timeout_ms;
+    int code = 0;
+    enum rr r;
+
+    if (then == THEN_EOF) {
+        if (c->len > 0) {
+            note("more data after the first line: %.*s", (int)strcspn(c->buf, "\r\n"), c->buf);
+            printf(" then=data");
+            return 1;
+        }
+        r = fill(c, deadline);
+        switch (r) {
+        case RR_CLOSED:
+            printf(" then=eof eof_ms=%d", ms_since(c));
+            return 0;
+        case RR_OK:
+            note("more data after the first line: %.*s", (int)strcspn(c->buf, "\r\n"), c->buf);
+            printf(" then=data");
+            return 1;
+        case RR_TIMEOUT:
+            note("connection still open %d ms after the first line", timeout_ms);
+            printf(" then=open");
+            return 1;
+        case RR_ERROR:
+            printf(" then=error");
+            return 1;
+        }
+        return 1;
+    }
+    r = send_all(c, "QUIT\r\n", timeout_ms);
+    if (r == RR_OK)
+        r = read_reply(c, timeout_ms, &code);
+    switch (r) {
+    case RR_OK:
+        printf(" then=quit code=%d", code);
+        return code == 221 ? 0 : 1;
+    case RR_CLOSED:
+        printf(" then=closed");
+        return 1;
+    case RR_TIMEOUT:
+        printf(" then=timeout");
+        return 1;
+    case RR_ERROR:
+        printf(" then=error");
+        return 1;
+    }
+    return 1;
+}
+
+/* first-line=PREFIX (prefix != NULL) and eof (prefix == NULL): what does the server send
+ * first? */
+static int run_first_line(struct client *c, const char *prefix, enum then then, int timeout_ms)
+{
+    int64_t deadline = c->t0 + timeout_ms;
+
+    for (;;) {
+        char *nl = memchr(c->buf, '\n', c->len);
+        if (nl != NULL) {
+            size_t linelen = (size_t)(nl - c->buf) + 1, textlen = linelen - 1;
+            int ms = ms_since(c), status;
+            if (textlen > 0 && c->buf[textlen - 1] == '\r')
+                textlen--;
+            status = prefix != NULL && strncmp(c->buf, prefix, strlen(prefix)) == 0 && strlen(prefix) <= textlen
+                         ? 0
+                         : 1;
+            if (status != 0)
+                note(prefix ? "the first line does not begin with \"%s\"" : "a line came, expected only EOF%s",
+                     prefix ? prefix : "");
+            printf("result=first_line ms=%d line=", ms);
+            print_quoted(c->buf, textlen);
+            memmove(c->buf, nl + 1, c->len - linelen);
+            c->len -= linelen;
+            if (status == 0 && then != THEN_NONE)
+                status = run_then(c, then, timeout_ms);
+            putchar('\n');
+            return status;
+        }
+        enum rr r = fill(c, deadline);
+        switch (r) {
+        case RR_OK:
+            continue;
+        case RR_CLOSED:
+            if (c->len > 0) {
+                note("EOF inside the first line: %.*s", (int)c->len, c->buf);
+                printf("result=error\n");
+                return 1;
+            }
+            printf("result=eof ms=%d\n", ms_since(c));
+            return prefix == NULL ? 0 : 1;
+        case RR_TIMEOUT:
+            if (c->len > 0) {
+                note("no complete first line within %d ms", timeout_ms);
+                printf("result=timeout\n");
+                return 1;
+            }
+            note("nothing from the server within %d ms", timeout_ms);
+            printf(prefix ? "result=timeout\n" : "result=open ms=%d\n", ms_since(c));
+            return 1;
+        case RR_ERROR:
+            printf("result=error\n");
+            return 1;
+        }
+    }
+}
+
 int main(int argc, char **argv)
 {
-    enum { OPT_CONNECT = 256, OPT_BIND, OPT_EXPECT, OPT_TIMEOUT, OPT_HOLD, OPT_HELP };
+    enum { OPT_CONNECT = 256, OPT_BIND, OPT_EXPECT, OPT_THEN, OPT_TIMEOUT, OPT_HOLD, OPT_HELP };
     static const struct option opts[] = {
         {"connect", required_argument, NULL, OPT_CONNECT},
         {"bind", required_argument, NULL, OPT_BIND},
         {"expect", required_argument, NULL, OPT_EXPECT},
+        {"then", required_argument, NULL, OPT_THEN},
         {"timeout-ms", required_argument, NULL, OPT_TIMEOUT},
         {"hold-ms", required_argument, NULL, OPT_HOLD},
         {"help", no_argument, NULL, OPT_HELP},
@@ -439,7 +583,9 @@ int main(int argc, char **argv)
     struct sockaddr_storage to, from;
     socklen_t tolen = 0, fromlen = 0;
     bool have_to = false, have_from = false;
-    int expect = -1; /* 0 served, 1 closed */
+    int expect = -1; /* 0 served, 1 closed, 2 first-line, 3 eof */
+    const char *prefix = NULL;
+    enum then then = THEN_NONE;
     int timeout_ms = 2000, hold_ms = 300, opt, status;
     struct client *c;
 
@@ -459,8 +605,20 @@ int main(int argc, char **argv)
                 expect = 0;
             else if (strcmp(optarg, "closed") == 0)
                 expect = 1;
+            else if (strncmp(optarg, "first-line=", 11) == 0 && optarg[11] != '\0')
+                expect = 2, prefix = optarg + 11;
+            else if (strcmp(optarg, "eof") == 0)
+                expect = 3;
             else
-                die_usage("--expect: served or closed, not \"%s\"", optarg);
+                die_usage("--expect: served, closed, eof or first-line=PREFIX, not \"%s\"", optarg);
+            break;
+        case OPT_THEN:
+            if (strcmp(optarg, "eof") == 0)
+                then = THEN_EOF;
+            else if (strcmp(optarg, "quit") == 0)
+                then = THEN_QUIT;
+            else
+                die_usage("--then: eof or quit, not \"%s\"", optarg);
             break;
         case OPT_TIMEOUT:
             timeout_ms = (int)parse_ulong("--timeout-ms", optarg, 1, 600000);
@@ -486,6 +644,8 @@ int main(int argc, char **argv)
         fputs("testclient: --connect and --expect are required\n", stderr);
         usage();
     }
+    if (then != THEN_NONE && expect != 2)
+        die_usage("--then goes with --expect first-line=PREFIX");
     if (have_from && from.ss_family != to.ss_family)
         die_usage("--bind and --connect addresses are of different families");
 
@@ -500,7 +660,11 @@ int main(int argc, char **argv)
         return 2;
     }
     c->t0 = now_ms();
-    status = expect == 0 ? run_served(c, timeout_ms, hold_ms) : run_closed(c, timeout_ms);
+    switch (expect) {
+    case 0: status = run_served(c, timeout_ms, hold_ms); break;
+    case 1: status = run_closed(c, timeout_ms); break;
+    default: status = run_first_line(c, prefix, then, timeout_ms); break;
+    }
     close(c->fd);
     free(c);
     fflush(stdout);

@@ -1,0 +1,292 @@
+#!/bin/bash
+# End-to-end test of hold mode and greylisting (issue 8) with Debian's Postfix, built as
+# tests/e2e/postfix.sh is: a Postfix instance of its own (postfix -c DIR, its own queue and data
+# directories in the scratch dir) in the lab's server namespace, smtpd chrooted (chroot=y), the
+# shim preloaded through the shipped import_environment line, the real p0f watching the lab with
+# its API socket inside the queue directory.
+#   1. mode hold, action reject: the Windows client's first line is 554 5.7.1, never Postfix's
+#      banner; smtpd never sees the connection; the Linux client's mail is delivered.
+#   2. greylist_os windows, nothing blocked, greylist_delay 2s, greylist_dir outside the chroot
+#      (opened when the library loads, before smtpd chroots; owned by postfix): the Windows client
+#      first gets 421 4.7.1 as its first line, and after 2 s its retry, taken by another smtpd
+#      process, is accepted by Postfix and its message delivered. After a Postfix restart it
+#      still passes.
+# The system's own Postfix is never used. Needs root. KEEP_WORK=1 keeps the scratch dir.
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+source "$TOP/scripts/lab.sh"
+
+require_root
+for f in "$LIB" "$BUILD/p0fshim" "$TOOLS/testclient" "$TOOLS/logsink"; do
+    [ -e "$f" ] || fail_now "$f is missing (run make)"
+done
+command -v p0f >/dev/null || fail_now "p0f is not installed (scripts/install-deps.sh)"
+if ! command -v postfix >/dev/null || [ ! -x /usr/lib/postfix/sbin/smtpd ]; then
+    fail_now "Debian's postfix package is not installed (scripts/install-deps.sh postfix)"
+fi
+
+SHIPPED=$TOP/scripts/postfix
+SRV=$LAB_SERVER_IP WIN=$LAB_WINDOWS_IP LIN=$LAB_LINUX_IP
+PF=$WORK/postfix-config      # config_directory: main.cf, master.cf
+QUEUE=$WORK/spool            # queue_directory, smtpd's chroot
+DATA=$WORK/data              # data_directory
+MAILDIR=$WORK/mail/rcpt      # virtual mailbox of rcpt@example.net (testclient's recipient)
+PFLOG=$WORK/postfix.log      # Postfix's own log (maillog_file, via postlogd)
+LOGF=$WORK/log.txt           # what the shim sends to its log_socket
+CONF=$WORK/p0fshim.conf
+GREYDIR=$WORK/greylist       # outside the queue directory: smtpd opens it before it chroots
+P0F_SOCK=$QUEUE/p0f/p0f.sock
+REJECT="554 5.7.1 Connection refused: your host is not accepted here"
+GREY="421 4.7.1 Greylisted, please try again later"
+re() { printf '%s' "$1" | sed 's/[][\.*^$+?(){}|/]/\\&/g'; }   # literal -> grep -E pattern
+sleep_ms() { sleep "$(printf '%d.%03d' $(($1 / 1000)) $(($1 % 1000)))"; }
+now_ms() { local t=${EPOCHREALTIME/./}; echo $((t / 1000)); }
+
+CLEANUP_HOOKS+=("postfix_stop" "lab_down")
+lab_up || fail_now "could not build the network lab"
+echo "# lab $LAB_PREFIX up; scratch $WORK"
+
+# ---- Postfix and the shim's configuration, as in tests/e2e/postfix.sh -----------------------------
+mkdir -p "$PF" "$QUEUE/p0f" "$DATA" "$WORK/mail"
+chmod 755 "$PF" "$QUEUE" "$QUEUE/p0f" "$DATA"
+chown postfix:postfix "$DATA"
+chown 65534:65534 "$WORK/mail"
+from_shipped() { sed -e "s|/usr/local/lib/libp0fshim.so|$LIB|" -e "s|/etc/p0fshim/p0fshim.conf|$CONF|"; }
+IMPORT=$(grep -E '^import_environment = ' "$SHIPPED/main.cf.snippet" | from_shipped)
+
+# write_conf BLOCKED-OS-LINE [LINE...]: the shipped p0fshim.conf, paths moved, plus LINEs.
+write_conf() {
+    printf '%s\n' "# blocked operating systems (postfix-hold e2e)" "$1" >"$WORK/blocked_operating_systems"
+    shift
+    {
+        sed -e "s|/var/spool/postfix|$QUEUE|g" \
+            -e "s|/etc/p0fshim/blocked_operating_systems|$WORK/blocked_operating_systems|" \
+            -e "s|^log_socket /dev/log|log_socket $WORK/log.sock|" "$SHIPPED/p0fshim.conf"
+        printf '%s\n' "" "# postfix-hold e2e" "$@"
+    } >"$CONF"
+}
+
+spawn "$TOOLS/logsink" "$WORK/log.sock" "$LOGF"
+wait_for 5 test -S "$WORK/log.sock" || fail_now "logsink did not start"
+lab_start_p0f "$P0F_SOCK" "$WORK/p0f.out" || fail_now "p0f did not start"
+
+cat >"$PF/main.cf" <<EOF
+# postfix-hold e2e test instance (tests/e2e/postfix-hold.sh)
+compatibility_level = 3.6
+queue_directory = $QUEUE
+data_directory = $DATA
+mail_owner = postfix
+setgid_group = postdrop
+myhostname = mx.p0fshim.test
+mydomain = p0fshim.test
+myorigin = \$myhostname
+mydestination = \$myhostname, localhost
+inet_interfaces = $SRV
+inet_protocols = ipv4
+mynetworks = 127.0.0.0/8 192.0.2.0/24
+smtpd_banner = \$myhostname ESMTP p0fshim-e2e
+relayhost =
+biff = no
+alias_maps =
+alias_database =
+virtual_mailbox_domains = example.net
+virtual_mailbox_base = $WORK/mail
+virtual_mailbox_maps = texthash:$PF/vmailbox
+virtual_uid_maps = static:65534
+virtual_gid_maps = static:65534
+maillog_file = $PFLOG
+maillog_file_prefixes = $WORK
+$IMPORT
+EOF
+echo "rcpt@example.net rcpt/" >"$PF/vmailbox"
+cat >"$PF/master.cf" <<'EOF'
+# service type  private unpriv  chroot  wakeup  maxproc command + args
+25        inet  n       -       y       -       -       smtpd
+pickup    unix  n       -       y       60      1       pickup
+cleanup   unix  n       -       y       -       0       cleanup
+qmgr      unix  n       -       n       300     1       qmgr
+rewrite   unix  -       -       y       -       -       trivial-rewrite
+bounce    unix  -       -       y       -       0       bounce
+defer     unix  -       -       y       -       0       bounce
+trace     unix  -       -       y       -       0       bounce
+verify    unix  -       -       y       -       1       verify
+flush     unix  n       -       y       1000?   0       flush
+proxymap  unix  -       -       n       -       -       proxymap
+proxywrite unix -       -       n       -       1       proxymap
+smtp      unix  -       -       y       -       -       smtp
+relay     unix  -       -       y       -       -       smtp
+showq     unix  n       -       y       -       -       showq
+error     unix  -       -       y       -       -       error
+retry     unix  -       -       y       -       -       error
+discard   unix  -       -       y       -       -       discard
+local     unix  -       n       n       -       -       local
+virtual   unix  -       n       n       -       -       virtual
+anvil     unix  -       -       y       -       1       anvil
+scache    unix  -       -       y       -       1       scache
+postlog   unix-dgram n  -       n       -       1       postlogd
+EOF
+
+master_pid() { sed -n '1s/ //gp' "$QUEUE/pid/master.pid" 2>/dev/null; }
+listening() { lab_exec_server ss -Hltn "src $SRV:25" 2>/dev/null | grep -q LISTEN; }
+postfix_start() {
+    lab_exec_server postfix -c "$PF" start >"$WORK/postfix-start.out" 2>&1 || return 1
+    wait_for 10 listening
+}
+postfix_stop() {
+    local pid
+    pid=$(master_pid)
+    [ -n "$pid" ] || return 0
+    lab_exec_server postfix -c "$PF" stop >/dev/null 2>&1
+    wait_for 10 bash -c "! kill -0 $pid 2>/dev/null" || kill -KILL "$pid" 2>/dev/null
+    rm -f "$QUEUE/pid/master.pid"
+}
+# An smtpd still running in the lab's server namespace (ours: nothing else runs there).
+smtpd_running() {
+    local p
+    for p in $(ip netns pids "$LAB_NS_SERVER" 2>/dev/null); do
+        [ "$(cat "/proc/$p/comm" 2>/dev/null)" = smtpd ] && return 0
+    done
+    return 1
+}
+
+# client NS TAG EXPECT [testclient ARGS...]: one testclient run from a client namespace.
+client() {
+    local ns=$1 tag=$2 expect=$3; shift 3
+    "lab_exec_$ns" "$TOOLS/testclient" --connect "$SRV:25" --expect "$expect" --timeout-ms 4000 "$@" \
+        >"$WORK/client-$tag.out" 2>&1
+}
+first_is() {
+    local want="^result=first_line ms=[0-9]+ line=\"$(re "$2")\"${3:+ then=$3}"
+    grep -Eq -- "$want" "$WORK/client-$1.out" || { echo "# client $1: $(cat "$WORK/client-$1.out")"; return 1; }
+}
+line_re() { echo "p0fshim\[[0-9]+\]: remote=$(re "$1"):[0-9]+ local=$(re "$SRV"):25 verdict=$2 ms=[0-9]+"; }
+nlines() { log_count "$LOGF" "$1"; }
+lines_ge() { [ "$(nlines "$2")" -ge "$1" ]; }
+wait_lines() { wait_for 5 lines_ge "$1" "$2"; }
+pid_of() { grep -E -- "$1" "$LOGF" | sed -nE 's/.*p0fshim\[([0-9]+)\]:.*/\1/p' | tail -1; }
+mails() { find "$MAILDIR/new" -type f 2>/dev/null | wc -l; }
+mails_from() { grep -l "unknown \[$(re "$1")\]" "$MAILDIR"/new/* 2>/dev/null | wc -l; }
+output_ge() { [ "$($1 "${@:3}")" -ge "$2" ]; }
+queue_empty() { [ -z "$(find "$QUEUE/incoming" "$QUEUE/active" "$QUEUE/deferred" "$QUEUE/maildrop" -type f 2>/dev/null)" ]; }
+pflog_since() { tail -n +"$((PFLOG_BASE + 1))" "$PFLOG" 2>/dev/null; }
+T_START=$SECONDS
+
+# ---- 1. mode hold, action reject -----------------------------------------------------------------
+write_conf "/windows/" "mode hold" "action reject" "hold_ms 500"
+postfix_start || { cat "$WORK/postfix-start.out" "$PFLOG"; fail_now "our Postfix did not start"; }
+PFLOG_BASE=0
+check "reject: the windows client's first line is 554 5.7.1 (not Postfix's banner), then EOF" \
+    eval 'client windows win1 "first-line=554 5.7.1" --then eof && first_is win1 "$REJECT" eof'
+check "reject: a second windows client: the same" \
+    eval 'client windows win2 "first-line=554 5.7.1" --then eof && first_is win2 "$REJECT" eof'
+check "reject: the linux client's first line is Postfix's banner" \
+    eval 'client linux lin1 "first-line=220 " --then quit && first_is lin1 "220 mx.p0fshim.test ESMTP p0fshim-e2e" quit'
+check "reject: the linux client's mail goes through (EHLO/MAIL/RCPT/DATA)" client linux lin2 served --hold-ms 0
+check "reject: block lines with action=reject and the reply, from smtpd" \
+    eval 'wait_lines 2 "$(line_re "$WIN" block) os=\"Windows\" .*rule=\"/windows/\" .* action=reject reply=\"$(re "$REJECT")\"$"'
+check "reject: allow lines for the linux client, without action" \
+    eval 'wait_lines 2 "$(line_re "$LIN" allow) os=\"Linux\"" && ! grep -q "verdict=allow .*action=" "$LOGF"'
+SMTPD=$(pid_of "verdict=block")
+check "reject: the shim's smtpd is chrooted in the queue directory and runs as postfix" \
+    eval '[ "$(readlink "/proc/$SMTPD/root")" = "$QUEUE" ] && [ "$(awk "/^Uid:/{print \$2}" "/proc/$SMTPD/status")" = "$(id -u postfix)" ]'
+# smtpd's listening socket (fd 6, MASTER_LISTEN_FD) is non-blocking: the consumed connection
+# ends smtpd's accept() with EAGAIN, which Postfix's sane_accept() and single_server treat as
+# "someone else took it".
+flags=$(awk '/^flags:/{print $2}' "/proc/$SMTPD/fdinfo/6" 2>/dev/null)
+check "reject: smtpd's listening socket (fd 6) is O_NONBLOCK (flags $flags)" \
+    eval '[ -n "$flags" ] && [ $((8#$flags & 8#4000)) -ne 0 ] && [[ $(readlink /proc/$SMTPD/fd/6) == socket:* ]]'
+check "reject: the message is in the mailbox" wait_for 10 output_ge mails 1
+check "reject: Postfix never saw the windows client (no 'connect from' for $WIN)" \
+    eval 'wait_for 5 log_has "$PFLOG" "postfix/smtpd\[[0-9]+\]: connect from [^ ]*\[$(re "$LIN")\]" &&
+          ! grep -q "connect from [^ ]*\[$(re "$WIN")\]" "$PFLOG"'
+check "reject: Postfix logged no accept error, warning, fatal or panic" \
+    bash -c "! grep -Eq 'accept connection|: (warning|fatal|panic):' '$PFLOG'"
+echo "# reject: verdict times: $(sed -nE 's/.* ms=([0-9]+) .*/\1/p' "$LOGF" | tr '\n' ' ')ms"
+
+# ---- 2. greylisting --------------------------------------------------------------------------
+postfix_stop
+check "greylist: Postfix stopped (no smtpd of ours left)" wait_for 5 eval '! smtpd_running'
+mkdir -p "$GREYDIR"
+chown postfix:postfix "$GREYDIR"
+chmod 700 "$GREYDIR"
+write_conf "/^nothing matches this$/" "mode hold" "hold_ms 500" "greylist_os windows" "greylist_delay 2s" \
+    "greylist_dir $GREYDIR"
+BASE=$(wc -l <"$LOGF")
+PFLOG_BASE=$(wc -l <"$PFLOG")
+MAILS=$(mails)
+postfix_start || { cat "$WORK/postfix-start.out" "$PFLOG"; fail_now "our Postfix did not start"; }
+log_new() { tail -n +"$((BASE + 1))" "$LOGF"; }
+
+t_first=$(now_ms)
+check "greylist: the windows client's first line is 421 4.7.1 (not Postfix's banner), then EOF" \
+    eval 'client windows g1 "first-line=421 4.7.1" --then eof && first_is g1 "$GREY" eof'
+check "greylist: verdict=greylist action=tempfail reply=\"421 4.7.1 ...\"" \
+    wait_lines 1 "$(line_re "$WIN" greylist) os=\"Windows\" .* action=tempfail reply=\"$(re "$GREY")\"$"
+P1=$(pid_of "$(line_re "$WIN" greylist)")
+check "greylist: a retry at once: 421 4.7.1 again" \
+    eval 'client windows g2 "first-line=421 4.7.1" --then eof && first_is g2 "$GREY" eof'
+"$BUILD/p0fshim" check "$WIN" --config "$CONF" >"$WORK/check-early.out" 2>&1
+rc=$?
+check "greylist: p0fshim check reads the store smtpd writes: verdict greylist, exit 1" \
+    eval '[ $rc -eq 1 ] && grep -qx "verdict: greylist" "$WORK/check-early.out" && grep -q "saw it first at" "$WORK/check-early.out" ||
+          { sed "s/^/#   /" "$WORK/check-early.out"; false; }'
+# The linux client keeps the only smtpd (the one that greylisted) busy, so that master starts
+# another smtpd process for the windows client's retry.
+client linux glin served --hold-ms 3500 --timeout-ms 8000 &
+LPID=$!
+check "greylist: the linux client is not greylisted (allow)" wait_lines 1 "$(line_re "$LIN" allow) os=\"Linux\""
+left=$((2200 - ($(now_ms) - t_first)))
+[ "$left" -gt 0 ] && sleep_ms "$left"
+check "greylist: after 2 s the windows client's retry is accepted by Postfix: full mail dialog" \
+    client windows g3 served --hold-ms 0
+check "greylist: verdict=pass_greylist greylist_wait_s=2 or 3, no action" \
+    wait_lines 1 "$(line_re "$WIN" pass_greylist) os=\"Windows\" .* greylist_wait_s=[23]$"
+P2=$(pid_of "$(line_re "$WIN" pass_greylist)")
+check "greylist: the retry was judged by another smtpd process ($P1 greylisted, $P2 passed): the store is shared" \
+    eval '[ -n "$P1" ] && [ -n "$P2" ] && [ "$P1" != "$P2" ]'
+wait "$LPID"
+check "greylist: the linux client's mail went through meanwhile" [ $? -eq 0 ]
+check "greylist: the windows client's message is delivered to the mailbox" wait_for 10 output_ge mails_from 1 "$WIN"
+check "greylist: Postfix delivered both messages (status=sent), the queue is empty" \
+    eval 'wait_for 10 output_ge mails $((MAILS + 2)) && wait_for 10 queue_empty &&
+          [ "$(pflog_since | grep -c "postfix/virtual\[[0-9]*\]: .*to=<rcpt@example.net>.*status=sent")" -eq 2 ]'
+check "greylist: Postfix saw the windows client once: the accepted retry" \
+    eval '[ "$(pflog_since | grep -c "postfix/smtpd\[[0-9]*\]: connect from [^ ]*\[$(re "$WIN")\]")" -eq 1 ]'
+GREY_FILES=$(stat -c '%U:%G %a %n' "$GREYDIR"/* 2>/dev/null | tr '\n' ';')
+check "greylist: the store is in the directory outside the chroot (data.mdb, lock.mdb)" \
+    eval '[ -s "$GREYDIR/data.mdb" ] && [ -e "$GREYDIR/lock.mdb" ]'
+check "greylist: smtpd created its files before dropping privileges: root, mode 600 ($GREY_FILES)" \
+    eval '[ "$(stat -c "%U %a" "$GREYDIR/data.mdb" "$GREYDIR/lock.mdb" | sort -u)" = "root 600" ]'
+
+# ---- 3. a restart of Postfix: the host is remembered --------------------------------------------
+postfix_stop
+wait_for 5 eval '! smtpd_running'
+BASE2=$(wc -l <"$LOGF")
+postfix_start || { cat "$WORK/postfix-start.out" "$PFLOG"; fail_now "our Postfix did not restart"; }
+check "restart: the windows client is served at once (known as good)" client windows g4 served --hold-ms 0
+good_after_restart() {
+    tail -n +"$((BASE2 + 1))" "$LOGF" | grep -Eq "$(line_re "$WIN" pass_greylist) os=\"Windows\" .*total_conn=[0-9]+\$"
+}
+check "restart: verdict=pass_greylist without a wait" wait_for 5 good_after_restart
+"$BUILD/p0fshim" check "$WIN" --config "$CONF" >"$WORK/check-good.out" 2>&1
+rc=$?
+check "restart: p0fshim check: pass_greylist, known as good, exit 0" \
+    eval '[ $rc -eq 0 ] && grep -qx "verdict: pass_greylist" "$WORK/check-good.out" ||
+          { sed "s/^/#   /" "$WORK/check-good.out"; false; }'
+check "restart: its message is delivered too" wait_for 10 output_ge mails_from 2 "$WIN"
+
+# ---- whole run ------------------------------------------------------------------------------------
+check "all: no diagnostics from the shim (level=)" bash -c "! grep -q 'level=' '$LOGF'"
+check "all: Postfix logged no accept error, warning, fatal or panic" \
+    bash -c "! grep -Eq 'accept connection|: (warning|fatal|panic):' '$PFLOG'"
+
+if [ "$FAILED" -gt 0 ]; then
+    echo "---- shim log"
+    sed 's/^/    /' "$LOGF"
+    echo "---- Postfix's log, last 60 lines"
+    tail -n 60 "$PFLOG" | sed 's/^/    /'
+    for f in "$WORK"/client-*.out; do
+        [ -s "$f" ] && { echo "---- $(basename "$f")"; sed 's/^/    /' "$f"; }
+    done
+fi
+echo "# postfix-hold took $((SECONDS - T_START)) s after the lab was up"
+summary

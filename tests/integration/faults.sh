@@ -1,0 +1,742 @@
+#!/bin/bash
+# Fault injection on loopback: each fault is put on a test server running under the shim, and
+# each scenario checks that the server keeps accepting and serving, that no fd leaks (the host's
+# /proc/PID/fd before and after) and that the log says what happened. The faults:
+#   fd-reuse      the host closes a connection before its verdict and the next connection gets
+#                 the same fd number at once: only the closed one may be shut down.
+#   emfile-*      the host is at its descriptor limit when the shim wants its duplicate (EMFILE,
+#                 or within the headroom the shim leaves the host), with the worker asleep or
+#                 not started yet.
+#   signals       a sibling floods the host with SIGUSR1/SIGALRM/SIGCHLD while clients connect:
+#                 handlers run on the host's own thread only, accept() still returns EINTR.
+#   fork-storm    1,000 connections to a server that forks per connection.
+#   threads       16 threads accepting on one listener, 600 concurrent clients.
+#   burst-10k     10,000 connections while p0f answers in 200 ms: the pending queue stays bounded,
+#                 overflow passes unjudged with one rate-limited line, memory and fds come back.
+#   peercred      a p0f socket served by `nobody` is refused unless `p0f_user` names it.
+#   trust-*       a config or blocked-OS file writable by others or owned by another user is
+#                 refused: one config error line, pass-through.
+#   strace        the host under strace: no write to fd 2, no connect but to the log and p0f
+#                 sockets (so no openlog), no signal sent, no handler installed.
+# Mutants (copies of the library with one protection removed) show that the checks would fail
+# without it. fake_p0f tells clients apart by source address (127.0.0.2 Windows, 127.0.0.3 Linux).
+#
+# Environment: KEEP_WORK=1 keeps the scratch directory; P0FSHIM_FAULTS_PORT_BASE moves the ports
+# (default 44500); P0FSHIM_FAULTS_ONLY="name ..." runs only those scenarios (and no mutants unless
+# named: mutants); P0FSHIM_SRV_WRAPPER="valgrind ..." runs every host server under that command
+# (the checks that cannot hold under such a wrapper are skipped, see WRAPPED); P0FSHIM_PRELOAD
+# replaces the LD_PRELOAD value (an ASan build of the library in a host that is not: the ASan
+# runtime first). Needs root (a private mount namespace, setpriv, chown).
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+trap 'exit 130' INT
+trap 'exit 143' TERM HUP
+
+require_root
+for f in "$LIB" "$TOOLS/fake_p0f" "$TOOLS/testsrv" "$TOOLS/testclient" "$TOOLS/logsink" "$TOOLS/faultsrv" \
+         "$TOOLS/burst"; do
+    [ -e "$f" ] || fail_now "$f is missing (run make)"
+done
+for c in strace setpriv unshare perl; do
+    command -v "$c" >/dev/null || fail_now "$c is missing (scripts/install-deps.sh installs it)"
+done
+
+PORT_BASE=${P0FSHIM_FAULTS_PORT_BASE:-44500}
+ONLY=${P0FSHIM_FAULTS_ONLY:-}
+read -r -a SRV_WRAP <<<"${P0FSHIM_SRV_WRAPPER:-}"
+WRAPPED=${P0FSHIM_SRV_WRAPPER:+1}
+WIN=127.0.0.2 LIN=127.0.0.3
+# fd-reuse uses a fresh address per pair (no answer cache can settle a verdict early).
+HOSTS=(--host "$WIN" --os Windows --flavor "NT kernel" --match exact --dist 0 --link Ethernet
+       --host "$LIN" --os Linux --flavor "3.11 and newer" --match generic --dist 1 --link Ethernet)
+for i in 1 2 3 4; do
+    HOSTS+=(--host "127.0.2.$i" --os Windows --flavor "NT kernel" --host "127.0.3.$i" --os Linux --flavor "3.11 and newer")
+done
+SHIM=$LIB
+
+want() { [ -z "$ONLY" ] || [[ " $ONLY " == *" $1 "* ]]; }
+re() { printf '%s' "$1" | sed 's/[][\.*^$+?(){}|/]/\\&/g'; }   # literal -> grep -E pattern
+sleep_ms() { sleep "$(printf '%d.%03d' $(($1 / 1000)) $(($1 % 1000)))"; }
+now_ms() { local t=${EPOCHREALTIME/./}; echo $((t / 1000)); }
+
+# ---- mutants: copies of the library with one protection removed -------------------------------
+# mutant NAME FILE FROM TO [FILE FROM TO]...: built one after the other in the background.
+MUTANT_SPECS=(
+    # the duplicate: the shim keeps the host's own fd number and shuts it down unchecked
+    "nodup|src/engine.c|int dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);|int dup_fd = fd;|src/engine.c|still_owned(&snapshot.conn)|1"
+    # the worker's signal mask
+    "sigmask|src/engine.c|sigfillset(&all);|sigemptyset(&all);"
+    # the descriptor headroom
+    "headroom|src/engine.c|#define FD_HEADROOM 32|#define FD_HEADROOM 0"
+    # the SO_PEERCRED check
+    "peercred|src/engine.c|if (cred.uid == 0 |if (1 "
+    # the trust check of config and blocked-OS files
+    "trust|src/textfile.c|if (!trusted(&st)) {|if (!trusted(&st) && 0) {"
+)
+build_mutant() {
+    local spec=$1 name file from to dir rest
+    IFS='|' read -r name rest <<<"$spec"
+    dir=$WORK/mutant-$name
+    mkdir -p "$dir"
+    cp -r "$TOP/Makefile" "$TOP/src" "$TOP/shim" "$dir/"
+    [ -d "$TOP/mk" ] && cp -r "$TOP/mk" "$dir/"
+    while [ -n "$rest" ]; do
+        IFS='|' read -r file from to rest <<<"$rest"
+        if ! grep -qF -- "$from" "$dir/$file"; then
+            echo "patch point not found in $file: $from" >"$dir/build.log"
+            return 1
+        fi
+        FROM=$from TO=$to perl -pi -e 's/\Q$ENV{FROM}\E/$ENV{TO}/g' "$dir/$file"
+    done
+    make -s -C "$dir" build/libp0fshim.so >"$dir/build.log" 2>&1 && echo ok >"$dir/built"
+}
+# Built after burst-10k (which needs the CPU), in the background while the other scenarios run.
+start_mutant_builds() {
+    want mutants || return 0
+    ( for spec in "${MUTANT_SPECS[@]}"; do build_mutant "$spec"; done ) &
+    MUTANT_BUILD=$!
+    CHILD_PIDS+=("$MUTANT_BUILD")
+}
+mutant_lib() { echo "$WORK/mutant-$1/build/libp0fshim.so"; }
+
+# ---- scenario plumbing ---------------------------------------------------------------------------
+S='' D='' PORT='' TMO=500 SRV_PID='' HOST_PID='' P0F_PID='' SINK_PID='' LOGSOCK=''
+SCENARIO_NO=0
+declare -A RUNTIME=()
+T_SCENARIO=0
+
+# scenario NAME: a fresh directory, ports, a log sink ($D/log.sock, or $D/dev/log with NSLOG=1 for
+# a host in a private mount namespace whose /dev/log it is) and a blocked-OS file.
+scenario() {
+    end_scenario
+    S=$1 D=$WORK/$1 TMO=${TMO_DEFAULT:-500}
+    PORT=$((PORT_BASE + 4 * SCENARIO_NO))
+    SCENARIO_NO=$((SCENARIO_NO + 1))
+    T_SCENARIO=$SECONDS
+    mkdir -p "$D"
+    printf '%s\n' "/windows/" >"$D/blocked"
+    chmod 644 "$D/blocked"
+    : >"$D/log.txt"
+    LOGSOCK=$D/log.sock
+    if [ -n "${NSLOG:-}" ]; then
+        mkdir -p "$D/dev"
+        LOGSOCK=$D/dev/log
+    fi
+    spawn "$TOOLS/logsink" "$LOGSOCK" "$D/log.txt" 2>>"$D/logsink.err"
+    SINK_PID=$!
+    wait_for 5 test -S "$LOGSOCK" || echo "# $S: logsink did not start"
+}
+
+end_scenario() {
+    local pid
+    [ -n "$S" ] && [ -z "${RUNTIME[$S]:-}" ] && RUNTIME[$S]=$((SECONDS - T_SCENARIO))
+    [ -n "$HOST_PID" ] && kill "$HOST_PID" 2>/dev/null
+    for pid in $SRV_PID $P0F_PID $SINK_PID; do kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; done
+    SRV_PID='' HOST_PID='' P0F_PID='' SINK_PID=''
+}
+
+# write_conf [LINE...]: the scenario's config (mode 0644, owned by root).
+write_conf() {
+    {
+        echo "# p0fshim fault scenario $S"
+        echo "socket ${P0F_SOCK:-$D/p0f.sock}"
+        echo "ports ${PORTS:-$PORT}"
+        echo "timeout_ms $TMO"
+        echo "log_socket ${CONF_LOGSOCK:-$LOGSOCK}"
+        echo "blocked_os_file $D/blocked"
+        [ $# -gt 0 ] && printf '%s\n' "$@"
+    } >"$D/conf"
+    chmod 644 "$D/conf"
+}
+
+# start_p0f [fake_p0f ARGS...]
+start_p0f() {
+    rm -f "$D/p0f.ready"
+    spawn "$TOOLS/fake_p0f" --socket "$D/p0f.sock" --query-log "$D/qlog" --ready-file "$D/p0f.ready" "$@" \
+        2>>"$D/fake_p0f.err"
+    P0F_PID=$!
+    wait_for 5 test -e "$D/p0f.ready" || echo "# $S: fake_p0f did not start"
+}
+
+# start_host PROGRAM ARGS...: PROGRAM under the shim with the scenario's config, started with fds 0-2
+# only, --ready-file $D/ready appended. HOST_PID is the server's own pid (from the ready file:
+# SRV_PID may be a wrapper's). NS=1: in a private mount namespace whose /dev holds the scenario's
+# log sink as /dev/log (the default log socket, used when the config itself is refused).
+start_host() {
+    local ns=()
+    rm -f "$D/ready"
+    if [ -n "${NS:-}" ]; then
+        ns=(unshare --mount --propagation private bash -c '
+            for n in null zero full random urandom; do
+                [ -e "/dev/$n" ] || continue
+                : >"$0/$n" && mount --bind "/dev/$n" "$0/$n" || exit 97
+            done
+            mount --rbind "$0" /dev || exit 97
+            exec "$@"' "$D/dev")
+    fi
+    spawn bash -c 'for f in /proc/$$/fd/*; do n=${f##*/}; [ "$n" -gt 2 ] && eval "exec $n>&-"; done; exec "$@"' \
+        host "${ns[@]}" "${HOST_WRAP[@]}" env LD_PRELOAD="${PRELOAD_OVERRIDE:-${P0FSHIM_PRELOAD:-$SHIM}}" \
+        P0FSHIM_CONFIG="$D/conf" "$@" --ready-file "$D/ready" 2>>"$D/host.err"
+    SRV_PID=$!
+    wait_for "${READY_WAIT:-10}" test -s "$D/ready" || echo "# $S: the server did not get ready"
+    HOST_PID=$(sed -n 's/^pid=\([0-9]*\).*/\1/p' "$D/ready" 2>/dev/null)
+}
+# The host servers of this file: under $P0FSHIM_SRV_WRAPPER when set.
+HOST_WRAP=("${SRV_WRAP[@]}")
+
+# stop_host: SIGTERM to the server itself; its exit status (0 = clean), through any wrapper.
+stop_host() {
+    local rc=0
+    [ -n "$HOST_PID" ] && kill "$HOST_PID" 2>/dev/null
+    wait "$SRV_PID" 2>/dev/null || rc=$?
+    SRV_PID='' HOST_PID=''
+    return "$rc"
+}
+
+# client TAG EXPECT BIND [testclient ARGS...] (to 127.0.0.1:$PORT)
+client() {
+    local tag=$1 expect=$2 bind=$3; shift 3
+    "$TOOLS/testclient" --connect "127.0.0.1:$PORT" --bind "$bind" --expect "$expect" "$@" >"$D/client-$tag.out" 2>&1
+}
+client_ms() { sed -n 's/.*result=[a-z]* ms=\([0-9]*\).*/\1/p' "$D/client-$1.out"; }
+
+L() { echo "$D/log.txt"; }
+conn() { echo "p0fshim\[[0-9]+\]: remote=$(re "$1"):[0-9]+ local=$(re "127.0.0.1:$PORT") verdict=$2 ms=[0-9]+"; }
+has_line() { wait_for "${2:-3}" log_has "$(L)" "$1"; }
+count_is() { [ "$(log_count "$(L)" "$1")" -eq "$2" ]; }
+lines_is() { [ "$(wc -l <"$(L)")" -eq "$1" ]; }
+no_line() { ! log_has "$(L)" "$1"; }
+stat_of() { sed -n "s/.*\<$1=\([-0-9]*\).*/\1/p" "$D/stats" 2>/dev/null; }
+stat_is() { [ "$(stat_of "$1")" = "$2" ]; }
+settle() { sleep_ms $((TMO + 300)); }   # every verdict has landed and the p0f link idled out
+rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
+line_ms() { grep -E -m1 -- "$1" "$(L)" | sed -nE 's/.* verdict=[a-z]+ ms=([0-9]+).*/\1/p'; }
+host_fds() { fd_count "$HOST_PID"; }
+# fds_after BEFORE [SECONDS]: the host's fd count once it is back to BEFORE (waiting up to SECONDS,
+# default 5, for replies still due from p0f and the idle p0f link), or the count at the end.
+fds_after() { wait_for "${2:-5}" eval "[ \"\$(host_fds)\" -eq $1 ]"; host_fds; }
+
+echo "# scratch directory $WORK"
+T_START=$SECONDS
+
+# ---- burst-10k: 10,000 connections with p0f slow ----------------------------------------------------
+# The host is testsrv's epoll model. The clients come from 10,000 different addresses (127.1.0.1 ...)
+# so that p0f is asked about each: p0f answers NOMATCH 200 ms after each query, the shim asks again
+# until timeout_ms (3 s), so each connection holds a slot for 3 s. The burst runs at 400-2,500
+# connections a second here: 1,200-7,500 would be pending, past the 1,024 slots, so the queue
+# overflows whatever the machine's speed (it would take fewer than 342 connections a second not to).
+#
+# Memory bound: the shim allocates nothing per connection (its slot table is static, 1,024 slots,
+# touched in full at the first connection, so it is in the baseline); what can grow is the host's
+# own heap (testsrv keeps a buffer per connection, up to 100 at a time here) and glibc's habit of
+# keeping freed memory. Measured growth is ~0.2 MiB; 2 MiB is the bound.
+BURST_N=${P0FSHIM_BURST_N:-10000}
+BURST_RSS_BOUND_KB=2048
+burst_pids=()
+if want burst-10k; then
+    scenario burst-10k
+    TMO=3000
+    write_conf
+    start_p0f --delay-ms 200 "${HOSTS[@]}"
+    start_host "$TOOLS/testsrv" --model epoll --listen "127.0.0.1:$PORT" --stats-file "$D/stats"
+    check "$S: warm-up client served" client warm served "$LIN" --hold-ms 0
+    has_line "$(conn "$LIN" allow)"
+    settle
+    fd0=$(host_fds) rss0=$(rss_kb "$HOST_PID")
+    ( max=0; while kill -0 "$HOST_PID" 2>/dev/null && [ ! -e "$D/burst.done" ]; do
+          n=$(fd_count "$HOST_PID"); [ "$n" -gt "$max" ] && max=$n && echo "$max" >"$D/maxfd"; sleep 0.02
+      done ) &
+    sampler=$!
+    t0=$(now_ms)
+    "$TOOLS/burst" --connect "127.0.0.1:$PORT" --bind 127.1.0.1 --spread "$BURST_N" --count "$BURST_N" \
+        --concurrency 100 --expect served --timeout-ms 20000 >"$D/burst.out" 2>&1
+    rc=$?
+    t1=$(now_ms)
+    touch "$D/burst.done"; wait "$sampler"
+    echo "# $S: $(head -1 "$D/burst.out")"
+    check "$S: all $BURST_N connections served" [ "$rc" -eq 0 ]
+    BURST_T_OVERFLOW=$SECONDS
+    check "$S: one rate-limited overflow line, with a count" \
+        has_line 'level=warning msg="too many connections awaiting a verdict; passed unjudged" count="[1-9][0-9]*"'
+    maxfd=$(cat "$D/maxfd" 2>/dev/null || echo 0)
+    check "$S: pending work bounded: at most $fd0 + 100 clients + 1024 duplicates + 8 fds at once (max $maxfd)" \
+        [ "$maxfd" -le $((fd0 + 100 + 1024 + 8)) ]
+    sleep_ms $((TMO + 1500))
+    check "$S: exactly one overflow line during the burst ($(( (t1 - t0) / 1000 )) s)" \
+        count_is 'msg="too many connections awaiting a verdict' 1
+    judged=$(log_count "$(L)" " remote=127\.1\.")
+    echo "# $S: $judged connections judged, overflow line: $(grep -o 'count="[0-9]*".*' "$(L)" | head -1)"
+    check "$S: connections were judged as well as passed ($judged judged)" [ "$judged" -gt 0 ]
+    check "$S: the host accepted and served $((BURST_N + 1)), no accept error, errno kept" \
+        eval 'stat_is accepted $((BURST_N + 1)) && stat_is served $((BURST_N + 1)) && stat_is accept_errors 0 && stat_is errno_changed 0'
+    fd1=$(fds_after "$fd0" 20) rss1=$(rss_kb "$HOST_PID")
+    check "$S: host fd count back to $fd0 after the burst (now $fd1)" [ "$fd1" -eq "$fd0" ]
+    # Under a wrapper (valgrind) or ASan (its quarantine keeps freed memory) RSS says nothing.
+    if [ -z "$WRAPPED" ] && [ -z "${ASAN_OPTIONS:-}" ]; then
+        check "$S: host RSS after the burst within $BURST_RSS_BOUND_KB kB of the baseline ($rss0 -> $rss1 kB)" \
+            [ $((rss1 - rss0)) -lt "$BURST_RSS_BOUND_KB" ]
+    fi
+    echo "# $S: rss ${rss0} -> ${rss1} kB, fds $fd0 -> $fd1 (max $maxfd), $((t1 - t0)) ms"
+    # Leave it running: the end of this file checks that the overflow count adds up, a minute on.
+    BURST_D=$D BURST_PORT=$PORT BURST_HOST=$HOST_PID BURST_FD0=$fd0
+    burst_pids=("$SRV_PID" "$P0F_PID" "$SINK_PID")
+    RUNTIME[$S]=$((SECONDS - T_SCENARIO))
+    SRV_PID='' HOST_PID='' P0F_PID='' SINK_PID='' S=''
+fi
+
+start_mutant_builds
+
+# ---- fd-reuse: the host closes A before its verdict, B gets A's number ------------------------------
+# faultsrv --mode fdreuse: accept A, close it at once, accept B (the same number), serve B. p0f answers
+# 300 ms after each query, so A's verdict (block) comes while B is being served (B holds 1 s after
+# its banner). The shim's duplicate keeps A's socket open until then, so A's client sees the close
+# when the verdict lands (ms >= 300), and B is served.
+# fdreuse_run LIB: sets FR_B_SERVED, FR_A_CLOSED, FR_A_LATE (A closed at >= 250 ms), FR_SAME.
+fdreuse_run() {
+    local pairs=3 i pid rc ms
+    TMO=1500
+    write_conf
+    start_p0f --delay-ms 300 "${HOSTS[@]}"
+    start_host "$TOOLS/faultsrv" --mode fdreuse --listen "127.0.0.1:$PORT" --stats-file "$D/stats" --events "$D/events"
+    # Warm-up pair (starts the worker): both Linux.
+    client warm-a closed 127.0.3.4 --timeout-ms 3000 &
+    pid=$!
+    wait_for 3 grep -q '^a fd=' "$D/events"
+    client warm-b served 127.0.3.4 --hold-ms 0
+    wait "$pid"
+    settle
+    FR_FD0=$(host_fds)
+    FR_B_SERVED=0 FR_A_CLOSED=0 FR_A_LATE=0
+    for i in $(seq 1 $pairs); do
+        client "a$i" closed "127.0.2.$i" --timeout-ms 3000 &
+        pid=$!
+        wait_for 3 eval '[ "$(grep -c "^a fd=" "$D/events")" -ge $((i + 1)) ]'
+        client "b$i" served "127.0.3.$i" --hold-ms 1000 && FR_B_SERVED=$((FR_B_SERVED + 1))
+        wait "$pid" && FR_A_CLOSED=$((FR_A_CLOSED + 1))
+        ms=$(client_ms "a$i")
+        [ -n "$ms" ] && [ "$ms" -ge 250 ] && FR_A_LATE=$((FR_A_LATE + 1))
+    done
+    FR_SAME=$(awk '/^pair / { split($2, a, "="); split($3, b, "="); if (a[2] == b[2]) n++ } END { print n + 0 }' "$D/events")
+    settle
+    FR_FD1=$(fds_after "$FR_FD0")
+}
+if want fd-reuse; then
+    scenario fd-reuse
+    fdreuse_run
+    check "$S: every pair reused the number: B got A's fd ($FR_SAME of 4 pairs)" [ "$FR_SAME" -eq 4 ]
+    check "$S: every B client (Linux, behind the reused number) is served ($FR_B_SERVED of 3)" [ "$FR_B_SERVED" -eq 3 ]
+    check "$S: every A client (Windows, closed by the host) sees the close ($FR_A_CLOSED of 3)" [ "$FR_A_CLOSED" -eq 3 ]
+    check "$S: ... only when its verdict lands, >= 250 ms (the duplicate kept it: $FR_A_LATE of 3)" [ "$FR_A_LATE" -eq 3 ]
+    for i in 1 2 3; do
+        check "$S: pair $i: block line for A (127.0.2.$i), at >= 250 ms (p0f answers in 300)" \
+            eval 'has_line "$(conn 127.0.2.$i block) os=\"Windows\"" && [ "$(line_ms "$(conn 127.0.2.$i block)")" -ge 250 ]'
+        check "$S: pair $i: allow line for B (127.0.3.$i)" has_line "$(conn "127.0.3.$i" allow) os=\"Linux\""
+    done
+    check "$S: one line per connection, nothing else (8)" eval 'wait_for 3 lines_is 8'
+    check "$S: host fd count back to $FR_FD0 (now $FR_FD1)" [ "$FR_FD1" -eq "$FR_FD0" ]
+    check "$S: 8 accepted, 4 served, no accept error, errno kept" \
+        eval 'stat_is accepted 8 && stat_is served 4 && stat_is accept_errors 0 && stat_is errno_changed 0'
+    stop_host
+    check "$S: the host exits cleanly" [ $? -eq 0 ]
+fi
+
+# ---- emfile: the host at its descriptor limit ---------------------------------------------------------
+# faultsrv --mode emfile lowers its RLIMIT_NOFILE (at once, or on SIGUSR2 once the warm-up connection
+# has been judged and the shim holds nothing but its lasting fds) so that exactly LEFT fds are free. Every connection must be served (unjudged), the
+# host's accept() must never fail, and one warning line must say why connections went unjudged.
+# emfile_run WARM LEFT BATCH CLIENTS [fake_p0f ARGS]: WARM 1 = a judged warm-up connection first (the
+# worker runs and sleeps), 0 = none (no worker yet). Sets EM_SERVED (clients served).
+emfile_run() {
+    local warm=$1 left=$2 batch=$3 n=$4 i pids=(); shift 4
+    write_conf
+    start_p0f "$@" "${HOSTS[@]}"
+    start_host "$TOOLS/faultsrv" --mode emfile --listen "127.0.0.1:$PORT" --squeeze "$([ "$warm" -gt 0 ] && echo usr2 || echo now)" \
+        --left "$left" --batch "$batch" --stats-file "$D/stats" --events "$D/events"
+    if [ "$warm" -gt 0 ]; then
+        check "$S: warm-up client served (judged)" client warm served "$LIN" --hold-ms 0
+        has_line "$(conn "$LIN" allow)"
+        settle
+        kill -USR2 "$HOST_PID"
+    fi
+    wait_for 3 grep -q '^squeezed' "$D/events"
+    EM_FD0=$(host_fds)
+    EM_SERVED=0
+    for i in $(seq 1 "$n"); do
+        client "win$i" served "$WIN" --hold-ms 0 --timeout-ms 5000 &
+        pids+=($!)
+        [ "$batch" -eq 1 ] && wait "${pids[-1]}"
+    done
+    for i in "${pids[@]}"; do wait "$i" && EM_SERVED=$((EM_SERVED + 1)); done
+    settle
+    EM_FD1=$(fds_after "$EM_FD0")
+}
+emfile_checks() {
+    local n=$1 what=$2
+    check "$S: all $n Windows clients served (passed unjudged) ($EM_SERVED)" [ "$EM_SERVED" -eq "$n" ]
+    check "$S: the host's accept() never failed, errno kept" eval 'stat_is accept_errors 0 && stat_is errno_changed 0'
+    check "$S: one warning line: \"$what\" count=N" has_line "level=warning msg=\"$what\" count=\"[1-9]" 5
+    check "$S: ... and only one" count_is "msg=\"$what\"" 1
+    check "$S: no verdict line for the unjudged connections" no_line "remote=$(re "$WIN"):"
+    check "$S: host fd count back to $EM_FD0 (now $EM_FD1)" [ "$EM_FD1" -eq "$EM_FD0" ]
+}
+if want emfile && [ -z "$WRAPPED" ]; then
+    # The accepted fd is the last one below the limit: the duplicate fails with EMFILE. The worker
+    # runs (the warm-up started it) and is asleep, the p0f link idle.
+    scenario emfile-dup
+    emfile_run 1 1 1 3
+    echo "# $S: $(grep -E '^(squeezed|batch)' "$D/events" | head -2 | tr '\n' ' ')"
+    check "$S: the accepted fd was the last below the limit" \
+        eval '[ "$(sed -n "s/^batch fds=//p" "$D/events" | head -1)" -eq $(( $(stat_of limit) - 1 )) ]'
+    emfile_checks 3 "cannot duplicate accepted sockets; passed unjudged"
+    check "$S: ... naming EMFILE" has_line 'count="[0-9]+ \(Too many open files\)"'
+    stop_host
+    # Three connections held at once, 4 fds below the limit: each duplicate would be within the
+    # headroom (32) the shim leaves the host. Without that headroom the duplicates (held while p0f
+    # is slow) take the host's last fds and its own accept() fails (mutant headroom).
+    scenario emfile-headroom
+    TMO=1000
+    emfile_run 1 4 3 3 --delay-ms 500
+    echo "# $S: $(grep -E '^(squeezed|batch)' "$D/events" | head -2 | tr '\n' ' ')"
+    emfile_checks 3 "near the descriptor limit; connections passed unjudged"
+    stop_host
+    # The very first connection of the process is at the limit: no worker has started yet.
+    scenario emfile-cold
+    emfile_run 0 1 1 2
+    emfile_checks 2 "cannot duplicate accepted sockets; passed unjudged"
+    stop_host
+fi
+
+# ---- signals: a sibling floods the host ------------------------------------------------------------------
+# faultsrv --mode signals has SIGUSR1/SIGALRM (no SA_RESTART) and SIGCHLD handlers that compare
+# gettid() with the main thread's; a flood process sends them round robin every 100 us for 5 s while
+# 20 clients connect. The shim's worker blocks every signal, so the kernel can only pick the main
+# thread; without that mask (mutant sigmask) it picks the worker whenever the main thread is busy.
+# signals_run: sets SG_OK (clients as expected), SG_WRONG, SG_HANDLED, SG_EINTR.
+signals_run() {
+    local i ok=0
+    write_conf
+    start_p0f "${HOSTS[@]}"
+    start_host "$TOOLS/faultsrv" --mode signals --listen "127.0.0.1:$PORT" --stats-file "$D/stats"
+    client warm served "$LIN" --hold-ms 0
+    has_line "$(conn "$LIN" allow)"
+    settle
+    SG_FD0=$(host_fds)
+    "$TOOLS/faultsrv" --mode flood --pid "$HOST_PID" --interval-us 100 --duration-ms 5000 >"$D/flood.out" 2>&1 &
+    local flood=$!
+    for i in $(seq 1 10); do
+        client "win$i" closed "$WIN" --timeout-ms 3000 && ok=$((ok + 1))
+        client "lin$i" served "$LIN" --hold-ms 100 && ok=$((ok + 1))
+    done
+    wait "$flood"
+    SG_OK=$ok
+    settle
+    SG_FD1=$(fds_after "$SG_FD0")
+    SG_WRONG=$(stat_of wrong_thread) SG_HANDLED=$(stat_of handled) SG_EINTR=$(stat_of eintr)
+    echo "# $S: flood $(cat "$D/flood.out"), handled=$SG_HANDLED eintr=$SG_EINTR wrong_thread=$SG_WRONG"
+}
+if want signals; then
+    scenario signals
+    signals_run
+    check "$S: 20 clients during the flood: 10 closed, 10 served ($SG_OK as expected)" [ "$SG_OK" -eq 20 ]
+    check "$S: the flood reached the host (handled=$SG_HANDLED >= 1000)" [ "${SG_HANDLED:-0}" -ge 1000 ]
+    check "$S: every handler ran on the host's main thread (wrong_thread=$SG_WRONG)" [ "$SG_WRONG" = 0 ]
+    check "$S: accept() still returns EINTR to the host (eintr=$SG_EINTR)" [ "${SG_EINTR:-0}" -gt 0 ]
+    check "$S: no other accept error, errno kept" eval 'stat_is accept_errors 0 && stat_is errno_changed 0'
+    check "$S: 10 block and 11 allow lines" \
+        eval 'wait_for 3 eval "count_is \"\$(conn $WIN block)\" 10" && count_is "$(conn "$LIN" allow)" 11 && lines_is 21'
+    check "$S: host fd count back to $SG_FD0 (now $SG_FD1)" [ "$SG_FD1" -eq "$SG_FD0" ]
+    stop_host
+    check "$S: the host exits cleanly" [ $? -eq 0 ]
+fi
+
+# ---- fork-storm: 1,000 forks ------------------------------------------------------------------------------
+if want fork-storm; then
+    scenario fork-storm
+    write_conf
+    start_p0f "${HOSTS[@]}"
+    start_host "$TOOLS/testsrv" --model fork --listen "127.0.0.1:$PORT" --stats-file "$D/stats"
+    check "$S: warm-up client served" client warm served "$LIN" --hold-ms 0
+    has_line "$(conn "$LIN" allow)"
+    settle
+    fd0=$(host_fds)
+    t0=$(now_ms)
+    "$TOOLS/burst" --connect "127.0.0.1:$PORT" --bind "$WIN" --count 500 --concurrency 8 --expect closed \
+        --timeout-ms 10000 >"$D/burst-win.out" 2>&1 &
+    bw=$!
+    "$TOOLS/burst" --connect "127.0.0.1:$PORT" --bind "$LIN" --count 500 --concurrency 8 --expect served \
+        --timeout-ms 10000 >"$D/burst-lin.out" 2>&1
+    rl=$?
+    wait "$bw"; rw=$?
+    echo "# $S: windows: $(cat "$D/burst-win.out" | head -1); linux: $(head -1 "$D/burst-lin.out"); $(( $(now_ms) - t0 )) ms"
+    check "$S: 500 Windows clients closed" [ "$rw" -eq 0 ]
+    check "$S: 500 Linux clients served" [ "$rl" -eq 0 ]
+    settle
+    check "$S: 500 block lines, 501 allow lines, nothing else" \
+        eval 'wait_for 5 eval "lines_is 1001" && count_is "$(conn "$WIN" block)" 500 && count_is "$(conn "$LIN" allow)" 501'
+    check "$S: the parent accepted 1001, no accept error, errno kept" \
+        eval 'stat_is accepted 1001 && stat_is accept_errors 0 && stat_is errno_changed 0'
+    wait_for 5 eval '[ -z "$(cat /proc/$HOST_PID/task/*/children 2>/dev/null | tr -d " ")" ]'
+    check "$S: every child is gone (none left, no zombie)" eval '[ -z "$(cat /proc/$HOST_PID/task/*/children 2>/dev/null | tr -d " ")" ]'
+    fd1=$(fds_after "$fd0")
+    check "$S: parent fd count back to $fd0 (now $fd1)" [ "$fd1" -eq "$fd0" ]
+    stop_host
+    check "$S: the host exits cleanly" [ $? -eq 0 ]
+fi
+
+# ---- threads: 16 threads accepting on one listener -------------------------------------------------------
+if want threads; then
+    scenario threads
+    write_conf
+    start_p0f "${HOSTS[@]}"
+    start_host "$TOOLS/testsrv" --model threads --threads 16 --listen "127.0.0.1:$PORT" --stats-file "$D/stats"
+    check "$S: warm-up client served" client warm served "$LIN" --hold-ms 0
+    has_line "$(conn "$LIN" allow)"
+    settle
+    fd0=$(host_fds)
+    "$TOOLS/burst" --connect "127.0.0.1:$PORT" --bind "$WIN" --count 300 --concurrency 16 --expect closed \
+        --timeout-ms 10000 >"$D/burst-win.out" 2>&1 &
+    bw=$!
+    "$TOOLS/burst" --connect "127.0.0.1:$PORT" --bind "$LIN" --count 300 --concurrency 16 --hold-ms 100 \
+        --expect served --timeout-ms 10000 >"$D/burst-lin.out" 2>&1
+    rl=$?
+    wait "$bw"; rw=$?
+    echo "# $S: windows: $(head -1 "$D/burst-win.out"); linux: $(head -1 "$D/burst-lin.out")"
+    check "$S: 300 Windows clients closed" [ "$rw" -eq 0 ]
+    check "$S: 300 Linux clients served (holding 100 ms each, 16 at a time)" [ "$rl" -eq 0 ]
+    settle
+    check "$S: 300 block lines, 301 allow lines, nothing else" \
+        eval 'wait_for 5 eval "lines_is 601" && count_is "$(conn "$WIN" block)" 300 && count_is "$(conn "$LIN" allow)" 301'
+    check "$S: 601 accepted and served, no accept error, errno kept" \
+        eval 'stat_is accepted 601 && stat_is served 301 && stat_is accept_errors 0 && stat_is errno_changed 0'
+    fd1=$(fds_after "$fd0")
+    check "$S: host fd count back to $fd0 (now $fd1)" [ "$fd1" -eq "$fd0" ]
+    stop_host
+    check "$S: the host exits cleanly" [ $? -eq 0 ]
+fi
+
+# ---- peercred: a p0f socket served by nobody ----------------------------------------------------------------
+# fake_p0f runs as nobody (setpriv) and binds its socket in a directory nobody owns. The shim must
+# refuse its answers (verdict=error naming the uid, one rate-limited line), unless p0f_user names it.
+# peercred_run [CONFIG LINE...]: sets PC_WIN (closed|served).
+peercred_run() {
+    mkdir -p "$D/p0f"
+    chown nobody:nogroup "$D/p0f"
+    chmod 755 "$D/p0f"
+    P0F_SOCK=$D/p0f/p0f.sock write_conf "$@"
+    spawn setpriv --reuid=nobody --regid=nogroup --clear-groups "$TOOLS/fake_p0f" --socket "$D/p0f/p0f.sock" \
+        --query-log "$D/p0f/qlog" --ready-file "$D/p0f/ready" "${HOSTS[@]}" 2>>"$D/fake_p0f.err"
+    P0F_PID=$!
+    wait_for 5 test -e "$D/p0f/ready" || echo "# $S: fake_p0f (nobody) did not start"
+    start_host "$TOOLS/testsrv" --model loop --listen "127.0.0.1:$PORT" --stats-file "$D/stats"
+    client warm served 127.0.3.1 --hold-ms 0   # starts the worker (its wake-up pipe stays)
+    settle
+    PC_FD0=$(host_fds)
+    PC_WIN=closed
+    client win closed "$WIN" --timeout-ms 1500 || PC_WIN=served
+    client win2 served "$WIN" --hold-ms 0
+    client lin served "$LIN" --hold-ms 0
+    PC_LIN=$?
+    settle
+    PC_FD1=$(fds_after "$PC_FD0")
+}
+if want peercred; then
+    scenario peercred
+    peercred_run
+    check "$S: the Windows client is served (the impostor's answers are refused)" [ "$PC_WIN" = served ]
+    check "$S: the Linux client is served" [ "$PC_LIN" -eq 0 ]
+    check "$S: verdict=error, the reason names uid 65534" \
+        has_line "$(conn "$WIN" error) reason=\"p0f socket served by uid 65534 \(pid [0-9]+\), not root or p0f_user\"$"
+    check "$S: every connection line says so (4)" count_is 'verdict=error ms=[0-9]+ reason="p0f socket served by uid 65534' 4
+    check "$S: one (rate-limited) error line about the socket" \
+        eval 'count_is "level=error msg=\"refusing a p0f socket not owned by root or p0f_user\" reason=\"p0f socket served by uid 65534" 1 && lines_is 5'
+    check "$S: the impostor was never asked" eval '! grep -q query "$D/p0f/qlog" 2>/dev/null'
+    check "$S: host fd count back to $PC_FD0 (now $PC_FD1)" [ "$PC_FD1" -eq "$PC_FD0" ]
+    stop_host
+    for who in nobody 65534; do
+        scenario "peercred-p0f_user-$who"
+        peercred_run "p0f_user $who"
+        check "$S: with p0f_user $who the Windows client is closed" [ "$PC_WIN" = closed ]
+        check "$S: verdict=block" has_line "$(conn "$WIN" block) os=\"Windows\""
+        check "$S: no refusal line" no_line "refusing a p0f socket"
+        check "$S: host fd count back to $PC_FD0 (now $PC_FD1)" [ "$PC_FD1" -eq "$PC_FD0" ]
+        stop_host
+    done
+fi
+
+# ---- trust: config and blocked-OS files others could change ---------------------------------------------------
+# trust_run WHICH HOW: WHICH conf|blocked, HOW 0666|0620|nobody. The host runs in a private mount
+# namespace whose /dev/log is the scenario's sink: a refused config means the default log socket.
+# Sets TR_WIN (closed|served).
+trust_run() {
+    local which=$1 how=$2 file
+    CONF_LOGSOCK=/dev/log write_conf
+    file=$D/$which
+    case $how in
+        nobody) chown nobody:nogroup "$file" ;;
+        *) chmod "$how" "$file" ;;
+    esac
+    start_p0f "${HOSTS[@]}"
+    NS=1 start_host "$TOOLS/testsrv" --model loop --listen "127.0.0.1:$PORT" --stats-file "$D/stats"
+    TR_FD0=$(host_fds)
+    TR_WIN=closed
+    client win closed "$WIN" --timeout-ms 1500 || TR_WIN=served
+    settle
+    TR_FD1=$(fds_after "$TR_FD0")
+}
+if want trust; then
+    for t in conf:0666:"writable by everyone" conf:0620:"writable by its group" conf:nobody:"owned by uid 65534, not by root or uid 0" \
+             blocked:0666:"writable by everyone" blocked:nobody:"owned by uid 65534, not by root or uid 0"; do
+        IFS=: read -r which how why <<<"$t"
+        NSLOG=1 scenario "trust-$which-$how"
+        trust_run "$which" "$how"
+        what="cannot read the configuration"
+        [ "$which" = blocked ] && what="cannot read the blocked-OS file"
+        check "$S: the Windows client is served (pass-through)" [ "$TR_WIN" = served ]
+        check "$S: one config error line naming $D/$which: $why" \
+            has_line "level=error msg=\"config error\" file=\"$(re "$D/$which")\" reason=\"$what: $why\" action=pass_through$"
+        check "$S: ... and nothing else (no verdict line)" eval 'lines_is 1'
+        check "$S: p0f was never asked" eval '! grep -q query "$D/qlog" 2>/dev/null'
+        check "$S: host fd count back to $TR_FD0 (now $TR_FD1)" [ "$TR_FD1" -eq "$TR_FD0" ]
+        stop_host
+    done
+fi
+
+# ---- strace: no stderr, no openlog, no signal ---------------------------------------------------------------------
+# strace_run OUT [config lines]: testsrv loop under strace -f with three clients; p0f stopped after the
+# second (so the "cannot reach p0f" diagnostic path runs too).
+STRACE_SET=write,writev,pwrite64,pwritev,pwritev2,sendto,sendmsg,sendmmsg,connect,kill,tkill,tgkill,rt_sigqueueinfo,rt_tgsigqueueinfo,rt_sigaction
+# WIN_EXPECT: closed (default) or served (pass-through). Sets ST_OK (clients as expected, of 3).
+strace_run() {
+    local out=$1; shift
+    write_conf "$@"
+    start_p0f "${HOSTS[@]}"
+    # LeakSanitizer cannot run under ptrace: an ASan build of the library gets detect_leaks=0 here.
+    HOST_WRAP=(strace -f -qq -s 64 -o "$out" -e trace="$STRACE_SET" env ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0")
+    start_host "$TOOLS/testsrv" --model loop --listen "127.0.0.1:$PORT" --stats-file "$D/stats"
+    HOST_WRAP=("${SRV_WRAP[@]}")
+    ST_OK=0
+    client win "${WIN_EXPECT:-closed}" "$WIN" --hold-ms 0 && ST_OK=$((ST_OK + 1))
+    client lin served "$LIN" --hold-ms 0 && ST_OK=$((ST_OK + 1))
+    kill "$P0F_PID"; wait "$P0F_PID" 2>/dev/null; P0F_PID=''
+    client lin2 served 127.0.3.1 --hold-ms 0 && ST_OK=$((ST_OK + 1))   # not in any answer cache
+    settle
+    stop_host
+}
+# strace_checks OUT: no write to fd 2, connects only to the scenario's log and p0f sockets.
+strace_checks() {
+    local out=$1 bad
+    check "$S: strace saw the host (connect lines present)" grep -q ' connect(' "$out"
+    bad=$(grep -E '^[0-9]+ +(write|writev|pwrite64|pwritev2?)\(2,' "$out" | head -3)
+    check "$S: no write to the host's stderr${bad:+: $bad}" [ -z "$bad" ]
+    bad=$(grep -E ' connect\(' "$out" | grep -vF -e "sun_path=\"$LOGSOCK\"" -e "sun_path=\"$D/p0f.sock\"" | head -3)
+    check "$S: connects only to the log socket and the p0f socket (no openlog)${bad:+: $bad}" [ -z "$bad" ]
+    bad=$(grep -E ' (kill|tkill|tgkill|rt_sigqueueinfo|rt_tgsigqueueinfo)\(' "$out" | head -3)
+    check "$S: no signal sent${bad:+: $bad}" [ -z "$bad" ]
+    bad=$(grep -E ' sendto\([0-9]+, [^)]*, \{sa_family=' "$out" | grep -vF "$LOGSOCK" | head -3)
+    check "$S: no datagram sent anywhere but the log socket${bad:+: $bad}" [ -z "$bad" ]
+}
+# Signals a program installs handlers for: "SIGTERM SIGINT ...", sorted (SIG_DFL/SIG_IGN queries too).
+handled_signals() { grep -oE ' rt_sigaction\(SIG[A-Z0-9]+, \{sa_handler=[^,]+' "$1" | sed -E 's/ rt_sigaction\((SIG[A-Z0-9]+), \{sa_handler=(.*)/\1=\2/; s/=0x[0-9a-f]+/=handler/' | sort -u | tr '\n' ' '; }
+if want strace; then
+    scenario strace
+    strace_run "$D/strace.out"
+    check "$S: clients closed/served as expected under strace ($ST_OK of 3)" [ "$ST_OK" -eq 3 ]
+    strace_checks "$D/strace.out"
+    check "$S: the worker and the shim were there (verdict lines)" \
+        eval 'count_is "$(conn "$WIN" block)" 1 && count_is "$(conn "$LIN" allow)" 1 && has_line "$(conn 127.0.3.1 error)"'
+    check "$S: ... and the diagnostic path ran (p0f gone)" has_line 'level=warning msg="(cannot reach p0f|p0f connection lost)"'
+    # The same program without the shim: the same signal dispositions.
+    strace -f -qq -o "$D/strace-plain.out" -e trace=rt_sigaction "$TOOLS/testsrv" --model loop \
+        --listen "127.0.0.1:$((PORT + 1))" --ready-file "$D/ready-plain" 2>/dev/null &
+    plain=$!
+    wait_for 5 test -s "$D/ready-plain"
+    kill "$(sed -n 's/^pid=\([0-9]*\).*/\1/p' "$D/ready-plain")"; wait "$plain"
+    with=$(handled_signals "$D/strace.out") without=$(handled_signals "$D/strace-plain.out")
+    check "$S: the shim installs no signal handler (with: $with; without: $without)" [ "$with" = "$without" ]
+    end_scenario
+    scenario strace-config-error
+    WIN_EXPECT=served strace_run "$D/strace.out" "frobnicate yes"
+    check "$S: clients served (pass-through) under strace ($ST_OK of 3)" [ "$ST_OK" -eq 3 ]
+    strace_checks "$D/strace.out"
+    check "$S: the config error line is there, and nothing else" \
+        eval 'has_line "msg=\"config error\" .*frobnicate" && lines_is 1'
+fi
+end_scenario
+
+# ---- mutants: each protection removed, its check fails ---------------------------------------------------------
+if want mutants; then
+    wait "$MUTANT_BUILD" 2>/dev/null
+    for spec in "${MUTANT_SPECS[@]}"; do
+        name=${spec%%|*}
+        check "mutant $name: built (else see $WORK/mutant-$name/build.log: $(head -c 200 "$WORK/mutant-$name/build.log" 2>/dev/null))" \
+            test -e "$WORK/mutant-$name/built"
+    done
+    if [ -e "$WORK/mutant-nodup/built" ]; then
+        SHIM=$(mutant_lib nodup)
+        scenario mutant-nodup
+        fdreuse_run
+        check "mutant nodup (no duplicate, no identity check): a B client behind the reused number is shut down ($FR_B_SERVED of 3 served)" \
+            [ "$FR_B_SERVED" -lt 3 ]
+        end_scenario
+    fi
+    if [ -e "$WORK/mutant-sigmask/built" ]; then
+        SHIM=$(mutant_lib sigmask)
+        scenario mutant-sigmask
+        signals_run
+        check "mutant sigmask (worker does not block signals): handlers run on the worker (wrong_thread=$SG_WRONG)" \
+            [ "${SG_WRONG:-0}" -gt 0 ]
+        end_scenario
+    fi
+    if [ -e "$WORK/mutant-headroom/built" ]; then
+        SHIM=$(mutant_lib headroom)
+        scenario mutant-headroom
+        TMO=1000
+        emfile_run 1 4 3 3 --delay-ms 500
+        check "mutant headroom (FD_HEADROOM 0): the host's own accept() fails (accept_errors=$(stat_of accept_errors))" \
+            [ "$(stat_of accept_errors)" -gt 0 ]
+        end_scenario
+    fi
+    if [ -e "$WORK/mutant-peercred/built" ]; then
+        SHIM=$(mutant_lib peercred)
+        scenario mutant-peercred
+        peercred_run
+        check "mutant peercred (no SO_PEERCRED check): the impostor's answer closes the Windows client" [ "$PC_WIN" = closed ]
+        end_scenario
+    fi
+    if [ -e "$WORK/mutant-trust/built" ]; then
+        SHIM=$(mutant_lib trust)
+        NSLOG=1 scenario mutant-trust
+        trust_run conf 0666
+        check "mutant trust (file trust not checked): the world-writable config is used (Windows client closed)" [ "$TR_WIN" = closed ]
+        end_scenario
+    fi
+    SHIM=$LIB
+fi
+
+# ---- burst-10k, a minute on: the overflow count adds up ----------------------------------------------------------
+# The overflow line is rate-limited (one a minute). Connections that overflowed while it was held
+# back must still be counted: once the minute is over, a connection that wakes the worker brings
+# the held-back count out. Then judged lines + overflow counts = connections accepted.
+if [ -n "${BURST_D:-}" ]; then
+    S=burst-10k D=$BURST_D PORT=$BURST_PORT HOST_PID=$BURST_HOST
+    left=$((BURST_T_OVERFLOW + 62 - SECONDS))
+    [ "$left" -gt 0 ] && { echo "# $S: waiting $left s for the rate limit's minute to pass"; sleep "$left"; }
+    client late served "$LIN" --hold-ms 0
+    sleep 3
+    judged=$(log_count "$(L)" " remote=127\.")
+    overflowed=$(grep -o 'msg="too many connections awaiting a verdict; passed unjudged" count="[0-9]*"' "$(L)" |
+        sed 's/.*count="\([0-9]*\)"/\1/' | awk '{ n += $1 } END { print n + 0 }')
+    accepted=$(stat_of accepted)
+    echo "# $S: judged=$judged overflowed (sum of counts)=$overflowed accepted=$accepted lines: $(grep -c 'too many' "$(L)")"
+    check "$S: after a minute, judged + counted as overflowed = accepted ($judged + $overflowed = $accepted)" \
+        [ $((judged + overflowed)) -eq "${accepted:-0}" ]
+    check "$S: at most two overflow lines in all (one a minute)" [ "$(log_count "$(L)" 'msg="too many connections')" -le 2 ]
+    fd2=$(fds_after "$BURST_FD0")
+    check "$S: host fd count still $BURST_FD0 (now $fd2)" [ "$fd2" -eq "$BURST_FD0" ]
+    kill "$BURST_HOST" 2>/dev/null
+    for pid in "${burst_pids[@]}"; do kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; done
+    S=''
+fi
+
+echo "# scenario runtimes (s): $(for k in "${!RUNTIME[@]}"; do printf '%s=%s ' "$k" "${RUNTIME[$k]}"; done)"
+echo "# fault tests took $((SECONDS - T_START)) s"
+summary
