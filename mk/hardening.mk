@@ -39,7 +39,8 @@ ASAN_VERDICT = @if ls $(ASAN_REPORTS)/* >/dev/null 2>&1; then \
 check-asan: deps-hardening
 	$(MAKE) --no-print-directory B=$(ASAN_B) CC="$(ASAN_CC)" all $(ASAN_B)/tests/unit
 	@rm -rf $(ASAN_REPORTS) && mkdir -p $(ASAN_REPORTS)
-	@printf '%s\n' 'leak:libcriterion.so' >$(ASAN_B)/lsan.supp
+	@# libcriterion's own; liblmdb: a greylist test leaves an environment whose descriptors were taken away unclosed on purpose
+	@printf '%s\n' 'leak:libcriterion.so' 'leak:liblmdb.so' >$(ASAN_B)/lsan.supp
 	@: >$(ASAN_B)/asan.supp
 	$(ASAN_ENV) $(ASAN_B)/tests/unit --jobs 2
 	$(ASAN_VERDICT)

@@ -645,7 +645,8 @@ if want strace; then
         eval 'count_is "$(conn "$WIN" block)" 1 && count_is "$(conn "$LIN" allow)" 1 && has_line "$(conn 127.0.3.1 error)"'
     check "$S: ... and the diagnostic path ran (p0f gone)" has_line 'level=warning msg="(cannot reach p0f|p0f connection lost)"'
     # The same program without the shim: the same signal dispositions.
-    strace -f -qq -o "$D/strace-plain.out" -e trace=rt_sigaction "$TOOLS/testsrv" --model loop \
+    strace -f -qq -o "$D/strace-plain.out" -e trace=rt_sigaction \
+        env ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" "$TOOLS/testsrv" --model loop \
         --listen "127.0.0.1:$((PORT + 1))" --ready-file "$D/ready-plain" 2>/dev/null &
     plain=$!
     wait_for 5 test -s "$D/ready-plain"
