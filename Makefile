@@ -27,7 +27,8 @@ TOOLS    := $(patsubst tests/tools/%.c,$(B)/tests/%,$(TOOL_SRC))
 
 .PHONY: all check check-unit check-integration check-tool check-e2e deps demo install uninstall clean bench-report
 
-all: $(B)/libp0fshim.so $(if $(TOOL_MAIN_SRC),$(B)/p0fshim) $(TOOLS)
+all: $(B)/libp0fshim.so $(if $(TOOL_MAIN_SRC),$(B)/p0fshim) $(TOOLS) \
+     $(if $(wildcard /usr/include/libmilter/mfapi.h),$(B)/p0fshim-milter)
 
 $(B)/obj/%.o: src/%.c $(wildcard src/*.h)
 	@mkdir -p $(@D)
@@ -66,7 +67,7 @@ deps:
 	bash scripts/install-deps.sh
 
 check: deps all $(B)/tests/unit
-	$(MAKE) --no-print-directory check-unit check-integration check-faults check-tool check-e2e
+	$(MAKE) --no-print-directory check-unit check-integration check-faults check-tool check-e2e check-headers
 
 check-unit: $(B)/tests/unit
 	$(B)/tests/unit --jobs 2
@@ -96,6 +97,7 @@ install: $(B)/libp0fshim.so $(B)/p0fshim
 	install -d $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
 	install -m 0644 $(B)/libp0fshim.so $(DESTDIR)$(LIBDIR)/libp0fshim.so
 	install -m 0755 $(B)/p0fshim $(DESTDIR)$(BINDIR)/p0fshim
+	test ! -e $(B)/p0fshim-milter || install -m 0755 $(B)/p0fshim-milter $(DESTDIR)$(BINDIR)/p0fshim-milter
 	install -m 0644 man/p0fshim.1 $(DESTDIR)$(MANDIR)/man1/
 	install -m 0644 man/blocked_operating_systems.5 $(DESTDIR)$(MANDIR)/man5/
 	install -m 0644 man/p0fshim.8 $(DESTDIR)$(MANDIR)/man8/
@@ -105,7 +107,7 @@ install: $(B)/libp0fshim.so $(B)/p0fshim
 	    install -m 0644 policy/blocked_operating_systems $(DESTDIR)$(SYSCONFDIR)/p0fshim/blocked_operating_systems
 
 uninstall:
-	rm -f $(DESTDIR)$(LIBDIR)/libp0fshim.so $(DESTDIR)$(BINDIR)/p0fshim
+	rm -f $(DESTDIR)$(LIBDIR)/libp0fshim.so $(DESTDIR)$(BINDIR)/p0fshim $(DESTDIR)$(BINDIR)/p0fshim-milter
 	rm -f $(DESTDIR)$(MANDIR)/man1/p0fshim.1 $(DESTDIR)$(MANDIR)/man5/blocked_operating_systems.5 $(DESTDIR)$(MANDIR)/man8/p0fshim.8
 
 clean:
@@ -114,3 +116,4 @@ clean:
 -include mk/bench.mk
 # -include: the mutant builds of the test scripts copy only the Makefile, src/ and shim/.
 -include mk/hardening.mk
+-include mk/headers.mk

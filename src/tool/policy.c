@@ -354,7 +354,7 @@ static int serve_socket(const char *path, mode_t mode, unsigned max_clients)
                 drop_client(&clients[i]);
                 continue;
             }
-            if (now - c->last_active > (uint64_t)POLICY_IDLE_S * 1000u)
+            if (c->last_active + (uint64_t)POLICY_IDLE_S * 1000u < now)
                 drop_client(&clients[i]);
         }
         if (pfd[0].revents & POLLIN) {

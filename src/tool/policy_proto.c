@@ -202,10 +202,10 @@ void hdrval_sanitise(const char *in, char *out, size_t size)
             continue;
         }
         if (blank) {
+            if (n + 1 >= max)
+                break;               /* no room for the space and a byte after it */
             out[n++] = ' ';
             blank = false;
-            if (n == max)
-                break;
         }
         out[n++] = (c < 0x20 || c >= 0x7f) ? '?' : (char)c;
     }

@@ -1,0 +1,190 @@
+#!/bin/bash
+# Exim and scripts/exim/p0fshim-acl.conf, with Debian's Exim extracted (never installed): the
+# packages exim4-daemon-light, exim4-base, exim4-config and libidn12 are fetched with
+# `apt-get download` into a cache (P0FSHIM_EXIM_CACHE, default /var/cache/p0fshim-test/exim)
+# and unpacked with dpkg -x. Exim needs its compiled-in user Debian-exim: a private mount
+# namespace (unshare -m) sees a copy of /etc/passwd and /etc/group that has it; the system's
+# files are never changed.
+#
+#   1. `exim -bV` on a minimal configuration that includes the recipe (syntax)
+#   2. a real Exim daemon of its own in the lab's server namespace, the recipe in its DATA
+#      ACL, the real p0f: a message from the linux client (with forged copies) is delivered
+#      with exactly p0f's X-P0F-Genre and X-P0F-Link-Type at the top
+#   3. p0f down: delivered without them, no delay beyond the deadline
+#
+# Fails when the packages cannot be fetched (it needs Debian's archive). Needs root.
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+source "$TOP/scripts/lab.sh"
+
+require_root
+P=$BUILD/p0fshim
+RECIPE=$TOP/scripts/exim/p0fshim-acl.conf
+[ -x "$P" ] || fail_now "$P is missing (run make)"
+command -v p0f >/dev/null || fail_now "p0f is not installed (scripts/install-deps.sh)"
+T0=$SECONDS
+CACHE=${P0FSHIM_EXIM_CACHE:-/var/cache/p0fshim-test/exim}
+ROOT=$CACHE/root
+EXIM=$ROOT/usr/sbin/exim4
+
+if [ ! -x "$EXIM" ]; then
+    mkdir -p "$CACHE/debs"
+    fetch() { (cd "$CACHE/debs" && apt-get download exim4-daemon-light exim4-base exim4-config libidn12) \
+            >"$WORK/download.out" 2>&1; }
+    # Package lists may be missing or stale on a fresh machine: refresh them once.
+    if ! fetch && ! { apt-get update -qq >/dev/null 2>&1 && fetch; }; then
+        sed 's/^/#   /' "$WORK/download.out" | tail -5
+        fail_now "Exim: the packages could not be fetched (apt-get download)"
+    fi
+    rm -rf "$ROOT.new" && mkdir -p "$ROOT.new"
+    for d in "$CACHE"/debs/*.deb; do dpkg -x "$d" "$ROOT.new" || fail_now "dpkg -x $d failed"; done
+    rm -rf "$ROOT" && mv "$ROOT.new" "$ROOT"
+fi
+# The private passwd/group with Exim's user, and a wrapper that runs exim in a mount namespace
+# of its own where they are bound over the real ones.
+cp /etc/passwd "$WORK/passwd"; cp /etc/group "$WORK/group"
+grep -q '^Debian-exim:' "$WORK/passwd" || echo 'Debian-exim:x:64999:64999::/nonexistent:/usr/sbin/nologin' >>"$WORK/passwd"
+grep -q '^Debian-exim:' "$WORK/group" || echo 'Debian-exim:x:64999:' >>"$WORK/group"
+# Exim re-executes itself by its compiled-in path, /usr/sbin/exim4, for deliveries: in that
+# namespace a tmpfs over /usr/sbin holds a stub there that runs the extracted binary.
+printf '#!/bin/sh\nLD_LIBRARY_PATH=%s exec %s "$@"\n' "$ROOT/usr/lib/x86_64-linux-gnu" "$EXIM" >"$WORK/exim4-stub"
+chmod 755 "$WORK/exim4-stub"
+cat >"$WORK/exim" <<EOF
+#!/bin/bash
+exec unshare -m bash -c 'mount --bind "$WORK/passwd" /etc/passwd && mount --bind "$WORK/group" /etc/group &&
+    mount -t tmpfs p0fshim-exim /usr/sbin && cp "$WORK/exim4-stub" /usr/sbin/exim4 && exec /usr/sbin/exim4 "\$@"' exim "\$@"
+EOF
+chmod 755 "$WORK/exim"
+check "exim: the extracted Exim runs (-bV)" eval '"$WORK/exim" -C /dev/null -bV >"$WORK/version.out" 2>&1 &&
+    grep -q "^Exim version 4" "$WORK/version.out"'
+echo "# $(grep -m1 '^Exim version' "$WORK/version.out")"
+
+CONF=$WORK/p0fshim.conf
+P0F_SOCK=$WORK/p0f/p0f.sock
+mkdir -p "$WORK/p0f" "$WORK/spool" "$WORK/log" "$WORK/mail"
+chmod 755 "$WORK/p0f"
+chown 64999:64999 "$WORK/spool" "$WORK/log"
+chown 65534:65534 "$WORK/mail"
+printf '%s\n' "socket $P0F_SOCK" "log_socket $WORK/no-log.sock" >"$CONF"; chmod 644 "$CONF"
+# The recipe as shipped, with the tool's path and --config moved into the build/scratch dir.
+sed -e "s|/usr/local/bin/p0fshim header \\(\$sender_host_address [a-z]*\\)|$P header \\1 --config $CONF|" \
+    "$RECIPE" >"$WORK/p0fshim-acl.conf"
+check "recipe: both \${run} commands were rewritten for the test" \
+    [ "$(grep -c "$P header \$sender_host_address [a-z]* --config $CONF}" "$WORK/p0fshim-acl.conf")" = 2 ]
+cat >"$WORK/exim.conf" <<EOF
+# exim e2e (tests/e2e/exim.sh)
+primary_hostname = mx.p0fshim.test
+spool_directory = $WORK/spool
+log_file_path = $WORK/log/%slog
+daemon_smtp_ports = 2525
+local_interfaces = $LAB_SERVER_IP
+domainlist local_domains = example.net
+acl_smtp_rcpt = acl_check_rcpt
+acl_smtp_data = acl_check_data
+keep_environment =
+# The daemon's receiving process runs as Debian-exim and cannot re-execute the extracted
+# (not setuid) binary for deliveries: messages are queued, and the test runs the queue as root.
+queue_only = true
+host_lookup =
+rfc1413_hosts =
+begin acl
+acl_check_rcpt:
+  accept  domains = +local_domains
+  deny
+acl_check_data:
+.include $WORK/p0fshim-acl.conf
+  accept
+begin routers
+mailbox:
+  driver = accept
+  domains = +local_domains
+  transport = maildir
+begin transports
+maildir:
+  driver = appendfile
+  directory = $WORK/mail/rcpt
+  maildir_format
+  create_directory
+  user = nobody
+  group = nogroup
+EOF
+check "exim -bV: the configuration with the recipe included is valid" \
+    eval '"$WORK/exim" -C "$WORK/exim.conf" -bV >"$WORK/bv.out" 2>&1 && grep -q "^Configuration file is $WORK/exim.conf" "$WORK/bv.out"' ||
+    sed 's/^/#   /' "$WORK/bv.out"
+printf "  warn    add_hedaer = X: y\n" >"$WORK/broken.conf"
+sed "s|^.include .*|.include $WORK/broken.conf|" "$WORK/exim.conf" >"$WORK/exim-broken.conf"
+check "exim -bV: the same check fails on a broken recipe (the check checks)" \
+    eval '! "$WORK/exim" -C "$WORK/exim-broken.conf" -bV >"$WORK/bv-broken.out" 2>&1'
+
+# ---- a real Exim daemon in the lab ----------------------------------------------------------------
+CLEANUP_HOOKS+=("lab_down")
+lab_up || fail_now "could not build the network lab"
+lab_start_p0f "$P0F_SOCK" "$WORK/p0f.out" || fail_now "p0f did not start"
+lab_exec_server "$WORK/exim" -C "$WORK/exim.conf" -bdf >"$WORK/exim-daemon.out" 2>&1 &
+CHILD_PIDS+=("$!")
+listening() { lab_exec_server ss -Hltn "src $LAB_SERVER_IP:2525" 2>/dev/null | grep -q LISTEN; }
+check "exim: the daemon listens on $LAB_SERVER_IP:2525 in the server namespace" wait_for 10 listening ||
+    { sed 's/^/#   /' "$WORK/exim-daemon.out"; cat "$WORK"/log/* 2>/dev/null | sed 's/^/#   /'; }
+
+# smtp_send HOST PORT HEADERFILE: DATA with our headers (bash /dev/tcp); `result=sent ms=N`.
+smtp_send() {
+    local host=$1 port=$2 hdrs=$3 t0 t1 msg
+    t0=$(date +%s%N)
+    exec 3<>"/dev/tcp/$host/$port" || { echo "result=failed"; return 1; }
+    expect() {
+        local code=$1 l
+        while IFS= read -r -t 10 l <&3; do
+            l=${l%$'\r'}; echo "S: $l" >&2
+            case $l in "$code "*) return 0 ;; [0-9][0-9][0-9]" "*) return 1 ;; esac
+        done
+        return 1
+    }
+    say() { printf '%s\r\n' "$1" >&3; echo "C: $1" >&2; }
+    msg=$(cat "$hdrs"; printf '%s\n' "Subject: p0fshim exim test" "" "hello from the linux client")
+    msg=${msg//$'\n'/$'\r\n'}$'\r\n'
+    expect 220 && say "EHLO client.example" && expect 250 && say "MAIL FROM:<sender@example.org>" && expect 250 &&
+        say "RCPT TO:<rcpt@example.net>" && expect 250 && say "DATA" && expect 354 || { echo "result=failed"; return 1; }
+    printf '%s.\r\n' "$msg" >&3
+    expect 250 || { echo "result=failed"; return 1; }
+    t1=$(date +%s%N)
+    say "QUIT"; expect 221
+    echo "result=sent ms=$(((t1 - t0) / 1000000))"
+}
+send() {
+    printf '%s\n' "From: <sender@example.org>" "To: <rcpt@example.net>" "Message-ID: <$1@client.example>" \
+        "X-P0F-Genre: Forged OS 1.0" "x-p0f-link-type: forged link" >"$WORK/hdr-$1"
+    lab_exec_linux bash -c "$(declare -f smtp_send); smtp_send \"\$@\"" smtp_send "$LAB_SERVER_IP" 2525 \
+        "$WORK/hdr-$1" >"$WORK/send-$1.out" 2>"$WORK/send-$1.err"
+    grep -q '^result=sent' "$WORK/send-$1.out"
+}
+# deliver TAG: run the queue (as root, in-process) and wait for TAG's message in the mailbox.
+deliver() {
+    lab_exec_server "$WORK/exim" -C "$WORK/exim.conf" -qf >>"$WORK/queue-run.out" 2>&1
+    wait_for 10 delivered "$1"
+}
+sent_ms() { sed -nE 's/^result=sent ms=([0-9]+)/\1/p' "$WORK/send-$1.out"; }
+msgfile() { grep -l "^Message-ID: <$1@client.example>" "$WORK"/mail/rcpt/new/* 2>/dev/null | head -1; }
+delivered() { [ -n "$(msgfile "$1")" ]; }
+headers_of() { sed '/^$/q' "$(msgfile "$1")"; }
+show_headers() { echo "# headers of $1:"; headers_of "$1" | sed 's/^/#   /'; }
+
+check "exim: a message from the linux client with forged copies is accepted" send x1 ||
+    sed 's/^/#   /' "$WORK/send-x1.err"
+check "exim: delivered (queue run)" deliver x1 || { cat "$WORK"/log/* 2>/dev/null | tail -20 | sed 's/^/#   /'; }
+"$P" query "$LAB_LINUX_IP" --socket "$P0F_SOCK" >"$WORK/query.out" 2>&1
+GENRE=$(sed -nE 's/^Genre +=  *"(.*)" \(match=.*/\1/p' "$WORK/query.out")
+LINK=$(sed -nE 's/^Network link += (.*)/\1/p' "$WORK/query.out")
+echo "# p0f says: genre \"$GENRE\", link \"$LINK\""
+check "exim: X-P0F-Genre then X-P0F-Link-Type at the very top, with p0f's values" \
+    eval '[ -n "$GENRE" ] && [ "$(headers_of x1 | grep -v "^Return-path:" | head -2)" = "X-P0F-Genre: $GENRE"$'"'"'\n'"'"'"X-P0F-Link-Type: $LINK" ]' ||
+    show_headers x1
+check "exim: the forged copies are removed, exactly one of each left" \
+    eval '[ "$(headers_of x1 | grep -ic "^X-P0F-Genre:")" = 1 ] && [ "$(headers_of x1 | grep -ic "^X-P0F-Link-Type:")" = 1 ]'
+
+lab_stop_p0f
+check "exim, p0f down: accepted" send x2
+check "exim, p0f down: delivered without the headers (forged copies still removed), $(sent_ms x2) ms" \
+    eval 'deliver x2 && [ "$(headers_of x2 | grep -Eic "^X-P0F-(Genre|Link-Type):")" = 0 ] &&
+          [ "$(sent_ms x2)" -lt 1000 ]' || show_headers x2
+check "exim: no panic log" bash -c "! test -s '$WORK/log/paniclog'"
+echo "# runtime $((SECONDS - T0)) s"
+summary
