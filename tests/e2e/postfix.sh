@@ -9,6 +9,7 @@
 # the scratch dir.
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 source "$TOP/scripts/lab.sh"
+source "$TOP/tests/e2e/postfix-lib.sh"
 
 require_root
 for f in "$LIB" "$TOOLS/testclient" "$TOOLS/logsink"; do
@@ -105,49 +106,16 @@ echo "rcpt@example.net rcpt/" >"$PF/vmailbox"
 write_main_cf "$IMPORT"
 # Debian's services, smtpd chrooted (chroot=y); a submission listener on 587 that the shim
 # must leave alone (ports 25).
-cat >"$PF/master.cf" <<'EOF'
+{
+    cat <<'EOF'
 # service type  private unpriv  chroot  wakeup  maxproc command + args
 25        inet  n       -       y       -       -       smtpd
 587       inet  n       -       y       -       -       smtpd
-pickup    unix  n       -       y       60      1       pickup
-cleanup   unix  n       -       y       -       0       cleanup
-qmgr      unix  n       -       n       300     1       qmgr
-rewrite   unix  -       -       y       -       -       trivial-rewrite
-bounce    unix  -       -       y       -       0       bounce
-defer     unix  -       -       y       -       0       bounce
-trace     unix  -       -       y       -       0       bounce
-verify    unix  -       -       y       -       1       verify
-flush     unix  n       -       y       1000?   0       flush
-proxymap  unix  -       -       n       -       -       proxymap
-proxywrite unix -       -       n       -       1       proxymap
-smtp      unix  -       -       y       -       -       smtp
-relay     unix  -       -       y       -       -       smtp
-showq     unix  n       -       y       -       -       showq
-error     unix  -       -       y       -       -       error
-retry     unix  -       -       y       -       -       error
-discard   unix  -       -       y       -       -       discard
-local     unix  -       n       n       -       -       local
-virtual   unix  -       n       n       -       -       virtual
-anvil     unix  -       -       y       -       1       anvil
-scache    unix  -       -       y       -       1       scache
-postlog   unix-dgram n  -       n       -       1       postlogd
 EOF
+    postfix_services
+} >"$PF/master.cf"
+PF_PORTS="25 587"
 
-master_pid() { sed -n '1s/ //gp' "$QUEUE/pid/master.pid" 2>/dev/null; }
-listening() { lab_exec_server ss -Hltn "src $SRV:$1" 2>/dev/null | grep -q LISTEN; }
-# postfix_start [ENV...]: start our instance inside the server namespace.
-postfix_start() {
-    lab_exec_server env "$@" postfix -c "$PF" start >"$WORK/postfix-start.out" 2>&1 || return 1
-    wait_for 10 listening 25 && wait_for 10 listening 587
-}
-postfix_stop() {
-    local pid
-    pid=$(master_pid)
-    [ -n "$pid" ] || return 0
-    lab_exec_server postfix -c "$PF" stop >/dev/null 2>&1
-    wait_for 10 bash -c "! kill -0 $pid 2>/dev/null" || kill -KILL "$pid" 2>/dev/null
-    rm -f "$QUEUE/pid/master.pid"
-}
 
 # client NS TAG EXPECT PORT [ARGS]: one testclient run from a client namespace.
 client() {
