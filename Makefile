@@ -55,7 +55,7 @@ $(B)/libp0fshim.so: $(SHIM_OBJ) $(B)/libp0fshim-core.a shim/p0fshim.map
 	    -Wl,--version-script=shim/p0fshim.map -Wl,-z,now -Wl,-z,relro -Wl,--no-undefined $(LDLIBS_CORE)
 
 # Test programs are standalone on purpose: the fake p0f must not share the codec it tests.
-$(B)/tests/%: tests/tools/%.c
+$(B)/tests/%: tests/tools/%.c $(wildcard tests/tools/*.h)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $< -pthread
 

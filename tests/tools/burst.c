@@ -68,6 +68,8 @@ static unsigned long g_counts[O_N];
 static unsigned g_notes;
 
 static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+#define CLI_DIE die
+#include "cli.h"
 static void die(const char *fmt, ...)
 {
     va_list ap;
@@ -99,20 +101,6 @@ static int64_t now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static unsigned long parse_ulong(const char *opt, const char *s, unsigned long min, unsigned long max)
-{
-    char *end;
-    unsigned long v;
-
-    if (*s < '0' || *s > '9')
-        die("%s: not a number: \"%s\"", opt, s);
-    errno = 0;
-    v = strtoul(s, &end, 10);
-    if (errno != 0 || *end != '\0' || v < min || v > max)
-        die("%s: \"%s\" is not a number in %lu..%lu", opt, s, min, max);
-    return v;
-}
-
 /* "IP" (port 0) or, with want_port, "IP:PORT" / "[IPv6]:PORT". */
 static void parse_addr(const char *opt, const char *s, bool want_port, struct sockaddr_storage *ss, socklen_t *len)
 {
@@ -125,7 +113,7 @@ static void parse_addr(const char *opt, const char *s, bool want_port, struct so
         const char *colon = s[0] == '[' ? strchr(s, ']') : strrchr(s, ':');
         if (colon == NULL || (s[0] == '[' && colon[1] != ':'))
             die("%s: expected IP:PORT or [IPv6]:PORT, got \"%s\"", opt, s);
-        port = parse_ulong(opt, colon + (s[0] == '[' ? 2 : 1), 1, 65535);
+        port = cli_parse_ulong(opt, colon + (s[0] == '[' ? 2 : 1), 1, 65535);
         h = s[0] == '[' ? s + 1 : s;
         hlen = (size_t)(colon - h);
     }
@@ -312,17 +300,17 @@ int main(int argc, char **argv)
         switch (opt) {
         case 'c': parse_addr("--connect", optarg, true, &g_target, &g_target_len); have_target = true; break;
         case 'b': parse_addr("--bind", optarg, false, &g_bind, &g_bind_len); break;
-        case 'n': count = parse_ulong("--count", optarg, 1, 1000000); break;
-        case 'j': conc = parse_ulong("--concurrency", optarg, 1, 4096); break;
+        case 'n': count = cli_parse_ulong("--count", optarg, 1, 1000000); break;
+        case 'j': conc = cli_parse_ulong("--concurrency", optarg, 1, 4096); break;
         case 'e':
             if (strcmp(optarg, "served") != 0 && strcmp(optarg, "closed") != 0)
                 die("--expect: served or closed");
             g_expect_closed = optarg[0] == 'c';
             have_expect = true;
             break;
-        case 't': timeout_ms = (int)parse_ulong("--timeout-ms", optarg, 1, 600000); break;
-        case 'h': hold_ms = (int)parse_ulong("--hold-ms", optarg, 0, 600000); break;
-        case 's': g_spread = parse_ulong("--spread", optarg, 1, 1u << 20); break;
+        case 't': timeout_ms = (int)cli_parse_ulong("--timeout-ms", optarg, 1, 600000); break;
+        case 'h': hold_ms = (int)cli_parse_ulong("--hold-ms", optarg, 0, 600000); break;
+        case 's': g_spread = cli_parse_ulong("--spread", optarg, 1, 1u << 20); break;
         default:
             die("usage: burst --connect IP:PORT [--bind IP [--spread K]] --count N [--concurrency C] --expect served|closed "
                 "[--timeout-ms T] [--hold-ms H]");

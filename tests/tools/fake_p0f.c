@@ -347,6 +347,8 @@ static unsigned long g_next_conn_id = 1;
 /* ---- small helpers ---- */
 
 static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+#define CLI_DIE die
+#include "cli.h"
 static void die(const char *fmt, ...)
 {
     va_list ap;
@@ -424,22 +426,6 @@ static void qlog(const char *fmt, ...)
         if (w >= 0 || errno != EINTR)
             break;
     }
-}
-
-static unsigned long parse_ulong(const char *opt, const char *s, unsigned long min, unsigned long max)
-{
-    char *end;
-    unsigned long v;
-
-    if (*s == '\0' || *s == '-' || *s == '+' || *s == ' ')
-        die("%s: not a number: \"%s\"", opt, s);
-    errno = 0;
-    v = strtoul(s, &end, 10);
-    if (errno != 0 || *end != '\0')
-        die("%s: not a number: \"%s\"", opt, s);
-    if (v < min || v > max)
-        die("%s: %s is out of range %lu..%lu", opt, s, min, max);
-    return v;
 }
 
 static long parse_long(const char *opt, const char *s, long min, long max)
@@ -1412,13 +1398,13 @@ int main(int argc, char **argv)
             current_host("--score")->score = (int16_t)parse_long("--score", optarg, INT16_MIN, INT16_MAX);
             break;
         case OPT_MFLAGS:
-            current_host("--mflags")->mflags = (uint16_t)parse_ulong("--mflags", optarg, 0, UINT16_MAX);
+            current_host("--mflags")->mflags = (uint16_t)cli_parse_ulong("--mflags", optarg, 0, UINT16_MAX);
             break;
         case OPT_FW:
-            current_host("--fw")->fw = (uint8_t)parse_ulong("--fw", optarg, 0, UINT8_MAX);
+            current_host("--fw")->fw = (uint8_t)cli_parse_ulong("--fw", optarg, 0, UINT8_MAX);
             break;
         case OPT_REAL:
-            current_host("--real")->real = (uint8_t)parse_ulong("--real", optarg, 0, UINT8_MAX);
+            current_host("--real")->real = (uint8_t)cli_parse_ulong("--real", optarg, 0, UINT8_MAX);
             break;
         case OPT_SOCKET:
             g_socket_path = optarg;
@@ -1467,25 +1453,25 @@ int main(int argc, char **argv)
             if (g_v2)
                 current_host("--uptime")->uptime_h = (int32_t)parse_long("--uptime", optarg, -1, INT32_MAX);
             else
-                current_host("--uptime")->uptime = (uint32_t)parse_ulong("--uptime", optarg, 0, UINT32_MAX);
+                current_host("--uptime")->uptime = (uint32_t)cli_parse_ulong("--uptime", optarg, 0, UINT32_MAX);
             break;
         case OPT_TOTAL:
-            current_host("--total")->total = (uint32_t)parse_ulong("--total", optarg, 0, UINT32_MAX);
+            current_host("--total")->total = (uint32_t)cli_parse_ulong("--total", optarg, 0, UINT32_MAX);
             break;
         case OPT_NAT:
             if (g_v2)
-                current_host("--nat")->nat2 = (uint8_t)parse_ulong("--nat", optarg, 0, UINT8_MAX);
+                current_host("--nat")->nat2 = (uint8_t)cli_parse_ulong("--nat", optarg, 0, UINT8_MAX);
             else
-                current_host("--nat")->nat = (uint32_t)parse_ulong("--nat", optarg, 0, UINT32_MAX);
+                current_host("--nat")->nat = (uint32_t)cli_parse_ulong("--nat", optarg, 0, UINT32_MAX);
             break;
         case OPT_CHG:
-            current_host("--chg")->chg = (uint32_t)parse_ulong("--chg", optarg, 0, UINT32_MAX);
+            current_host("--chg")->chg = (uint32_t)cli_parse_ulong("--chg", optarg, 0, UINT32_MAX);
             break;
         case OPT_NOMATCH_FIRST:
-            g_nomatch_first = parse_ulong("--nomatch-first", optarg, 0, UINT32_MAX);
+            g_nomatch_first = cli_parse_ulong("--nomatch-first", optarg, 0, UINT32_MAX);
             break;
         case OPT_DELAY:
-            g_delay_ms = parse_ulong("--delay-ms", optarg, 0, 600000);
+            g_delay_ms = cli_parse_ulong("--delay-ms", optarg, 0, 600000);
             break;
         case OPT_QLOG:
             qlog_path = optarg;
@@ -1494,7 +1480,7 @@ int main(int argc, char **argv)
             g_ready_path = optarg;
             break;
         case OPT_MAX_CLIENTS:
-            g_max_clients = parse_ulong("--max-clients", optarg, 1, 1000);
+            g_max_clients = cli_parse_ulong("--max-clients", optarg, 1, 1000);
             break;
         case OPT_HELP:
             usage();

@@ -97,6 +97,8 @@ static atomic_ulong g_handled, g_wrong_thread;
 static atomic_long g_last_wrong_tid;
 
 static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+#define CLI_DIE die
+#include "cli.h"
 static void die(const char *fmt, ...)
 {
     va_list ap;
@@ -121,20 +123,6 @@ static int remaining(int64_t deadline)
     return left < 0 ? 0 : left > INT32_MAX ? INT32_MAX : (int)left;
 }
 
-static unsigned long parse_ulong(const char *opt, const char *s, unsigned long min, unsigned long max)
-{
-    char *end;
-    unsigned long v;
-
-    if (*s < '0' || *s > '9')
-        die("%s: not a number: \"%s\"", opt, s);
-    errno = 0;
-    v = strtoul(s, &end, 10);
-    if (errno != 0 || *end != '\0' || v < min || v > max)
-        die("%s: \"%s\" is not a number in %lu..%lu", opt, s, min, max);
-    return v;
-}
-
 /* "IP:PORT" or "[IPv6]:PORT" -> sockaddr. */
 static void parse_hostport(const char *s)
 {
@@ -152,7 +140,7 @@ static void parse_hostport(const char *s)
     memcpy(host, s + (v6 ? 1 : 0), hlen);
     host[hlen] = '\0';
     port = end + (v6 ? 2 : 1);
-    unsigned long p = parse_ulong("--listen", port, 0, 65535);
+    unsigned long p = cli_parse_ulong("--listen", port, 0, 65535);
     memset(&cfg.addr, 0, sizeof(cfg.addr));
     if (v6) {
         struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&cfg.addr;
@@ -655,11 +643,11 @@ int main(int argc, char **argv)
                 die("--squeeze: now or usr2");
             cfg.squeeze_on_usr2 = optarg[0] == 'u';
             break;
-        case 'n': cfg.left = parse_ulong("--left", optarg, 1, 1000); break;
-        case 'b': cfg.batch = parse_ulong("--batch", optarg, 1, MAX_BATCH); break;
-        case 'p': cfg.pid = (long)parse_ulong("--pid", optarg, 2, INT_MAX); break;
-        case 'i': cfg.interval_us = parse_ulong("--interval-us", optarg, 0, 1000000); break;
-        case 'd': cfg.duration_ms = parse_ulong("--duration-ms", optarg, 1, 600000); break;
+        case 'n': cfg.left = cli_parse_ulong("--left", optarg, 1, 1000); break;
+        case 'b': cfg.batch = cli_parse_ulong("--batch", optarg, 1, MAX_BATCH); break;
+        case 'p': cfg.pid = (long)cli_parse_ulong("--pid", optarg, 2, INT_MAX); break;
+        case 'i': cfg.interval_us = cli_parse_ulong("--interval-us", optarg, 0, 1000000); break;
+        case 'd': cfg.duration_ms = cli_parse_ulong("--duration-ms", optarg, 1, 600000); break;
         case 'g': cfg.signals = optarg; break;
         default: usage();
         }

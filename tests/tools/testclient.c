@@ -76,6 +76,8 @@ static void usage(void)
 }
 
 static void die_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+#define CLI_DIE die_usage
+#include "cli.h"
 static void die_usage(const char *fmt, ...)
 {
     va_list ap;
@@ -109,71 +111,6 @@ static int remaining(int64_t deadline)
 {
     int64_t left = deadline - now_ms();
     return left < 0 ? 0 : left > INT32_MAX ? INT32_MAX : (int)left;
-}
-
-static unsigned long parse_ulong(const char *opt, const char *s, unsigned long min, unsigned long max)
-{
-    char *end;
-    unsigned long v;
-
-    if (*s < '0' || *s > '9')
-        die_usage("%s: not a number: \"%s\"", opt, s);
-    errno = 0;
-    v = strtoul(s, &end, 10);
-    if (errno != 0 || *end != '\0')
-        die_usage("%s: not a number: \"%s\"", opt, s);
-    if (v < min || v > max)
-        die_usage("%s: %s is out of range %lu..%lu", opt, s, min, max);
-    return v;
-}
-
-/* "IP:PORT" or "[IPv6]:PORT" (port 1..65535) -> sockaddr. */
-static void parse_hostport(const char *opt, const char *s, struct sockaddr_storage *ss, socklen_t *len)
-{
-    char host[INET6_ADDRSTRLEN + 1];
-    const char *port, *end;
-    size_t hlen;
-    unsigned long p;
-
-    if (s[0] == '[') {
-        end = strchr(s, ']');
-        if (end == NULL || end[1] != ':')
-            die_usage("%s: expected [IPv6]:PORT, got \"%s\"", opt, s);
-        hlen = (size_t)(end - (s + 1));
-        if (hlen >= sizeof(host))
-            die_usage("%s: bad address in \"%s\"", opt, s);
-        memcpy(host, s + 1, hlen);
-        port = end + 2;
-    } else {
-        end = strrchr(s, ':');
-        if (end == NULL)
-            die_usage("%s: expected IP:PORT, got \"%s\"", opt, s);
-        hlen = (size_t)(end - s);
-        if (hlen >= sizeof(host))
-            die_usage("%s: bad address in \"%s\"", opt, s);
-        memcpy(host, s, hlen);
-        port = end + 1;
-        if (memchr(host, ':', hlen) != NULL)
-            die_usage("%s: IPv6 addresses need brackets: [%.*s]:PORT", opt, (int)hlen, host);
-    }
-    host[hlen] = '\0';
-    p = parse_ulong(opt, port, 1, 65535);
-    memset(ss, 0, sizeof(*ss));
-    if (s[0] != '[') {
-        struct sockaddr_in *sin = (struct sockaddr_in *)ss;
-        sin->sin_family = AF_INET;
-        sin->sin_port = htons((uint16_t)p);
-        if (inet_pton(AF_INET, host, &sin->sin_addr) != 1)
-            die_usage("%s: not an IPv4 address: \"%s\"", opt, host);
-        *len = sizeof(*sin);
-    } else {
-        struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
-        sin6->sin6_family = AF_INET6;
-        sin6->sin6_port = htons((uint16_t)p);
-        if (inet_pton(AF_INET6, host, &sin6->sin6_addr) != 1)
-            die_usage("%s: not an IPv6 address: \"%s\"", opt, host);
-        *len = sizeof(*sin6);
-    }
 }
 
 /* Plain IP (v4 or v6, no brackets, no port) -> sockaddr with port 0. */
@@ -593,7 +530,7 @@ int main(int argc, char **argv)
     while ((opt = getopt_long(argc, argv, "+:", opts, NULL)) != -1) {
         switch (opt) {
         case OPT_CONNECT:
-            parse_hostport("--connect", optarg, &to, &tolen);
+            cli_parse_hostport("--connect", optarg, 1, &to, &tolen);
             have_to = true;
             break;
         case OPT_BIND:
@@ -621,10 +558,10 @@ int main(int argc, char **argv)
                 die_usage("--then: eof or quit, not \"%s\"", optarg);
             break;
         case OPT_TIMEOUT:
-            timeout_ms = (int)parse_ulong("--timeout-ms", optarg, 1, 600000);
+            timeout_ms = (int)cli_parse_ulong("--timeout-ms", optarg, 1, 600000);
             break;
         case OPT_HOLD:
-            hold_ms = (int)parse_ulong("--hold-ms", optarg, 0, 600000);
+            hold_ms = (int)cli_parse_ulong("--hold-ms", optarg, 0, 600000);
             break;
         case OPT_HELP:
             usage();

@@ -102,6 +102,8 @@ static atomic_uint g_warnings;
 /* ---- helpers ---- */
 
 static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+#define CLI_DIE die
+#include "cli.h"
 static void die(const char *fmt, ...)
 {
     va_list ap;
@@ -153,71 +155,6 @@ static void sleep_ms(long ms)
     struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR && !atomic_load(&g_stop))
         ;
-}
-
-static unsigned long parse_ulong(const char *opt, const char *s, unsigned long min, unsigned long max)
-{
-    char *end;
-    unsigned long v;
-
-    if (*s < '0' || *s > '9')
-        die("%s: not a number: \"%s\"", opt, s);
-    errno = 0;
-    v = strtoul(s, &end, 10);
-    if (errno != 0 || *end != '\0')
-        die("%s: not a number: \"%s\"", opt, s);
-    if (v < min || v > max)
-        die("%s: %s is out of range %lu..%lu", opt, s, min, max);
-    return v;
-}
-
-/* "IP:PORT" or "[IPv6]:PORT" -> sockaddr. */
-static void parse_hostport(const char *opt, const char *s, struct sockaddr_storage *ss, socklen_t *len)
-{
-    char host[INET6_ADDRSTRLEN + 1];
-    const char *port, *end;
-    size_t hlen;
-    unsigned long p;
-
-    if (s[0] == '[') {
-        end = strchr(s, ']');
-        if (end == NULL || end[1] != ':')
-            die("%s: expected [IPv6]:PORT, got \"%s\"", opt, s);
-        hlen = (size_t)(end - (s + 1));
-        if (hlen >= sizeof(host))
-            die("%s: bad address in \"%s\"", opt, s);
-        memcpy(host, s + 1, hlen);
-        port = end + 2;
-    } else {
-        end = strrchr(s, ':');
-        if (end == NULL)
-            die("%s: expected IP:PORT, got \"%s\"", opt, s);
-        hlen = (size_t)(end - s);
-        if (hlen >= sizeof(host))
-            die("%s: bad address in \"%s\"", opt, s);
-        memcpy(host, s, hlen);
-        port = end + 1;
-        if (memchr(host, ':', hlen) != NULL)
-            die("%s: IPv6 addresses need brackets: [%.*s]:PORT", opt, (int)hlen, host);
-    }
-    host[hlen] = '\0';
-    p = parse_ulong(opt, port, 0, 65535);
-    memset(ss, 0, sizeof(*ss));
-    if (s[0] != '[') {
-        struct sockaddr_in *sin = (struct sockaddr_in *)ss;
-        sin->sin_family = AF_INET;
-        sin->sin_port = htons((uint16_t)p);
-        if (inet_pton(AF_INET, host, &sin->sin_addr) != 1)
-            die("%s: not an IPv4 address: \"%s\"", opt, host);
-        *len = sizeof(*sin);
-    } else {
-        struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
-        sin6->sin6_family = AF_INET6;
-        sin6->sin6_port = htons((uint16_t)p);
-        if (inet_pton(AF_INET6, host, &sin6->sin6_addr) != 1)
-            die("%s: not an IPv6 address: \"%s\"", opt, host);
-        *len = sizeof(*sin6);
-    }
 }
 
 /* Write a small file atomically: temporary name + rename. Returns 0 or -1 (errno set). */
@@ -950,11 +887,11 @@ int main(int argc, char **argv)
             break;
         }
         case OPT_LISTEN:
-            parse_hostport("--listen", optarg, &cfg.addr, &cfg.addrlen);
+            cli_parse_hostport("--listen", optarg, 0, &cfg.addr, &cfg.addrlen);
             cfg.listen_set = true;
             break;
         case OPT_THREADS:
-            cfg.threads = (unsigned)parse_ulong("--threads", optarg, 1, MAX_THREADS);
+            cfg.threads = (unsigned)cli_parse_ulong("--threads", optarg, 1, MAX_THREADS);
             cfg.threads_set = true;
             break;
         case OPT_NULL_ADDR:
