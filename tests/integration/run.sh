@@ -99,7 +99,7 @@ start_srv() {
         testsrv env LD_PRELOAD="$SHIM" P0FSHIM_CONFIG="$D/conf" "$TOOLS/testsrv" --model "$model" \
         --listen "$listen" --ready-file "$D/ready" --stats-file "$D/stats" "$@" 2>>"$D/testsrv.err"
     SRV_PID=$!
-    wait_for 5 test -e "$D/ready" || echo "# $S: testsrv did not get ready"
+    wait_for 15 test -e "$D/ready" || echo "# $S: testsrv did not get ready"
 }
 
 # stop_srv: SIGTERM, then the exit status and the stats the shim must not disturb.
