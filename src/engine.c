@@ -2,13 +2,18 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -18,6 +23,7 @@
 #include <unistd.h>
 
 #include "greylist.h"
+#include "learngrid.h"
 #include "logfmt.h"
 #include "p0f2.h"
 #include "p0f3.h"
@@ -34,6 +40,19 @@
 #define LOG_WAIT_MS 200
 #define FIRST_QUERY_DELAY_MAX_NS (5 * NS_PER_MS)   /* one p0f capture block */
 #define FIRST_QUERY_DELAY_MIN_NS (250 * 1000ull)
+/* After a predicted learning instant: p0f must still read the block and answer. */
+#define GRID_GUARD_NS (200 * 1000ull)
+/* Wake-up coalescing (async mode). A new connection does not wake the sleeping worker if
+ * the worker's own timer ends within COALESCE_NS of the connection's first query time, and
+ * while connections arrive less than COALESCE_NS apart the worker sleeps at most that long:
+ * under a steady stream it wakes on its own timer and judges every connection that came
+ * meanwhile, and accept() never pays for a wake-up (5-10 us on a VM, plus a context switch
+ * per connection). The cost is at most COALESCE_NS on a verdict, below p0f's own lag: p0f
+ * learns a host 1-5 ms after its SYN. Hold mode always wakes the worker at once. */
+#define COALESCE_NS (1 * NS_PER_MS)
+/* ... nor while queries are in flight: their replies wake it, in well under a millisecond
+ * from a healthy p0f; it sleeps at most this long after the oldest was queued. */
+#define REPLY_EXPECTED_NS (1 * NS_PER_MS)
 /* Recent p0f answers by host: a client that opens many connections at once (a bulk
  * sender) costs one query per CACHE_FRESH_MS, not one per connection. */
 #define CACHE_SLOTS 512
@@ -55,6 +74,8 @@ struct lookup {
     bool saw_nomatch;
     unsigned queries;        /* sent so far */
     uint64_t next_query_ns;
+    uint64_t unknown_after_ns;   /* p0f did not know the host yet at this time (v3: SYN, NOMATCH) */
+    bool on_grid;                /* the first query's time came from the learning grid */
     unsigned retry_ms;
     enum lookup_outcome outcome;
     char reason[160];        /* as long as the engine's error strings */
@@ -62,6 +83,8 @@ struct lookup {
 
 struct pending {
     bool used;
+    bool vetted;             /* the worker saw that the socket is TCP (SO_PROTOCOL) */
+    uint32_t active_pos;     /* where it is in E.active */
     uint32_t generation;     /* tells a late reply for a reused slot from a current one */
     struct owned_fd conn;    /* our dup of the accepted socket */
     struct endpoint remote, local;
@@ -72,11 +95,13 @@ struct pending {
     bool inherited;          /* judged at load (inetd mode): the program may exit at the shutdown */
     bool held;               /* a hold-mode accept() waits for this verdict */
     bool judged;             /* ... and the verdict is in: reply says what to do */
+    bool finished;           /* judged and logged: the slot waits for its log line to go out */
     enum hold_reply reply;
 };
 
 struct outstanding {
     uint32_t slot, generation;
+    uint64_t queued_ns;
 };
 
 /* The first query on every new p0f connection asks about 0.0.0.0, which p0f never
@@ -93,15 +118,24 @@ struct engine {
     pid_t worker_pid;        /* the process whose worker runs; 0 = none */
     bool worker_failed;
     bool worker_sleeping, wake_pending;
+    /* While the worker sleeps: when its timeout ends, and until when a p0f reply is due to
+     * wake it. An accept that the worker will see in time anyway does not wake it. */
+    uint64_t sleep_until_ns, reply_expected_until_ns;
+    uint64_t last_submit_ns;
+    uint64_t arrival_gap_ns; /* between connections, averaged (1/8 weight to the newest) */
+    bool streaming;          /* connections come less than COALESCE_NS apart: sleep on a timer */
     uint64_t submissions;    /* lets the worker see work that arrived while it planned */
     pthread_cond_t judged;   /* broadcast when a held connection's verdict is in */
     struct greylist *greylist;
     char greylist_error[256];
-    struct owned_fd wake_read, wake_write;
+    struct owned_fd wake;    /* an eventfd: the accept path's doorbell for a sleeping worker */
 
     struct pending slots[ENGINE_PENDING_MAX];
     uint32_t free_stack[ENGINE_PENDING_MAX];
     size_t nfree;
+    /* The slots in use, densely: every pass of the worker walks these, not the whole table. */
+    uint32_t active[ENGINE_PENDING_MAX];
+    size_t nactive;
     bool slots_ready;
 
     dev_t root_dev;          /* "/" when the library loaded: tells that the daemon chrooted */
@@ -124,6 +158,10 @@ struct engine {
      * shrunk by 1/16 after a first-query answer: settles where ~8% of first queries miss,
      * and at zero for a p0f that already knows every host. */
     uint64_t first_query_delay_ns;
+    /* Better than a delay, when p0f's answers show it (under lock): the phase of the grid of
+     * instants at which p0f learns hosts (learngrid.h). The first query goes just after the
+     * first of them that follows the host's SYN. */
+    struct learn_grid grid;
 
     /* The p0f v2 source: one query per connection, one at a time (p0f v2 is single-threaded). */
     struct owned_fd v2;
@@ -141,8 +179,19 @@ struct engine {
 
 static struct engine E = {
     .lock = PTHREAD_MUTEX_INITIALIZER,
-    .wake_read = {.fd = -1}, .wake_write = {.fd = -1}, .p0f = {.fd = -1}, .v2 = {.fd = -1},
+    .wake = {.fd = -1}, .p0f = {.fd = -1}, .v2 = {.fd = -1},
 };
+
+/* Verdicts whose log lines wait in the worker's batch (sent once per pass of the worker,
+ * or when it is full). Their slots, and so the dups, are kept until the lines went out:
+ * engine_drain_at_exit() waits for the slots, and so for the lines. */
+struct settled {
+    uint32_t slot, generation;
+    bool shut_after_log;     /* inherited (inetd mode): the program exits once it sees the shutdown */
+};
+static struct syslog_batch log_batch;
+static struct settled settled[SYSLOG_BATCH_MAX];
+static size_t nsettled;
 
 static uint64_t now_ns(void)
 {
@@ -177,15 +226,14 @@ static void release(struct owned_fd *o)
 }
 
 /* Under E.lock. */
-static bool wake_pipe_open_locked(void)
+static bool wake_open_locked(void)
 {
-    int pipefd[2];
-    if (pipe2(pipefd, O_CLOEXEC | O_NONBLOCK) != 0)
+    int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (fd < 0)
         return false;
-    if (own(pipefd[0], &E.wake_read) != 0 || own(pipefd[1], &E.wake_write) != 0) {
-        close(pipefd[0]);
-        close(pipefd[1]);
-        E.wake_read.fd = E.wake_write.fd = -1;
+    if (own(fd, &E.wake) != 0) {
+        close(fd);
+        E.wake.fd = -1;
         return false;
     }
     return true;
@@ -215,12 +263,16 @@ static void slots_init_locked(void)
     for (size_t i = 0; i < ENGINE_PENDING_MAX; i++)
         E.free_stack[i] = (uint32_t)(ENGINE_PENDING_MAX - 1 - i);
     E.nfree = ENGINE_PENDING_MAX;
+    E.nactive = 0;
     E.slots_ready = true;
 }
 
 static void slot_free_locked(uint32_t idx)
 {
     struct pending *p = &E.slots[idx];
+    uint32_t last = E.active[--E.nactive];
+    E.active[p->active_pos] = last;
+    E.slots[last].active_pos = p->active_pos;
     release(&p->conn);
     p->used = false;
     E.free_stack[E.nfree++] = idx;
@@ -263,20 +315,19 @@ static void atfork_child(void)
                  "the store was opened by the parent process (pre-forked accept is not supported)");
     }
     if (E.slots_ready)
-        for (uint32_t i = 0; i < ENGINE_PENDING_MAX; i++)
-            if (E.slots[i].used)
-                release(&E.slots[i].conn);
+        for (size_t i = 0; i < E.nactive; i++)
+            release(&E.slots[E.active[i]].conn);
     /* The table is set up afresh (a large memset) only if this child accepts itself:
      * a fork per connection must not pay for it. */
     E.slots_ready = false;
     release(&E.p0f);
     release(&E.v2);
-    release(&E.wake_read);
-    release(&E.wake_write);
+    release(&E.wake);
     E.worker_pid = 0;
     E.worker_failed = false;
     E.worker_sleeping = E.wake_pending = false;
     E.fifo_head = E.fifo_count = E.out_len = E.in_len = 0;
+    log_batch.n = nsettled = 0;   /* the parent's lines: its worker sends them */
     if (E.log)
         syslog_writer_after_fork_child(E.log);
 }
@@ -430,7 +481,7 @@ static bool p0f_connect(uint64_t now)
     p0f3_encode_query(&nobody, E.outbuf);
     E.out_len = P0F3_QUERY_LEN;
     pthread_mutex_lock(&E.lock);
-    E.fifo[E.fifo_head] = (struct outstanding){.slot = PROBE_SLOT};
+    E.fifo[E.fifo_head] = (struct outstanding){.slot = PROBE_SLOT, .queued_ns = now};
     E.fifo_count = 1;
     pthread_mutex_unlock(&E.lock);
     return true;
@@ -505,6 +556,12 @@ static bool all_done(const struct pending *p)
     return (!p->v3.active || p->v3.done) && (!p->v2.active || p->v2.done);
 }
 
+/* A query for this source may be sent now (plan() vetted the socket first). */
+static bool lookup_due(const struct pending *p, const struct lookup *l, uint64_t now)
+{
+    return p->vetted && l->active && !l->done && !l->in_flight && l->next_query_ns <= now && now < p->deadline_ns;
+}
+
 /* Judges, acts and logs outside the lock; the slot is freed (its dup closed) after. */
 /* greylist_os applies to whichever source identified the OS. */
 static bool greylist_matches(const struct pending *p, const char *genre3)
@@ -545,9 +602,25 @@ static void apply_greylist(const struct pending *p, const char *genre3, struct c
     }
 }
 
+static void flush_verdicts(void)
+{
+    syslog_batch_flush(E.log, &log_batch, LOG_WAIT_MS);
+    pthread_mutex_lock(&E.lock);
+    for (size_t i = 0; i < nsettled; i++) {
+        struct pending *p = &E.slots[settled[i].slot];
+        if (!p->used || p->generation != settled[i].generation)
+            continue;
+        if (settled[i].shut_after_log && still_owned(&p->conn))
+            shutdown(p->conn.fd, SHUT_RDWR);
+        slot_free_locked(settled[i].slot);
+    }
+    pthread_mutex_unlock(&E.lock);
+    nsettled = 0;
+}
+
 /* Judges, acts and logs outside the lock. A connection a hold-mode accept() still waits
  * for is handed back to it (it replies and closes, and frees the slot); any other is
- * shut down here and its slot freed. */
+ * shut down here and its slot freed once its line went out. */
 static void finish(uint32_t idx, uint64_t now)
 {
     static struct pending snapshot;   /* the worker's alone; too big for its small stack */
@@ -560,6 +633,7 @@ static void finish(uint32_t idx, uint64_t now)
 
     pthread_mutex_lock(&E.lock);
     snapshot = E.slots[idx];
+    E.slots[idx].finished = true;
     pthread_mutex_unlock(&E.lock);
 
     genre3[0] = '\0';
@@ -607,20 +681,17 @@ static void finish(uint32_t idx, uint64_t now)
     logfmt_connection(&line, &report);
     /* A program that serves one inherited connection (inetd mode) exits as soon as it sees
      * the shutdown, and its worker with it: its line goes out first. Elsewhere the client
-     * is cut off first and the line follows. */
+     * is cut off at once and the line follows with the batch. */
     bool shut = !handed && refuse && !snapshot.inherited && still_owned(&snapshot.conn);
     if (shut)
         shutdown(snapshot.conn.fd, SHUT_RDWR);
-    syslog_writer_send_wait(E.log, LOG_INFO, line.text, LOG_WAIT_MS);
-    if (handed)
-        return;
-    if (!shut && refuse && still_owned(&snapshot.conn))
-        shutdown(snapshot.conn.fd, SHUT_RDWR);
-
-    pthread_mutex_lock(&E.lock);
-    if (E.slots[idx].used && E.slots[idx].generation == snapshot.generation)
-        slot_free_locked(idx);
-    pthread_mutex_unlock(&E.lock);
+    if (log_batch.n == SYSLOG_BATCH_MAX)
+        flush_verdicts();
+    syslog_batch_add(E.log, &log_batch, LOG_INFO, line.text);
+    if (!handed)
+        settled[nsettled++] = (struct settled){idx, snapshot.generation, !shut && refuse};
+    if (snapshot.inherited)
+        flush_verdicts();
 }
 
 /* ---- p0f v3: the answer cache and the first-query delay (worker only) ---- */
@@ -630,6 +701,11 @@ struct cached_answer {
     struct endpoint host;    /* port 0 */
     uint64_t expires_ns;
     struct p0f3_answer answer;
+    /* A query about this host is in flight: other connections from it wait for its answer
+     * (a bulk sender opens several at once) instead of asking too. */
+    bool asking;
+    struct endpoint asking_host;
+    uint64_t asking_since_ns;
 };
 
 static struct cached_answer answer_cache[CACHE_SLOTS];
@@ -661,7 +737,35 @@ static const struct p0f3_answer *cache_find(const struct endpoint *peer, uint64_
     return &c->answer;
 }
 
-/* Settles due v3 lookups from the cache; returns true when some still need p0f. */
+static bool same_host(const struct endpoint *a, const struct endpoint *b)
+{
+    return a->family == b->family && memcmp(a->ip, b->ip, sizeof(a->ip)) == 0;
+}
+
+/* Under E.lock (the cache is the worker's, the slots are shared). */
+static bool host_being_asked_locked(const struct endpoint *peer, uint64_t now)
+{
+    const struct cached_answer *c = cache_bucket(peer);
+    return c->asking && same_host(&c->asking_host, peer) && now - c->asking_since_ns < REPLY_EXPECTED_NS;
+}
+
+static void host_asked_locked(const struct endpoint *peer, uint64_t now)
+{
+    struct cached_answer *c = cache_bucket(peer);
+    c->asking = true;
+    c->asking_host = *peer;
+    c->asking_since_ns = now;
+}
+
+static void host_answered_locked(const struct endpoint *peer)
+{
+    struct cached_answer *c = cache_bucket(peer);
+    if (c->asking && same_host(&c->asking_host, peer))
+        c->asking = false;
+}
+
+/* Settles v3 lookups whose host has a fresh answer in the cache, due or not (the answer is
+ * as good now as at the query time); returns true when due ones still need p0f. */
 static bool answer_from_cache(uint64_t now)
 {
     static uint32_t finished[ENGINE_PENDING_MAX];
@@ -669,14 +773,15 @@ static bool answer_from_cache(uint64_t now)
     bool need_p0f = false;
 
     pthread_mutex_lock(&E.lock);
-    for (uint32_t i = 0; i < ENGINE_PENDING_MAX; i++) {
+    for (size_t k = 0; k < E.nactive; k++) {
+        uint32_t i = E.active[k];
         struct pending *p = &E.slots[i];
         struct lookup *l = &p->v3;
-        if (!p->used || !l->active || l->done || l->in_flight || l->next_query_ns > now || now >= p->deadline_ns)
+        if (!p->vetted || !l->active || l->done || l->in_flight || now >= p->deadline_ns)
             continue;
         const struct p0f3_answer *hit = cache_find(&p->remote, now);
         if (hit == NULL) {
-            need_p0f = true;
+            need_p0f = need_p0f || lookup_due(p, l, now);
             continue;
         }
         p->a3 = *hit;
@@ -691,6 +796,18 @@ static bool answer_from_cache(uint64_t now)
     for (size_t i = 0; i < nfinished; i++)
         finish(finished[i], now);
     return need_p0f;
+}
+
+/* Under E.lock: when to ask p0f first about a host whose SYN reached us at syn_ns. */
+static void schedule_first_query_locked(struct lookup *l, uint64_t syn_ns, uint64_t now)
+{
+    uint64_t at;
+    l->unknown_after_ns = syn_ns;
+    l->on_grid = learn_grid_predict(&E.grid, syn_ns, &at);
+    if (l->on_grid)
+        l->next_query_ns = at + GRID_GUARD_NS > now ? at + GRID_GUARD_NS : now;
+    else
+        l->next_query_ns = now + E.first_query_delay_ns;
 }
 
 static void adapt_first_query_delay_locked(bool missed)
@@ -738,12 +855,23 @@ static void handle_reply(const uint8_t *buf, uint64_t now)
         return;
     }
     struct pending *p = &E.slots[o.slot];
+    if (p->used && p->generation == o.generation)
+        host_answered_locked(&p->remote);
     if (p->used && p->generation == o.generation && p->v3.in_flight && !p->v3.done) {
-        if (p->v3.queries == 1)
+        if (p->v3.queries == 1 && !p->v3.on_grid)
             adapt_first_query_delay_locked(status == P0F3_DECODED_NOMATCH);
         if (status == P0F3_DECODED_NOMATCH) {
+            uint64_t at;
+            p->v3.unknown_after_ns = o.queued_ns;
             lookup_retry_locked(&p->v3, p, now);
+            /* On the grid, the next chance is the next predicted instant, not a ms later. */
+            if (p->v3.on_grid && p->v3.next_query_ns != UINT64_MAX && learn_grid_predict(&E.grid, o.queued_ns, &at))
+                p->v3.next_query_ns = at + GRID_GUARD_NS > now ? at + GRID_GUARD_NS : now;
         } else if (status == P0F3_DECODED_OK) {
+            /* p0f's first sight of the host: it learned it in (unknown_after, now]. */
+            if (answer.total_conn == 1) {
+                learn_grid_observe(&E.grid, p->v3.unknown_after_ns, now);
+            }
             cache_store(&p->remote, &answer, now);
             p->a3 = answer;
             if (answer.os_name[0])
@@ -803,15 +931,17 @@ static void p0f_read(uint64_t now)
 static void queue_due_queries(uint64_t now)
 {
     pthread_mutex_lock(&E.lock);
-    for (uint32_t i = 0; i < ENGINE_PENDING_MAX && E.fifo_count < ENGINE_OUTSTANDING_MAX; i++) {
+    for (size_t k = 0; k < E.nactive && E.fifo_count < ENGINE_OUTSTANDING_MAX; k++) {
+        uint32_t i = E.active[k];
         struct pending *p = &E.slots[i];
         struct lookup *l = &p->v3;
-        if (!p->used || !l->active || l->done || l->in_flight || l->next_query_ns > now || now >= p->deadline_ns)
+        if (!lookup_due(p, l, now) || host_being_asked_locked(&p->remote, now))
             continue;
+        host_asked_locked(&p->remote, now);
         p0f3_encode_query(&p->remote, E.outbuf + E.out_len);
         E.out_len += P0F3_QUERY_LEN;
         E.fifo[(E.fifo_head + E.fifo_count) % ENGINE_OUTSTANDING_MAX] =
-            (struct outstanding){.slot = i, .generation = p->generation};
+            (struct outstanding){.slot = i, .generation = p->generation, .queued_ns = now};
         E.fifo_count++;
         l->in_flight = true;
         l->queries++;
@@ -851,10 +981,11 @@ static void v2_start_due(uint64_t now)
     if (E.v2.fd >= 0 || now < E.v2_retry_after_ns)
         return;
     pthread_mutex_lock(&E.lock);
-    for (uint32_t i = 0; i < ENGINE_PENDING_MAX && idx == UINT32_MAX; i++) {
+    for (size_t k = 0; k < E.nactive && idx == UINT32_MAX; k++) {
+        uint32_t i = E.active[k];
         struct pending *p = &E.slots[i];
         struct lookup *l = &p->v2;
-        if (!p->used || !l->active || l->done || l->in_flight || l->next_query_ns > now || now >= p->deadline_ns)
+        if (!lookup_due(p, l, now))
             continue;
         if (p0f2_encode_query(&p->remote, &p->local, src->has_local_ip ? &src->local_ip : NULL, ++E.v2_id,
                               query) != 0)
@@ -999,6 +1130,45 @@ static void consider(const struct pending *p, const struct lookup *l, uint64_t n
     (void)p;
 }
 
+#ifndef IPPROTO_MPTCP
+#define IPPROTO_MPTCP 262
+#endif
+
+/* Under E.lock. An SCTP stream socket is no business of p0f's: it is dropped without a word.
+ * Multipath TCP (`mptcpize run` makes an MTA's listener one) starts with a TCP SYN that p0f
+ * fingerprints like any other. Checked here rather than on the accept path, which stays
+ * short. Returns whether the slot is still there. */
+static bool vet_locked(uint32_t idx)
+{
+    struct pending *p = &E.slots[idx];
+    int protocol = 0;
+    socklen_t len = sizeof(protocol);
+    if (getsockopt(p->conn.fd, SOL_SOCKET, SO_PROTOCOL, &protocol, &len) == 0 &&
+        (protocol == IPPROTO_TCP || protocol == IPPROTO_MPTCP)) {
+        p->vetted = true;
+        /* The handshake's round trip: p0f saw the SYN that long before accept() returned
+         * (a client 100 ms away is known to p0f by the time it is accepted). */
+        struct tcp_info info;
+        socklen_t info_len = sizeof(info);
+        if (p->v3.active && p->v3.queries == 0 && !p->v3.done &&
+            getsockopt(p->conn.fd, IPPROTO_TCP, TCP_INFO, &info, &info_len) == 0 &&
+            info_len >= offsetof(struct tcp_info, tcpi_rtt) + sizeof(info.tcpi_rtt) && info.tcpi_rtt > 0) {
+            uint64_t rtt_ns = (uint64_t)info.tcpi_rtt * 1000u;
+            uint64_t syn_ns = p->accepted_ns > rtt_ns ? p->accepted_ns - rtt_ns : 0;
+            schedule_first_query_locked(&p->v3, syn_ns, p->accepted_ns);
+        }
+        return true;
+    }
+    if (p->held) {
+        p->judged = true;
+        p->reply = HOLD_PASS;
+        pthread_cond_broadcast(&E.judged);
+    } else {
+        slot_free_locked(idx);
+    }
+    return false;
+}
+
 /* Settles what reached its deadline; says which sources have queries due. Returns the
  * next wake-up time. */
 static uint64_t plan(uint64_t now, uint32_t *expired, size_t *nexpired, bool *v3_due, bool *v2_due,
@@ -1011,9 +1181,13 @@ static uint64_t plan(uint64_t now, uint32_t *expired, size_t *nexpired, bool *v3
     *v3_due = *v2_due = false;
     pthread_mutex_lock(&E.lock);
     *seen = E.submissions;
-    for (uint32_t i = 0; i < ENGINE_PENDING_MAX; i++) {
+    /* Backwards: a slot dropped here is replaced by the last one, already seen. */
+    for (size_t k = E.nactive; k-- > 0;) {
+        uint32_t i = E.active[k];
         struct pending *p = &E.slots[i];
-        if (!p->used || p->judged)   /* judged: a hold-mode accept() takes it from here */
+        if (p->judged || p->finished)   /* a hold-mode accept() or flush_verdicts() takes it from here */
+            continue;
+        if (!p->vetted && !vet_locked(i))
             continue;
         /* all_done here: no source had anything to ask (an IPv6 peer and only p0f v2). */
         if (now >= p->deadline_ns || all_done(p)) {
@@ -1032,25 +1206,22 @@ static uint64_t plan(uint64_t now, uint32_t *expired, size_t *nexpired, bool *v3
     return next;
 }
 
-static void drain_wake_pipe(void)
+static void drain_wake(void)
 {
-    char buf[64];
-    if (!still_owned(&E.wake_read))
-        return;
-    while (read(E.wake_read.fd, buf, sizeof(buf)) > 0)
-        ;
+    uint64_t count;
+    if (still_owned(&E.wake))
+        (void)!read(E.wake.fd, &count, sizeof(count));
 }
 
-/* A daemon that closed "all fds" took our pipe: polling its number would spin or
- * steal its input, so open a new one. Without a pipe the worker still runs on timeouts. */
-static void ensure_wake_pipe(void)
+/* A daemon that closed "all fds" took our eventfd: polling its number would spin or
+ * steal its input, so open a new one. Without it the worker still runs on timeouts. */
+static void ensure_wake(void)
 {
     pthread_mutex_lock(&E.lock);
-    if (!still_owned(&E.wake_read) || !still_owned(&E.wake_write)) {
-        release(&E.wake_read);
-        release(&E.wake_write);
-        if (!wake_pipe_open_locked())
-            diagnostic(LOG_WARNING, &E.rl_worker, "cannot reopen the wake-up pipe", NULL, NULL);
+    if (!still_owned(&E.wake)) {
+        release(&E.wake);
+        if (!wake_open_locked())
+            diagnostic(LOG_WARNING, &E.rl_worker, "cannot reopen the wake-up eventfd", NULL, NULL);
     }
     pthread_mutex_unlock(&E.lock);
 }
@@ -1078,12 +1249,37 @@ static uint64_t idle_close(uint64_t now, uint64_t next)
 static void settle_waiting_now(uint64_t now)
 {
     pthread_mutex_lock(&E.lock);
-    for (uint32_t i = 0; i < ENGINE_PENDING_MAX; i++) {
-        struct pending *p = &E.slots[i];
-        if (p->used && !p->judged && p->v3.active && !p->v3.done && p->deadline_ns > now)
+    for (size_t k = 0; k < E.nactive; k++) {
+        struct pending *p = &E.slots[E.active[k]];
+        if (!p->judged && p->v3.active && !p->v3.done && p->deadline_ns > now)
             p->deadline_ns = now;
     }
     pthread_mutex_unlock(&E.lock);
+}
+
+/* Under a stream of connections the worker runs SCHED_BATCH: the same share of the CPU,
+ * but when it wakes it never preempts the thread running where it lands; it runs when that
+ * thread blocks or its slice ends, so the host's accept loop goes first and the worker finds
+ * more work per pass. Between streams it is an ordinary thread again, so that a lone
+ * connection's verdict is not kept waiting. Only from and back to SCHED_OTHER: a host that
+ * runs real-time keeps the policy it gave the worker. */
+static void worker_set_polite(bool polite)
+{
+    static bool ordinary = true, current_polite;
+    int policy;
+    struct sched_param param;
+    if (!ordinary || polite == current_polite)
+        return;
+    if (pthread_getschedparam(pthread_self(), &policy, &param) != 0 ||
+        policy != (current_polite ? SCHED_BATCH : SCHED_OTHER)) {
+        ordinary = false;
+        return;
+    }
+    param.sched_priority = 0;
+    if (pthread_setschedparam(pthread_self(), polite ? SCHED_BATCH : SCHED_OTHER, &param) == 0)
+        current_polite = polite;
+    else
+        ordinary = false;
 }
 
 static void *worker_main(void *unused)
@@ -1114,8 +1310,8 @@ static void *worker_main(void *unused)
                 v2_abort(now);
             }
         }
-        if (v3_due)
-            v3_due = answer_from_cache(now);
+        bool need_p0f = answer_from_cache(now);
+        v3_due = v3_due && need_p0f;
         if (v3_due && p0f_connect(now)) {
             queue_due_queries(now);
             p0f_flush(now);
@@ -1132,27 +1328,45 @@ static void *worker_main(void *unused)
             if (E.v2.fd < 0 && E.v2_retry_after_ns > now && E.v2_retry_after_ns < next)
                 next = E.v2_retry_after_ns;
         }
+        flush_verdicts();   /* before idle_close(): it frees the slots */
         next = idle_close(now, next);
 
         /* Identities are checked when an fd reports an event, before it is read: an idle
          * loop costs no fstat. A number the host took over is dropped there. */
-        struct pollfd fds[3] = {{.fd = E.wake_read.fd, .events = POLLIN}, {.fd = E.p0f.fd}, {.fd = E.v2.fd}};
+        struct pollfd fds[3] = {{.fd = E.wake.fd, .events = POLLIN}, {.fd = E.p0f.fd}, {.fd = E.v2.fd}};
         fds[1].events = (short)(POLLIN | (E.out_len ? POLLOUT : 0));
         fds[2].events = POLLIN;
         struct timespec wait, *timeout = NULL;
         now = now_ns();
+
+        pthread_mutex_lock(&E.lock);
+        E.reply_expected_until_ns = 0;
+        if (E.p0f.fd >= 0 && E.fifo_count > 0) {
+            uint64_t expected = E.fifo[E.fifo_head].queued_ns + REPLY_EXPECTED_NS;
+            if (expected > now) {
+                E.reply_expected_until_ns = expected;
+                if (expected < next)
+                    next = expected;
+            }
+        }
+        if (E.streaming) {
+            /* A whole period without a new connection ends the stream. */
+            if (now - E.last_submit_ns >= COALESCE_NS)
+                E.streaming = false;
+            else if (now + COALESCE_NS < next)
+                next = now + COALESCE_NS;
+        }
+        E.sleep_until_ns = next;
+        E.worker_sleeping = true;
+        bool new_work = E.wake_pending || E.submissions != seen;
+        bool streaming = E.streaming;
+        pthread_mutex_unlock(&E.lock);
+        worker_set_polite(streaming);
+        if (new_work)
+            next = now;
         if (next != UINT64_MAX) {
             uint64_t ns = next <= now ? 0 : next - now;
             wait = (struct timespec){.tv_sec = (time_t)(ns / 1000000000ull), .tv_nsec = (long)(ns % 1000000000ull)};
-            timeout = &wait;
-        }
-
-        pthread_mutex_lock(&E.lock);
-        E.worker_sleeping = true;
-        bool new_work = E.wake_pending || E.submissions != seen;
-        pthread_mutex_unlock(&E.lock);
-        if (new_work) {
-            wait = (struct timespec){0, 0};
             timeout = &wait;
         }
         int ready = ppoll(fds, 3, timeout, NULL);
@@ -1164,8 +1378,8 @@ static void *worker_main(void *unused)
         if (ready <= 0)
             continue;
         if (fds[0].revents) {
-            ensure_wake_pipe();
-            drain_wake_pipe();
+            ensure_wake();
+            drain_wake();
         }
         now = now_ns();
         if (fds[1].fd >= 0 && fds[1].revents && E.p0f.fd == fds[1].fd) {
@@ -1205,7 +1419,7 @@ static bool worker_start_locked(void)
         return true;
     if (!E.slots_ready)
         slots_init_locked();
-    if (E.worker_failed || !wake_pipe_open_locked())
+    if (E.worker_failed || !wake_open_locked())
         return false;
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
@@ -1216,8 +1430,7 @@ static bool worker_start_locked(void)
     pthread_sigmask(SIG_SETMASK, &saved, NULL);
     pthread_attr_destroy(&attr);
     if (rc != 0) {
-        release(&E.wake_read);
-        release(&E.wake_write);
+        release(&E.wake);
         E.worker_failed = true;
         diagnostic(LOG_ERR, &E.rl_worker, "cannot start the lookup thread; connections pass unjudged", "reason",
                    strerror(rc));
@@ -1230,10 +1443,10 @@ static bool worker_start_locked(void)
 /* Under E.lock. */
 static void wake_worker_locked(void)
 {
-    if (E.worker_sleeping && !E.wake_pending && still_owned(&E.wake_write)) {
+    static const uint64_t one = 1;
+    if (E.worker_sleeping && !E.wake_pending && still_owned(&E.wake)) {
         E.wake_pending = true;
-        ssize_t ignored = write(E.wake_write.fd, "", 1);
-        (void)ignored;
+        (void)!write(E.wake.fd, &one, sizeof(one));
     }
 }
 
@@ -1246,7 +1459,7 @@ static void wake_worker_to_report(void)
     if (started)
         wake_worker_locked();
     pthread_mutex_unlock(&E.lock);
-    /* No worker (at the descriptor limit even its wake-up pipe cannot be made): say it
+    /* No worker (at the descriptor limit even its wake-up eventfd cannot be made): say it
      * from here, once a minute, without waiting for the log receiver. */
     if (!started)
         report_accept_path_failures();
@@ -1265,9 +1478,9 @@ void engine_drain_at_exit(void)
     uint64_t give_up = 0;
     pthread_mutex_lock(&E.lock);
     bool ours = E.worker_pid == getpid() && E.slots_ready;
-    for (uint32_t i = 0; ours && i < ENGINE_PENDING_MAX; i++)
-        if (E.slots[i].used && E.slots[i].deadline_ns > give_up)
-            give_up = E.slots[i].deadline_ns;
+    for (size_t k = 0; ours && k < E.nactive; k++)
+        if (E.slots[E.active[k]].deadline_ns > give_up)
+            give_up = E.slots[E.active[k]].deadline_ns;
     pthread_mutex_unlock(&E.lock);
     if (!ours || give_up == 0)
         return;
@@ -1326,18 +1539,22 @@ struct engine_ticket engine_submit(int fd, const struct endpoint *remote, const 
     uint32_t generation = p->generation + 1;
     *p = (struct pending){
         .used = true,
+        .active_pos = (uint32_t)E.nactive,
         .generation = generation,
         .conn = conn,
         .remote = *remote,
         .local = *local,
         .accepted_ns = now,
         .deadline_ns = now + (uint64_t)E.cfg->timeout_ms * NS_PER_MS,
-        .v3 = {.active = E.cfg->v3.enabled, .next_query_ns = now + E.first_query_delay_ns,
-               .retry_ms = ENGINE_RETRY_FIRST_MS},
+        .v3 = {.active = E.cfg->v3.enabled, .retry_ms = ENGINE_RETRY_FIRST_MS},
         .v2 = {.active = E.cfg->v2.enabled, .next_query_ns = now, .retry_ms = ENGINE_RETRY_FIRST_MS},
         .held = hold,
         .inherited = inherited,
     };
+    E.active[E.nactive++] = idx;
+    /* The SYN came one round trip before accept(); the worker knows that round trip
+     * (vet_locked) and corrects this. */
+    schedule_first_query_locked(&p->v3, now, now);
     ticket = (struct engine_ticket){.valid = true, .slot = idx, .generation = generation};
     /* p0f v2 knows IPv4 only: an IPv6 peer is unknown to it from the start. */
     if (p->v2.active && (remote->family != AF_INET || (!E.cfg->v2.has_local_ip && local->family != AF_INET))) {
@@ -1346,7 +1563,20 @@ struct engine_ticket engine_submit(int fd, const struct endpoint *remote, const 
         lookup_set_reason(&p->v2, "p0f v2 is IPv4-only");
     }
     E.submissions++;
-    wake_worker_locked();
+    /* No wake-up when the sleeping worker will see this connection in time anyway: its
+     * timer ends near the first query's time, or a p0f reply is on its way (COALESCE_NS). */
+    uint64_t due = p->v2.active && !p->v2.done ? now : p->v3.next_query_ns;
+    /* An average, so that two connections that happen to come close together do not make
+     * a stream (and make a lone connection wait for the timer). */
+    uint64_t gap = now - E.last_submit_ns;
+    if (gap > 16 * COALESCE_NS)
+        gap = 16 * COALESCE_NS;   /* a quiet hour weighs like a quiet 16 ms */
+    E.arrival_gap_ns = gap >= E.arrival_gap_ns ? E.arrival_gap_ns + (gap - E.arrival_gap_ns) / 8
+                                               : E.arrival_gap_ns - (E.arrival_gap_ns - gap) / 8;
+    E.streaming = E.arrival_gap_ns < COALESCE_NS;
+    E.last_submit_ns = now;
+    if (hold || !(E.sleep_until_ns <= due + COALESCE_NS || E.reply_expected_until_ns > now))
+        wake_worker_locked();
     pthread_mutex_unlock(&E.lock);
     errno = saved;
     return ticket;

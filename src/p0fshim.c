@@ -76,17 +76,15 @@ static bool endpoint_from_env(const char *ip_var, const char *port_var, struct e
     return true;
 }
 
-static bool is_connected_tcp(int fd)
+/* The protocol (TCP, not SCTP) is checked by the worker, as for accepted connections. */
+static bool is_connected_stream(int fd)
 {
-    int type = 0, listening = 1, protocol = 0;
+    int type = 0, listening = 1;
     socklen_t len = sizeof(int);
     if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0 || type != SOCK_STREAM)
         return false;
     len = sizeof(int);
-    if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) != 0 || listening)
-        return false;
-    len = sizeof(int);
-    return getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &protocol, &len) == 0 && protocol == IPPROTO_TCP;
+    return getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) == 0 && !listening;
 }
 
 /* inetd, xinetd, systemd Accept=yes and tcpserver's child hand the program a connected
@@ -98,7 +96,7 @@ static void judge_inherited_connection(int fd)
     struct endpoint local, remote;
     bool trust_env = !getauxval(AT_SECURE);
 
-    if (!is_connected_tcp(fd))
+    if (!is_connected_stream(fd))
         return;
     if (!(trust_env && endpoint_from_env("TCPLOCALIP", "TCPLOCALPORT", &local))) {
         len = sizeof(ss);
@@ -188,8 +186,6 @@ int p0fshim_after_accept(int fd, const struct sockaddr *addr, const socklen_t *a
     struct sockaddr_storage ss;
     socklen_t len = sizeof(ss);
     struct endpoint local, remote;
-    int protocol;
-    socklen_t protocol_len = sizeof(protocol);
     int verdict = P0FSHIM_PASS;
 
     if (!atomic_load_explicit(&active, memory_order_acquire))
@@ -198,8 +194,6 @@ int p0fshim_after_accept(int fd, const struct sockaddr *addr, const socklen_t *a
     if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0 || endpoint_from_sockaddr((struct sockaddr *)&ss, len, &local) != 0)
         goto out;
     if (!config_port_selected(&cfg, local.port))
-        goto out;
-    if (getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &protocol, &protocol_len) != 0 || protocol != IPPROTO_TCP)
         goto out;
     /* The kernel already wrote the peer into the caller's buffer when it fitted. */
     if (addr && addrlen && *addrlen <= given_len) {

@@ -92,20 +92,25 @@ static uint64_t monotonic_ms(void)
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-/* Called with the lock held. A full receiver queue (the kernel's default
- * net.unix.max_dgram_qlen is 10) is waited out for at most wait_ms. */
-static bool send_locked(struct syslog_writer *w, const char *line, size_t len, unsigned wait_ms)
+/* Called with the lock held: sends lines[0..n), returns how many the receiver took. A full
+ * receiver queue (the kernel's default net.unix.max_dgram_qlen is 10) is waited out for at
+ * most wait_ms. */
+static size_t send_locked(struct syslog_writer *w, struct mmsghdr *msgs, size_t n, unsigned wait_ms)
 {
     uint64_t give_up = monotonic_ms() + wait_ms;
     bool reconnected = false;
+    size_t sent = 0;
 
     if (!still_ours(w))
         connect_locked(w);
-    for (;;) {
+    while (sent < n) {
         if (w->fd < 0)
-            return false;
-        if (send(w->fd, line, len, MSG_DONTWAIT | MSG_NOSIGNAL) >= 0)
-            return true;
+            return sent;
+        int k = sendmmsg(w->fd, msgs + sent, (unsigned)(n - sent), MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (k > 0) {
+            sent += (size_t)k;
+            continue;
+        }
         if ((errno == ECONNREFUSED || errno == ENOTCONN) && !reconnected) {
             /* The receiver restarted (syslogd reload): its socket is new, connect again once. */
             reconnected = true;
@@ -116,34 +121,77 @@ static bool send_locked(struct syslog_writer *w, const char *line, size_t len, u
             continue;
         uint64_t now = monotonic_ms();
         if ((errno != EAGAIN && errno != EWOULDBLOCK) || now >= give_up)
-            return false;
+            return sent;
         struct pollfd pfd = {.fd = w->fd, .events = POLLOUT};
         poll(&pfd, 1, (int)(give_up - now));
     }
+    return sent;
+}
+
+static size_t format_line(const struct syslog_writer *w, int severity, const char *msg, char *out, size_t size)
+{
+    struct tm tm;
+    time_t now = time(NULL);
+    localtime_r(&now, &tm);
+    return syslog_format(out, size, w->facility | severity, &tm, getpid(), msg);
+}
+
+void syslog_batch_add(struct syslog_writer *w, struct syslog_batch *b, int severity, const char *msg)
+{
+    if (b->n == SYSLOG_BATCH_MAX) {
+        b->n = 0;   /* the caller's bug; never write past the end */
+        return;
+    }
+    size_t len = format_line(w, severity, msg, b->text[b->n], sizeof(b->text[b->n]));
+    b->line[b->n] = (struct iovec){.iov_base = b->text[b->n], .iov_len = len};
+    b->n++;
+}
+
+/* Sends n formatted lines and, after them, the count of lines dropped before (which is
+ * reset once it went out). */
+static void send_lines(struct syslog_writer *w, const struct iovec *lines, size_t n, unsigned wait_ms)
+{
+    struct mmsghdr msgs[SYSLOG_BATCH_MAX + 1];
+    char note[SYSLOG_LINE_MAX], text[160];
+    struct iovec note_line;
+    size_t total = n;
+
+    memset(msgs, 0, sizeof(msgs));
+    for (size_t i = 0; i < n; i++) {
+        msgs[i].msg_hdr.msg_iov = (struct iovec *)&lines[i];
+        msgs[i].msg_hdr.msg_iovlen = 1;
+    }
+    pthread_mutex_lock(&w->lock);
+    if (w->dropped) {
+        snprintf(text, sizeof(text),
+                 "level=warning msg=\"log lines dropped: the log socket did not take them\" count=%lu", w->dropped);
+        note_line = (struct iovec){.iov_base = note, .iov_len = format_line(w, LOG_WARNING, text, note, sizeof(note))};
+        msgs[total].msg_hdr.msg_iov = &note_line;
+        msgs[total].msg_hdr.msg_iovlen = 1;
+        total++;
+    }
+    size_t sent = send_locked(w, msgs, total, wait_ms);
+    if (sent == total && total > n)
+        w->dropped = 0;
+    w->dropped += n - (sent < n ? sent : n);
+    pthread_mutex_unlock(&w->lock);
+}
+
+void syslog_batch_flush(struct syslog_writer *w, struct syslog_batch *b, unsigned wait_ms)
+{
+    int saved = errno;
+    if (b->n > 0)
+        send_lines(w, b->line, b->n, wait_ms);
+    b->n = 0;
+    errno = saved;
 }
 
 void syslog_writer_send_wait(struct syslog_writer *w, int severity, const char *msg, unsigned wait_ms)
 {
-    char line[2048];
-    struct tm tm;
-    time_t now = time(NULL);
+    char text[SYSLOG_LINE_MAX];
     int saved = errno;
-
-    localtime_r(&now, &tm);
-    size_t len = syslog_format(line, sizeof(line), w->facility | severity, &tm, getpid(), msg);
-
-    pthread_mutex_lock(&w->lock);
-    if (!send_locked(w, line, len, wait_ms)) {
-        w->dropped++;
-    } else if (w->dropped) {
-        char note[160];
-        snprintf(note, sizeof(note), "level=warning msg=\"log lines dropped: the log socket did not take them\" count=%lu",
-                 w->dropped);
-        len = syslog_format(line, sizeof(line), w->facility | LOG_WARNING, &tm, getpid(), note);
-        if (send_locked(w, line, len, wait_ms))
-            w->dropped = 0;
-    }
-    pthread_mutex_unlock(&w->lock);
+    struct iovec line = {.iov_base = text, .iov_len = format_line(w, severity, msg, text, sizeof(text))};
+    send_lines(w, &line, 1, wait_ms);
     errno = saved;
 }
 

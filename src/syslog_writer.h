@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 #include <time.h>
 
 #include "config.h"
@@ -31,6 +32,22 @@ void syslog_writer_send(struct syslog_writer *w, int severity, const char *msg);
 /* The same, waiting up to wait_ms for a busy receiver (only where waiting harms no one:
  * the worker thread). Lines still not taken are counted and reported with the next one. */
 void syslog_writer_send_wait(struct syslog_writer *w, int severity, const char *msg, unsigned wait_ms);
+
+/* Lines sent together: one identity check and one sendmmsg() for all of them, so that a busy
+ * worker wakes the log receiver once per batch, not once per connection. */
+#define SYSLOG_LINE_MAX 2048
+#define SYSLOG_BATCH_MAX 32
+struct syslog_batch {
+    size_t n;
+    struct iovec line[SYSLOG_BATCH_MAX];
+    char text[SYSLOG_BATCH_MAX][SYSLOG_LINE_MAX];
+};
+/* Formats msg as the next line of the batch; the caller flushes a full batch first. */
+void syslog_batch_add(struct syslog_writer *w, struct syslog_batch *b, int severity, const char *msg);
+/* Sends every line (waiting up to wait_ms for a busy receiver; lines still not taken are
+ * counted and reported with the next batch) and empties the batch. */
+void syslog_batch_flush(struct syslog_writer *w, struct syslog_batch *b, unsigned wait_ms);
+
 /* After fork in the child: the lock may have been held by a thread that is gone. */
 void syslog_writer_after_fork_child(struct syslog_writer *w);
 

@@ -19,6 +19,7 @@ HOSTS=(--host "$WIN" --os Windows --flavor "NT kernel" --match exact --dist 0 --
        --host ::1 --os Windows --flavor "NT kernel"
        --host "$NOOS")
 SHIM=$LIB                # the library under test (the mutant checks swap it)
+CLIENT_OPTS=            # extra testclient options for one scenario (--mptcp)
 
 re() { printf '%s' "$1" | sed 's/[][\.*^$+?(){}|/]/\\&/g'; }   # literal -> grep -E pattern
 sleep_ms() { sleep "$(printf '%d.%03d' $(($1 / 1000)) $(($1 % 1000)))"; }
@@ -38,7 +39,7 @@ build_mutant() {
 }
 (build_mutant leak '    release(&p->conn);' '    (void)p;' ) &
 MUTANT_BUILD_LEAK=$!
-(build_mutant forkleak 'release(&E.slots[i].conn);' '(void)0;' ) &
+(build_mutant forkleak 'release(&E.slots[E.active[i]].conn);' '(void)0;' ) &
 MUTANT_BUILD_FORKLEAK=$!
 CHILD_PIDS+=("$MUTANT_BUILD_LEAK" "$MUTANT_BUILD_FORKLEAK")
 
@@ -115,7 +116,7 @@ stop_srv() {
 # client TAG EXPECT BIND TARGET [testclient ARGS...]
 client() {
     local tag=$1 expect=$2 bind=$3 target=$4; shift 4
-    "$TOOLS/testclient" --connect "$target" --bind "$bind" --expect "$expect" "$@" >"$D/client-$tag.out" 2>&1
+    "$TOOLS/testclient" --connect "$target" --bind "$bind" --expect "$expect" $CLIENT_OPTS "$@" >"$D/client-$tag.out" 2>&1
 }
 
 L() { echo "$D/log.txt"; }
@@ -226,6 +227,10 @@ model_scenario model-loop-null loop --null-addr
 model_scenario model-epoll epoll
 model_scenario model-fork fork
 model_scenario model-threads threads
+# Multipath TCP (what `mptcpize run` makes of an unmodified MTA), MPTCP clients: the accepted
+# socket says SO_PROTOCOL 262 (a plain TCP client's falls back and says 6); p0f fingerprints the
+# TCP SYN like any other, so it is judged.
+CLIENT_OPTS=--mptcp model_scenario model-mptcp loop --mptcp
 
 # ---- 3. accept semantics with and without the shim -----------------------------------------------
 scenario accept-semantics
@@ -529,7 +534,8 @@ if [ -e "$WORK/mutant-forkleak/built" ]; then
     SHIM=$WORK/mutant-forkleak/build/libp0fshim.so
     scenario mutant-forkleak
     write_conf
-    start_p0f "${HOSTS[@]}"
+    # A slow answer keeps the parent's dup pending when it forks (an instant one may not).
+    start_p0f --delay-ms 250 "${HOSTS[@]}"
     start_srv fork "127.0.0.1:$PORT"
     client held served "$LIN" "127.0.0.1:$PORT" --hold-ms 1000 &
     cpid=$!

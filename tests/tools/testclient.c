@@ -3,11 +3,12 @@
  * served or closed by the shim.
  *
  * CLI:
- *   testclient --connect IP:PORT|[IPv6]:PORT [--bind IP]
+ *   testclient --connect IP:PORT|[IPv6]:PORT [--bind IP] [--mptcp]
  *              --expect served|closed|eof|first-line=PREFIX [--then eof|quit]
  *              [--timeout-ms N] [--hold-ms N]
  *
  *   --bind        local source address (port chosen by the kernel), e.g. 127.0.0.2 or ::1.
+ *   --mptcp       connect with Multipath TCP (IPPROTO_MPTCP); exit 2 if the kernel has none.
  *   --timeout-ms  connect timeout, the wait for each reply (served), and the wait for EOF from
  *                 the connection's start (closed). Default 2000.
  *   --hold-ms     served: pause after the banner, watching for EOF, so that an asynchronous
@@ -68,7 +69,7 @@ struct client {
 static void usage(void) __attribute__((noreturn));
 static void usage(void)
 {
-    fputs("usage: testclient --connect IP:PORT|[IPv6]:PORT [--bind IP]\n"
+    fputs("usage: testclient --connect IP:PORT|[IPv6]:PORT [--bind IP] [--mptcp]\n"
           "                  --expect served|closed|eof|first-line=PREFIX [--then eof|quit]\n"
           "                  [--timeout-ms N (2000)] [--hold-ms N (300)]\n",
           stderr);
@@ -234,10 +235,12 @@ static enum rr send_all(struct client *c, const char *s, int timeout_ms)
 }
 
 /* Non-blocking connect with a timeout; returns the fd or -1 (reason on stderr). */
+static bool use_mptcp;
+
 static int do_connect(const struct sockaddr_storage *to, socklen_t tolen, const struct sockaddr_storage *from,
                       socklen_t fromlen, int timeout_ms)
 {
-    int fd = socket(to->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int fd = socket(to->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, use_mptcp ? 262 /* IPPROTO_MPTCP */ : 0);
     int err = 0;
     socklen_t elen = sizeof(err);
 
@@ -506,7 +509,7 @@ static int run_first_line(struct client *c, const char *prefix, enum then then, 
 
 int main(int argc, char **argv)
 {
-    enum { OPT_CONNECT = 256, OPT_BIND, OPT_EXPECT, OPT_THEN, OPT_TIMEOUT, OPT_HOLD, OPT_HELP };
+    enum { OPT_CONNECT = 256, OPT_BIND, OPT_EXPECT, OPT_THEN, OPT_TIMEOUT, OPT_HOLD, OPT_MPTCP, OPT_HELP };
     static const struct option opts[] = {
         {"connect", required_argument, NULL, OPT_CONNECT},
         {"bind", required_argument, NULL, OPT_BIND},
@@ -514,6 +517,7 @@ int main(int argc, char **argv)
         {"then", required_argument, NULL, OPT_THEN},
         {"timeout-ms", required_argument, NULL, OPT_TIMEOUT},
         {"hold-ms", required_argument, NULL, OPT_HOLD},
+        {"mptcp", no_argument, NULL, OPT_MPTCP},
         {"help", no_argument, NULL, OPT_HELP},
         {NULL, 0, NULL, 0},
     };
@@ -562,6 +566,9 @@ int main(int argc, char **argv)
             break;
         case OPT_HOLD:
             hold_ms = (int)cli_parse_ulong("--hold-ms", optarg, 0, 600000);
+            break;
+        case OPT_MPTCP:
+            use_mptcp = true;
             break;
         case OPT_HELP:
             usage();

@@ -4,7 +4,7 @@
  *
  * CLI:
  *   testsrv --model loop|epoll|fork|threads|inetd --listen IP:PORT|[IPv6]:PORT [--threads N]
- *           [--null-addr] [--ready-file PATH] [--stats-file PATH] [--clearenv]
+ *           [--null-addr] [--ready-file PATH] [--stats-file PATH] [--clearenv] [--mptcp]
  *
  * Dialog per connection: "220 testsrv ready\r\n"; line QUIT -> "221 bye\r\n" and close;
  * DATA -> "354 go\r\n", then the body up to a line "." -> "250 queued\r\n"; any other line ->
@@ -36,6 +36,9 @@
  *   file is written and before the first accept, as daemons that scrub their environment after
  *   start do (Sendmail, Exim); the ready file then ends in " environ=N", the number of
  *   variables left (0), so a test can see that it happened.
+ * --mptcp: the listener is a Multipath TCP socket (IPPROTO_MPTCP, as `mptcpize run` makes an
+ *   unmodified daemon's): its connections report SO_PROTOCOL 262, not IPPROTO_TCP, even when the
+ *   client speaks plain TCP. Exit 2 if the kernel has no MPTCP.
  * SIGTERM/SIGINT: clean exit 0. Exit 2 on misuse or start-up failure.
  */
 #include <arpa/inet.h>
@@ -87,6 +90,7 @@ static struct {
     const char *ready_path;
     const char *stats_path;
     bool clear_env;
+    bool mptcp;
 } cfg = {.threads = 4};
 
 static struct {
@@ -137,7 +141,7 @@ static void usage(void)
 {
     fputs("usage: testsrv --model loop|epoll|fork|threads|inetd --listen IP:PORT|[IPv6]:PORT\n"
           "               [--threads N] [--null-addr] [--ready-file PATH] [--stats-file PATH]\n"
-          "               [--clearenv]\n"
+          "               [--clearenv] [--mptcp]\n"
           "       (--listen is required except with --model inetd, where it is not allowed)\n",
           stderr);
     exit(2);
@@ -495,7 +499,8 @@ static enum acc accept_one(int lfd, bool nonblock_model, int *fdp)
 static int open_listener(bool nonblock)
 {
     int one = 1, zero = 0;
-    int fd = socket(cfg.addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC | (nonblock ? SOCK_NONBLOCK : 0), 0);
+    int fd = socket(cfg.addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC | (nonblock ? SOCK_NONBLOCK : 0),
+                    cfg.mptcp ? 262 /* IPPROTO_MPTCP */ : 0);
 
     if (fd < 0)
         die("socket: %s", strerror(errno));
@@ -855,7 +860,7 @@ static void run_inetd(void)
 
 int main(int argc, char **argv)
 {
-    enum { OPT_MODEL = 256, OPT_LISTEN, OPT_THREADS, OPT_NULL_ADDR, OPT_READY, OPT_STATS, OPT_CLEARENV, OPT_HELP };
+    enum { OPT_MODEL = 256, OPT_LISTEN, OPT_THREADS, OPT_NULL_ADDR, OPT_READY, OPT_STATS, OPT_CLEARENV, OPT_MPTCP, OPT_HELP };
     static const struct option opts[] = {
         {"model", required_argument, NULL, OPT_MODEL},
         {"listen", required_argument, NULL, OPT_LISTEN},
@@ -864,6 +869,7 @@ int main(int argc, char **argv)
         {"ready-file", required_argument, NULL, OPT_READY},
         {"stats-file", required_argument, NULL, OPT_STATS},
         {"clearenv", no_argument, NULL, OPT_CLEARENV},
+        {"mptcp", no_argument, NULL, OPT_MPTCP},
         {"help", no_argument, NULL, OPT_HELP},
         {NULL, 0, NULL, 0},
     };
@@ -896,6 +902,9 @@ int main(int argc, char **argv)
             break;
         case OPT_NULL_ADDR:
             cfg.null_addr = true;
+            break;
+        case OPT_MPTCP:
+            cfg.mptcp = true;
             break;
         case OPT_READY:
             cfg.ready_path = optarg;
