@@ -130,11 +130,7 @@ struct engine {
     char greylist_error[256];
     struct owned_fd wake;    /* an eventfd: the accept path's doorbell for a sleeping worker */
 
-    struct pending slots[ENGINE_PENDING_MAX];
-    uint32_t free_stack[ENGINE_PENDING_MAX];
     size_t nfree;
-    /* The slots in use, densely: every pass of the worker walks these, not the whole table. */
-    uint32_t active[ENGINE_PENDING_MAX];
     size_t nactive;
     bool slots_ready;
 
@@ -145,11 +141,8 @@ struct engine {
     struct owned_fd p0f;
     uint64_t p0f_last_use_ns, p0f_retry_after_ns;
     char p0f_error[160];
-    struct outstanding fifo[ENGINE_OUTSTANDING_MAX];
     size_t fifo_head, fifo_count;
-    uint8_t outbuf[ENGINE_OUTSTANDING_MAX * P0F3_QUERY_LEN];
     size_t out_len;
-    uint8_t inbuf[P0F3_RESPONSE_LEN * 16];
     size_t in_len;
 
     /* Adaptive delay before the first v3 query (under lock): p0f learns a host only when
@@ -175,6 +168,16 @@ struct engine {
     atomic_ulong overflowed, dup_failed, near_fd_limit;
     atomic_int dup_errno;
     struct rate_limit rl_p0f, rl_overflow, rl_dup, rl_headroom, rl_worker, rl_greylist;
+
+    /* The tables, last: a forked child writes only the fields above (a page or two), so a
+     * fork-per-connection server does not copy the tables into every child. */
+    struct pending slots[ENGINE_PENDING_MAX];
+    uint32_t free_stack[ENGINE_PENDING_MAX];
+    /* The slots in use, densely: every pass of the worker walks these, not the whole table. */
+    uint32_t active[ENGINE_PENDING_MAX];
+    struct outstanding fifo[ENGINE_OUTSTANDING_MAX];
+    uint8_t outbuf[ENGINE_OUTSTANDING_MAX * P0F3_QUERY_LEN];
+    uint8_t inbuf[P0F3_RESPONSE_LEN * 16];
 };
 
 static struct engine E = {
@@ -314,9 +317,13 @@ static void atfork_child(void)
         snprintf(E.greylist_error, sizeof(E.greylist_error),
                  "the store was opened by the parent process (pre-forked accept is not supported)");
     }
+    /* Read, not written: writing into the table would copy its pages into every child
+     * of a fork-per-connection server. */
     if (E.slots_ready)
-        for (size_t i = 0; i < E.nactive; i++)
-            release(&E.slots[E.active[i]].conn);
+        for (size_t i = 0; i < E.nactive; i++) {
+            struct owned_fd conn = E.slots[E.active[i]].conn;
+            release(&conn);
+        }
     /* The table is set up afresh (a large memset) only if this child accepts itself:
      * a fork per connection must not pay for it. */
     E.slots_ready = false;
@@ -327,7 +334,6 @@ static void atfork_child(void)
     E.worker_failed = false;
     E.worker_sleeping = E.wake_pending = false;
     E.fifo_head = E.fifo_count = E.out_len = E.in_len = 0;
-    log_batch.n = nsettled = 0;   /* the parent's lines: its worker sends them */
     if (E.log)
         syslog_writer_after_fork_child(E.log);
 }
@@ -1421,6 +1427,9 @@ static bool worker_start_locked(void)
         slots_init_locked();
     if (E.worker_failed || !wake_open_locked())
         return false;
+    /* In a forked child, the parent's lines still waiting there are the parent's to send
+     * (cleared here, not in the fork handler, which must not write the batch's pages). */
+    log_batch.n = nsettled = 0;
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     pthread_attr_setstacksize(&attr, WORKER_STACK_SIZE);

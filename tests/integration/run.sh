@@ -39,7 +39,7 @@ build_mutant() {
 }
 (build_mutant leak '    release(&p->conn);' '    (void)p;' ) &
 MUTANT_BUILD_LEAK=$!
-(build_mutant forkleak 'release(&E.slots[E.active[i]].conn);' '(void)0;' ) &
+(build_mutant forkleak '            release(&conn);' '            (void)conn;' ) &
 MUTANT_BUILD_FORKLEAK=$!
 CHILD_PIDS+=("$MUTANT_BUILD_LEAK" "$MUTANT_BUILD_FORKLEAK")
 
