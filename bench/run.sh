@@ -238,7 +238,7 @@ done
 read -r _ AB50 AB99 _ < <(dist <"$ACC_BASE")
 read -r _ AS50 AS99 _ < <(dist <"$ACC_SHIM")
 EX50=$(calc "($AS50 - $AB50) / 1000" %.2f) EX99=$(calc "($AS99 - $AB99) / 1000" %.2f)
-row "extra time inside accept() per call, median / p99, paced 2,000 conns/s (the worker sleeps between connections: every accept wakes it; $((R3 * 4000)) calls each)" \
+row "extra time inside accept() per call, median / p99, paced 2,000 conns/s (between connections the worker sleeps, woken by the accept or on its 1 ms stream timer; $((R3 * 4000)) calls each)" \
     "$(calc "$AB50/1000" %.2f) / $(calc "$AB99/1000" %.2f) us" "$(calc "$AS50/1000" %.2f) / $(calc "$AS99/1000" %.2f) us" \
     "+$EX50 / +$EX99 us" "median <= 2 us" "$(verdict "$EX50 <= 2")"
 

@@ -1269,28 +1269,33 @@ static void settle_waiting_now(uint64_t now)
  * more work per pass. Between streams it is an ordinary thread again, so that a lone
  * connection's verdict is not kept waiting. Only from and back to SCHED_OTHER: a host that
  * runs real-time keeps the policy it gave the worker. */
-static void worker_set_polite(bool polite)
+struct worker_policy {
+    bool fixed;              /* not SCHED_OTHER to begin with, or a change failed: left alone */
+    bool polite;             /* SCHED_BATCH now */
+};
+
+static void worker_set_polite(struct worker_policy *w, bool polite)
 {
-    static bool ordinary = true, current_polite;
     int policy;
     struct sched_param param;
-    if (!ordinary || polite == current_polite)
+    if (w->fixed || polite == w->polite)
         return;
     if (pthread_getschedparam(pthread_self(), &policy, &param) != 0 ||
-        policy != (current_polite ? SCHED_BATCH : SCHED_OTHER)) {
-        ordinary = false;
+        policy != (w->polite ? SCHED_BATCH : SCHED_OTHER)) {
+        w->fixed = true;
         return;
     }
     param.sched_priority = 0;
     if (pthread_setschedparam(pthread_self(), polite ? SCHED_BATCH : SCHED_OTHER, &param) == 0)
-        current_polite = polite;
+        w->polite = polite;
     else
-        ordinary = false;
+        w->fixed = true;
 }
 
 static void *worker_main(void *unused)
 {
     static uint32_t expired[ENGINE_PENDING_MAX];
+    struct worker_policy policy = {0};   /* a new thread has its creator's: SCHED_OTHER in an MTA */
     (void)unused;
 
     for (;;) {
@@ -1367,7 +1372,7 @@ static void *worker_main(void *unused)
         bool new_work = E.wake_pending || E.submissions != seen;
         bool streaming = E.streaming;
         pthread_mutex_unlock(&E.lock);
-        worker_set_polite(streaming);
+        worker_set_polite(&policy, streaming);
         if (new_work)
             next = now;
         if (next != UINT64_MAX) {

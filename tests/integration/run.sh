@@ -473,6 +473,48 @@ check "$S: after another restart (idle link) a windows client is closed" client 
 check "$S: ... and judged block" eval 'wait_for 3 eval "[ \$(log_count \"$(L)\" \"$(conn "$WIN" block)\") -eq 3 ]"'
 stop_srv
 
+# ---- 4b. a stream of connections: the worker yields to the host ----------------------------------
+# While connections come less than 1 ms apart the worker runs SCHED_BATCH (it never preempts the
+# host's threads when it wakes) and wakes on its own timer; after the stream it is an ordinary
+# thread again. The host's own thread is never touched. Field 41 of /proc/PID/task/TID/stat is
+# the policy: 0 SCHED_OTHER, 3 SCHED_BATCH.
+scenario stream-policy
+write_conf
+start_p0f "${HOSTS[@]}"
+start_srv epoll "127.0.0.1:$PORT"
+client warm served "$LIN" "127.0.0.1:$PORT" --hold-ms 0
+has_line "$(conn "$LIN" allow)"
+policies() { local t; for t in /proc/"$SRV_PID"/task/*; do echo "${t##*/}=$(awk '{print $41}' "$t/stat" 2>/dev/null)"; done | tr '\n' ' '; }
+"$TOOLS/burst" --connect "127.0.0.1:$PORT" --bind "$LIN" --count 5000 --concurrency 16 \
+    --expect served --timeout-ms 5000 >"$D/burst.out" 2>&1 &
+burst_pid=$!
+during=''
+while kill -0 "$burst_pid" 2>/dev/null; do during+="$(policies)"$'\n'; sleep_ms 20; done
+wait "$burst_pid"
+check "$S: the stream was served ($(cat "$D/burst.out"))" grep -q "served=5000 " "$D/burst.out"
+echo "# $S: policies during the stream (samples of tid=policy): $(printf '%s' "$during" | tr ' ' '\n' | grep . | sort | uniq -c | tr '\n' ' ')"
+check "$S: during the stream a thread other than the host's ran SCHED_BATCH" \
+    eval 'printf "%s" "$during" | tr " " "\n" | grep -v "^$SRV_PID=" | grep -q "=3$"'
+check "$S: the host's thread stayed SCHED_OTHER" eval '! printf "%s" "$during" | tr " " "\n" | grep "^$SRV_PID=" | grep -qv "=0$"'
+sleep_ms 300
+check "$S: after the stream every thread is SCHED_OTHER again ($(policies))" eval '[[ "$(policies)" != *=3* ]]'
+# A thread's own malloc arena reserves 64 MiB (mapped ---p, no file). The host is single-threaded
+# and the shim allocates only in the loading thread (PCRE2's match frames included), so there is
+# none: glibc's fork() would lock and touch it in every fork.
+arenas() {
+    local range perms rest n=0
+    while read -r range perms _ _ _ rest; do
+        [ "$perms" = ---p ] && [ -z "$rest" ] || continue
+        (( 16#${range#*-} - 16#${range%-*} >= 32 << 20 )) && n=$((n + 1))
+    done <"/proc/$SRV_PID/maps"
+    echo "$n"
+}
+# (Not under ASan or valgrind, whose own allocators and shadow maps look alike.)
+if [ -z "${ASAN_OPTIONS:-}" ] && [ -z "${P0FSHIM_VG_RUN:-}" ]; then
+    check "$S: no malloc arena of the worker's own ($(arenas) reserved 64 MiB regions)" [ "$(arenas)" -eq 0 ]
+fi
+stop_srv
+
 # ---- 5. fork storm ---------------------------------------------------------------------------------
 scenario fork-storm
 write_conf
