@@ -1153,7 +1153,8 @@ static bool vet_locked(uint32_t idx)
         (protocol == IPPROTO_TCP || protocol == IPPROTO_MPTCP)) {
         p->vetted = true;
         /* The handshake's round trip: p0f saw the SYN that long before accept() returned
-         * (a client 100 ms away is known to p0f by the time it is accepted). */
+         * (a client 100 ms away is known to p0f by the time it is accepted), and what p0f
+         * answers about it says something about the grid only from the SYN on. */
         struct tcp_info info;
         socklen_t info_len = sizeof(info);
         if (p->v3.active && p->v3.queries == 0 && !p->v3.done &&

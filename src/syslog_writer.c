@@ -142,7 +142,13 @@ void syslog_batch_add(struct syslog_writer *w, struct syslog_batch *b, int sever
         b->n = 0;   /* the caller's bug; never write past the end */
         return;
     }
-    size_t len = format_line(w, severity, msg, b->text[b->n], sizeof(b->text[b->n]));
+    time_t now = time(NULL);
+    if (b->n == 0 || now != b->when) {
+        b->when = now;
+        localtime_r(&now, &b->when_local);
+        b->pid = getpid();
+    }
+    size_t len = syslog_format(b->text[b->n], sizeof(b->text[b->n]), w->facility | severity, &b->when_local, b->pid, msg);
     b->line[b->n] = (struct iovec){.iov_base = b->text[b->n], .iov_len = len};
     b->n++;
 }

@@ -39,6 +39,9 @@ void syslog_writer_send_wait(struct syslog_writer *w, int severity, const char *
 #define SYSLOG_BATCH_MAX 32
 struct syslog_batch {
     size_t n;
+    time_t when;             /* the lines' second, its local time and the pid: formatted once */
+    struct tm when_local;
+    pid_t pid;
     struct iovec line[SYSLOG_BATCH_MAX];
     char text[SYSLOG_BATCH_MAX][SYSLOG_LINE_MAX];
 };
