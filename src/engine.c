@@ -42,6 +42,9 @@
 #define FIRST_QUERY_DELAY_MIN_NS (250 * 1000ull)
 /* After a predicted learning instant: p0f must still read the block and answer. */
 #define GRID_GUARD_NS (200 * 1000ull)
+/* A connection established this much longer before accept() than accept() is ago waited in
+ * the accept queue (the kernel's clock for it ticks in jiffies: up to 10 ms). */
+#define ACCEPT_QUEUE_SLACK_MS 10
 /* Wake-up coalescing (async mode). A new connection does not wake the sleeping worker if
  * the worker's own timer ends within COALESCE_NS of the connection's first query time, and
  * while connections arrive less than COALESCE_NS apart the worker sleeps at most that long:
@@ -804,16 +807,15 @@ static bool answer_from_cache(uint64_t now)
     return need_p0f;
 }
 
-/* Under E.lock: when to ask p0f first about a host whose SYN reached us at syn_ns. */
+/* Under E.lock: when to ask p0f first about a host whose SYN reached us at syn_ns (0: long
+ * ago, time unknown). The fallback delay counts from the SYN too. */
 static void schedule_first_query_locked(struct lookup *l, uint64_t syn_ns, uint64_t now)
 {
     uint64_t at;
     l->unknown_after_ns = syn_ns;
     l->on_grid = learn_grid_predict(&E.grid, syn_ns, &at);
-    if (l->on_grid)
-        l->next_query_ns = at + GRID_GUARD_NS > now ? at + GRID_GUARD_NS : now;
-    else
-        l->next_query_ns = now + E.first_query_delay_ns;
+    at = l->on_grid ? at + GRID_GUARD_NS : syn_ns + E.first_query_delay_ns;
+    l->next_query_ns = at > now ? at : now;
 }
 
 static void adapt_first_query_delay_locked(bool missed)
@@ -1144,7 +1146,7 @@ static void consider(const struct pending *p, const struct lookup *l, uint64_t n
  * Multipath TCP (`mptcpize run` makes an MTA's listener one) starts with a TCP SYN that p0f
  * fingerprints like any other. Checked here rather than on the accept path, which stays
  * short. Returns whether the slot is still there. */
-static bool vet_locked(uint32_t idx)
+static bool vet_locked(uint32_t idx, uint64_t now)
 {
     struct pending *p = &E.slots[idx];
     int protocol = 0;
@@ -1162,7 +1164,15 @@ static bool vet_locked(uint32_t idx)
             info_len >= offsetof(struct tcp_info, tcpi_rtt) + sizeof(info.tcpi_rtt) && info.tcpi_rtt > 0) {
             uint64_t rtt_ns = (uint64_t)info.tcpi_rtt * 1000u;
             uint64_t syn_ns = p->accepted_ns > rtt_ns ? p->accepted_ns - rtt_ns : 0;
-            schedule_first_query_locked(&p->v3, syn_ns, p->accepted_ns);
+            /* A connection that waited in the accept queue (a busy MTA) was established long
+             * before accept(): p0f has known the host for a while, and its SYN time is
+             * unknown. Ask at once, and learn nothing about the grid from the answer.
+             * tcpi_last_ack_recv counts in jiffies, up to 10 ms each. */
+            uint64_t since_accept_ms = (now - p->accepted_ns) / NS_PER_MS;
+            if (info_len >= offsetof(struct tcp_info, tcpi_last_ack_recv) + sizeof(info.tcpi_last_ack_recv) &&
+                info.tcpi_last_ack_recv > since_accept_ms + ACCEPT_QUEUE_SLACK_MS)
+                syn_ns = 0;
+            schedule_first_query_locked(&p->v3, syn_ns, now);
         }
         return true;
     }
@@ -1194,7 +1204,7 @@ static uint64_t plan(uint64_t now, uint32_t *expired, size_t *nexpired, bool *v3
         struct pending *p = &E.slots[i];
         if (p->judged || p->finished)   /* a hold-mode accept() or flush_verdicts() takes it from here */
             continue;
-        if (!p->vetted && !vet_locked(i))
+        if (!p->vetted && !vet_locked(i, now))
             continue;
         /* all_done here: no source had anything to ask (an IPv6 peer and only p0f v2). */
         if (now >= p->deadline_ns || all_done(p)) {

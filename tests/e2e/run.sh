@@ -23,6 +23,7 @@ echo "# lab $LAB_PREFIX up (ipv6: $(lab_has_ipv6 && echo yes || echo no)); scrat
 
 SCENARIOS=()
 SRV_PID= SINK_PID= CUR=
+TESTSRV_ARGS=()   # more testsrv options for one scenario
 
 # start_scenario NAME LISTEN CONFIG-LINES...: a fresh p0f (so every scenario sees hosts that p0f
 # does not know yet when the shim first asks), a new log sink, config, and testsrv under the shim.
@@ -48,7 +49,7 @@ start_scenario() {
     } >"$dir/p0fshim.conf"
     spawn ip netns exec "$LAB_NS_SERVER" env LD_PRELOAD="$LIB" P0FSHIM_CONFIG="$dir/p0fshim.conf" \
         "$TOOLS/testsrv" --model loop --listen "$listen" --ready-file "$dir/ready" \
-        --stats-file "$dir/stats" >"$dir/testsrv.out" 2>&1
+        --stats-file "$dir/stats" "${TESTSRV_ARGS[@]}" >"$dir/testsrv.out" 2>&1
     SRV_PID=$!
     wait_for 5 test -e "$dir/ready" || { echo "# testsrv did not get ready"; return 1; }
 }
@@ -184,6 +185,34 @@ if lab_has_ipv6; then
 else
     echo "# no IPv6 in the lab: IPv6 scenario skipped"
 fi
+
+# ---- accept queue: a busy MTA that accepts late ------------------------------------------------
+# p0f learns hosts on a 5 ms grid; the shim infers its phase from p0f's answers (16 fresh hosts
+# accepted at once teach it) and asks about a host just after the first grid instant that follows
+# its SYN. A connection that waited 30 ms in the accept queue was established long before accept():
+# p0f has known it for 25 ms, so the shim must ask at once (ms=0 or 1 in the log), not at the next
+# grid instant after accept (0-5 ms) nor after its fallback delay (about 4 ms after a cold start).
+for i in $(seq 221 248); do ip -n "$LAB_NS_LINUX" addr add "192.0.2.$i/$LAB_PREFIXLEN" dev eth0; done
+TESTSRV_ARGS=(--slow-accept-after 16 --slow-accept-ms 30)
+start_scenario accept-queue "$SRV:$PORT" || fail_now "scenario accept-queue did not start"
+TESTSRV_ARGS=()
+served=0
+for i in $(seq 221 248); do
+    ip netns exec "$LAB_NS_LINUX" "$TOOLS/testclient" --connect "$SRV:$PORT" --bind "192.0.2.$i" --expect served \
+        --hold-ms 0 --timeout-ms "$CLIENT_TIMEOUT_MS" >>"$WORK/$CUR/client-queue.out" 2>&1 && served=$((served + 1))
+    sleep "0.00$((7 + RANDOM % 5))"
+done
+check "accept-queue: 28 fresh linux hosts served ($served)" [ "$served" -eq 28 ]
+wait_for 3 eval '[ "$(grep -c "verdict=allow" "$(LOGF)")" -ge 28 ]'
+ms_of() { grep -E -m1 "remote=$(re "192.0.2.$1"):[0-9]+ " "$(LOGF)" | sed -nE 's/.* ms=([0-9]+).*/\1/p'; }
+early=() late=() prompt=0
+for i in $(seq 221 236); do early+=("$(ms_of "$i")"); done
+for i in $(seq 237 248); do late+=("$(ms_of "$i")"); [ "$(ms_of "$i")" -le 1 ] 2>/dev/null && prompt=$((prompt + 1)); done
+echo "# accept-queue: verdict ms, accepted at once: ${early[*]}; after 30 ms in the queue: ${late[*]}"
+check "accept-queue: every connection judged allow by p0f's answer" \
+    eval '[ "$(grep -cE "verdict=allow ms=[0-9]+ os=\"Linux\"" "$(LOGF)")" -eq 28 ]'
+check "accept-queue: queued connections judged at once ($prompt of 12 with ms <= 1)" [ "$prompt" -ge 10 ]
+stop_scenario
 
 if [ "$FAILED" -gt 0 ]; then
     for s in "${SCENARIOS[@]}"; do

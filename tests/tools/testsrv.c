@@ -5,6 +5,7 @@
  * CLI:
  *   testsrv --model loop|epoll|fork|threads|inetd --listen IP:PORT|[IPv6]:PORT [--threads N]
  *           [--null-addr] [--ready-file PATH] [--stats-file PATH] [--clearenv] [--mptcp]
+ *           [--slow-accept-after K --slow-accept-ms N]
  *
  * Dialog per connection: "220 testsrv ready\r\n"; line QUIT -> "221 bye\r\n" and close;
  * DATA -> "354 go\r\n", then the body up to a line "." -> "250 queued\r\n"; any other line ->
@@ -39,6 +40,9 @@
  * --mptcp: the listener is a Multipath TCP socket (IPPROTO_MPTCP, as `mptcpize run` makes an
  *   unmodified daemon's): its connections report SO_PROTOCOL 262, not IPPROTO_TCP, even when the
  *   client speaks plain TCP. Exit 2 if the kernel has no MPTCP.
+ * --slow-accept-after K --slow-accept-ms N (loop model): after K accepted connections, a busy
+ *   MTA: each later connection is left N ms in the accept queue (the listener is polled until a
+ *   connection is queued, then the server sleeps N ms before it accepts).
  * SIGTERM/SIGINT: clean exit 0. Exit 2 on misuse or start-up failure.
  */
 #include <arpa/inet.h>
@@ -91,6 +95,7 @@ static struct {
     const char *stats_path;
     bool clear_env;
     bool mptcp;
+    unsigned long slow_after, slow_ms;
 } cfg = {.threads = 4};
 
 static struct {
@@ -141,7 +146,7 @@ static void usage(void)
 {
     fputs("usage: testsrv --model loop|epoll|fork|threads|inetd --listen IP:PORT|[IPv6]:PORT\n"
           "               [--threads N] [--null-addr] [--ready-file PATH] [--stats-file PATH]\n"
-          "               [--clearenv] [--mptcp]\n"
+          "               [--clearenv] [--mptcp] [--slow-accept-after K --slow-accept-ms N]\n"
           "       (--listen is required except with --model inetd, where it is not allowed)\n",
           stderr);
     exit(2);
@@ -551,10 +556,24 @@ static void announce_ready(int lfd)
 
 /* ---- models ---- */
 
+static unsigned long accepted_so_far(void)
+{
+    pthread_mutex_lock(&g_stats_mu);
+    unsigned long n = g_stats.accepted;
+    pthread_mutex_unlock(&g_stats_mu);
+    return n;
+}
+
 static void run_loop(int lfd)
 {
     while (!atomic_load(&g_stop)) {
         int fd;
+        if (cfg.slow_ms > 0 && accepted_so_far() >= cfg.slow_after) {
+            struct pollfd queued = {.fd = lfd, .events = POLLIN};
+            if (poll(&queued, 1, 300) != 1)
+                continue;
+            sleep_ms((long)cfg.slow_ms);
+        }
         if (accept_one(lfd, false, &fd) != ACC_OK)
             continue;
         bool ok = serve_blocking(fd, fd);
@@ -860,7 +879,7 @@ static void run_inetd(void)
 
 int main(int argc, char **argv)
 {
-    enum { OPT_MODEL = 256, OPT_LISTEN, OPT_THREADS, OPT_NULL_ADDR, OPT_READY, OPT_STATS, OPT_CLEARENV, OPT_MPTCP, OPT_HELP };
+    enum { OPT_MODEL = 256, OPT_LISTEN, OPT_THREADS, OPT_NULL_ADDR, OPT_READY, OPT_STATS, OPT_CLEARENV, OPT_MPTCP, OPT_SLOW_AFTER, OPT_SLOW_MS, OPT_HELP };
     static const struct option opts[] = {
         {"model", required_argument, NULL, OPT_MODEL},
         {"listen", required_argument, NULL, OPT_LISTEN},
@@ -870,6 +889,8 @@ int main(int argc, char **argv)
         {"stats-file", required_argument, NULL, OPT_STATS},
         {"clearenv", no_argument, NULL, OPT_CLEARENV},
         {"mptcp", no_argument, NULL, OPT_MPTCP},
+        {"slow-accept-after", required_argument, NULL, OPT_SLOW_AFTER},
+        {"slow-accept-ms", required_argument, NULL, OPT_SLOW_MS},
         {"help", no_argument, NULL, OPT_HELP},
         {NULL, 0, NULL, 0},
     };
@@ -905,6 +926,12 @@ int main(int argc, char **argv)
             break;
         case OPT_MPTCP:
             cfg.mptcp = true;
+            break;
+        case OPT_SLOW_AFTER:
+            cfg.slow_after = cli_parse_ulong("--slow-accept-after", optarg, 0, 1000000);
+            break;
+        case OPT_SLOW_MS:
+            cfg.slow_ms = cli_parse_ulong("--slow-accept-ms", optarg, 1, 10000);
             break;
         case OPT_READY:
             cfg.ready_path = optarg;
