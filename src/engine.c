@@ -1156,10 +1156,11 @@ static bool vet_locked(uint32_t idx, uint64_t now)
         p->vetted = true;
         /* The handshake's round trip: p0f saw the SYN that long before accept() returned
          * (a client 100 ms away is known to p0f by the time it is accepted), and what p0f
-         * answers about it says something about the grid only from the SYN on. */
+         * answers about it says something about the grid only from the SYN on. (A host with
+         * a fresh answer in the cache is settled without a query.) */
         struct tcp_info info;
         socklen_t info_len = sizeof(info);
-        if (p->v3.active && p->v3.queries == 0 && !p->v3.done &&
+        if (p->v3.active && p->v3.queries == 0 && !p->v3.done && cache_find(&p->remote, now) == NULL &&
             getsockopt(p->conn.fd, IPPROTO_TCP, TCP_INFO, &info, &info_len) == 0 &&
             info_len >= offsetof(struct tcp_info, tcpi_rtt) + sizeof(info.tcpi_rtt) && info.tcpi_rtt > 0) {
             uint64_t rtt_ns = (uint64_t)info.tcpi_rtt * 1000u;
