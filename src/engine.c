@@ -79,6 +79,7 @@ struct lookup {
     uint64_t next_query_ns;
     uint64_t unknown_after_ns;   /* p0f did not know the host yet at this time (v3: SYN, NOMATCH) */
     bool on_grid;                /* the first query's time came from the learning grid */
+    bool delay_timed;            /* ... or from the adaptive delay (not "at once") */
     unsigned retry_ms;
     enum lookup_outcome outcome;
     char reason[160];        /* as long as the engine's error strings */
@@ -808,13 +809,16 @@ static bool answer_from_cache(uint64_t now)
 }
 
 /* Under E.lock: when to ask p0f first about a host whose SYN reached us at syn_ns (0: long
- * ago, time unknown). The fallback delay counts from the SYN too. */
-static void schedule_first_query_locked(struct lookup *l, uint64_t syn_ns, uint64_t now)
+ * ago, time unknown) and that was accepted at accepted_ns. The fallback delay counts from
+ * the SYN too; it learns only from hosts whose SYN was recent enough for it to matter (not
+ * from a distant client or one that waited in the accept queue: p0f knew those already). */
+static void schedule_first_query_locked(struct lookup *l, uint64_t syn_ns, uint64_t accepted_ns, uint64_t now)
 {
     uint64_t at;
     l->unknown_after_ns = syn_ns;
     l->on_grid = learn_grid_predict(&E.grid, syn_ns, &at);
     at = l->on_grid ? at + GRID_GUARD_NS : syn_ns + E.first_query_delay_ns;
+    l->delay_timed = !l->on_grid && syn_ns + FIRST_QUERY_DELAY_MAX_NS >= accepted_ns;
     l->next_query_ns = at > now ? at : now;
 }
 
@@ -866,7 +870,7 @@ static void handle_reply(const uint8_t *buf, uint64_t now)
     if (p->used && p->generation == o.generation)
         host_answered_locked(&p->remote);
     if (p->used && p->generation == o.generation && p->v3.in_flight && !p->v3.done) {
-        if (p->v3.queries == 1 && !p->v3.on_grid)
+        if (p->v3.queries == 1 && p->v3.delay_timed)
             adapt_first_query_delay_locked(status == P0F3_DECODED_NOMATCH);
         if (status == P0F3_DECODED_NOMATCH) {
             uint64_t at;
@@ -943,8 +947,14 @@ static void queue_due_queries(uint64_t now)
         uint32_t i = E.active[k];
         struct pending *p = &E.slots[i];
         struct lookup *l = &p->v3;
-        if (!lookup_due(p, l, now) || host_being_asked_locked(&p->remote, now))
+        if (!lookup_due(p, l, now))
             continue;
+        if (host_being_asked_locked(&p->remote, now)) {
+            /* The other query's answer settles this one from the cache; if it never comes
+             * (its connection went first), ask when the other is no longer expected. */
+            l->next_query_ns = cache_bucket(&p->remote)->asking_since_ns + REPLY_EXPECTED_NS;
+            continue;
+        }
         host_asked_locked(&p->remote, now);
         p0f3_encode_query(&p->remote, E.outbuf + E.out_len);
         E.out_len += P0F3_QUERY_LEN;
@@ -1173,7 +1183,7 @@ static bool vet_locked(uint32_t idx, uint64_t now)
             if (info_len >= offsetof(struct tcp_info, tcpi_last_ack_recv) + sizeof(info.tcpi_last_ack_recv) &&
                 info.tcpi_last_ack_recv > since_accept_ms + ACCEPT_QUEUE_SLACK_MS)
                 syn_ns = 0;
-            schedule_first_query_locked(&p->v3, syn_ns, now);
+            schedule_first_query_locked(&p->v3, syn_ns, p->accepted_ns, now);
         }
         return true;
     }
@@ -1353,6 +1363,12 @@ static void *worker_main(void *unused)
         }
         flush_verdicts();   /* before idle_close(): it frees the slots */
         next = idle_close(now, next);
+        if (E.wake.fd < 0) {
+            /* No doorbell (it could not be reopened): look again every 10 ms meanwhile. */
+            ensure_wake();
+            if (E.wake.fd < 0 && now + 10 * NS_PER_MS < next)
+                next = now + 10 * NS_PER_MS;
+        }
 
         /* Identities are checked when an fd reports an event, before it is read: an idle
          * loop costs no fstat. A number the host took over is dropped there. */
@@ -1374,7 +1390,7 @@ static void *worker_main(void *unused)
         }
         if (E.streaming) {
             /* A whole period without a new connection ends the stream. */
-            if (now - E.last_submit_ns >= COALESCE_NS)
+            if (now >= E.last_submit_ns + COALESCE_NS)
                 E.streaming = false;
             else if (now + COALESCE_NS < next)
                 next = now + COALESCE_NS;
@@ -1580,7 +1596,7 @@ struct engine_ticket engine_submit(int fd, const struct endpoint *remote, const 
     E.active[E.nactive++] = idx;
     /* The SYN came one round trip before accept(); the worker knows that round trip
      * (vet_locked) and corrects this. */
-    schedule_first_query_locked(&p->v3, now, now);
+    schedule_first_query_locked(&p->v3, now, now, now);
     ticket = (struct engine_ticket){.valid = true, .slot = idx, .generation = generation};
     /* p0f v2 knows IPv4 only: an IPv6 peer is unknown to it from the start. */
     if (p->v2.active && (remote->family != AF_INET || (!E.cfg->v2.has_local_ip && local->family != AF_INET))) {
@@ -1589,19 +1605,22 @@ struct engine_ticket engine_submit(int fd, const struct endpoint *remote, const 
         lookup_set_reason(&p->v2, "p0f v2 is IPv4-only");
     }
     E.submissions++;
-    /* No wake-up when the sleeping worker will see this connection in time anyway: its
-     * timer ends near the first query's time, or a p0f reply is on its way (COALESCE_NS). */
-    uint64_t due = p->v2.active && !p->v2.done ? now : p->v3.next_query_ns;
     /* An average, so that two connections that happen to come close together do not make
-     * a stream (and make a lone connection wait for the timer). */
-    uint64_t gap = now - E.last_submit_ns;
+     * a stream (and make a lone connection wait for the timer). Another accepting thread
+     * may have read a later clock and taken the lock first: no negative gaps. */
+    uint64_t gap = now > E.last_submit_ns ? now - E.last_submit_ns : 0;
     if (gap > 16 * COALESCE_NS)
         gap = 16 * COALESCE_NS;   /* a quiet hour weighs like a quiet 16 ms */
     E.arrival_gap_ns = gap >= E.arrival_gap_ns ? E.arrival_gap_ns + (gap - E.arrival_gap_ns) / 8
                                                : E.arrival_gap_ns - (E.arrival_gap_ns - gap) / 8;
     E.streaming = E.arrival_gap_ns < COALESCE_NS;
-    E.last_submit_ns = now;
-    if (hold || !(E.sleep_until_ns <= due + COALESCE_NS || E.reply_expected_until_ns > now))
+    if (now > E.last_submit_ns)
+        E.last_submit_ns = now;
+    /* No wake-up when the sleeping worker will look at this connection within COALESCE_NS
+     * anyway: its timer ends by then, or a p0f reply is on its way. (Not "by the first
+     * query's time": the worker may find, once it sees the handshake's round trip, that
+     * the query is due at once.) */
+    if (hold || !(E.sleep_until_ns <= now + COALESCE_NS || E.reply_expected_until_ns > now))
         wake_worker_locked();
     pthread_mutex_unlock(&E.lock);
     errno = saved;
