@@ -157,8 +157,9 @@ void syslog_batch_add(struct syslog_writer *w, struct syslog_batch *b, int sever
  * reset once it went out). */
 static void send_lines(struct syslog_writer *w, const struct iovec *lines, size_t n, unsigned wait_ms)
 {
-    struct mmsghdr msgs[SYSLOG_BATCH_MAX + 1];
-    char note[SYSLOG_LINE_MAX], text[160];
+    /* Sized by n: a diagnostic sent from the host's accept thread costs it little stack. */
+    struct mmsghdr msgs[n + 1];
+    char text[160];
     struct iovec note_line;
     size_t total = n;
 
@@ -171,7 +172,8 @@ static void send_lines(struct syslog_writer *w, const struct iovec *lines, size_
     if (w->dropped) {
         snprintf(text, sizeof(text),
                  "level=warning msg=\"log lines dropped: the log socket did not take them\" count=%lu", w->dropped);
-        note_line = (struct iovec){.iov_base = note, .iov_len = format_line(w, LOG_WARNING, text, note, sizeof(note))};
+        note_line = (struct iovec){.iov_base = w->note,
+                                   .iov_len = format_line(w, LOG_WARNING, text, w->note, sizeof(w->note))};
         msgs[total].msg_hdr.msg_iov = &note_line;
         msgs[total].msg_hdr.msg_iovlen = 1;
         total++;

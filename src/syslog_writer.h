@@ -13,6 +13,8 @@
 
 #include "config.h"
 
+#define SYSLOG_LINE_MAX 2048   /* one datagram: "<PRI>timestamp p0fshim[pid]: " and the logfmt line */
+
 struct syslog_writer {
     pthread_mutex_t lock;
     int fd;                  /* -1 when closed */
@@ -21,6 +23,7 @@ struct syslog_writer {
     int facility;
     char path[UNIX_PATH_MAX_LEN];
     unsigned long dropped;   /* lines the receiver did not take, not yet reported */
+    char note[SYSLOG_LINE_MAX];   /* the line that reports them (under the lock) */
 };
 
 void syslog_writer_init(struct syslog_writer *w);
@@ -35,7 +38,6 @@ void syslog_writer_send_wait(struct syslog_writer *w, int severity, const char *
 
 /* Lines sent together: one identity check and one sendmmsg() for all of them, so that a busy
  * worker wakes the log receiver once per batch, not once per connection. */
-#define SYSLOG_LINE_MAX 2048
 #define SYSLOG_BATCH_MAX 32
 struct syslog_batch {
     size_t n;

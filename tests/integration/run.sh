@@ -515,6 +515,33 @@ if [ -z "${ASAN_OPTIONS:-}" ] && [ -z "${P0FSHIM_VG_RUN:-}" ]; then
 fi
 stop_srv
 
+# ---- 4c. a stalled log receiver ------------------------------------------------------------------
+# The receiver stops reading (SIGSTOP): its queue takes 10 datagrams (net.unix.max_dgram_qlen),
+# the worker waits 200 ms for each batch that does not fit and then drops it, counting. The host
+# keeps serving; once the receiver reads again, the next line is followed by one warning with the
+# count, and nothing is lost silently: lines delivered + count = connections during the stall.
+scenario log-stalled
+write_conf
+start_p0f "${HOSTS[@]}"
+start_srv epoll "127.0.0.1:$PORT"
+client warm served "$LIN" "127.0.0.1:$PORT" --hold-ms 0
+has_line "$(conn "$LIN" allow)"
+kill -STOP "$SINK_PID"
+stalled_ok=0
+for i in $(seq 1 15); do client "stall$i" served "$LIN" "127.0.0.1:$PORT" --hold-ms 0 && stalled_ok=$((stalled_ok + 1)); done
+check "$S: the host served every client while the receiver was stopped ($stalled_ok of 15)" [ "$stalled_ok" -eq 15 ]
+sleep_ms 300   # the last batch's 200 ms wait
+kill -CONT "$SINK_PID"
+client after served "$LIN" "127.0.0.1:$PORT" --hold-ms 0
+note_re='level=warning msg="log lines dropped: the log socket did not take them" count=[0-9]+'
+check "$S: one warning line with the count of dropped lines" eval 'has_line "$note_re" && count_is "$note_re" 1'
+dropped=$(grep -E -o 'dropped: the log socket did not take them" count=[0-9]+' "$(L)" | grep -o '[0-9]*$')
+logged=$(( $(log_count "$(L)" "$(conn "$LIN" allow)") - 2 ))   # without the warm-up and the last client
+echo "# $S: $logged lines of the 15 stalled connections delivered, ${dropped:-?} counted as dropped"
+check "$S: delivered + dropped = 15 (nothing lost silently)" [ "$((logged + ${dropped:-0}))" -eq 15 ]
+check "$S: some lines were dropped (the queue holds 10)" [ "${dropped:-0}" -ge 1 ]
+stop_srv
+
 # ---- 5. fork storm ---------------------------------------------------------------------------------
 scenario fork-storm
 write_conf
