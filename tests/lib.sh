@@ -64,3 +64,19 @@ log_count() { grep -Ec -- "$2" "$1" || true; }
 fd_count() { ls "/proc/$1/fd" 2>/dev/null | wc -l; }
 
 require_root() { [ "$(id -u)" -eq 0 ] || fail_now "this test needs root (network namespaces)"; }
+
+# scenario_dir NAME PORT_STEP: a test scenario's fresh start, shared by the integration scripts:
+# S=NAME, D=$WORK/NAME, PORT (PORT_BASE + PORT_STEP ports per scenario already run), the
+# blocked-OS file (line 1: $BLOCKED, default /windows/), an empty log and a log sink on
+# $D/log.sock writing it (its pid in SINK_PID).
+scenario_dir() {
+    S=$1 D=$WORK/$1
+    PORT=$((PORT_BASE + $2 * SCENARIO_NO))
+    SCENARIO_NO=$((SCENARIO_NO + 1))
+    mkdir -p "$D"
+    printf '%s\n' "${BLOCKED:-/windows/}" >"$D/blocked"
+    : >"$D/log.txt"
+    spawn "$TOOLS/logsink" "$D/log.sock" "$D/log.txt" 2>>"$D/logsink.err"
+    SINK_PID=$!
+    wait_for 5 test -S "$D/log.sock" || echo "# $S: logsink did not start"
+}

@@ -63,35 +63,11 @@ lab_start_p0f "$P0F_SOCK" "$WORK/p0f.out" || fail_now "p0f did not start"
 # ---- Postfix ---------------------------------------------------------------------------------
 # main.cf: the common part, then the restrictions/milters of the phase ($1).
 write_main_cf() {
-    cat >"$PF/main.cf" <<EOF
-# headers e2e test instance (tests/e2e/headers.sh)
-compatibility_level = 3.6
-queue_directory = $QUEUE
-data_directory = $DATA
-mail_owner = postfix
-setgid_group = postdrop
-myhostname = mx.p0fshim.test
-mydomain = p0fshim.test
-myorigin = \$myhostname
-mydestination = \$myhostname, localhost
-inet_interfaces = $SRV
-inet_protocols = ipv4
-mynetworks = 127.0.0.0/8
-smtpd_banner = \$myhostname ESMTP p0fshim-headers-e2e
-relayhost =
-biff = no
-alias_maps =
-alias_database =
-virtual_mailbox_domains = example.net
-virtual_mailbox_base = $MAILROOT
-virtual_mailbox_maps = texthash:$PF/vmailbox
-virtual_uid_maps = static:65534
-virtual_gid_maps = static:65534
-maillog_file = $PFLOG
-maillog_file_prefixes = $WORK
-p0fshim_time_limit = 3600
-$1
-EOF
+    {
+        echo "# headers e2e test instance (tests/e2e/headers.sh)"
+        postfix_main_cf 127.0.0.0/8 p0fshim-headers-e2e "$MAILROOT"
+        printf '%s\n' "p0fshim_time_limit = 3600" "$1"
+    } >"$PF/main.cf.new" && mv -f "$PF/main.cf.new" "$PF/main.cf"
 }
 printf '%s\n' "rcpt@example.net rcpt/" "second@example.net second/" >"$PF/vmailbox"
 # master.cf: Debian's services, smtpd chrooted, plus the policy service under spawn(8) with the

@@ -70,34 +70,11 @@ spawn "$TOOLS/logsink" "$WORK/log.sock" "$LOGF"
 wait_for 5 test -S "$WORK/log.sock" || fail_now "logsink did not start"
 lab_start_p0f "$P0F_SOCK" "$WORK/p0f.out" || fail_now "p0f did not start"
 
-cat >"$PF/main.cf" <<EOF
-# postfix-hold e2e test instance (tests/e2e/postfix-hold.sh)
-compatibility_level = 3.6
-queue_directory = $QUEUE
-data_directory = $DATA
-mail_owner = postfix
-setgid_group = postdrop
-myhostname = mx.p0fshim.test
-mydomain = p0fshim.test
-myorigin = \$myhostname
-mydestination = \$myhostname, localhost
-inet_interfaces = $SRV
-inet_protocols = ipv4
-mynetworks = 127.0.0.0/8 192.0.2.0/24
-smtpd_banner = \$myhostname ESMTP p0fshim-e2e
-relayhost =
-biff = no
-alias_maps =
-alias_database =
-virtual_mailbox_domains = example.net
-virtual_mailbox_base = $WORK/mail
-virtual_mailbox_maps = texthash:$PF/vmailbox
-virtual_uid_maps = static:65534
-virtual_gid_maps = static:65534
-maillog_file = $PFLOG
-maillog_file_prefixes = $WORK
-$IMPORT
-EOF
+{
+    echo "# postfix-hold e2e test instance (tests/e2e/postfix-hold.sh)"
+    postfix_main_cf "127.0.0.0/8 192.0.2.0/24" p0fshim-e2e "$WORK/mail"
+    echo "$IMPORT"
+} >"$PF/main.cf.new" && mv -f "$PF/main.cf.new" "$PF/main.cf"
 echo "rcpt@example.net rcpt/" >"$PF/vmailbox"
 {
     cat <<'EOF'

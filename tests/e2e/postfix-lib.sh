@@ -1,6 +1,40 @@
 # A Postfix instance of the test's own (`postfix -c $PF`) inside the lab's server namespace,
 # shared by the Postfix end-to-end tests (sourced after tests/lib.sh and scripts/lab.sh).
-# The caller sets PF (config dir), QUEUE (queue_directory), SRV (listen address), WORK.
+# The caller sets PF (config dir), QUEUE (queue_directory), DATA (data_directory), PFLOG (the
+# maillog file), SRV (listen address), WORK.
+
+# postfix_main_cf MYNETWORKS BANNER_TAG MAILBOX_BASE: the main.cf lines every test shares (a
+# virtual mailbox domain example.net, local delivery off); the caller adds its own after them
+# and moves the whole file into place at once: a Postfix daemon starting while main.cf is half
+# written (Postfix runs while the tests rewrite it) would read half a configuration.
+postfix_main_cf() {
+    cat <<EOF
+compatibility_level = 3.6
+queue_directory = $QUEUE
+data_directory = $DATA
+mail_owner = postfix
+setgid_group = postdrop
+myhostname = mx.p0fshim.test
+mydomain = p0fshim.test
+myorigin = \$myhostname
+mydestination = \$myhostname, localhost
+inet_interfaces = $SRV
+inet_protocols = ipv4
+mynetworks = $1
+smtpd_banner = \$myhostname ESMTP $2
+relayhost =
+biff = no
+alias_maps =
+alias_database =
+virtual_mailbox_domains = example.net
+virtual_mailbox_base = $3
+virtual_mailbox_maps = texthash:$PF/vmailbox
+virtual_uid_maps = static:65534
+virtual_gid_maps = static:65534
+maillog_file = $PFLOG
+maillog_file_prefixes = $WORK
+EOF
+}
 
 # Debian's master.cf services other than the smtpd listeners (chroot as Debian ships them).
 postfix_services() {

@@ -72,35 +72,11 @@ check "p0f: its API socket in the queue directory is mode 0666 (smtpd runs as po
 
 # main.cf IMPORT-LINE: a Postfix of our own, listening on the lab's server address only.
 write_main_cf() {
-    cat >"$PF/main.cf" <<EOF
-# postfix e2e test instance (tests/e2e/postfix.sh)
-compatibility_level = 3.6
-queue_directory = $QUEUE
-data_directory = $DATA
-mail_owner = postfix
-setgid_group = postdrop
-myhostname = mx.p0fshim.test
-mydomain = p0fshim.test
-myorigin = \$myhostname
-mydestination = \$myhostname, localhost
-inet_interfaces = $SRV
-inet_protocols = ipv4
-mynetworks = 127.0.0.0/8 192.0.2.0/24
-smtpd_banner = \$myhostname ESMTP p0fshim-e2e
-relayhost =
-biff = no
-alias_maps =
-alias_database =
-virtual_mailbox_domains = example.net
-virtual_mailbox_base = $WORK/mail
-virtual_mailbox_maps = texthash:$PF/vmailbox
-virtual_uid_maps = static:65534
-virtual_gid_maps = static:65534
-maillog_file = $PFLOG
-maillog_file_prefixes = $WORK
-default_process_limit = 100
-$1
-EOF
+    {
+        echo "# postfix e2e test instance (tests/e2e/postfix.sh)"
+        postfix_main_cf "127.0.0.0/8 192.0.2.0/24" p0fshim-e2e "$WORK/mail"
+        printf '%s\n' "default_process_limit = 100" "$1"
+    } >"$PF/main.cf.new" && mv -f "$PF/main.cf.new" "$PF/main.cf"
 }
 echo "rcpt@example.net rcpt/" >"$PF/vmailbox"
 write_main_cf "$IMPORT"

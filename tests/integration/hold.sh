@@ -44,15 +44,7 @@ declare -A SRV=()            # server name -> pid (testsrv, or perl)
 # (line 1: $BLOCKED, by default "/windows/").
 scenario() {
     end_scenario
-    S=$1 D=$WORK/$1
-    PORT=$((PORT_BASE + 10 * SCENARIO_NO))
-    SCENARIO_NO=$((SCENARIO_NO + 1))
-    mkdir -p "$D"
-    printf '%s\n' "${BLOCKED:-/windows/}" >"$D/blocked"
-    : >"$D/log.txt"
-    spawn "$TOOLS/logsink" "$D/log.sock" "$D/log.txt" 2>>"$D/logsink.err"
-    SINK_PID=$!
-    wait_for 5 test -S "$D/log.sock" || echo "# $S: logsink did not start"
+    scenario_dir "$1" 10
 }
 
 end_scenario() {

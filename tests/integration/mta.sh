@@ -167,15 +167,7 @@ SCENARIO_NO=0
 
 scenario() {
     end_scenario
-    S=$1 D=$WORK/$1
-    PORT=$((PORT_BASE + 4 * SCENARIO_NO))
-    SCENARIO_NO=$((SCENARIO_NO + 1))
-    mkdir -p "$D"
-    printf '%s\n' "/windows/" >"$D/blocked"
-    : >"$D/log.txt"
-    spawn "$TOOLS/logsink" "$D/log.sock" "$D/log.txt" 2>>"$D/logsink.err"
-    SINK_PID=$!
-    wait_for 5 test -S "$D/log.sock" || echo "# $S: logsink did not start"
+    BLOCKED=/windows/ scenario_dir "$1" 4
 }
 
 end_scenario() {

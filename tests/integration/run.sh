@@ -51,15 +51,8 @@ SCENARIO_NO=0
 # default "/windows/").
 scenario() {
     end_scenario
-    S=$1 D=$WORK/$1 TMO=$DEFAULT_TMO
-    PORT=$((PORT_BASE + 4 * SCENARIO_NO))
-    SCENARIO_NO=$((SCENARIO_NO + 1))
-    mkdir -p "$D"
-    printf '%s\n' "${BLOCKED:-/windows/}" >"$D/blocked"
-    : >"$D/log.txt"
-    spawn "$TOOLS/logsink" "$D/log.sock" "$D/log.txt" 2>>"$D/logsink.err"
-    SINK_PID=$!
-    wait_for 5 test -S "$D/log.sock" || echo "# $S: logsink did not start"
+    TMO=$DEFAULT_TMO
+    scenario_dir "$1" 4
 }
 
 end_scenario() {
