@@ -18,6 +18,11 @@ static uint64_t now_ms(void)
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
+uint64_t fphdr_now_ms(void)
+{
+    return now_ms();
+}
+
 int fphdr_load_config(const char *path, struct config *c, struct diag *err)
 {
     bool must_exist = true;
@@ -63,72 +68,85 @@ const char *fphdr_value(const struct fphdr_values *v, enum hdr_kind h)
     return h == HDR_GENRE ? v->genre : h == HDR_LINK ? v->link : "";
 }
 
-static void finish(struct fphdr_values *out, enum fphdr_status s, uint64_t start, const char *reason)
+static enum fphdr_step finish(struct fphdr_lookup *l, enum fphdr_status s, uint64_t now, const char *reason)
 {
-    out->status = s;
-    snprintf(out->reason, sizeof(out->reason), "%s", reason);
-    out->elapsed_ms = (unsigned)(now_ms() - start);
+    l->values.status = s;
+    snprintf(l->values.reason, sizeof(l->values.reason), "%s", reason);
+    l->values.elapsed_ms = (unsigned)(now - l->start_ms);
+    return FPHDR_STEP_DONE;
+}
+
+enum fphdr_step fphdr_lookup_start(struct fphdr_lookup *l, const struct config *c, const char *address,
+                                   unsigned timeout_ms, uint64_t now)
+{
+    memset(l, 0, sizeof(*l));
+    l->start_ms = now;
+    l->deadline_ms = now + timeout_ms;
+    l->pause_ms = 10;
+    if (!c->add_headers)
+        return finish(l, FPHDR_OFF, now, "add_headers is false");
+    if (!c->v3.enabled)
+        return finish(l, FPHDR_OFF, now, "no p0f v3 source configured (headers come from p0f v3 only)");
+    if (address == NULL || endpoint_parse_ip(address, &l->ip) != 0)
+        return finish(l, FPHDR_BAD_ADDRESS, now, "not an IP address");
+    return fphdr_lookup_wake(l, now);
+}
+
+enum fphdr_step fphdr_lookup_wake(struct fphdr_lookup *l, uint64_t now)
+{
+    unsigned left = now < l->deadline_ms ? (unsigned)(l->deadline_ms - now) : 0;
+    if (left == 0)
+        return finish(l, FPHDR_ERROR, now, "p0f timeout");
+    l->ask_ms = left;
+    return FPHDR_STEP_ASK;
+}
+
+enum fphdr_step fphdr_lookup_answer(struct fphdr_lookup *l, const struct config *c, const struct p0fq_result *r,
+                                    uint64_t now)
+{
+    if (r->status == P0FQ_OK && r->have_peer && r->peer_uid != 0 && r->peer_uid != c->p0f_uid) {
+        char why[96];
+        snprintf(why, sizeof(why), "p0f socket served by uid %u, not root or p0f_user", (unsigned)r->peer_uid);
+        return finish(l, FPHDR_ERROR, now, why);
+    }
+    if (r->status == P0FQ_NOMATCH) {
+        /* p0f may not have processed the SYN yet; ask again, briefly (a host p0f did not see,
+         * e.g. a local client, must not cost every message the whole deadline). */
+        if (now + l->pause_ms + 5 >= l->deadline_ms || now + l->pause_ms > l->start_ms + FPHDR_NOMATCH_RETRY_MS)
+            return finish(l, FPHDR_NOMATCH, now, "no match");
+        l->wake_at_ms = now + l->pause_ms;
+        l->pause_ms *= 2;
+        return FPHDR_STEP_WAIT;
+    }
+    if (r->status != P0FQ_OK)
+        return finish(l, FPHDR_ERROR, now, r->log_reason[0] ? r->log_reason : "p0f error");
+    const struct p0f3_answer *a = &r->answer;
+    if (a->os_name[0]) {
+        char genre[2 * P0F3_STR_MAX + 2];
+        genre_format(a, genre, sizeof(genre));
+        hdrval_sanitise(genre, l->values.genre, sizeof(l->values.genre));
+    }
+    hdrval_sanitise(a->link_type, l->values.link, sizeof(l->values.link));
+    return finish(l, FPHDR_OK, now, a->os_name[0] ? "" : "os not identified");
 }
 
 void fphdr_lookup(const struct config *c, const char *address, unsigned timeout_ms, struct fphdr_values *out)
 {
-    uint64_t start = now_ms(), deadline = start + timeout_ms;
-    struct endpoint ip;
+    struct fphdr_lookup l;
     struct p0fq_result r;
-    unsigned pause_ms = 10;
-
-    memset(out, 0, sizeof(*out));
-    if (!c->add_headers) {
-        finish(out, FPHDR_OFF, start, "add_headers is false");
-        return;
-    }
-    if (!c->v3.enabled) {
-        finish(out, FPHDR_OFF, start, "no p0f v3 source configured (headers come from p0f v3 only)");
-        return;
-    }
-    if (address == NULL || endpoint_parse_ip(address, &ip) != 0) {
-        finish(out, FPHDR_BAD_ADDRESS, start, "not an IP address");
-        return;
-    }
-    for (;;) {
-        uint64_t now = now_ms();
-        unsigned left = now < deadline ? (unsigned)(deadline - now) : 0;
-        if (left == 0) {
-            finish(out, FPHDR_ERROR, start, "p0f timeout");
-            return;
+    enum fphdr_step step = fphdr_lookup_start(&l, c, address, timeout_ms, now_ms());
+    while (step != FPHDR_STEP_DONE) {
+        if (step == FPHDR_STEP_WAIT) {
+            uint64_t now = now_ms();
+            if (now < l.wake_at_ms) {
+                struct timespec ts = {0, (long)(l.wake_at_ms - now) * 1000000L};
+                nanosleep(&ts, NULL);
+            }
+            step = fphdr_lookup_wake(&l, now_ms());
+            continue;
         }
-        p0fq_query(c->v3.socket_path, &ip, left, &r);
-        if (r.status == P0FQ_OK && r.have_peer && r.peer_uid != 0 && r.peer_uid != c->p0f_uid) {
-            char why[96];
-            snprintf(why, sizeof(why), "p0f socket served by uid %u, not root or p0f_user", (unsigned)r.peer_uid);
-            finish(out, FPHDR_ERROR, start, why);
-            return;
-        }
-        if (r.status == P0FQ_OK)
-            break;
-        if (r.status != P0FQ_NOMATCH) {
-            finish(out, FPHDR_ERROR, start, r.log_reason[0] ? r.log_reason : "p0f error");
-            return;
-        }
-        /* NOMATCH: p0f may not have processed the SYN yet; ask again, briefly (a host p0f
-         * did not see, e.g. a local client, must not cost every message the whole deadline). */
-        now = now_ms();
-        if (now + pause_ms + 5 >= deadline || now + pause_ms > start + FPHDR_NOMATCH_RETRY_MS) {
-            finish(out, FPHDR_NOMATCH, start, "no match");
-            return;
-        }
-        struct timespec ts = {0, (long)pause_ms * 1000000L};
-        nanosleep(&ts, NULL);
-        pause_ms *= 2;
+        p0fq_query(c->v3.socket_path, &l.ip, l.ask_ms, &r);
+        step = fphdr_lookup_answer(&l, c, &r, now_ms());
     }
-    const struct p0f3_answer *a = &r.answer;
-    if (a->os_name[0]) {
-        char genre[2 * P0F3_STR_MAX + 2];
-        genre_format(a, genre, sizeof(genre));
-        hdrval_sanitise(genre, out->genre, sizeof(out->genre));
-    }
-    hdrval_sanitise(a->link_type, out->link, sizeof(out->link));
-    out->status = FPHDR_OK;
-    snprintf(out->reason, sizeof(out->reason), "%s", a->os_name[0] ? "" : "os not identified");
-    out->elapsed_ms = (unsigned)(now_ms() - start);
+    *out = l.values;
 }

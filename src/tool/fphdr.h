@@ -1,10 +1,13 @@
 /* Fingerprint headers (X-P0F-Genre, X-P0F-Link-Type) for one client address: what p0f v3
  * says about it, as the shim's log line has it, shared by `p0fshim policy`, `p0fshim
- * header` and p0fshim-milter. Synchronous (p0fq), with a short deadline: the MTA waits. */
+ * header` and p0fshim-milter, with a short deadline: the MTA waits. Blocking (fphdr_lookup)
+ * or as steps for a poll loop (fphdr_lookup_start ...); the decisions are made once, in the
+ * steps, which fphdr_lookup drives with a blocking p0f query. */
 #ifndef P0FSHIM_FPHDR_H
 #define P0FSHIM_FPHDR_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "addr.h"
@@ -42,6 +45,35 @@ int fphdr_load_config(const char *path, struct config *c, struct diag *err);
  * again a few times within FPHDR_NOMATCH_RETRY_MS and timeout_ms (p0f may lag behind a fresh connection). Answers
  * are only taken from a socket served by root or the configured p0f_user. */
 void fphdr_lookup(const struct config *c, const char *address, unsigned timeout_ms, struct fphdr_values *out);
+
+/* fphdr_lookup as steps that never block (for `p0fshim policy --socket-listen`, where one
+ * client's lookup must not wait for another's). Times are CLOCK_MONOTONIC milliseconds
+ * (fphdr_now_ms). Each step returns what to do next:
+ *   DONE: l->values holds the outcome.
+ *   ASK:  ask p0f (c->v3.socket_path) about l->ip with l->ask_ms as the query's deadline, then
+ *         pass its result to fphdr_lookup_answer.
+ *   WAIT: call fphdr_lookup_wake at l->wake_at_ms (NOMATCH is asked again after a pause). */
+enum fphdr_step {
+    FPHDR_STEP_DONE,
+    FPHDR_STEP_ASK,
+    FPHDR_STEP_WAIT,
+};
+
+struct fphdr_lookup {
+    struct endpoint ip;
+    uint64_t start_ms, deadline_ms, wake_at_ms;
+    unsigned pause_ms;               /* the next pause after a NOMATCH */
+    unsigned ask_ms;                 /* with ASK */
+    struct fphdr_values values;      /* with DONE */
+};
+
+struct p0fq_result;
+uint64_t fphdr_now_ms(void);
+enum fphdr_step fphdr_lookup_start(struct fphdr_lookup *l, const struct config *c, const char *address,
+                                   unsigned timeout_ms, uint64_t now_ms);
+enum fphdr_step fphdr_lookup_answer(struct fphdr_lookup *l, const struct config *c, const struct p0fq_result *r,
+                                    uint64_t now_ms);
+enum fphdr_step fphdr_lookup_wake(struct fphdr_lookup *l, uint64_t now_ms);
 
 const char *fphdr_status_word(enum fphdr_status s);
 

@@ -1,5 +1,6 @@
-/* One synchronous p0f v3 query with a deadline, for query, check and lint. The wire
- * format is the core's (p0f3_encode_query, p0f3_decode_response); what this adds is a
+/* One p0f v3 query with a deadline, for query, check, lint and the header commands: blocking
+ * (p0fq_query) or as steps for a poll loop (p0fq_start, p0fq_continue), one code path. The
+ * wire format is the core's (p0f3_encode_query, p0f3_decode_response); what this adds is a
  * diagnosis a human can act on for every way the socket can be wrong. */
 #include <errno.h>
 #include <fcntl.h>
@@ -67,23 +68,6 @@ static const char *file_kind(mode_t m)
     return "not a socket";
 }
 
-/* connect() with the errno the shim would see, retried while the backlog is full. */
-static int connect_until(int fd, const char *path, uint64_t deadline)
-{
-    struct sockaddr_un sun = {.sun_family = AF_UNIX};
-    memcpy(sun.sun_path, path, strlen(path) + 1);
-    for (;;) {
-        if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0)
-            return 0;
-        if (errno == EINTR)
-            continue;
-        if (errno != EAGAIN || remaining_ms(deadline) == 0)
-            return -1;
-        struct timespec pause = {0, 2 * 1000 * 1000};
-        nanosleep(&pause, NULL);
-    }
-}
-
 static void connect_failed(struct p0fq_result *r, const char *path, int err, unsigned timeout_ms)
 {
     char log_reason[160];
@@ -137,132 +121,221 @@ static void decode(struct p0fq_result *r, const uint8_t *buf, const char *path)
     set(r, P0FQ_NOT_P0F, reason, "%s gave an undecodable reply (%s)", path, reason);
 }
 
-void p0fq_query(const char *socket_path, const struct endpoint *ip, unsigned timeout_ms, struct p0fq_result *r)
+/* The query's end: the socket closed, the time taken. Returns true (done). */
+static bool finish(struct p0fq_pending *q)
 {
-    uint64_t start = now_us(), deadline = start + (uint64_t)timeout_ms * 1000u;
-    uint8_t query[P0F3_QUERY_LEN], reply[P0F3_RESPONSE_LEN];
-    struct stat st;
-    size_t have = 0, sent = 0;
-    int fd = -1;
+    if (q->fd >= 0)
+        close(q->fd);
+    q->fd = -1;
+    q->connect_again_us = 0;
+    q->r.elapsed_us = (unsigned)(now_us() - q->start_us);
+    return true;
+}
 
-    memset(r, 0, sizeof(*r));
-    if (strlen(socket_path) >= UNIX_PATH_MAX_LEN) {
-        set(r, P0FQ_DOWN, "p0f connect: File name too long", "socket path %s is too long for a unix socket",
-            socket_path);
-        goto out;
+/* One connect() (the socket is non-blocking: a unix socket connects at once or says EAGAIN
+ * when p0f's backlog is full, which is tried again every 2 ms until the deadline). Returns
+ * true when the query is over. */
+static bool try_connect(struct p0fq_pending *q)
+{
+    struct sockaddr_un sun = {.sun_family = AF_UNIX};
+    memcpy(sun.sun_path, q->socket_path, strlen(q->socket_path) + 1);
+    int rc;
+    do
+        rc = connect(q->fd, (struct sockaddr *)&sun, sizeof(sun));
+    while (rc != 0 && errno == EINTR);
+    if (rc != 0) {
+        if (errno == EAGAIN && remaining_ms(q->deadline_us) > 0) {
+            q->connect_again_us = now_us() + 2000;
+            return false;
+        }
+        connect_failed(&q->r, q->socket_path, errno, q->timeout_ms);
+        return finish(q);
     }
+    q->connect_again_us = 0;
+    struct ucred cred;
+    socklen_t clen = sizeof(cred);
+    if (getsockopt(q->fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) == 0) {
+        q->r.have_peer = true;
+        q->r.peer_uid = cred.uid;
+        q->r.peer_pid = cred.pid;
+    }
+    return false;
+}
+
+bool p0fq_start(struct p0fq_pending *q, const char *socket_path, const struct endpoint *ip, unsigned timeout_ms)
+{
+    struct stat st;
+
+    memset(q, 0, sizeof(*q));
+    q->fd = -1;
+    q->start_us = now_us();
+    q->deadline_us = q->start_us + (uint64_t)timeout_ms * 1000u;
+    q->timeout_ms = timeout_ms;
+    if (strlen(socket_path) >= UNIX_PATH_MAX_LEN) {
+        set(&q->r, P0FQ_DOWN, "p0f connect: File name too long", "socket path %s is too long for a unix socket",
+            socket_path);
+        return finish(q);
+    }
+    memcpy(q->socket_path, socket_path, strlen(socket_path) + 1);
     if (stat(socket_path, &st) != 0) {
         int err = errno;
         char log_reason[160];
         snprintf(log_reason, sizeof(log_reason), "p0f connect: %s", strerror(err));
         if (err == ENOENT)
-            set(r, P0FQ_DOWN, log_reason, "no p0f socket at %s: p0f is not running, or runs with another -s path",
+            set(&q->r, P0FQ_DOWN, log_reason, "no p0f socket at %s: p0f is not running, or runs with another -s path",
                 socket_path);
         else
-            set(r, P0FQ_DOWN, log_reason, "cannot reach %s: %s", socket_path, strerror(err));
-        goto out;
+            set(&q->r, P0FQ_DOWN, log_reason, "cannot reach %s: %s", socket_path, strerror(err));
+        return finish(q);
     }
-    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        set(r, P0FQ_DOWN, "p0f socket", "socket(): %s", strerror(errno));
-        goto out;
+    q->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (q->fd < 0) {
+        set(&q->r, P0FQ_DOWN, "p0f socket", "socket(): %s", strerror(errno));
+        return finish(q);
     }
     if (!S_ISSOCK(st.st_mode)) {
         /* What the shim's connect() would log, then the plain diagnosis. */
-        int err = connect_until(fd, socket_path, deadline) == 0 ? 0 : errno;
+        struct sockaddr_un sun = {.sun_family = AF_UNIX};
+        memcpy(sun.sun_path, socket_path, strlen(socket_path) + 1);
+        int err = connect(q->fd, (struct sockaddr *)&sun, sizeof(sun)) == 0 ? 0 : errno;
         char log_reason[160];
         snprintf(log_reason, sizeof(log_reason), "p0f connect: %s", strerror(err ? err : ENOTSOCK));
-        set(r, P0FQ_NOT_P0F, log_reason, "%s is %s, not a socket: is p0f's -s pointing elsewhere?", socket_path,
+        set(&q->r, P0FQ_NOT_P0F, log_reason, "%s is %s, not a socket: is p0f's -s pointing elsewhere?", socket_path,
             file_kind(st.st_mode));
-        goto out;
+        return finish(q);
     }
-    if (connect_until(fd, socket_path, deadline) != 0) {
-        connect_failed(r, socket_path, errno, timeout_ms);
-        goto out;
-    }
-    struct ucred cred;
-    socklen_t clen = sizeof(cred);
-    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) == 0) {
-        r->have_peer = true;
-        r->peer_uid = cred.uid;
-        r->peer_pid = cred.pid;
-    }
+    p0f3_encode_query(ip, q->query);
+    if (try_connect(q))
+        return true;
+    return p0fq_continue(q);
+}
 
-    p0f3_encode_query(ip, query);
-    while (sent < sizeof(query) || have < sizeof(reply)) {
-        struct pollfd pfd = {.fd = fd, .events = sent < sizeof(query) ? POLLOUT : POLLIN};
-        int left = remaining_ms(deadline);
-        if (left == 0) {
-            if (have == 0)
-                set(r, P0FQ_DOWN, "p0f timeout", "no answer from %s within %u ms: p0f is hung or busy", socket_path,
-                    timeout_ms);
-            else
-                set(r, P0FQ_NOT_P0F, "p0f timeout", "%s sent %zu of the %d bytes of a reply, then nothing for %u ms",
-                    socket_path, have, P0F3_RESPONSE_LEN, timeout_ms);
-            goto out;
-        }
-        int n = poll(&pfd, 1, left);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            set(r, P0FQ_DOWN, "p0f poll", "poll(): %s", strerror(errno));
-            goto out;
-        }
-        if (n == 0)
-            continue;
-        if (sent < sizeof(query)) {
-            ssize_t w = send(fd, query + sent, sizeof(query) - sent, MSG_NOSIGNAL);
-            if (w < 0 && (errno == EINTR || errno == EAGAIN))
+short p0fq_poll_events(const struct p0fq_pending *q)
+{
+    if (q->fd < 0 || q->connect_again_us)
+        return 0;
+    return q->sent < sizeof(q->query) ? POLLOUT : POLLIN;
+}
+
+uint64_t p0fq_wake_us(const struct p0fq_pending *q)
+{
+    return q->connect_again_us ? q->connect_again_us : q->deadline_us;
+}
+
+uint64_t p0fq_now_us(void)
+{
+    return now_us();
+}
+
+void p0fq_abandon(struct p0fq_pending *q)
+{
+    if (q->fd >= 0)
+        close(q->fd);
+    q->fd = -1;
+}
+
+bool p0fq_continue(struct p0fq_pending *q)
+{
+    struct p0fq_result *r = &q->r;
+    const char *path = q->socket_path;
+
+    if (q->fd < 0)
+        return true;
+    if (q->connect_again_us) {
+        if (now_us() < q->connect_again_us)
+            return false;
+        if (try_connect(q) || q->connect_again_us)
+            return q->fd < 0;
+    }
+    while (q->sent < sizeof(q->query) || q->have < sizeof(q->reply)) {
+        if (q->sent < sizeof(q->query)) {
+            ssize_t w = send(q->fd, q->query + q->sent, sizeof(q->query) - q->sent, MSG_NOSIGNAL);
+            if (w < 0 && errno == EINTR)
                 continue;
+            if (w < 0 && errno == EAGAIN)
+                break;
             if (w < 0) {
                 char log_reason[160];
                 snprintf(log_reason, sizeof(log_reason), "p0f send: %s", strerror(errno));
-                set(r, P0FQ_DOWN, log_reason, "p0f on %s closed the connection before the query was sent (%s)",
-                    socket_path, strerror(errno));
-                goto out;
+                set(r, P0FQ_DOWN, log_reason, "p0f on %s closed the connection before the query was sent (%s)", path,
+                    strerror(errno));
+                return finish(q);
             }
-            sent += (size_t)w;
+            q->sent += (size_t)w;
             continue;
         }
-        ssize_t got = recv(fd, reply + have, sizeof(reply) - have, 0);
-        if (got < 0 && (errno == EINTR || errno == EAGAIN))
+        ssize_t got = recv(q->fd, q->reply + q->have, sizeof(q->reply) - q->have, 0);
+        if (got < 0 && errno == EINTR)
             continue;
+        if (got < 0 && errno == EAGAIN)
+            break;
         if (got < 0) {
             char log_reason[160];
             snprintf(log_reason, sizeof(log_reason), "p0f recv: %s", strerror(errno));
-            set(r, P0FQ_DOWN, log_reason, "reading from %s: %s", socket_path, strerror(errno));
-            goto out;
+            set(r, P0FQ_DOWN, log_reason, "reading from %s: %s", path, strerror(errno));
+            return finish(q);
         }
         if (got == 0) {
-            if (have == 0)
+            if (q->have == 0)
                 set(r, P0FQ_NOT_P0F, "p0f: connection closed",
-                    "%s closed the connection without answering: not p0f v3 (3.06b or later)?", socket_path);
+                    "%s closed the connection without answering: not p0f v3 (3.06b or later)?", path);
             else
                 set(r, P0FQ_NOT_P0F, p0f3_decode_strerror(P0F3_ERR_SHORT),
-                    "%s closed the connection after %zu of the %d bytes of a reply", socket_path, have,
-                    P0F3_RESPONSE_LEN);
-            goto out;
+                    "%s closed the connection after %zu of the %d bytes of a reply", path, q->have, P0F3_RESPONSE_LEN);
+            return finish(q);
         }
-        have += (size_t)got;
-        if (have >= 4) {
+        q->have += (size_t)got;
+        if (q->have >= 4) {
             uint32_t magic;
-            memcpy(&magic, reply, sizeof(magic));
+            memcpy(&magic, q->reply, sizeof(magic));
             if (magic != P0F3_RESP_MAGIC) {
                 if (magic == P0F2_WIRE_MAGIC)
                     set(r, P0FQ_NOT_P0F, p0f3_decode_strerror(P0F3_ERR_MAGIC),
-                        "%s answered with p0f v2's magic 0x%08x: it is a p0f 2 (-Q) socket, not p0f v3 (-s)",
-                        socket_path, (unsigned)magic);
+                        "%s answered with p0f v2's magic 0x%08x: it is a p0f 2 (-Q) socket, not p0f v3 (-s)", path,
+                        (unsigned)magic);
                 else
                     set(r, P0FQ_NOT_P0F, p0f3_decode_strerror(P0F3_ERR_MAGIC),
-                        "%s answered with bad magic 0x%08x (p0f v3 sends 0x%08x): not a p0f v3 API socket",
-                        socket_path, (unsigned)magic, P0F3_RESP_MAGIC);
-                goto out;
+                        "%s answered with bad magic 0x%08x (p0f v3 sends 0x%08x): not a p0f v3 API socket", path,
+                        (unsigned)magic, P0F3_RESP_MAGIC);
+                return finish(q);
             }
         }
     }
-    decode(r, reply, socket_path);
-out:
-    if (fd >= 0)
-        close(fd);
-    r->elapsed_us = (unsigned)(now_us() - start);
+    if (q->sent == sizeof(q->query) && q->have == sizeof(q->reply)) {
+        decode(r, q->reply, path);
+        return finish(q);
+    }
+    if (remaining_ms(q->deadline_us) == 0) {
+        if (q->have == 0)
+            set(r, P0FQ_DOWN, "p0f timeout", "no answer from %s within %u ms: p0f is hung or busy", path, q->timeout_ms);
+        else
+            set(r, P0FQ_NOT_P0F, "p0f timeout", "%s sent %zu of the %d bytes of a reply, then nothing for %u ms", path,
+                q->have, P0F3_RESPONSE_LEN, q->timeout_ms);
+        return finish(q);
+    }
+    return false;
+}
+
+void p0fq_query(const char *socket_path, const struct endpoint *ip, unsigned timeout_ms, struct p0fq_result *r)
+{
+    struct p0fq_pending q;
+    bool done = p0fq_start(&q, socket_path, ip, timeout_ms);
+    while (!done) {
+        uint64_t wake = p0fq_wake_us(&q), now = now_us();
+        int wait_ms = wake > now ? (int)((wake - now + 999) / 1000) : 0;
+        short events = p0fq_poll_events(&q);
+        if (events) {
+            struct pollfd pfd = {.fd = q.fd, .events = events};
+            if (poll(&pfd, 1, wait_ms) < 0 && errno != EINTR) {
+                set(&q.r, P0FQ_DOWN, "p0f poll", "poll(): %s", strerror(errno));
+                finish(&q);
+                break;
+            }
+        } else {
+            struct timespec pause = {wait_ms / 1000, (long)(wait_ms % 1000) * 1000000L};
+            nanosleep(&pause, NULL);
+        }
+        done = p0fq_continue(&q);
+    }
+    *r = q.r;
 }

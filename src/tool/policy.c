@@ -7,13 +7,17 @@
  *     connects stderr to the same socket, so this mode never writes to stderr: it logs to the
  *     configuration's log_socket only, and a configuration that does not load leaves it
  *     answering DUNNO (Postfix would otherwise retry and then use its default_action).
- *   - --socket-listen PATH: a unix-socket server of its own (poll loop, --max-clients).
+ *   - --socket-listen PATH: a unix-socket server of its own (poll loop, --max-clients). Its
+ *     lookups are steps driven by the loop (fphdr_lookup_start ..., p0fq_start ...): p0f's
+ *     sockets are polled and the pauses between NOMATCH retries are timers, so no client
+ *     waits for another's lookup. One connection's requests are still taken one at a time
+ *     (the header a request gets depends on the answers before it) and answered in order.
  *
  * Postfix allows one PREPEND per answer, so each header needs a request of its own: by
  * policy_context ("genre", "link") or by protocol_state (RCPT: genre, DATA/BDAT: link);
- * see policy_proto.h. p0f is asked synchronously with a short deadline (--timeout, 200 ms);
- * after a p0f timeout, p0f is not asked again for a second (DUNNO meanwhile), so a hung p0f
- * cannot make many queued requests wait one deadline each. */
+ * see policy_proto.h. p0f is asked with a short deadline (--timeout, 200 ms); after a p0f
+ * timeout, p0f is not asked again for a second (DUNNO meanwhile), so a hung p0f cannot make
+ * many queued requests wait one deadline each. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -91,33 +95,43 @@ static void log_error(const char *msg, const char *reason)
         fprintf(stderr, "p0fshim policy: %s: %s\n", msg, reason);
 }
 
-/* One complete request: the answer's text in out. */
-static size_t handle_request(const struct polproto_request *req, struct polproto_memory *mem, char *out,
-                             size_t size)
+/* The first half of a request: the header it gets (HDR_NONE: DUNNO, nothing to log), and
+ * whether p0f is to be asked about its client; false with a header: the breaker is on and
+ * *v says so. */
+static bool request_needs_p0f(const struct polproto_request *req, const struct polproto_memory *mem,
+                              enum hdr_kind *h, struct fphdr_values *v)
 {
-    enum hdr_kind h = polproto_choose(req, mem);
-    if (h == HDR_NONE || !S.cfg_ok)
-        return polproto_answer(HDR_NONE, "", NULL, out, size);
-
-    struct fphdr_values v;
-    uint64_t now = mono_ms();
-    if (now < S.p0f_quiet_until) {
-        memset(&v, 0, sizeof(v));
-        v.status = FPHDR_ERROR;
-        snprintf(v.reason, sizeof(v.reason), "p0f timed out less than %d ms ago: not asked", POLICY_BREAKER_MS);
-    } else {
-        fphdr_lookup(&S.cfg, req->client_address, S.timeout_ms, &v);
-        if (v.status == FPHDR_ERROR && strcmp(v.reason, "p0f timeout") == 0)
-            S.p0f_quiet_until = mono_ms() + POLICY_BREAKER_MS;
+    *h = polproto_choose(req, mem);
+    if (*h == HDR_NONE || !S.cfg_ok) {
+        *h = HDR_NONE;
+        return false;
     }
-    const char *value = fphdr_value(&v, h);
+    if (mono_ms() < S.p0f_quiet_until) {
+        memset(v, 0, sizeof(*v));
+        v->status = FPHDR_ERROR;
+        snprintf(v->reason, sizeof(v->reason), "p0f timed out less than %d ms ago: not asked", POLICY_BREAKER_MS);
+        return false;
+    }
+    return true;
+}
+
+/* The second half: the answer's text in out from what p0f said (v), the connection's memory,
+ * the breaker, the log line. */
+static size_t request_answer(const struct polproto_request *req, struct polproto_memory *mem, enum hdr_kind h,
+                             const struct fphdr_values *v, char *out, size_t size)
+{
+    if (h == HDR_NONE)
+        return polproto_answer(HDR_NONE, "", NULL, out, size);
+    if (v->status == FPHDR_ERROR && strcmp(v->reason, "p0f timeout") == 0)
+        S.p0f_quiet_until = mono_ms() + POLICY_BREAKER_MS;
+    const char *value = fphdr_value(v, h);
     size_t n = polproto_answer(h, value, S.tag, out, size);
     bool prepended = strncmp(out, "action=PREPEND", 14) == 0;
     if (prepended)
         polproto_remember(req, mem, h);
 
     /* One log line per question asked (add_headers false: nothing to say). */
-    if (v.status != FPHDR_OFF) {
+    if (v->status != FPHDR_OFF) {
         struct logfmt l;
         logfmt_init(&l);
         logfmt_word(&l, "mta", "postfix-policy");
@@ -127,13 +141,24 @@ static size_t handle_request(const struct polproto_request *req, struct polproto
         logfmt_word(&l, "action", prepended ? "prepend" : "dunno");
         if (prepended)
             logfmt_quoted(&l, "value", value);
-        logfmt_word(&l, "p0f", fphdr_status_word(v.status));
-        logfmt_int(&l, "ms", v.elapsed_ms);
-        if (v.reason[0])
-            logfmt_quoted(&l, "reason", v.reason);
-        log_line(v.status == FPHDR_ERROR ? LOG_WARNING : LOG_INFO, &l);
+        logfmt_word(&l, "p0f", fphdr_status_word(v->status));
+        logfmt_int(&l, "ms", v->elapsed_ms);
+        if (v->reason[0])
+            logfmt_quoted(&l, "reason", v->reason);
+        log_line(v->status == FPHDR_ERROR ? LOG_WARNING : LOG_INFO, &l);
     }
     return n;
+}
+
+/* One complete request, p0f asked with a blocking lookup: the answer's text in out. */
+static size_t handle_request(const struct polproto_request *req, struct polproto_memory *mem, char *out,
+                             size_t size)
+{
+    enum hdr_kind h;
+    struct fphdr_values v;
+    if (request_needs_p0f(req, mem, &h, &v))
+        fphdr_lookup(&S.cfg, req->client_address, S.timeout_ms, &v);
+    return request_answer(req, mem, h, &v, out, size);
 }
 
 static int write_all(int fd, const char *buf, size_t n)
@@ -186,13 +211,27 @@ static int serve_stdio(void)
 
 /* ---- --socket-listen: a poll loop over a bounded set of clients -------------------------- */
 
+/* Answers are at most this long (polproto_answer's bound); a request is taken only when its
+ * answer fits in the output buffer, so a client that does not read is not read from either. */
+#define POLICY_ANSWER_MAX 256
+
 struct client {
     int fd;
     struct polproto_parser parser;
     struct polproto_memory mem;
+    char in[4096];                   /* received, not yet fed to the parser */
+    size_t in_off, in_len;
+    bool eof;                        /* the client closed its side: answer what it asked, then drop it */
     char out[POLICY_OUT_MAX];
     size_t out_len;
     uint64_t last_active;
+    /* The request being looked up (parser.req), when busy: */
+    bool busy;
+    enum hdr_kind header;
+    enum fphdr_step step;
+    struct fphdr_lookup lookup;
+    bool asking;                     /* step ASK with the query below under way */
+    struct p0fq_pending query;
 };
 
 static void on_signal(int sig)
@@ -235,44 +274,92 @@ static int listen_on(const char *path, mode_t mode)
 
 static void drop_client(struct client **c)
 {
+    if ((*c)->asking)
+        p0fq_abandon(&(*c)->query);
     close((*c)->fd);
     free(*c);
     *c = NULL;
 }
 
-/* Reads what the client sent and answers every complete request. -1: drop it; 1: the
- * client closed its side (answer what it asked, then drop it). */
-static int client_readable(struct client *c)
+/* The request in c->parser.req is decided (v): its answer goes to the output buffer. */
+static void client_answer(struct client *c, const struct fphdr_values *v)
 {
-    char buf[4096];
-    for (;;) {
-        ssize_t got = recv(c->fd, buf, sizeof(buf), 0);
-        if (got < 0 && errno == EINTR)
-            continue;
-        if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-            return 0;
-        if (got < 0)
-            return -1;
-        if (got == 0)
-            return 1;
-        c->last_active = mono_ms();
-        size_t off = 0;
-        while (off < (size_t)got) {
-            bool complete;
-            off += polproto_feed(&c->parser, buf + off, (size_t)got - off, &complete);
-            if (!complete)
-                continue;
-            char answer[256];
-            size_t n = handle_request(&c->parser.req, &c->mem, answer, sizeof(answer));
-            polproto_next_request(&c->parser);
-            if (c->out_len + n > sizeof(c->out))
-                return -1;           /* a client that sends requests but never reads answers */
-            memcpy(c->out + c->out_len, answer, n);
-            c->out_len += n;
+    char answer[POLICY_ANSWER_MAX];
+    size_t n = request_answer(&c->parser.req, &c->mem, c->header, v, answer, sizeof(answer));
+    polproto_next_request(&c->parser);
+    memcpy(c->out + c->out_len, answer, n);
+    c->out_len += n;
+    c->busy = false;
+}
+
+/* Takes the lookup as far as it goes without waiting; p0f_ready: its socket polled ready. */
+static void client_lookup(struct client *c, bool p0f_ready)
+{
+    while (c->busy) {
+        if (c->step == FPHDR_STEP_DONE) {
+            client_answer(c, &c->lookup.values);
+            return;
         }
-        if ((size_t)got < sizeof(buf))
-            return 0;
+        if (c->step == FPHDR_STEP_WAIT) {
+            uint64_t now = fphdr_now_ms();
+            if (now < c->lookup.wake_at_ms)
+                return;
+            c->step = fphdr_lookup_wake(&c->lookup, now);
+            continue;
+        }
+        if (!c->asking) {
+            c->asking = true;
+            if (!p0fq_start(&c->query, S.cfg.v3.socket_path, &c->lookup.ip, c->lookup.ask_ms))
+                return;
+        } else {
+            if (!p0f_ready && p0fq_now_us() < p0fq_wake_us(&c->query))
+                return;
+            if (!p0fq_continue(&c->query))
+                return;
+        }
+        c->asking = false;
+        p0f_ready = false;
+        c->step = fphdr_lookup_answer(&c->lookup, &S.cfg, &c->query.r, fphdr_now_ms());
     }
+}
+
+/* Starts the requests complete in the received bytes, one at a time: the header a request
+ * gets depends on the answers before it on this connection. */
+static void client_take_requests(struct client *c)
+{
+    while (!c->busy && c->in_off < c->in_len && c->out_len + POLICY_ANSWER_MAX <= sizeof(c->out)) {
+        bool complete;
+        c->in_off += polproto_feed(&c->parser, c->in + c->in_off, c->in_len - c->in_off, &complete);
+        if (!complete)
+            continue;
+        struct fphdr_values v;
+        c->busy = true;
+        if (!request_needs_p0f(&c->parser.req, &c->mem, &c->header, &v)) {
+            client_answer(c, &v);
+            continue;
+        }
+        c->step = fphdr_lookup_start(&c->lookup, &S.cfg, c->parser.req.client_address, S.timeout_ms, fphdr_now_ms());
+        client_lookup(c, false);
+    }
+    if (c->in_off == c->in_len)
+        c->in_off = c->in_len = 0;
+}
+
+/* Reads once, when everything received before is parsed. -1: drop the client. */
+static int client_read(struct client *c, uint64_t now)
+{
+    ssize_t got;
+    do
+        got = recv(c->fd, c->in, sizeof(c->in), 0);
+    while (got < 0 && errno == EINTR);
+    if (got < 0)
+        return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
+    if (got == 0)
+        c->eof = true;
+    c->in_off = 0;
+    c->in_len = (size_t)got;
+    c->last_active = now;
+    return 0;
 }
 
 static int client_flush(struct client *c)
@@ -291,14 +378,34 @@ static int client_flush(struct client *c)
     return 0;
 }
 
+static bool client_wants_input(const struct client *c)
+{
+    return !c->eof && !c->busy && c->in_off == c->in_len;
+}
+
+/* When the client's lookup has to be looked at again (UINT64_MAX: not waiting for time). */
+static uint64_t client_wake_ms(const struct client *c)
+{
+    if (!c->busy)
+        return UINT64_MAX;
+    if (c->asking)
+        return (p0fq_wake_us(&c->query) + 999) / 1000;
+    if (c->step == FPHDR_STEP_WAIT)
+        return c->lookup.wake_at_ms;
+    return 0;
+}
+
 static int serve_socket(const char *path, mode_t mode, unsigned max_clients)
 {
     int lfd = listen_on(path, mode);
     if (lfd < 0)
         return 1;
     struct client **clients = calloc(max_clients, sizeof(*clients));
-    struct pollfd *pfd = calloc(max_clients + 1, sizeof(*pfd));
-    if (clients == NULL || pfd == NULL) {
+    /* The listener, then each client's socket and its p0f query's. */
+    struct pollfd *pfd = calloc(2 * (size_t)max_clients + 1, sizeof(*pfd));
+    unsigned *client_pfd = calloc(max_clients, sizeof(*client_pfd));
+    unsigned *p0f_pfd = calloc(max_clients, sizeof(*p0f_pfd));   /* 0: no query polled */
+    if (clients == NULL || pfd == NULL || client_pfd == NULL || p0f_pfd == NULL) {
         fprintf(stderr, "p0fshim policy: out of memory\n");
         return 1;
     }
@@ -325,14 +432,28 @@ static int serve_socket(const char *path, mode_t mode, unsigned max_clients)
     unsigned refused = 0;
     while (!stop_requested) {
         unsigned n = 0, nclients = 0;
+        uint64_t wake = mono_ms() + 1000;    /* idle clients are looked at every second */
         pfd[n++] = (struct pollfd){.fd = lfd, .events = POLLIN};
         for (unsigned i = 0; i < max_clients; i++) {
-            if (clients[i]) {
-                pfd[n++] = (struct pollfd){.fd = clients[i]->fd, .events = POLLIN | (clients[i]->out_len ? POLLOUT : 0)};
-                nclients++;
+            struct client *c = clients[i];
+            p0f_pfd[i] = 0;
+            if (c == NULL)
+                continue;
+            nclients++;
+            client_pfd[i] = n;
+            pfd[n++] = (struct pollfd){.fd = c->fd,
+                                       .events = (client_wants_input(c) ? POLLIN : 0) | (c->out_len ? POLLOUT : 0)};
+            short p0f_events = c->asking ? p0fq_poll_events(&c->query) : 0;
+            if (p0f_events) {
+                p0f_pfd[i] = n;
+                pfd[n++] = (struct pollfd){.fd = c->query.fd, .events = p0f_events};
             }
+            uint64_t w = client_wake_ms(c);
+            if (w < wake)
+                wake = w;
         }
-        int rc = poll(pfd, n, 1000);
+        uint64_t before = mono_ms();
+        int rc = poll(pfd, n, wake > before ? (int)(wake - before) : 0);
         if (rc < 0 && errno == EINTR)
             continue;
         if (rc < 0) {
@@ -340,21 +461,29 @@ static int serve_socket(const char *path, mode_t mode, unsigned max_clients)
             break;
         }
         uint64_t now = mono_ms();
-        /* Clients first (their pollfds follow the listener's in the same order). */
-        unsigned k = 1;
         for (unsigned i = 0; i < max_clients; i++) {
             struct client *c = clients[i];
             if (c == NULL)
                 continue;
-            short re = pfd[k++].revents;
-            int rr = 0;
-            if (re & (POLLIN | POLLHUP | POLLERR))
-                rr = client_readable(c);
-            if (rr < 0 || client_flush(c) != 0 || rr > 0) {
+            short re = pfd[client_pfd[i]].revents;
+            /* POLLHUP: the client closed the connection altogether; no answer can reach it. */
+            if ((re & (POLLHUP | POLLERR)) && !client_wants_input(c)) {
                 drop_client(&clients[i]);
                 continue;
             }
-            if (c->last_active + (uint64_t)POLICY_IDLE_S * 1000u < now)
+            if ((re & (POLLIN | POLLHUP | POLLERR)) && client_wants_input(c) && client_read(c, now) != 0) {
+                drop_client(&clients[i]);
+                continue;
+            }
+            if (c->busy)
+                client_lookup(c, p0f_pfd[i] && pfd[p0f_pfd[i]].revents);
+            client_take_requests(c);
+            if (client_flush(c) != 0) {
+                drop_client(&clients[i]);
+                continue;
+            }
+            bool finished = c->eof && !c->busy && c->in_len == 0 && c->out_len == 0;
+            if (finished || c->last_active + (uint64_t)POLICY_IDLE_S * 1000u < now)
                 drop_client(&clients[i]);
         }
         if (pfd[0].revents & POLLIN) {
@@ -395,6 +524,8 @@ static int serve_socket(const char *path, mode_t mode, unsigned max_clients)
     unlink(path);
     free(clients);
     free(pfd);
+    free(client_pfd);
+    free(p0f_pfd);
     fprintf(stderr, "p0fshim policy: stopped\n");
     return 0;
 }

@@ -60,7 +60,7 @@ void put_csv(FILE *f, const char *s, size_t n);
 /* "2024/11/27 04:00:01" local time, as p0f-client prints it. */
 void format_unix_time(uint32_t t, char *buf, size_t size);
 
-/* ---- p0fq.c: one synchronous p0f v3 query ---- */
+/* ---- p0fq.c: one p0f v3 query ---- */
 
 enum p0fq_status {
     P0FQ_OK,                 /* p0f has a record (its OS may still be unknown) */
@@ -81,6 +81,27 @@ struct p0fq_result {
 };
 
 void p0fq_query(const char *socket_path, const struct endpoint *ip, unsigned timeout_ms, struct p0fq_result *r);
+
+/* The same query in steps that never block, for a poll loop (p0fq_query is these steps with
+ * poll() between them): p0fq_start, then p0fq_continue whenever p0fq_poll_events are ready on
+ * fd or the monotonic time p0fq_wake_us has come, until either returns true; r then holds the
+ * result and the socket is closed. p0fq_abandon closes an unfinished query. */
+struct p0fq_pending {
+    int fd;                          /* -1 once done */
+    char socket_path[UNIX_PATH_MAX_LEN];
+    unsigned timeout_ms;
+    uint64_t start_us, deadline_us;  /* CLOCK_MONOTONIC, as p0fq_now_us */
+    uint64_t connect_again_us;       /* nonzero: p0f's backlog was full, connect again then */
+    uint8_t query[P0F3_QUERY_LEN], reply[P0F3_RESPONSE_LEN];
+    size_t sent, have;
+    struct p0fq_result r;
+};
+bool p0fq_start(struct p0fq_pending *q, const char *socket_path, const struct endpoint *ip, unsigned timeout_ms);
+bool p0fq_continue(struct p0fq_pending *q);
+short p0fq_poll_events(const struct p0fq_pending *q);   /* 0: wait for p0fq_wake_us only */
+uint64_t p0fq_wake_us(const struct p0fq_pending *q);
+uint64_t p0fq_now_us(void);
+void p0fq_abandon(struct p0fq_pending *q);
 int p0fq_exit_status(enum p0fq_status s);
 
 /* ---- confscan.c: where in the files a setting came from ---- */

@@ -282,6 +282,49 @@ PY
     check "socket: answered before a half-closed client is dropped" grep -qxF "halfclose $PREPEND_G" "$WORK/k1.out"
     check "socket: a freed slot is used again" grep -qxF "again $PREPEND_G" "$WORK/k1.out"
     check "socket: the refusal is logged" wait_for 3 log_has "$WORK/log.txt" 'msg="policy client refused"'
+    # A client whose lookups are slow (40 hosts p0f does not know: each is asked again for
+    # about 75 ms) must not hold up another client's lookup. Its own answers still come in
+    # the order of its requests (two of them are for a known host).
+    python3 - "$PS" "$LIN" >"$WORK/k3.out" 2>"$WORK/k3.err" <<'PY'
+import selectors, socket, sys, time
+path, known = sys.argv[1], sys.argv[2]
+def req(state, ip, inst):
+    return f"request=smtpd_access_policy\nprotocol_state={state}\nclient_address={ip}\ninstance={inst}\n\n".encode()
+slow, fast = socket.socket(socket.AF_UNIX), socket.socket(socket.AF_UNIX)
+slow.connect(path); fast.connect(path)
+pipeline = [req("RCPT", f"192.0.2.{100 + i}", f"u{i}") for i in range(20)] + [req("RCPT", known, "k")]
+pipeline += [req("RCPT", f"192.0.2.{130 + i}", f"v{i}") for i in range(18)] + [req("DATA", known, "k")]
+slow.sendall(b"".join(pipeline))
+time.sleep(0.1)                      # the server is busy with the slow client's lookups now
+t0 = time.monotonic()
+fast.sendall(req("RCPT", known, "f"))
+# Both read at once, each answer stamped with its arrival.
+want = {slow: len(pipeline), fast: 1}
+buf, got = {slow: b"", fast: b""}, {slow: [], fast: []}
+sel = selectors.DefaultSelector()
+for s in want: sel.register(s, selectors.EVENT_READ)
+while any(len(got[s]) < want[s] for s in want) and time.monotonic() < t0 + 20:
+    for key, _ in sel.select(1):
+        s = key.fileobj
+        chunk = s.recv(4096)
+        if not chunk:
+            got[s].append(("EOF", time.monotonic())); sel.unregister(s); continue
+        buf[s] += chunk
+        while b"\n\n" in buf[s]:
+            one, _, buf[s] = buf[s].partition(b"\n\n")
+            got[s].append((one.decode(), time.monotonic()))
+(fast_answer, t_fast), = got[fast]
+print("fast", fast_answer)
+print("fast_ms", round((t_fast - t0) * 1000))
+print("fast_before_slow_last", t_fast < got[slow][-1][1])
+print("slow", [a for a, _ in got[slow]])
+PY
+    slow_expected="['$(printf "$D', '%.0s" {1..20})$PREPEND_G', '$(printf "$D', '%.0s" {1..18})$PREPEND_L']"
+    check "socket: a fast client is answered while another's slow lookups go on ($(sed -n 's/^fast_ms //p' "$WORK/k3.out") ms)" \
+        eval 'grep -qxF "fast $PREPEND_G" "$WORK/k3.out" && grep -qx "fast_before_slow_last True" "$WORK/k3.out" &&
+              [ "$(sed -n "s/^fast_ms //p" "$WORK/k3.out")" -lt 300 ] || { sed "s/^/#   /" "$WORK/k3.out" "$WORK/k3.err" | cut -c1-200; false; }'
+    check "socket: the slow client's 40 answers in the order of its requests" \
+        eval 'grep -qxF "slow $slow_expected" "$WORK/k3.out" || { grep "^slow" "$WORK/k3.out" | cut -c1-300 | sed "s/^/#   /"; false; }'
     kill "$SERVER"; wait "$SERVER" 2>/dev/null
     check "socket: SIGTERM stops it and removes the socket" bash -c "! test -e '$PS'"
     printf 'x' >"$WORK/notasock"
