@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 /* The map only reserves address space and the file grows as pages are written, so
@@ -78,6 +79,15 @@ struct tracked_fd {
     ino_t ino;
 };
 
+/* The filesystem identity the store's files are opened with (see greylist_open). */
+struct fs_identity {
+    bool switched;                      /* the thread runs as the directory's owner */
+    uid_t saved_uid;                    /* the thread's fsuid and fsgid before */
+    gid_t saved_gid;
+    int ngroups;                        /* its supplementary groups, put aside */
+    gid_t *groups;
+};
+
 struct greylist {
     MDB_env *env;
     MDB_dbi hosts, meta;
@@ -90,6 +100,11 @@ struct greylist {
     MDB_cursor *walk;                   /* the open-time walk's cursor, for the fault escape */
     char dead[160];                     /* why the store is off for good (LMDB found it corrupt) */
     int64_t no_purge_before;            /* a full store had nothing expired: do not walk it again yet */
+    /* Only while greylist_open runs: */
+    int dir_fd;                         /* the vetted directory, -1 when closed */
+    int data_fd;                        /* the vetted data.mdb, held until LMDB's own are checked */
+    struct stat dir_st, data_st, lock_st;
+    struct fs_identity as_owner;
 };
 
 /* LMDB meets some kinds of damage (a junk page in the tree) with an internal assertion,
@@ -427,6 +442,11 @@ static int purge_all(struct greylist *g, int64_t now, size_t *deleted)
 
 /* ---- descriptors ---- */
 
+static bool same_file(const struct stat *a, const struct stat *b)
+{
+    return a->st_dev == b->st_dev && a->st_ino == b->st_ino;
+}
+
 static void track_fd(struct greylist *g, int fd, const struct stat *st)
 {
     for (size_t i = 0; i < g->nfds; i++)
@@ -440,52 +460,52 @@ static void track_fd(struct greylist *g, int fd, const struct stat *st)
     g->nfds++;
 }
 
-static void consider_fd(struct greylist *g, int fd, const struct stat *data, const struct stat *lock)
-{
-    struct stat st;
-    if (fstat(fd, &st) != 0)
-        return;
-    if ((st.st_dev == data->st_dev && st.st_ino == data->st_ino) ||
-        (lock && st.st_dev == lock->st_dev && st.st_ino == lock->st_ino))
-        track_fd(g, fd, &st);
-}
-
 /* LMDB 0.9.24 opens lock.mdb and its O_DSYNC handle on data.mdb with O_CLOEXEC but not
  * its main handle on data.mdb, and the API only hands out that one. So find every
- * descriptor on the two files (they were opened just now, before any chroot, so
- * /proc is there; otherwise probe the descriptor table), make each close-on-exec, and
- * remember what it points to: greylist_check then notices a daemon that closed or
- * reused them (closefrom() when daemonising) instead of writing pages into whatever
- * file now has that number. */
-static void find_lmdb_fds(struct greylist *g)
+ * descriptor on the two files greylist_open vetted (they were opened just now, before
+ * any chroot, so /proc is there; otherwise probe the descriptor table), except
+ * greylist_open's own on data.mdb, make each close-on-exec, and remember what it
+ * points to: greylist_check then notices a daemon that closed or reused them
+ * (closefrom() when daemonising) instead of writing pages into whatever file now has
+ * that number. Counts the descriptors found on each file. */
+static void find_lmdb_fds(struct greylist *g, size_t *on_data, size_t *on_lock)
 {
-    struct stat data, lock;
-    bool have_lock;
+    struct stat st;
     int fd;
-    char path[PATH_MAX + 16];
 
-    if (mdb_env_get_fd(g->env, &fd) != 0 || fstat(fd, &data) != 0)
+    *on_data = *on_lock = 0;
+    if (mdb_env_get_fd(g->env, &fd) != 0 || fstat(fd, &st) != 0 || !same_file(&st, &g->data_st))
         return;
-    track_fd(g, fd, &data);
-    have_lock = snprintf(path, sizeof(path), "%s/lock.mdb", g->s.dir) < (int)sizeof(path) && stat(path, &lock) == 0;
-
+    track_fd(g, fd, &st);       /* first: the truncation check reads the main handle's size */
     DIR *d = opendir("/proc/self/fd");
-    if (d) {
-        struct dirent *de;
-        while ((de = readdir(d)) != NULL) {
+    long max = sysconf(_SC_OPEN_MAX);
+    if (max < 0 || max > 65536)
+        max = 65536;
+    for (long i = 0;; i++) {
+        long n = i;
+        if (d) {
+            struct dirent *de = readdir(d);
             char *end;
-            long n = strtol(de->d_name, &end, 10);
-            if (*end == '\0' && end != de->d_name && n >= 0 && n != dirfd(d))
-                consider_fd(g, (int)n, &data, have_lock ? &lock : NULL);
+            if (de == NULL)
+                break;
+            n = strtol(de->d_name, &end, 10);
+            if (*end != '\0' || end == de->d_name || n < 0 || n == dirfd(d))
+                continue;
+        } else if (i >= max) {
+            break;
         }
-        closedir(d);
-    } else {
-        long max = sysconf(_SC_OPEN_MAX);
-        if (max < 0 || max > 65536)
-            max = 65536;
-        for (int i = 0; i < max; i++)
-            consider_fd(g, i, &data, have_lock ? &lock : NULL);
+        if ((int)n == g->data_fd || fstat((int)n, &st) != 0)
+            continue;
+        if (same_file(&st, &g->data_st))
+            (*on_data)++;
+        else if (same_file(&st, &g->lock_st))
+            (*on_lock)++;
+        else
+            continue;
+        track_fd(g, (int)n, &st);
     }
+    if (d)
+        closedir(d);
     for (size_t i = 0; i < g->nfds; i++) {
         int flags = fcntl(g->fds[i].fd, F_GETFD);
         if (flags >= 0 && !(flags & FD_CLOEXEC))
@@ -528,6 +548,241 @@ static bool usable(struct greylist *g, struct greylist_result *out)
     return true;
 }
 
+/* ---- whose files: the store's directory and its two files ---- */
+
+/* The store is opened in the library's constructor, as root, in a daemon that drops
+ * privileges later; the directory belongs to the daemon's user. Whoever owns the
+ * directory can plant a symbolic link or a hard link as data.mdb or lock.mdb, and
+ * LMDB opens both with O_CREAT, following links, and writes a header into them: as
+ * root, that would rewrite any file on the system. So before LMDB sees the directory:
+ *   - the directory is opened without following a link, and must not be writable by
+ *     group or others (anyone who can write it can plant links);
+ *   - it must belong to root or to the process's user; a process running as root
+ *     accepts any owner, and then every open of the store's files (ours and LMDB's)
+ *     runs with the owner's filesystem identity (fsuid, fsgid, no supplementary
+ *     groups), so that a link planted by the owner reaches nothing the owner could
+ *     not write anyway, and the files created belong to the owner, not to root;
+ *   - each file is opened (created) by us without following a link, and must be a
+ *     regular file with one name, owned by root or the directory's owner, not
+ *     writable by others;
+ *   - after mdb_env_open, LMDB's descriptors must be on those very files: otherwise
+ *     a link was swapped in between, and the store is closed again.
+ * The fsuid switch is per thread (the raw system calls below, not glibc's setgroups,
+ * which changes every thread), so the daemon's other threads keep their identity. */
+
+static long set_fsuid(uid_t uid)
+{
+#ifdef SYS_setfsuid32
+    return syscall(SYS_setfsuid32, uid);
+#else
+    return syscall(SYS_setfsuid, uid);
+#endif
+}
+
+static long set_fsgid(gid_t gid)
+{
+#ifdef SYS_setfsgid32
+    return syscall(SYS_setfsgid32, gid);
+#else
+    return syscall(SYS_setfsgid, gid);
+#endif
+}
+
+static long set_thread_groups(size_t n, const gid_t *groups)
+{
+#ifdef SYS_setgroups32
+    return syscall(SYS_setgroups32, n, groups);
+#else
+    return syscall(SYS_setgroups, n, groups);
+#endif
+}
+
+/* Puts back the thread's filesystem identity; 0, or -1 when the kernel refused. */
+static int restore_identity(struct fs_identity *id)
+{
+    int rc = 0;
+    if (!id->switched)
+        return 0;
+    id->switched = false;
+    set_fsuid(id->saved_uid);
+    if ((uid_t)set_fsuid((uid_t)-1) != id->saved_uid)
+        rc = -1;
+    set_fsgid(id->saved_gid);
+    if ((gid_t)set_fsgid((gid_t)-1) != id->saved_gid)
+        rc = -1;
+    if (set_thread_groups((size_t)id->ngroups, id->groups) != 0)
+        rc = -1;
+    free(id->groups);
+    id->groups = NULL;
+    return rc;
+}
+
+/* Makes this thread's file accesses those of uid/gid with no supplementary groups;
+ * 0, or -1 with why. setfsuid says nothing on failure but the previous value, so
+ * each switch is read back. */
+static int become_owner(struct fs_identity *id, uid_t uid, gid_t gid, char *why, size_t size)
+{
+    int n = getgroups(0, NULL);
+    memset(id, 0, sizeof(*id));
+    id->groups = n > 0 ? malloc((size_t)n * sizeof(gid_t)) : NULL;
+    if (n < 0 || (n > 0 && id->groups == NULL) || (n > 0 && (n = getgroups(n, id->groups)) < 0)) {
+        free(id->groups);
+        id->groups = NULL;
+        snprintf(why, size, "cannot read the process's groups");
+        return -1;
+    }
+    id->ngroups = n;
+    id->saved_uid = (uid_t)set_fsuid((uid_t)-1);
+    id->saved_gid = (gid_t)set_fsgid((gid_t)-1);
+    id->switched = true;
+    if (set_thread_groups(0, NULL) != 0) {
+        snprintf(why, size, "cannot drop supplementary groups: %s", strerror(errno));
+        restore_identity(id);
+        return -1;
+    }
+    set_fsgid(gid);
+    set_fsuid(uid);
+    if ((gid_t)set_fsgid((gid_t)-1) != gid || (uid_t)set_fsuid((uid_t)-1) != uid) {
+        snprintf(why, size, "cannot take the file identity of uid %u gid %u", (unsigned)uid, (unsigned)gid);
+        restore_identity(id);
+        return -1;
+    }
+    return 0;
+}
+
+/* Opens the directory without following a link and says whether it may hold the
+ * store: the descriptor, or -1 with why. */
+static int open_store_dir(const char *dir, struct stat *st, char *why, size_t size)
+{
+    uid_t euid = geteuid();
+    if (lstat(dir, st) == 0 && S_ISLNK(st->st_mode)) {
+        snprintf(why, size, "is a symbolic link: refusing (give the directory's real path)");
+        return -1;
+    }
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+        int e = errno;
+        if (e == ENOTDIR)
+            snprintf(why, size, "not a directory");
+        else if (e == ELOOP)
+            snprintf(why, size, "is a symbolic link: refusing (give the directory's real path)");
+        else
+            snprintf(why, size, "%s%s", strerror(e),
+                     e == ENOENT ? " (create it, owned by the daemon's user, mode 0700)" : "");
+        return -1;
+    }
+    if (fstat(fd, st) != 0 || !S_ISDIR(st->st_mode)) {
+        snprintf(why, size, "not a directory");
+        close(fd);
+        return -1;
+    }
+    if (st->st_mode & (S_IWGRP | S_IWOTH)) {
+        snprintf(why, size, "writable by %s (mode %04o): refusing (chmod go-w %.120s)",
+                 st->st_mode & S_IWOTH ? "others" : "its group", (unsigned)(st->st_mode & 07777), dir);
+        close(fd);
+        return -1;
+    }
+    if (euid != 0 && st->st_uid != 0 && st->st_uid != euid) {
+        snprintf(why, size, "owned by uid %u, neither root nor this process's user (uid %u): refusing",
+                 (unsigned)st->st_uid, (unsigned)euid);
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* A store created before the files were created as the directory's owner has them
+ * owned by root, which the owner's identity cannot open. As root, hand such a file
+ * to the owner: only a regular file with no other name (a hard link to a file of
+ * root's elsewhere has two), looked at and changed through one O_PATH descriptor. */
+static void adopt_root_file(int dir_fd, const char *name, const struct stat *dir_st)
+{
+    struct stat st;
+    int fd = openat(dir_fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_nlink == 1 && st.st_uid == 0)
+        fchownat(fd, "", dir_st->st_uid, dir_st->st_gid, AT_EMPTY_PATH);
+    close(fd);
+}
+
+/* Opens (creating) one of the store's files without following a link and says
+ * whether LMDB may use it: the descriptor, or -1 with why. */
+static int open_store_file(int dir_fd, const char *name, const struct stat *dir_st, struct stat *st, char *why,
+                           size_t size)
+{
+    int fd = openat(dir_fd, name, O_RDWR | O_CREAT | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        int e = errno;
+        if (e == ELOOP)
+            snprintf(why, size, "%s is a symbolic link: refusing (remove it)", name);
+        else
+            snprintf(why, size, "%s: %s%s", name, strerror(e),
+                     e == EACCES || e == EPERM
+                         ? " (the directory and its files must be writable by the directory's owner)"
+                         : "");
+        return -1;
+    }
+    const char *bad = NULL;
+    if (fstat(fd, st) != 0)
+        bad = "cannot be examined";
+    else if (!S_ISREG(st->st_mode))
+        bad = "is not a regular file";
+    else if (st->st_nlink != 1)
+        bad = "has more than one name (a hard link)";
+    else if (st->st_uid != 0 && st->st_uid != dir_st->st_uid)
+        bad = "is owned neither by root nor by the directory's owner";
+    else if (st->st_mode & S_IWOTH)
+        bad = "is writable by others";
+    /* Group write matters only where the group can reach the file. */
+    else if ((st->st_mode & S_IWGRP) && (dir_st->st_mode & (S_IXGRP | S_IXOTH)))
+        bad = "is writable by its group";
+    if (bad) {
+        snprintf(why, size, "%s %s: refusing", name, bad);
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* Vets the directory's two files as its owner (see above) and leaves the thread in
+ * that identity for mdb_env_open; 0, or -1 with why (identity restored by the
+ * caller, finish_opening). */
+static int vet_store_files(struct greylist *g, char *why, size_t size)
+{
+    static const char *const names[] = {"lock.mdb", "data.mdb"};
+    uid_t euid = geteuid();
+
+    if (euid == 0 && g->dir_st.st_uid != 0) {
+        for (size_t i = 0; i < 2; i++)
+            adopt_root_file(g->dir_fd, names[i], &g->dir_st);
+        if (become_owner(&g->as_owner, g->dir_st.st_uid, g->dir_st.st_gid, why, size) != 0)
+            return -1;
+    }
+    int fd = open_store_file(g->dir_fd, "lock.mdb", &g->dir_st, &g->lock_st, why, size);
+    if (fd < 0)
+        return -1;
+    /* Not held open: POSIX locks belong to the process and the file, so closing this
+     * descriptor after LMDB locked lock.mdb would drop LMDB's locks. */
+    close(fd);
+    g->data_fd = open_store_file(g->dir_fd, "data.mdb", &g->dir_st, &g->data_st, why, size);
+    return g->data_fd < 0 ? -1 : 0;
+}
+
+/* Ends what greylist_open set up for the opening, whatever its outcome: the
+ * identity, the directory and the vetted data file; -1 when the identity could not
+ * be put back. */
+static int finish_opening(struct greylist *g)
+{
+    int rc = restore_identity(&g->as_owner);
+    if (g->dir_fd >= 0)
+        close(g->dir_fd);
+    if (g->data_fd >= 0)
+        close(g->data_fd);
+    g->dir_fd = g->data_fd = -1;
+    return rc;
+}
+
 /* ---- API ---- */
 
 static int open_failed(struct greylist *g, struct diag *err, const char *fmt, ...)
@@ -542,6 +797,7 @@ static int open_failed(struct greylist *g, struct diag *err, const char *fmt, ..
     va_end(ap);
     diag_set(err, NULL, 0, "%s", reason);
     if (g) {
+        finish_opening(g);
         mdb_env_close(g->env);
         free(g);
     }
@@ -681,10 +937,29 @@ static int open_env(struct greylist *g, struct diag *err)
      * runs them) and read slots are released at each abort. NOMETASYNC: one sync per
      * commit instead of two; a system crash may lose the last commit but never
      * breaks the store. */
-    rc = mdb_env_open(g->env, dir, MDB_NOTLS | MDB_NOMETASYNC, 0660);
+    /* Through the vetted directory's descriptor where /proc allows: LMDB then opens the
+     * files in the directory checked above, whatever happened to its path since, and
+     * the owner's identity needs no search permission on the directories above it. */
+    char via_fd[64];
+    const char *env_path = dir;
+    snprintf(via_fd, sizeof(via_fd), "/proc/self/fd/%d", g->dir_fd);
+    if (stat(via_fd, &st) == 0 && same_file(&st, &g->dir_st))
+        env_path = via_fd;
+    rc = mdb_env_open(g->env, env_path, MDB_NOTLS | MDB_NOMETASYNC, 0600);
     if (rc != 0)
         return open_failed(g, err, "greylist store %s: cannot open: %s%s", dir, mdb_strerror(rc), open_hint(rc));
-    find_lmdb_fds(g);
+    /* LMDB has its descriptors: nothing is opened by name from here on. */
+    if (restore_identity(&g->as_owner) != 0)
+        return open_failed(g, err, "greylist store %s: cannot restore the process's file identity", dir);
+    /* LMDB 0.9 opens data.mdb twice (its main handle and a synchronous one for the
+     * meta pages) and lock.mdb once, each by name: each must be a file vetted above. */
+    size_t on_data, on_lock;
+    find_lmdb_fds(g, &on_data, &on_lock);
+    if (on_data < 2 || on_lock < 1)
+        return open_failed(g, err,
+                           "greylist store %s: data.mdb or lock.mdb was replaced while LMDB opened it: refusing",
+                           dir);
+    finish_opening(g);
 
     /* A data file shorter than what the meta page says is in use would make LMDB read
      * past the end of the file, which is SIGBUS, not an error code. */
@@ -724,6 +999,7 @@ int greylist_open(struct greylist **out, const struct greylist_settings *s, stru
     struct greylist *g;
     struct stat st;
     sigjmp_buf jump;
+    char why[200];
     int rc;
 
     *out = NULL;
@@ -736,19 +1012,23 @@ int greylist_open(struct greylist **out, const struct greylist_settings *s, stru
         return open_failed(NULL, err,
                            "greylist store %s: the window (%u s) is shorter than the delay (%u s): no retry could pass",
                            s->dir, s->window_s, s->delay_s);
-    if (stat(s->dir, &st) != 0)
-        return open_failed(NULL, err, "greylist store %s: %s%s", s->dir, strerror(errno),
-                           errno == ENOENT ? " (create the directory, writable by the daemon's user)" : "");
-    if (!S_ISDIR(st.st_mode))
-        return open_failed(NULL, err, "greylist store %s: not a directory", s->dir);
+    int dir_fd = open_store_dir(s->dir, &st, why, sizeof(why));
+    if (dir_fd < 0)
+        return open_failed(NULL, err, "greylist store %s: %s", s->dir, why);
 
     g = calloc(1, sizeof(*g));
-    if (g == NULL)
+    if (g == NULL) {
+        close(dir_fd);
         return open_failed(NULL, err, "greylist store %s: out of memory", s->dir);
+    }
     g->s = *s;
     g->pid = getpid();
+    g->dir_fd = dir_fd;
+    g->dir_st = st;
+    g->data_fd = -1;
     rc = mdb_env_create(&g->env);
     if (rc != 0) {
+        finish_opening(g);
         free(g);
         return open_failed(NULL, err, "greylist store %s: %s", s->dir, mdb_strerror(rc));
     }
@@ -758,6 +1038,8 @@ int greylist_open(struct greylist **out, const struct greylist_settings *s, stru
         rc = mdb_env_set_mapsize(g->env, greylist_test_map_size ? greylist_test_map_size : GREYLIST_MAP_SIZE);
     if (rc != 0)
         return open_failed(g, err, "greylist store %s: %s", s->dir, mdb_strerror(rc));
+    if (vet_store_files(g, why, sizeof(why)) != 0)
+        return open_failed(g, err, "greylist store %s: %s", s->dir, why);
 
     if (sigsetjmp(jump, 0) != 0) {
         assert_jump = NULL;

@@ -5,8 +5,10 @@
  * daemon (Postfix runs many smtpd) and survives restarts. Time is always passed in, so
  * that tests control the clock.
  *
- * Keys are the peer's address masked to v4_prefix/v6_prefix. The directory must exist
- * and be writable by the daemon's user; its path is resolved only by greylist_open
+ * Keys are the peer's address masked to v4_prefix/v6_prefix. The directory must exist,
+ * be owned by root or the daemon's user and not be writable by group or others; its
+ * files are never opened through a link, and a process running as root opens them
+ * as the directory's owner (see greylist.c). Its path is resolved only by greylist_open
  * (LMDB keeps data.mdb open twice and lock.mdb once, all close-on-exec, and never
  * reopens them), so opening before a chroot uses the outside path. greylist_open reads
  * every page once, so that a damaged store fails there rather than crash a check.

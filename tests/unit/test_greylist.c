@@ -7,6 +7,7 @@
 #include <ftw.h>
 #include <lmdb.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -481,6 +482,331 @@ Test(greylist, nonsense_settings_fail_at_open)
     s = settings();
     s.dir[0] = '\0';
     open_fails(&s, "no directory");
+}
+
+/* ---- whose files ---- */
+
+/* The store is opened as root in a directory its daemon's user owns: a link that user
+ * plants as data.mdb or lock.mdb must never lead root's writes elsewhere. */
+
+#define NOBODY 65534u
+
+/* Ownership needs root; CI runs the unit tests as root. */
+#define skip_unless_root()                                                                                     \
+    do {                                                                                                       \
+        if (geteuid() != 0)                                                                                    \
+            cr_skip_test("needs root");                                                                        \
+    } while (0)
+
+static const char victim_text[] = "a file of root's that the store must never write (67 bytes long)\n";
+
+struct file_state {
+    off_t size;
+    mode_t mode;
+    uid_t uid;
+    char text[128];
+};
+
+static void victim_path(char *buf, size_t size, const char *name)
+{
+    snprintf(buf, size, "%s/%s", scratch, name);
+}
+
+/* A root-owned file outside the store. */
+static void make_victim(const char *path)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    cr_assert_geq(fd, 0, "%s: %s", path, strerror(errno));
+    cr_assert_eq(write(fd, victim_text, sizeof(victim_text) - 1), (ssize_t)(sizeof(victim_text) - 1));
+    cr_assert_eq(fchmod(fd, 0644), 0);
+    close(fd);
+}
+
+static struct file_state file_state(const char *path)
+{
+    struct file_state f;
+    struct stat st;
+    memset(&f, 0, sizeof(f));
+    cr_assert_eq(lstat(path, &st), 0, "%s: %s", path, strerror(errno));
+    f.size = st.st_size;
+    f.mode = st.st_mode;
+    f.uid = st.st_uid;
+    FILE *fp = fopen(path, "r");
+    cr_assert_not_null(fp);
+    size_t n = fread(f.text, 1, sizeof(f.text) - 1, fp);
+    f.text[n] = '\0';
+    fclose(fp);
+    return f;
+}
+
+static void expect_victim_untouched(const char *path)
+{
+    struct file_state f = file_state(path);
+    cr_assert_eq(f.size, (off_t)(sizeof(victim_text) - 1), "%s grew to %lld bytes", path, (long long)f.size);
+    cr_assert_str_eq(f.text, victim_text, "%s was written", path);
+    cr_assert_eq(f.mode & 07777, 0644u, "%s: mode %o", path, (unsigned)(f.mode & 07777));
+    cr_assert_eq(f.uid, 0u, "%s changed owner", path);
+}
+
+static void store_file(char *buf, size_t size, const char *name)
+{
+    snprintf(buf, size, "%s/%s", store, name);
+}
+
+/* Root runs the tests; a directory owned by nobody is what Postfix's setup looks like. */
+static void store_owned_by_nobody(void)
+{
+    cr_assert_eq(chown(store, NOBODY, NOBODY), 0);
+    cr_assert_eq(chmod(store, 0700), 0);
+}
+
+static void plant_symlink(const char *name, const char *target)
+{
+    char path[200];
+    store_file(path, sizeof(path), name);
+    cr_assert_eq(symlink(target, path), 0, "%s: %s", path, strerror(errno));
+    lchown(path, NOBODY, NOBODY);
+}
+
+static void symlink_refused(const char *name, bool nobody_owns)
+{
+    char victim[160];
+    skip_unless_root();
+    victim_path(victim, sizeof(victim), "victim");
+    make_victim(victim);
+    if (nobody_owns)
+        store_owned_by_nobody();
+    plant_symlink(name, victim);
+    struct greylist_settings s = settings();
+    char want[64];
+    snprintf(want, sizeof(want), "%s is a symbolic link", name);
+    open_fails(&s, want);
+    expect_victim_untouched(victim);
+}
+
+Test(greylist, a_symlinked_lock_file_is_refused)
+{
+    symlink_refused("lock.mdb", false);
+}
+
+Test(greylist, a_symlinked_data_file_is_refused)
+{
+    symlink_refused("data.mdb", false);
+}
+
+Test(greylist, links_planted_by_the_directory_owner_are_refused)
+{
+    symlink_refused("lock.mdb", true);
+}
+
+Test(greylist, a_data_link_planted_by_the_directory_owner_is_refused)
+{
+    symlink_refused("data.mdb", true);
+}
+
+Test(greylist, both_links_planted_leave_both_targets_untouched)
+{
+    char victim_lock[160], victim_data[160];
+    skip_unless_root();
+    victim_path(victim_lock, sizeof(victim_lock), "victim-lock");
+    victim_path(victim_data, sizeof(victim_data), "victim-data");
+    make_victim(victim_lock);
+    make_victim(victim_data);
+    store_owned_by_nobody();
+    plant_symlink("lock.mdb", victim_lock);
+    plant_symlink("data.mdb", victim_data);
+    struct greylist_settings s = settings();
+    open_fails(&s, "is a symbolic link: refusing");
+    expect_victim_untouched(victim_lock);
+    expect_victim_untouched(victim_data);
+}
+
+/* O_CREAT through a dangling link would create the file it names. */
+Test(greylist, a_dangling_link_creates_nothing)
+{
+    char target[160];
+    victim_path(target, sizeof(target), "would-be-created");
+    plant_symlink("data.mdb", target);
+    struct greylist_settings s = settings();
+    open_fails(&s, "data.mdb is a symbolic link");
+    cr_assert_neq(access(target, F_OK), 0, "%s was created", target);
+}
+
+Test(greylist, a_hard_link_is_refused)
+{
+    char victim[160], path[200];
+    skip_unless_root();
+    victim_path(victim, sizeof(victim), "victim");
+    make_victim(victim);
+    store_file(path, sizeof(path), "lock.mdb");
+    cr_assert_eq(link(victim, path), 0, "%s", strerror(errno));
+    struct greylist_settings s = settings();
+    open_fails(&s, "lock.mdb has more than one name");
+    expect_victim_untouched(victim);
+}
+
+Test(greylist, a_symlinked_directory_is_refused)
+{
+    struct greylist_settings s = settings();
+    snprintf(s.dir, sizeof(s.dir), "%s/link", scratch);
+    cr_assert_eq(symlink(store, s.dir), 0);
+    open_fails(&s, "is a symbolic link");
+}
+
+Test(greylist, a_directory_writable_by_group_or_others_is_refused)
+{
+    struct greylist_settings s = settings();
+    static const mode_t modes[] = {0770, 0707, 0777, 01777};
+    for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+        cr_assert_eq(chmod(store, modes[i]), 0);
+        open_fails(&s, "chmod go-w");
+        open_fails(&s, store);
+    }
+    char lock[200];
+    store_file(lock, sizeof(lock), "lock.mdb");
+    cr_assert_neq(access(lock, F_OK), 0, "nothing may be created in an untrusted directory");
+    cr_assert_eq(chmod(store, 0755), 0);
+    greylist_close(open_default());
+}
+
+Test(greylist, a_file_writable_by_a_group_that_can_reach_it_is_refused)
+{
+    struct greylist_settings s = settings();
+    char data[200];
+    greylist_close(open_default());
+    store_file(data, sizeof(data), "data.mdb");
+    cr_assert_eq(chmod(data, 0660), 0);
+    cr_assert_eq(chmod(store, 0750), 0);
+    open_fails(&s, "data.mdb is writable by its group");
+    /* Nobody but the owner can reach it in a 0700 directory. */
+    cr_assert_eq(chmod(store, 0700), 0);
+    greylist_close(open_default());
+    cr_assert_eq(chmod(data, 0602), 0);
+    open_fails(&s, "data.mdb is writable by others");
+}
+
+Test(greylist, a_file_of_another_user_is_refused)
+{
+    char data[200];
+    skip_unless_root();
+    greylist_close(open_default());
+    store_file(data, sizeof(data), "data.mdb");
+    cr_assert_eq(chown(data, 1234, 1234), 0);
+    struct greylist_settings s = settings();
+    open_fails(&s, "data.mdb is owned neither by root nor by the directory's owner");
+}
+
+/* As nobody, a directory of another user (not root) is refused. */
+Test(greylist, a_directory_of_another_user_is_refused)
+{
+    skip_unless_root();
+    cr_assert_eq(chmod(scratch, 0755), 0);
+    cr_assert_eq(chown(store, 1234, 1234), 0);
+    cr_assert_eq(chmod(store, 0755), 0);
+    pid_t pid = fork();
+    cr_assert_neq(pid, -1);
+    if (pid == 0) {
+        struct greylist_settings s = settings();
+        struct greylist *g = NULL;
+        struct diag err;
+        memset(&err, 0, sizeof(err));
+        if (setgid(NOBODY) != 0 || setuid(NOBODY) != 0)
+            _exit(3);
+        int rc = greylist_open(&g, &s, &err);
+        _exit(rc == -1 && strstr(err.reason, "owned by uid 1234") ? 0 : 1);
+    }
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %d", status);
+}
+
+static void expect_owned_by(const char *name, uid_t uid)
+{
+    char path[200];
+    struct stat st;
+    store_file(path, sizeof(path), name);
+    cr_assert_eq(lstat(path, &st), 0, "%s: %s", path, strerror(errno));
+    cr_assert(S_ISREG(st.st_mode), "%s is not a regular file", path);
+    cr_assert_eq(st.st_uid, uid, "%s is owned by uid %u, want %u", path, (unsigned)st.st_uid, (unsigned)uid);
+    cr_assert_eq(st.st_mode & 0077, 0u, "%s: mode %o", path, (unsigned)(st.st_mode & 07777));
+}
+
+static int fsuid_now(void)
+{
+    char line[256];
+    int fsuid = -1;
+    FILE *f = fopen("/proc/self/status", "r");
+    cr_assert_not_null(f);
+    while (fgets(line, sizeof(line), f))
+        if (strncmp(line, "Uid:", 4) == 0) {
+            int r, e, sv;
+            cr_assert_eq(sscanf(line + 4, "%d %d %d %d", &r, &e, &sv, &fsuid), 4);
+        }
+    fclose(f);
+    return fsuid;
+}
+
+Test(greylist, files_created_as_root_belong_to_the_directory_owner)
+{
+    skip_unless_root();
+    int ngroups = getgroups(0, NULL);
+    store_owned_by_nobody();
+    struct greylist *g = open_default();
+    cr_assert_eq(fsuid_now(), 0, "the file identity was not restored");
+    cr_assert_eq(getgroups(0, NULL), ngroups, "the supplementary groups were not restored");
+    expect(g, "192.0.2.1", T0, GREYLIST_FIRST);
+    greylist_close(g);
+    expect_owned_by("data.mdb", NOBODY);
+    expect_owned_by("lock.mdb", NOBODY);
+
+    /* A later open as root, and one as the owner itself, find the record. */
+    g = open_default();
+    expect(g, "192.0.2.1", T0 + DELAY, GREYLIST_PASSED);
+    greylist_close(g);
+    cr_assert_eq(chmod(scratch, 0755), 0);      /* so that nobody reaches the store by its path */
+    pid_t pid = fork();
+    cr_assert_neq(pid, -1);
+    if (pid == 0) {
+        struct greylist_settings s = settings();
+        struct greylist *child = NULL;
+        struct diag err;
+        struct greylist_result r;
+        struct endpoint ep = ip("192.0.2.1");
+        if (setgid(NOBODY) != 0 || setuid(NOBODY) != 0)
+            _exit(3);
+        if (greylist_open(&child, &s, &err) != 0)
+            _exit(4);
+        greylist_check(child, &ep, T0 + DELAY + 1, &r);
+        greylist_close(child);
+        _exit(r.outcome == GREYLIST_GOOD ? 0 : 5);
+    }
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "as nobody: status %d", status);
+}
+
+/* Stores created before the files were created as the directory's owner have them
+ * owned by root: they are handed to the owner, record intact. */
+Test(greylist, root_owned_files_of_an_older_store_are_handed_to_the_owner)
+{
+    skip_unless_root();
+    struct greylist *g = open_default();
+    expect(g, "192.0.2.1", T0, GREYLIST_FIRST);
+    greylist_close(g);
+    expect_owned_by("data.mdb", 0);
+    store_owned_by_nobody();
+    g = open_default();
+    expect(g, "192.0.2.1", T0 + DELAY, GREYLIST_PASSED);
+    greylist_close(g);
+    expect_owned_by("data.mdb", NOBODY);
+    expect_owned_by("lock.mdb", NOBODY);
+}
+
+Test(greylist, a_new_store_is_private_to_its_owner)
+{
+    greylist_close(open_default());
+    expect_owned_by("data.mdb", geteuid());
+    expect_owned_by("lock.mdb", geteuid());
 }
 
 /* ---- corruption ---- */
