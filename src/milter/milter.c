@@ -272,17 +272,26 @@ int main(int argc, char **argv)
         fprintf(stderr, MILTER_NAME ": cannot use %s\n", spec);
         return 1;
     }
-    if (smfi_opensocket(true) != MI_SUCCESS) {
-        fprintf(stderr, MILTER_NAME ": cannot listen on %s\n", spec);
-        return 1;
-    }
     const char *path = NULL;
     if (strncmp(spec, "unix:", 5) == 0)
         path = spec + 5;
     else if (strncmp(spec, "local:", 6) == 0)
         path = spec + 6;
-    if (path && chmod(path, (mode_t)mode) != 0) {
-        fprintf(stderr, MILTER_NAME ": chmod %s: %s\n", path, strerror(errno));
+    /* libmilter replaces what stat() calls a socket, following a symlink to find out: only a
+     * socket itself is replaced here, never a symlink or another file. */
+    struct stat st;
+    if (path && lstat(path, &st) == 0 && !S_ISSOCK(st.st_mode)) {
+        fprintf(stderr, MILTER_NAME ": %s exists and is not a socket; not replacing it\n", path);
+        return 1;
+    }
+    /* The socket is made with its mode (bind applies the umask): a chmod(path) afterwards
+     * would follow a symlink swapped in meanwhile, and as root change any file's mode. No
+     * thread runs yet, so the umask is nobody else's. */
+    mode_t old_umask = umask(~(mode_t)mode & 0777);
+    bool opened = smfi_opensocket(true) == MI_SUCCESS;
+    umask(old_umask);
+    if (!opened) {
+        fprintf(stderr, MILTER_NAME ": cannot listen on %s\n", spec);
         return 1;
     }
     fprintf(stderr, MILTER_NAME ": listening on %s (p0f %s, timeout %u ms, add_headers %s)\n", spec,

@@ -261,10 +261,13 @@ static int listen_on(const char *path, mode_t mode)
         fprintf(stderr, "p0fshim policy: socket(): %s\n", strerror(errno));
         return -1;
     }
-    mode_t old = umask(0177);
+    /* The socket is made with its mode (bind applies the umask): a chmod(path) afterwards
+     * would follow a symlink swapped in meanwhile, and as root change any file's mode. Still
+     * single-threaded here, so the umask is nobody else's. */
+    mode_t old = umask(~mode & 0777);
     int rc = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
     umask(old);
-    if (rc != 0 || chmod(path, mode) != 0 || listen(fd, 128) != 0) {
+    if (rc != 0 || listen(fd, 128) != 0) {
         fprintf(stderr, "p0fshim policy: cannot listen on %s: %s\n", path, strerror(errno));
         close(fd);
         return -1;

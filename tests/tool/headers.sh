@@ -63,6 +63,23 @@ answers_are() {
     cmp -s "$WORK/$n.out" "$WORK/$n.exp" || { echo "# $n.out differs from the expected answers:"; diff "$WORK/$n.exp" "$WORK/$n.out" | head -20 | sed 's/^/#   /'; return 1; }
 }
 
+# swap_race NAME SOCKET CMD...: runs CMD under strace with bind() held for a second after it
+# made SOCKET, swaps SOCKET for a symlink to $WORK/NAME.victim (mode 0600) meanwhile, and
+# leaves the victim's mode in $WORK/NAME.mode once CMD said it listens (on stderr, NAME.err).
+swap_race() {
+    local name=$1 sock=$2; shift 2
+    printf 'secret' >"$WORK/$name.victim"; chmod 600 "$WORK/$name.victim"
+    rm -f "$sock"
+    strace -f -o /dev/null -e trace=bind -e inject=bind:delay_exit=1000000 "$@" 2>"$WORK/$name.err" &
+    local tracer=$!
+    wait_for 5 test -S "$sock" && mv "$sock" "$sock.moved" && ln -s "$WORK/$name.victim" "$sock"
+    wait_for 5 grep -q "listening on" "$WORK/$name.err"
+    stat -c %a "$WORK/$name.victim" >"$WORK/$name.mode"
+    local child; child=$(pgrep -P "$tracer")
+    [ -n "$child" ] && kill "$child"
+    wait "$tracer" 2>/dev/null
+}
+
 # =============================================================================================
 echo "# command line"
 t u1 "$P" policy --bogus; check "policy: unknown option: exit 2" rc_is 2
@@ -331,8 +348,22 @@ PY
     t k2 "$P" policy --config "$WORK/main.conf" --socket-listen "$WORK/notasock"
     check "socket: a file that is not a socket is never replaced" \
         eval 'rc_is 1 && [ "$(cat "$WORK/notasock")" = x ]'
+    ln -s "$WORK/notasock" "$WORK/symlink.sock"
+    t k4 "$P" policy --config "$WORK/main.conf" --socket-listen "$WORK/symlink.sock"
+    check "socket: a symlink at the path is neither followed nor replaced" \
+        eval 'rc_is 1 && [ "$(readlink "$WORK/symlink.sock")" = "$WORK/notasock" ] && [ "$(cat "$WORK/notasock")" = x ]'
 else
     skip "python3 missing: socket server tests"
+fi
+if [ "$(id -u)" -eq 0 ] && command -v strace >/dev/null; then
+    mkdir -p "$WORK/race"
+    swap_race prace "$WORK/race/policy.sock" "$P" policy --config "$WORK/main.conf" \
+        --socket-listen "$WORK/race/policy.sock" --socket-mode 0666
+    check "socket: a symlink swapped in right after bind(): its target's mode is untouched (as root)" \
+        eval 'grep -q "listening on" "$WORK/prace.err" && [ "$(cat "$WORK/prace.mode")" = 600 ] &&
+              [ "$(stat -c %a "$WORK/race/policy.sock.moved")" = 666 ] || { cat "$WORK/prace.mode"; sed "s/^/#   /" "$WORK/prace.err"; false; }'
+else
+    skip "not root or no strace: the socket-mode race test"
 fi
 
 # =============================================================================================
@@ -369,6 +400,24 @@ if [ -x "$MILTER" ]; then
     check "milter: listens, socket mode as asked" eval 'wait_for 5 test -S "$WORK/m.sock" && [ "$(stat -c %a "$WORK/m.sock")" = 600 ]'
     kill "$MP"; wait "$MP" 2>/dev/null
     check "milter: stops on SIGTERM and removes its socket" bash -c "! test -e '$WORK/m.sock'"
+    printf 'x' >"$WORK/m.file"; ln -s "$WORK/m.file" "$WORK/m.link"
+    t m5 "$MILTER" --socket "unix:$WORK/m.link" --config "$WORK/main.conf"
+    check "milter: a symlink at the path is neither followed nor replaced" \
+        eval 'rc_is 1 && [ "$(readlink "$WORK/m.link")" = "$WORK/m.file" ] && [ "$(cat "$WORK/m.file")" = x ]'
+    ln -s "$WORK/p0f.sock" "$WORK/m.link2"
+    t m6 timeout 5 "$MILTER" --socket "unix:$WORK/m.link2" --config "$WORK/main.conf"
+    check "milter: a symlink to a socket is not replaced either" \
+        eval 'rc_is 1 && [ "$(readlink "$WORK/m.link2")" = "$WORK/p0f.sock" ] && test -S "$WORK/p0f.sock"'
+    if [ "$(id -u)" -eq 0 ] && command -v strace >/dev/null; then
+        mkdir -p "$WORK/mrace"
+        swap_race mrace "$WORK/mrace/milter.sock" "$MILTER" --socket "unix:$WORK/mrace/milter.sock" \
+            --config "$WORK/main.conf" --socket-mode 0666
+        check "milter: a symlink swapped in right after bind(): its target's mode is untouched (as root)" \
+            eval 'grep -q "listening on" "$WORK/mrace.err" && [ "$(cat "$WORK/mrace.mode")" = 600 ] &&
+                  [ "$(stat -c %a "$WORK/mrace/milter.sock.moved")" = 666 ] || { cat "$WORK/mrace.mode"; sed "s/^/#   /" "$WORK/mrace.err"; false; }'
+    else
+        skip "not root or no strace: the milter socket-mode race test"
+    fi
 else
     skip "build/p0fshim-milter missing (make milter)"
 fi
