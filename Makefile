@@ -77,6 +77,7 @@ check-integration: all
 	bash tests/integration/mta.sh
 	bash tests/integration/v2.sh
 	bash tests/integration/hold.sh
+	bash tests/integration/greylist-trust.sh
 
 check-tool: all
 	bash tests/tool/run.sh
