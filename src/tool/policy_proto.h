@@ -8,8 +8,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* A longer attribute line is consumed and ignored (polproto_request.overlong counts it). */
+/* A longer attribute line is consumed and ignored (polproto_request.overlong counts it). The
+ * fuzz target sets a smaller one, so that its short inputs reach that path. */
+#ifndef POLPROTO_LINE_MAX
 #define POLPROTO_LINE_MAX 4096
+#endif
 /* The longest header value p0fshim writes (p0f's genre is at most 31 + 1 + 31 bytes). */
 #define HDRVAL_MAX 64
 
