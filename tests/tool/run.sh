@@ -385,7 +385,7 @@ check "lint: the blocked-OS file is missing" has l3 "^$L/warn.conf:2: warning: b
 t l3c "$P" check "$WIN" --config "$L/warn.conf" --os Windows
 check "lint's warnings are not errors: the library loads that file" eval '[ "$RC" -ne 5 ]'
 
-kill "${FAKE_PIDS[-1]}" 2>/dev/null
+kill "${FAKE_PIDS[-1]}" 2>/dev/null; wait "${FAKE_PIDS[-1]}" 2>/dev/null   # gone, not still answering
 lint l4 --config "$L/warn.conf"
 check "lint: p0f socket unreachable" has l4 "^$L/warn.conf:1: warning: p0f v3 socket $WORK/m-badmagic.sock: (no p0f socket|nobody listens)"
 
