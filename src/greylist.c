@@ -33,6 +33,23 @@
 #define SWEEP_EVERY 100
 #define SWEEP_BATCH 200
 
+/* One sender controls a whole IPv6 /64 (and often an IPv4 /24): keyed by /128 (or /32),
+ * it could create a record per address until the map is full, and greylisting would
+ * then fail open for everyone. So a network (/24, /64) holds at most this many records
+ * of hosts that never passed; a new one evicts the network's least recently seen. 32
+ * is far more than a site sends from at once for the first time (its retries reuse
+ * their records), and 32 x ~170 bytes keeps one network under 6 KiB of the store. The
+ * scan that counts them stops after NETWORK_SCAN_LIMIT records of the network (passed
+ * ones included), so a check never walks far. */
+#define GREYLIST_NETWORK_CAP 32
+#define NETWORK_SCAN_LIMIT (4 * GREYLIST_NETWORK_CAP)
+
+/* A map full of live records, expired ones purged, loses this share (percent) of its
+ * never-passed records, least recently seen first: new hosts then churn instead of
+ * passing ungreylisted. Ages are sorted into EVICT_BUCKETS slices of the window. */
+#define EVICT_PERCENT 10
+#define EVICT_BUCKETS 256
+
 /* Key: address family tag (4 or 6), the prefix length, then the masked address
  * (IPv4 in the first 4 bytes, the rest zero). The prefix is part of the key so that
  * changing greylist_v4_prefix does not reinterpret old records: they just expire. */
@@ -366,6 +383,68 @@ static int write_meta(MDB_txn *txn, MDB_dbi dbi, const struct meta *m)
     return mdb_put(txn, dbi, &k, &v, 0);
 }
 
+/* How many leading key bytes name the network a record counts against (family tag,
+ * prefix, then /24 or /64 of the address); 0 when a record is a network already. */
+static size_t network_key_bytes(const uint8_t key[KEY_SIZE])
+{
+    if (key[0] == 4 && key[1] > 24)
+        return 2 + 3;
+    if (key[0] == 6 && key[1] > 64)
+        return 2 + 8;
+    return 0;
+}
+
+static bool unconfirmed(const MDB_val *k, const MDB_val *v, struct record *r)
+{
+    if (k->mv_size != KEY_SIZE || v->mv_size != sizeof(*r))
+        return false;
+    memcpy(r, v->mv_data, sizeof(*r));
+    return r->version == RECORD_VERSION && !(r->flags & RECORD_PASSED);
+}
+
+/* Before a new key is stored: keys sort by network, so the network's records are one
+ * run from its first possible key. Counts its never-passed records and, at the cap,
+ * deletes the least recently seen of them. */
+static int cap_network(struct greylist *g, MDB_txn *txn, const uint8_t key[KEY_SIZE])
+{
+    size_t net = network_key_bytes(key);
+    uint8_t start[KEY_SIZE] = {0}, oldest_key[KEY_SIZE];
+    int64_t oldest_seen = INT64_MAX;
+    unsigned count = 0, looked = 0;
+    MDB_cursor *cur;
+    MDB_val k = {KEY_SIZE, start}, v;
+    struct record r;
+
+    if (net == 0)
+        return 0;
+    memcpy(start, key, net);
+    int rc = mdb_cursor_open(txn, g->hosts, &cur);
+    if (rc != 0)
+        return rc;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+         rc == 0 && count < GREYLIST_NETWORK_CAP && looked < NETWORK_SCAN_LIMIT;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (k.mv_size != KEY_SIZE || memcmp(k.mv_data, start, net) != 0)
+            break;
+        looked++;
+        if (!unconfirmed(&k, &v, &r))
+            continue;
+        count++;
+        if (r.last_seen < oldest_seen) {
+            oldest_seen = r.last_seen;
+            memcpy(oldest_key, k.mv_data, KEY_SIZE);
+        }
+    }
+    mdb_cursor_close(cur);
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        return rc;
+    if (count < GREYLIST_NETWORK_CAP)
+        return 0;
+    k.mv_size = KEY_SIZE;
+    k.mv_data = oldest_key;
+    return mdb_del(txn, g->hosts, &k, NULL);
+}
+
 /* One check, all in one write transaction. Returns an LMDB code with *what naming the
  * step; a bad record is reported in out and returns 0 with out->outcome FAILED. */
 static int check_txn(struct greylist *g, const uint8_t key[KEY_SIZE], int64_t now, struct greylist_result *out,
@@ -391,6 +470,12 @@ static int check_txn(struct greylist *g, const uint8_t key[KEY_SIZE], int64_t no
     if (present && read_record(&v, &r, out) != 0) {
         txn_abort(g);
         return 0;
+    }
+    if (!present) {
+        *what = "network cap";
+        rc = cap_network(g, txn, key);
+        if (rc != 0)
+            goto abort;
     }
     enum greylist_outcome outcome = decide(&r, present, now, &g->s, &waited);
     *what = "put";
@@ -438,6 +523,74 @@ static int purge_all(struct greylist *g, int64_t now, size_t *deleted)
         return rc;
     }
     return txn_commit(g);
+}
+
+static unsigned age_bucket(const struct record *r, int64_t now, const struct greylist_settings *s)
+{
+    int64_t since = r->last_seen - (now - (int64_t)s->window_s);
+    if (since <= 0)
+        return 0;
+    if (since >= (int64_t)s->window_s)
+        return EVICT_BUCKETS - 1;
+    return (unsigned)(since * EVICT_BUCKETS / ((int64_t)s->window_s + 1));
+}
+
+/* When purging freed nothing: deletes the least recently seen EVICT_PERCENT of the
+ * records that never passed, all networks together. Passed records stay. One walk
+ * sorts them into age slices, a second deletes the oldest slices (and of the slice
+ * where the share ends, its first records in key order). */
+static int evict_unconfirmed(struct greylist *g, int64_t now, size_t *deleted)
+{
+    uint32_t slices[EVICT_BUCKETS] = {0};
+    size_t total = 0, target, before = 0, take_last;
+    unsigned cut;
+    MDB_txn *txn;
+    MDB_cursor *cur;
+    MDB_val k, v;
+    struct record r;
+    int rc = txn_begin(g, 0, &txn);
+    if (rc != 0)
+        return rc;
+    rc = mdb_cursor_open(txn, g->hosts, &cur);
+    if (rc != 0)
+        goto abort;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
+        if (unconfirmed(&k, &v, &r)) {
+            slices[age_bucket(&r, now, &g->s)]++;
+            total++;
+        }
+    if (rc != MDB_NOTFOUND || total == 0) {
+        mdb_cursor_close(cur);
+        if (rc == MDB_NOTFOUND)
+            rc = 0;
+        goto abort;
+    }
+    target = total * EVICT_PERCENT / 100;
+    if (target == 0)
+        target = 1;
+    for (cut = 0; cut < EVICT_BUCKETS - 1 && before + slices[cut] < target; cut++)
+        before += slices[cut];
+    take_last = target - before;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (!unconfirmed(&k, &v, &r))
+            continue;
+        unsigned b = age_bucket(&r, now, &g->s);
+        if (b > cut || (b == cut && take_last == 0))
+            continue;
+        if (b == cut)
+            take_last--;
+        rc = mdb_cursor_del(cur, 0);
+        if (rc != 0)
+            break;
+        (*deleted)++;
+    }
+    mdb_cursor_close(cur);
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        goto abort;
+    return txn_commit(g);
+abort:
+    txn_abort(g);
+    return rc;
 }
 
 /* ---- descriptors ---- */
@@ -1071,13 +1224,32 @@ static void check_guarded(struct greylist *g, const uint8_t key[KEY_SIZE], int64
             lmdb_error(out, "full, and purging expired entries failed", purge);
             return;
         }
+        if (deleted == 0) {
+            purge = evict_unconfirmed(g, now, &deleted);
+            if (purge != 0) {
+                lmdb_error(out, "full, and evicting hosts that never passed failed", purge);
+                return;
+            }
+        }
         /* A walk of the whole store holds the writer lock: after one that found
          * nothing, let a minute pass before the next. */
         if (deleted == 0)
             g->no_purge_before = now + 60;
         rc = check_txn(g, key, now, out, &what);
+        /* Records deleted here and there free room in pages but seldom whole pages,
+         * and a new key may need one: evict further shares until it fits. */
+        for (int round = 0; rc == MDB_MAP_FULL && deleted > 0 && round < 100 / EVICT_PERCENT; round++) {
+            deleted = 0;
+            int evict = evict_unconfirmed(g, now, &deleted);
+            if (evict != 0) {
+                lmdb_error(out, "full, and evicting hosts that never passed failed", evict);
+                return;
+            }
+            rc = check_txn(g, key, now, out, &what);
+        }
         if (rc == MDB_MAP_FULL) {
-            set_error(out, "greylist store: full even after purging expired entries (%s)", mdb_strerror(rc));
+            set_error(out, "greylist store: full of hosts that passed, even after purging expired entries (%s)",
+                      mdb_strerror(rc));
             return;
         }
     }

@@ -859,7 +859,7 @@ static int damaged_store_verdict(void)
         return g == NULL && strstr(err.reason, store) ? 0 : 10;
     for (int i = 0; i < 300; i++) {
         char addr[32];
-        snprintf(addr, sizeof(addr), "10.0.%d.%d", i / 250, i % 250);
+        snprintf(addr, sizeof(addr), "10.%d.%d.1", i / 250, i % 250);
         endpoint_parse_ip(addr, &ep);
         greylist_check(g, &ep, T0 + DELAY, &r);
         if (r.outcome == GREYLIST_FAILED) {
@@ -881,7 +881,7 @@ static void populate(void)
     char addr[32];
     struct greylist *g = open_default();
     for (int i = 0; i < 300; i++) {
-        snprintf(addr, sizeof(addr), "10.0.%d.%d", i / 250, i % 250);
+        snprintf(addr, sizeof(addr), "10.%d.%d.1", i / 250, i % 250);
         expect(g, addr, T0, GREYLIST_FIRST);
     }
     greylist_close(g);
@@ -1135,13 +1135,13 @@ static size_t count_hosts(void)
     return st.ms_entries;
 }
 
-/* Hosts prefix.(i / 200).(i % 200) for i in [from, to). */
+/* Hosts prefix.i.1 for i in [from, to): one a /24, which the per-network cap leaves alone. */
 static void check_range(const char *prefix, int from, int to, time_t now, enum greylist_outcome want)
 {
     char addr[32];
     struct greylist *g = open_default();
     for (int i = from; i < to; i++) {
-        snprintf(addr, sizeof(addr), "%s.%d.%d", prefix, i / 200, i % 200);
+        snprintf(addr, sizeof(addr), "%s.%d.1", prefix, i);
         expect(g, addr, now, want);
     }
     /* Closed before counting: one process, one handle on a store at a time. */
@@ -1153,7 +1153,7 @@ static void check_range(const char *prefix, int from, int to, time_t now, enum g
 Test(greylist, expired_entries_are_swept_in_bounded_turns)
 {
     struct greylist_result r;
-    /* Checks 1-248: one-off hosts (203.0.x.y, sorting last), 249-250: a host that passes. */
+    /* Checks 1-248: one-off hosts (203.0.x.1, sorting last), 249-250: a host that passes. */
     check_range("203.0", 0, 248, T0, GREYLIST_FIRST);
     struct greylist *g = open_default();
     expect(g, "198.51.100.1", T0, GREYLIST_FIRST);
@@ -1161,7 +1161,7 @@ Test(greylist, expired_entries_are_swept_in_bounded_turns)
     greylist_close(g);
     cr_assert_eq(count_hosts(), 249u);
 
-    /* A day later the one-off hosts are expired; new hosts 10.2.0.y (sorting first) come. */
+    /* A day later the one-off hosts are expired; new hosts 10.2.x.1 (sorting first) come. */
     time_t later = T0 + WINDOW + 10;
     check_range("10.2", 0, 49, later, GREYLIST_FIRST);           /* checks 251-299 */
     cr_assert_eq(count_hosts(), 249u + 49u, "no sweep yet");
@@ -1175,12 +1175,13 @@ Test(greylist, expired_entries_are_swept_in_bounded_turns)
     g = open_default();
     cr_assert_eq(peek(g, "198.51.100.1", later, &r), 0);
     cr_assert_eq(r.outcome, GREYLIST_GOOD);
-    cr_assert_eq(peek(g, "203.0.0.7", later, &r), -1);
+    cr_assert_eq(peek(g, "203.0.7.1", later, &r), -1);
     cr_assert_eq(r.outcome, GREYLIST_FIRST);
-    expect(g, "10.2.0.7", later + DELAY, GREYLIST_PASSED);
+    expect(g, "10.2.7.1", later + DELAY, GREYLIST_PASSED);
     greylist_close(g);
 }
 
+/* Passed hosts are never evicted: a map full of them fails open until they expire. */
 Test(greylist, a_full_map_purges_expired_entries_once, .timeout = 120)
 {
     char addr[32];
@@ -1188,13 +1189,17 @@ Test(greylist, a_full_map_purges_expired_entries_once, .timeout = 120)
     struct greylist *g = open_default();
     struct greylist_result r;
     int stored = 0;
-    /* Fill the map with hosts that will all be expired tomorrow. */
+    /* Fill the map with hosts that pass, all expired in EXPIRE + DELAY. */
     for (stored = 0; stored < 100000; stored++) {
         snprintf(addr, sizeof(addr), "10.%d.%d.%d", stored / 65536, stored / 256 % 256, stored % 256);
         r = check(g, addr, T0);
         if (r.outcome == GREYLIST_FAILED)
             break;
         cr_assert_eq(r.outcome, GREYLIST_FIRST);
+        r = check(g, addr, T0 + DELAY);
+        if (r.outcome == GREYLIST_FAILED)
+            break;
+        cr_assert_eq(r.outcome, GREYLIST_PASSED);
     }
     cr_assert_lt(stored, 100000, "the map never filled");
     cr_log_info("a map of 32 pages took %d hosts: %s", stored, r.error);
@@ -1203,21 +1208,90 @@ Test(greylist, a_full_map_purges_expired_entries_once, .timeout = 120)
     cr_assert_not_null(strstr(r.error, "greylist store"), "%s", r.error);
     /* Still full of live entries: whether a known host's update finds room depends on
      * LMDB's free pages, but it fails open (without another walk) rather than hang. */
-    r = check(g, "10.0.0.1", T0 + 10);
-    cr_assert(r.outcome == GREYLIST_EARLY || r.outcome == GREYLIST_FAILED, "%s", outcome_name(r.outcome));
+    r = check(g, "10.0.0.1", T0 + DELAY + 10);
+    cr_assert(r.outcome == GREYLIST_GOOD || r.outcome == GREYLIST_FAILED, "%s", outcome_name(r.outcome));
     if (r.outcome == GREYLIST_FAILED)
         cr_assert_not_null(strstr(r.error, "full"), "%s", r.error);
 
-    /* Tomorrow the purge frees the space: as many new hosts fit again. */
+    /* Once they expired, the purge frees the space: as many new hosts fit again. */
+    time_t later = T0 + DELAY + EXPIRE + 60;
     for (int i = 0; i < stored; i++) {
-        snprintf(addr, sizeof(addr), "172.16.%d.%d", i / 256, i % 256);
-        r = check(g, addr, T0 + WINDOW + 1);
+        snprintf(addr, sizeof(addr), "172.%d.%d.1", 16 + i / 256, i % 256);
+        r = check(g, addr, later);
         cr_assert_eq(r.outcome, GREYLIST_FIRST, "new host %d of %d: %s: %s", i, stored, outcome_name(r.outcome),
                      r.error);
     }
-    expect(g, "172.16.0.0", T0 + WINDOW + 1 + DELAY, GREYLIST_PASSED);
+    expect(g, "172.16.0.1", later + DELAY, GREYLIST_PASSED);
     greylist_close(g);
-    cr_assert_leq(count_hosts(), (size_t)stored);
+    cr_assert_leq(count_hosts(), (size_t)(2 * stored));
+}
+
+/* ---- floods ---- */
+
+Test(greylist, one_ipv6_network_keeps_at_most_the_cap, .timeout = 120)
+{
+    char addr[64];
+    struct greylist_result r;
+    struct greylist *g = open_default();
+    /* A /64 whose every address is new: 10 000 of them. */
+    for (int i = 0; i < 10000; i++) {
+        snprintf(addr, sizeof(addr), "2001:db8:1:2::%x:%x", i / 65536 + 1, i % 65536);
+        expect(g, addr, T0 + i / 100, GREYLIST_FIRST);
+    }
+    greylist_close(g);
+    size_t n = count_hosts();
+    cr_assert_leq(n, 32u, "the /64 holds %zu records", n);
+    cr_assert_geq(n, 8u, "the /64 holds only %zu records", n);
+
+    /* Someone else is still greylisted, and remembered. */
+    g = open_default();
+    expect(g, "2001:db8:9::1", T0 + 200, GREYLIST_FIRST);
+    cr_assert_eq(peek(g, "2001:db8:9::1", T0 + 201, &r), 0);
+    cr_assert_eq(r.outcome, GREYLIST_EARLY);
+    /* The newest of the flood are kept: the evicted ones were the least recently seen. */
+    cr_assert_eq(peek(g, "2001:db8:1:2::1:270f", T0 + 200, &r), 0, "the last host of the flood was evicted");
+    expect(g, "2001:db8:9::1", T0 + 200 + DELAY, GREYLIST_PASSED);
+    greylist_close(g);
+}
+
+Test(greylist, one_ipv4_network_keeps_at_most_the_cap)
+{
+    char addr[32];
+    struct greylist *g = open_default();
+    expect(g, "198.51.100.200", T0, GREYLIST_FIRST);
+    expect(g, "198.51.100.200", T0 + DELAY, GREYLIST_PASSED);
+    for (int i = 0; i < 200; i++) {
+        snprintf(addr, sizeof(addr), "198.51.100.%d", i);
+        expect(g, addr, T0 + DELAY + i, GREYLIST_FIRST);
+    }
+    greylist_close(g);
+    cr_assert_eq(count_hosts(), 32u + 1u, "32 new hosts and the one that passed");
+    g = open_default();
+    expect(g, "198.51.100.200", T0 + DELAY + 300, GREYLIST_GOOD);
+    greylist_close(g);
+}
+
+/* Many networks, each under the cap, fill the map: the oldest hosts that never passed
+ * make room, and new hosts are still greylisted (and remembered) rather than passed. */
+Test(greylist, a_full_store_keeps_greylisting_new_hosts, .timeout = 120)
+{
+    char addr[32];
+    struct greylist_result r;
+    greylist_test_map_size = 32 * 4096;
+    struct greylist *g = open_default();
+    expect(g, "192.0.2.1", T0, GREYLIST_FIRST);
+    expect(g, "192.0.2.1", T0 + DELAY, GREYLIST_PASSED);
+    for (int i = 0; i < 20000; i++) {
+        snprintf(addr, sizeof(addr), "10.%d.%d.1", i / 256, i % 256);
+        r = check(g, addr, T0 + DELAY + i / 10);
+        cr_assert_eq(r.outcome, GREYLIST_FIRST, "host %d: %s: %s", i, outcome_name(r.outcome), r.error);
+    }
+    time_t now = T0 + DELAY + 2000;
+    expect(g, "203.0.113.9", now, GREYLIST_FIRST);
+    cr_assert_eq(peek(g, "203.0.113.9", now + 1, &r), 0, "the new host was not stored");
+    expect(g, "203.0.113.9", now + DELAY, GREYLIST_PASSED);
+    expect(g, "192.0.2.1", now + DELAY, GREYLIST_GOOD);
+    greylist_close(g);
 }
 
 /* ---- concurrency ---- */
