@@ -35,6 +35,23 @@ extern char **environ;
 static const char *const match_words[] = {"exact", "generic", "fuzzy", "other"};
 static const char *const action_words[] = {"close", "reject", "tempfail", "other"};
 
+/* Refusals the library carried out itself after the MTA already had the connection (async
+ * mode, or a hold that timed out), that could no longer stop everything: cutoff= on a block
+ * or greylist line. One row per counter; the text, JSON and CSV outputs all walk this table.
+ * cutoff=in_time, the usual and effective case, is no row: these are the ones to look at. */
+static const struct cutoff_row {
+    const char *key;         /* JSON and CSV */
+    const char *label;       /* text */
+    int verdict;
+    enum cutoff cutoff;
+} cutoff_rows[] = {
+    {"blocks_too_late", "block too late (the session was already over)", VERDICT_BLOCK, CUTOFF_TOO_LATE},
+    {"blocks_after_client_data", "block after the client had sent data", VERDICT_BLOCK, CUTOFF_AFTER_DATA},
+    {"greylists_too_late", "greylist too late (the session was already over)", VERDICT_GREYLIST, CUTOFF_TOO_LATE},
+    {"greylists_after_client_data", "greylist after the client had sent data", VERDICT_GREYLIST, CUTOFF_AFTER_DATA},
+};
+#define CUTOFF_ROWS (sizeof(cutoff_rows) / sizeof(cutoff_rows[0]))
+
 struct example {
     size_t input;
     uint64_t line;
@@ -67,6 +84,10 @@ struct report {
     uint64_t lines, shim_lines, conn_lines, connections, diagnostics, other, bad, bad_shim, not_syslog;
     uint64_t undated, outside, undated_left_out;
     uint64_t verdict[VERDICTS], match[4], action[4], karma_lines;
+    /* saw_cutoff: a block or greylist line said cutoff=, so the log is new enough for the
+     * cutoff counters to mean something (an older log has none, and shows none) */
+    uint64_t cutoff[CUTOFF_ROWS];
+    bool saw_cutoff;
     int64_t karma_sum;
     bool have_period;
     int64_t first_t, last_t;
@@ -156,6 +177,12 @@ static void count_connection(struct report *r, const struct message *m, const st
             if (f->len == strlen(action_words[j]) && memcmp(f->v, action_words[j], f->len) == 0)
                 i = j;
         r->action[i] += w;
+    }
+    if (m->cutoff != CUTOFF_NONE && (v == VERDICT_BLOCK || v == VERDICT_GREYLIST)) {
+        r->saw_cutoff = true;
+        for (size_t i = 0; i < CUTOFF_ROWS; i++)
+            if (cutoff_rows[i].verdict == v && cutoff_rows[i].cutoff == m->cutoff)
+                r->cutoff[i] += w;
     }
     if (v == VERDICT_BLOCK && m->f[F_RULE].present) {
         size_t at_len = 0;
@@ -706,6 +733,11 @@ static void print_text(const struct report *r)
     if (r->action[0] + r->action[1] + r->action[2] + r->action[3])
         printf("  refused by: close %llu, reject %llu, tempfail %llu\n", (unsigned long long)r->action[0],
                (unsigned long long)r->action[1], (unsigned long long)r->action[2]);
+    if (r->saw_cutoff) {
+        printf("  cut off by the library after the MTA had the connection:\n");
+        for (size_t i = 0; i < CUTOFF_ROWS; i++)
+            printf("    %-48s %10llu\n", cutoff_rows[i].label, (unsigned long long)r->cutoff[i]);
+    }
 
     text_strtab(r, "operating systems", &r->os, true, "(not identified)");
     text_strtab(r, "genres", &r->genre, true, "(not identified)");
@@ -875,6 +907,12 @@ static void print_json(const struct report *r)
     printf(",\"action\":{\"close\":%llu,\"reject\":%llu,\"tempfail\":%llu,\"other\":%llu}",
            (unsigned long long)r->action[0], (unsigned long long)r->action[1], (unsigned long long)r->action[2],
            (unsigned long long)r->action[3]);
+    if (r->saw_cutoff) {
+        printf(",\"cutoff\":{");
+        for (size_t i = 0; i < CUTOFF_ROWS; i++)
+            printf("%s\"%s\":%llu", i ? "," : "", cutoff_rows[i].key, (unsigned long long)r->cutoff[i]);
+        printf("}");
+    }
     printf(",\"karma\":{\"connections\":%llu,\"sum\":%lld}", (unsigned long long)r->karma_lines,
            (long long)r->karma_sum);
     printf(",\"ms\":{\"count\":%llu,\"median\":%llu,\"p95\":%llu,\"max\":%llu}", (unsigned long long)r->ms_count,
@@ -1055,6 +1093,8 @@ static void print_csv(const struct report *r)
         csv_num("match", match_words[m], "", (long long)r->match[m]);
     for (int a4 = 0; a4 < 4; a4++)
         csv_num("action", action_words[a4], "", (long long)r->action[a4]);
+    for (size_t i = 0; r->saw_cutoff && i < CUTOFF_ROWS; i++)
+        csv_num("cutoff", cutoff_rows[i].key, "", (long long)r->cutoff[i]);
     csv_num("karma", "connections", "", (long long)r->karma_lines);
     csv_num("karma", "sum", "", (long long)r->karma_sum);
     csv_num("ms", "count", "", (long long)r->ms_count);

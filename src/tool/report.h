@@ -56,7 +56,7 @@ void format_wall(int64_t t, char *buf, size_t size);
 enum field_id {
     F_REMOTE, F_LOCAL, F_VERDICT, F_MS, F_OS, F_FLAVOR, F_GENRE, F_MATCH, F_DISTANCE, F_LINK,
     F_UPTIME, F_TOTAL, F_NAT, F_OSCHG, F_RULE, F_RULEAT, F_KARMA, F_EXEMPT, F_REASON,
-    F_ACTION, F_LEVEL, F_MSG, F_SUPPRESSED,
+    F_ACTION, F_LEVEL, F_MSG, F_SUPPRESSED, F_CUTOFF,
     F_COUNT
 };
 
@@ -80,6 +80,7 @@ struct message {
     enum msg_kind kind;
     struct field f[F_COUNT];
     int verdict;             /* enum verdict */
+    enum cutoff cutoff;      /* logfmt.h's; CUTOFF_NONE too for a word not known here */
     struct ipkey remote;
     bool has_ms, has_karma;
     int64_t ms, karma, suppressed;

@@ -352,7 +352,7 @@ static int field_of(const char *k, size_t n)
              : IS("level") ? F_LEVEL : -1;
     case 6:
         return IS("remote") ? F_REMOTE : IS("flavor") ? F_FLAVOR : IS("reason") ? F_REASON
-             : IS("exempt") ? F_EXEMPT : IS("action") ? F_ACTION : -1;
+             : IS("exempt") ? F_EXEMPT : IS("action") ? F_ACTION : IS("cutoff") ? F_CUTOFF : -1;
     case 7: return IS("verdict") ? F_VERDICT : IS("rule_at") ? F_RULEAT : -1;
     case 8: return IS("distance") ? F_DISTANCE : -1;
     case 9: return IS("os_change") ? F_OSCHG : -1;
@@ -439,6 +439,24 @@ static int verdict_of(const struct field *f)
     return -1;
 }
 
+/* An unknown word is no cutoff: a newer shim may add words, and an old report must still
+ * read its lines. */
+static enum cutoff cutoff_of(const struct field *f)
+{
+    static const struct {
+        const char *word;
+        enum cutoff cutoff;
+    } words[] = {
+        {"in_time", CUTOFF_IN_TIME},
+        {"after_data", CUTOFF_AFTER_DATA},
+        {"too_late", CUTOFF_TOO_LATE},
+    };
+    for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+        if (f->len == strlen(words[i].word) && memcmp(f->v, words[i].word, f->len) == 0)
+            return words[i].cutoff;
+    return CUTOFF_NONE;
+}
+
 int parse_message(const char *msg, size_t len, struct message *m, const char **why)
 {
     const char *p = msg, *end = msg + len;
@@ -452,6 +470,7 @@ int parse_message(const char *msg, size_t len, struct message *m, const char **w
         m->f[i].present = false;
     m->has_ms = m->has_karma = false;
     m->suppressed = 0;
+    m->cutoff = CUTOFF_NONE;
     while (p < end && *p == ' ')
         p++;
     if (p == end) {
@@ -571,6 +590,8 @@ int parse_message(const char *msg, size_t len, struct message *m, const char **w
         }
         m->has_karma = true;
     }
+    if (m->f[F_CUTOFF].present)
+        m->cutoff = cutoff_of(&m->f[F_CUTOFF]);
     return 0;
 }
 
