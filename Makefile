@@ -81,6 +81,7 @@ check-integration: all
 
 check-tool: all
 	bash tests/tool/run.sh
+	bash tests/tool/report_cutoff.sh
 
 bench-report: $(B)/p0fshim
 	bash tests/tool/bench_report.sh
