@@ -22,18 +22,23 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fdband.h"
 #include "greylist.h"
 #include "learngrid.h"
 #include "logfmt.h"
 #include "p0f2.h"
 #include "p0f3.h"
 #include "policy.h"
+#include "tcpprogress.h"
 
 #define NS_PER_MS 1000000ull
 #define WORKER_STACK_SIZE (256 * 1024)
-/* Leave the host this many descriptors below its limit: our dup must never be the
- * reason the MTA's next accept() or open() fails with EMFILE. */
-#define FD_HEADROOM 32
+/* While connections are pending, the worker looks this often whether the host still holds
+ * each one: a connection the MTA closed must not be kept open by the shim's duplicate. */
+#define HOST_CLOSE_CHECK_NS (1 * NS_PER_MS)
+/* After pthread_create failed, the next attempt waits this long, doubling up to the maximum. */
+#define WORKER_RETRY_FIRST_MS 100
+#define WORKER_RETRY_MAX_MS (60 * 1000)
 /* After p0f refused a connection or dropped one, wait this long before trying again. */
 #define RECONNECT_DELAY_MS 10
 /* How long the worker waits for a busy log receiver before it drops a line (and says so). */
@@ -90,7 +95,11 @@ struct pending {
     bool vetted;             /* the worker saw that the socket is TCP (SO_PROTOCOL) */
     uint32_t active_pos;     /* where it is in E.active */
     uint32_t generation;     /* tells a late reply for a reused slot from a current one */
-    struct owned_fd conn;    /* our dup of the accepted socket */
+    struct owned_fd conn;    /* our dup of the accepted socket (fd -1 once the host closed it) */
+    int host_fd;             /* the number the host got from accept() */
+    uint64_t forks_at_submit;    /* E.forks then: a later fork may have handed the socket to a child */
+    bool host_closed;        /* the host closed its descriptor: our dup was dropped at once */
+    struct tcp_progress progress;   /* how far the client had got when the host closed it */
     struct endpoint remote, local;
     uint64_t accepted_ns, deadline_ns;
     struct lookup v3, v2;
@@ -120,7 +129,10 @@ struct engine {
     const struct config *cfg;
     struct syslog_writer *log;
     pid_t worker_pid;        /* the process whose worker runs; 0 = none */
-    bool worker_failed;
+    uint64_t worker_retry_after_ns;  /* after a failed start: no new attempt before this */
+    unsigned worker_retry_ms;
+    char worker_error[160];  /* why the worker is not running (read when the count is reported) */
+    uint64_t forks;          /* fork() calls of this process (counted in the parent) */
     bool worker_sleeping, wake_pending;
     /* While the worker sleeps: when its timeout ends, and until when a p0f reply is due to
      * wake it. An accept that the worker will see in time anyway does not wake it. */
@@ -169,9 +181,9 @@ struct engine {
     char v2_error[160];
 
     /* Failures on the accept path, reported by the worker. */
-    atomic_ulong overflowed, dup_failed, near_fd_limit;
+    atomic_ulong overflowed, dup_failed, near_fd_limit, no_worker;
     atomic_int dup_errno;
-    struct rate_limit rl_p0f, rl_overflow, rl_dup, rl_headroom, rl_worker, rl_greylist;
+    struct rate_limit rl_p0f, rl_overflow, rl_dup, rl_headroom, rl_worker, rl_no_worker, rl_greylist;
 
     /* The tables, last: a forked child writes only the fields above (a page or two), so a
      * fork-per-connection server does not copy the tables into every child. */
@@ -236,8 +248,12 @@ static void release(struct owned_fd *o)
 static bool wake_open_locked(void)
 {
     int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (fd < 0)
+    if (fd >= 0)
+        fd = fdband_move(fd);
+    if (fd < 0) {
+        snprintf(E.worker_error, sizeof(E.worker_error), "cannot create the wake-up eventfd: %s", strerror(errno));
         return false;
+    }
     if (own(fd, &E.wake) != 0) {
         close(fd);
         E.wake.fd = -1;
@@ -304,6 +320,7 @@ static void atfork_prepare(void)
 
 static void atfork_parent(void)
 {
+    E.forks++;
     pthread_mutex_unlock(&E.lock);
 }
 
@@ -335,7 +352,8 @@ static void atfork_child(void)
     release(&E.v2);
     release(&E.wake);
     E.worker_pid = 0;
-    E.worker_failed = false;
+    E.worker_retry_after_ns = 0;
+    E.worker_retry_ms = 0;
     E.worker_sleeping = E.wake_pending = false;
     E.fifo_head = E.fifo_count = E.out_len = E.in_len = 0;
     if (E.log)
@@ -463,6 +481,8 @@ static bool p0f_connect(uint64_t now)
     if (now < E.p0f_retry_after_ns)
         return false;
     fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd >= 0)
+        fd = fdband_move(fd);
     if (fd < 0) {
         p0f_error("p0f socket", errno);
         E.p0f_retry_after_ns = now + RECONNECT_DELAY_MS * NS_PER_MS;
@@ -628,6 +648,25 @@ static void flush_verdicts(void)
     nsettled = 0;
 }
 
+/* A connection the shim cuts off after the MTA had it: how far its client had got, so that
+ * a block that came too late is not mistaken for one that worked. */
+static void describe_cutoff(const struct pending *p, struct connection_report *report)
+{
+    struct tcp_progress progress;
+    if (p->host_closed) {
+        progress = p->progress;
+        report->cutoff = CUTOFF_TOO_LATE;
+    } else if (still_owned(&p->conn) && tcp_progress_read(p->conn.fd, &progress)) {
+        report->cutoff = progress.session_over         ? CUTOFF_TOO_LATE
+                         : progress.bytes_received > 0 ? CUTOFF_AFTER_DATA
+                                                       : CUTOFF_IN_TIME;
+    } else {
+        return;
+    }
+    report->client_sent_known = progress.bytes_known;
+    report->client_sent = progress.bytes_received;
+}
+
 /* Judges, acts and logs outside the lock. A connection a hold-mode accept() still waits
  * for is handed back to it (it replies and closes, and frees the slot); any other is
  * shut down here and its slot freed once its line went out. */
@@ -688,6 +727,8 @@ static void finish(uint32_t idx, uint64_t now)
         reply[strlen(reply) - 2] = '\0';   /* the log shows it without CRLF */
         report.reply = reply;
     }
+    if (!handed && refuse)
+        describe_cutoff(&snapshot, &report);
     logfmt_connection(&line, &report);
     /* A program that serves one inherited connection (inetd mode) exits as soon as it sees
      * the shutdown, and its worker with it: its line goes out first. Elsewhere the client
@@ -1020,6 +1061,8 @@ static void v2_start_due(uint64_t now)
     E.v2_in_len = 0;
 
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd >= 0)
+        fd = fdband_move(fd);
     if (fd < 0) {
         v2_error("p0f v2 socket", errno);
         v2_abort(now);
@@ -1106,7 +1149,7 @@ static void v2_read(uint64_t now)
  * next if something is still waiting, else UINT64_MAX. */
 static uint64_t report_counter(atomic_ulong *counter, struct rate_limit *rl, const char *msg, const char *detail)
 {
-    char value[128];
+    char value[256];
     unsigned long suppressed;
     unsigned long n = atomic_load(counter);
     uint64_t now = now_ns();
@@ -1133,8 +1176,14 @@ static uint64_t report_accept_path_failures(void)
                                 strerror(atomic_load(&E.dup_errno)));
     uint64_t c = report_counter(&E.near_fd_limit, &E.rl_headroom,
                                 "near the descriptor limit; connections passed unjudged", NULL);
+    char why[sizeof(E.worker_error)];
+    pthread_mutex_lock(&E.lock);
+    snprintf(why, sizeof(why), "%s", E.worker_error);
+    pthread_mutex_unlock(&E.lock);
+    uint64_t d = report_counter(&E.no_worker, &E.rl_no_worker, "no lookup thread; connections passed unjudged", why);
     uint64_t next = a < b ? a : b;
-    return next < c ? next : c;
+    next = next < c ? next : c;
+    return next < d ? next : d;
 }
 
 static void consider(const struct pending *p, const struct lookup *l, uint64_t now, uint64_t *next, bool *due)
@@ -1197,6 +1246,27 @@ static bool vet_locked(uint32_t idx, uint64_t now)
     return false;
 }
 
+/* Under E.lock: whether the host still holds the connection under the number accept() gave
+ * it, so that the worker must look again. A connection the host closed (its number gone, or
+ * naming another file now) is not kept open by the duplicate: it is closed at once, the
+ * client sees the MTA's close when the MTA meant it, and the lookup goes on to its line.
+ * After a fork the child may hold the connection (a fork-per-connection MTA closes the
+ * parent's copy at once): the duplicate then stays, so that a block can still cut the
+ * child's session off. */
+static bool host_still_holds_locked(struct pending *p)
+{
+    struct stat st;
+    if (p->host_closed || p->inherited || p->conn.fd < 0 || p->forks_at_submit != E.forks)
+        return false;
+    if (fstat(p->host_fd, &st) == 0 && st.st_dev == p->conn.dev && st.st_ino == p->conn.ino)
+        return true;
+    p->host_closed = true;
+    if (still_owned(&p->conn))
+        tcp_progress_read(p->conn.fd, &p->progress);
+    release(&p->conn);
+    return false;
+}
+
 /* Settles what reached its deadline; says which sources have queries due. Returns the
  * next wake-up time. */
 static uint64_t plan(uint64_t now, uint32_t *expired, size_t *nexpired, bool *v3_due, bool *v2_due,
@@ -1217,6 +1287,8 @@ static uint64_t plan(uint64_t now, uint32_t *expired, size_t *nexpired, bool *v3
             continue;
         if (!p->vetted && !vet_locked(i, now))
             continue;
+        if (host_still_holds_locked(p) && now + HOST_CLOSE_CHECK_NS < next)
+            next = now + HOST_CLOSE_CHECK_NS;
         /* all_done here: no source had anything to ask (an IPv6 peer and only p0f v2). */
         if (now >= p->deadline_ns || all_done(p)) {
             /* A query may still be in flight: its reply is matched to nothing and dropped. */
@@ -1458,7 +1530,8 @@ static bool worker_start_locked(void)
         return true;
     if (!E.slots_ready)
         slots_init_locked();
-    if (E.worker_failed || !wake_open_locked())
+    uint64_t now = now_ns();
+    if (now < E.worker_retry_after_ns || !wake_open_locked())
         return false;
     /* In a forked child, the parent's lines still waiting there are the parent's to send
      * (cleared here, not in the fork handler, which must not write the batch's pages). */
@@ -1472,13 +1545,20 @@ static bool worker_start_locked(void)
     pthread_sigmask(SIG_SETMASK, &saved, NULL);
     pthread_attr_destroy(&attr);
     if (rc != 0) {
+        /* Threads may be short for a moment only (a host at its RLIMIT_NPROC, a cgroup's
+         * pids.max): try again later, less often each time. The accept path reports the
+         * connections passed meanwhile (no logging here: the host's thread holds the lock). */
         release(&E.wake);
-        E.worker_failed = true;
-        diagnostic(LOG_ERR, &E.rl_worker, "cannot start the lookup thread; connections pass unjudged", "reason",
-                   strerror(rc));
+        E.worker_retry_ms = E.worker_retry_ms == 0 ? WORKER_RETRY_FIRST_MS
+                            : E.worker_retry_ms * 2 > WORKER_RETRY_MAX_MS ? WORKER_RETRY_MAX_MS
+                                                                          : E.worker_retry_ms * 2;
+        E.worker_retry_after_ns = now + E.worker_retry_ms * NS_PER_MS;
+        snprintf(E.worker_error, sizeof(E.worker_error), "cannot start the lookup thread: %s (next attempt in %u ms)",
+                 strerror(rc), E.worker_retry_ms);
         return false;
     }
     E.worker_pid = getpid();
+    E.worker_retry_ms = 0;
     return true;
 }
 
@@ -1505,14 +1585,6 @@ static void wake_worker_to_report(void)
      * from here, once a minute, without waiting for the log receiver. */
     if (!started)
         report_accept_path_failures();
-}
-
-/* Read every time: a host may lower its limit after its first accept (a pre-forked
- * child), and the shim must never be the reason its next accept() fails. */
-static bool fd_headroom_ok(int fd)
-{
-    struct rlimit rl;
-    return getrlimit(RLIMIT_NOFILE, &rl) == 0 && (rl.rlim_cur == RLIM_INFINITY || (rlim_t)fd + FD_HEADROOM < rl.rlim_cur);
 }
 
 void engine_drain_at_exit(void)
@@ -1547,17 +1619,25 @@ struct engine_ticket engine_submit(int fd, const struct endpoint *remote, const 
     int saved = errno;
     uint64_t now = now_ns();
 
-    int dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    /* The limit is read every time: a host may lower it after its first accept (a
+     * pre-forked child), and the shim must never be the reason its next open() fails. */
+    int floor = fdband_floor();
+    int dup_fd = floor < 0 ? -1 : fcntl(fd, F_DUPFD_CLOEXEC, floor);
     if (dup_fd < 0) {
-        atomic_store(&E.dup_errno, errno);
-        atomic_fetch_add(&E.dup_failed, 1);
+        if (floor < 0 || errno == EMFILE || errno == EINVAL) {
+            atomic_fetch_add(&E.near_fd_limit, 1);
+        } else {
+            atomic_store(&E.dup_errno, errno);
+            atomic_fetch_add(&E.dup_failed, 1);
+        }
         wake_worker_to_report();
         errno = saved;
         return none;
     }
-    if (!fd_headroom_ok(dup_fd) || own(dup_fd, &conn) != 0) {
+    if (own(dup_fd, &conn) != 0) {
+        atomic_store(&E.dup_errno, errno);
+        atomic_fetch_add(&E.dup_failed, 1);
         close(dup_fd);
-        atomic_fetch_add(&E.near_fd_limit, 1);
         wake_worker_to_report();
         errno = saved;
         return none;
@@ -1566,13 +1646,21 @@ struct engine_ticket engine_submit(int fd, const struct endpoint *remote, const 
     pthread_mutex_lock(&E.lock);
     if (!E.slots_ready)
         slots_init_locked();
-    if (E.nfree == 0 || !worker_start_locked()) {
-        if (E.nfree == 0) {
+    bool crowded = fdband_host_inside(floor, dup_fd, (unsigned)E.nactive);
+    if (crowded || E.nfree == 0 || !worker_start_locked()) {
+        bool no_worker = !crowded && E.nfree != 0;
+        if (E.nfree == 0 && !crowded) {
             atomic_fetch_add(&E.overflowed, 1);
             wake_worker_locked();
         }
         pthread_mutex_unlock(&E.lock);
         close(dup_fd);
+        if (crowded)
+            atomic_fetch_add(&E.near_fd_limit, 1);
+        if (no_worker)
+            atomic_fetch_add(&E.no_worker, 1);
+        if (crowded || no_worker)
+            wake_worker_to_report();
         errno = saved;
         return none;
     }
@@ -1584,6 +1672,8 @@ struct engine_ticket engine_submit(int fd, const struct endpoint *remote, const 
         .active_pos = (uint32_t)E.nactive,
         .generation = generation,
         .conn = conn,
+        .host_fd = fd,
+        .forks_at_submit = E.forks,
         .remote = *remote,
         .local = *local,
         .accepted_ns = now,
@@ -1627,11 +1717,28 @@ struct engine_ticket engine_submit(int fd, const struct endpoint *remote, const 
     return ticket;
 }
 
-enum hold_reply engine_wait(struct engine_ticket t, unsigned hold_ms)
+/* Cancellation of the waiting thread (pthread_cond_timedwait is a cancellation point): the
+ * wait re-took the lock before this runs. The connection goes on asynchronously, as after
+ * a hold that timed out; the lock is given back, or the process would deadlock. */
+static void wait_cancelled(void *arg)
 {
-    enum hold_reply reply = HOLD_PASS;
+    const struct engine_ticket *t = arg;
+    struct pending *p = &E.slots[t->slot];
+    if (p->used && p->generation == t->generation) {
+        if (p->judged)
+            slot_free_locked(t->slot);
+        else
+            p->held = false;
+    }
+    pthread_mutex_unlock(&E.lock);
+}
+
+enum hold_reply engine_wait(struct engine_ticket t, unsigned hold_ms, int cancel_state)
+{
+    /* volatile: pthread_cleanup_push saves a jump buffer, and reply changes after it. */
+    volatile enum hold_reply reply = HOLD_PASS;
     struct timespec until;
-    int saved = errno;
+    int saved = errno, ignored;
 
     if (!t.valid)
         return HOLD_PASS;
@@ -1643,10 +1750,17 @@ enum hold_reply engine_wait(struct engine_ticket t, unsigned hold_ms)
         until.tv_nsec -= 1000000000L;
     }
     pthread_mutex_lock(&E.lock);
+    pthread_cleanup_push(wait_cancelled, &t);
     struct pending *p = &E.slots[t.slot];
-    while (p->used && p->generation == t.generation && !p->judged)
-        if (pthread_cond_timedwait(&E.judged, &E.lock, &until) == ETIMEDOUT)
+    while (p->used && p->generation == t.generation && !p->judged) {
+        /* The host's thread may be cancelled while it waits, as in the accept() it called,
+         * and only there: nowhere else does it hold the lock at a cancellation point. */
+        pthread_setcancelstate(cancel_state, &ignored);
+        int rc = pthread_cond_timedwait(&E.judged, &E.lock, &until);
+        pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &ignored);
+        if (rc == ETIMEDOUT)
             break;
+    }
     if (p->used && p->generation == t.generation) {
         if (p->judged) {
             reply = p->reply;
@@ -1657,6 +1771,7 @@ enum hold_reply engine_wait(struct engine_ticket t, unsigned hold_ms)
             p->held = false;
         }
     }
+    pthread_cleanup_pop(0);
     pthread_mutex_unlock(&E.lock);
     errno = saved;
     return reply;

@@ -32,14 +32,16 @@ struct engine_ticket {
 
 /* cfg and log must outlive the engine (they are the process's, set up in the constructor). */
 void engine_setup(const struct config *cfg, struct syslog_writer *log);
-/* Called on the accept path: takes a private close-on-exec dup of fd. Never blocks, keeps
- * errno. With hold, the verdict is kept for engine_wait() (an invalid ticket: the
+/* Called on the accept path: takes a private close-on-exec dup of fd, in the descriptor band
+ * (fdband.h). Never blocks, keeps errno. Called with cancellation disabled. With hold, the verdict is kept for engine_wait() (an invalid ticket: the
  * connection could not be queued and simply passes). inherited: judged at load, not
  * accepted (inetd mode). */
 struct engine_ticket engine_submit(int fd, const struct endpoint *remote, const struct endpoint *local, bool hold,
                                    bool inherited);
-/* Hold mode: waits at most hold_ms for the verdict. HOLD_PASS also when time ran out. */
-enum hold_reply engine_wait(struct engine_ticket ticket, unsigned hold_ms);
+/* Hold mode: waits at most hold_ms for the verdict. HOLD_PASS also when time ran out. To be
+ * called with cancellation disabled; cancel_state is the caller's own, in force during the
+ * wait only (a cancelled wait leaves the connection to the worker and the lock free). */
+enum hold_reply engine_wait(struct engine_ticket ticket, unsigned hold_ms, int cancel_state);
 /* The reply for a kind under the process's configuration (action_reply_text). */
 size_t engine_reply_text(enum hold_reply kind, char *buf, size_t size);
 

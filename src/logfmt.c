@@ -136,6 +136,13 @@ void logfmt_connection(struct logfmt *l, const struct connection_report *r)
         logfmt_word(l, "action", r->action);
     if (r->reply)
         logfmt_quoted(l, "reply", r->reply);
+    if (r->cutoff != CUTOFF_NONE) {
+        static const char *const words[] = {
+            [CUTOFF_IN_TIME] = "in_time", [CUTOFF_AFTER_DATA] = "after_data", [CUTOFF_TOO_LATE] = "too_late"};
+        logfmt_word(l, "cutoff", words[r->cutoff]);
+        if (r->client_sent_known)
+            logfmt_int(l, "client_sent", (long long)r->client_sent);
+    }
     if (r->judgement.verdict == VERDICT_PASS_GREYLIST && r->greylist_wait_s >= 0)
         logfmt_int(l, "greylist_wait_s", r->greylist_wait_s);
     if (r->reason)

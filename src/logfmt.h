@@ -25,6 +25,14 @@ void logfmt_quoted(struct logfmt *l, const char *key, const char *value);
 void logfmt_word(struct logfmt *l, const char *key, const char *value);
 void logfmt_int(struct logfmt *l, const char *key, long long value);
 
+/* How far the client had got when the shim cut its connection off (cutoff=). */
+enum cutoff {
+    CUTOFF_NONE,             /* not cut off by the shim: no field */
+    CUTOFF_IN_TIME,          /* the client had sent nothing yet */
+    CUTOFF_AFTER_DATA,       /* the client had sent data: it was in its SMTP dialogue */
+    CUTOFF_TOO_LATE,         /* the MTA or the client had already closed the connection */
+};
+
 /* Everything one connection's line says. */
 struct connection_report {
     struct endpoint remote, local;
@@ -39,6 +47,9 @@ struct connection_report {
     const char *action;                  /* close, reject, tempfail: what was done, if anything */
     const char *reply;                   /* the SMTP reply sent, without CRLF */
     long greylist_wait_s;                /* with pass_greylist after a wait; -1 otherwise */
+    enum cutoff cutoff;
+    bool client_sent_known;              /* with cutoff: client_sent is the kernel's count */
+    unsigned long long client_sent;      /* bytes the client had sent by then */
 };
 
 void logfmt_connection(struct logfmt *l, const struct connection_report *r);

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -153,12 +154,15 @@ void p0fshim_init(void)
         return;
     }
     if (this_program_selected()) {
+        int cancel_state, ignored;
+        pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel_state);
         syslog_writer_open(&logw, cfg.log_socket, cfg.log_facility);
         engine_setup(&cfg, &logw);
         atomic_store(&active, true);
         judge_inherited_connection(0);
         if (systemd_passed_fd3())
             judge_inherited_connection(3);
+        pthread_setcancelstate(cancel_state, &ignored);
     }
     errno = saved;
 }
@@ -181,16 +185,37 @@ static void refuse_connection(int fd, enum hold_reply kind)
     close(fd);
 }
 
+/* A hold cancelled with the host's thread: the host never got this connection, so it
+ * must not leak (the worker's duplicate still takes it to its verdict and line). */
+static void close_on_cancel(void *fd)
+{
+    close(*(int *)fd);
+}
+
+static enum hold_reply hold_for_verdict(int fd, struct engine_ticket ticket, int cancel_state)
+{
+    enum hold_reply reply;
+    pthread_cleanup_push(close_on_cancel, &fd);
+    reply = engine_wait(ticket, cfg.hold_ms, cancel_state);
+    pthread_cleanup_pop(0);
+    return reply;
+}
+
 int p0fshim_after_accept(int fd, const struct sockaddr *addr, const socklen_t *addrlen, socklen_t given_len)
 {
     struct sockaddr_storage ss;
     socklen_t len = sizeof(ss);
     struct endpoint local, remote;
     int verdict = P0FSHIM_PASS;
+    int cancel_state, ignored;
 
     if (!atomic_load_explicit(&active, memory_order_acquire))
         return P0FSHIM_PASS;
     int saved = errno;
+    /* The host's thread may be cancelled in accept(), not inside the shim: its locks and
+     * writes (the engine's, the log's) must never be left half done (engine_wait allows
+     * cancellation again while it only waits). */
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel_state);
     if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0 || endpoint_from_sockaddr((struct sockaddr *)&ss, len, &local) != 0)
         goto out;
     if (!config_port_selected(&cfg, local.port))
@@ -208,13 +233,14 @@ int p0fshim_after_accept(int fd, const struct sockaddr *addr, const socklen_t *a
     bool hold = cfg.mode == MODE_HOLD;
     struct engine_ticket ticket = engine_submit(fd, &remote, &local, hold, false);
     if (hold) {
-        enum hold_reply reply = engine_wait(ticket, cfg.hold_ms);
+        enum hold_reply reply = hold_for_verdict(fd, ticket, cancel_state);
         if (reply != HOLD_PASS) {
             refuse_connection(fd, reply);
             verdict = P0FSHIM_CONSUMED;
         }
     }
 out:
+    pthread_setcancelstate(cancel_state, &ignored);
     errno = saved;
     return verdict;
 }

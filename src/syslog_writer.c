@@ -12,6 +12,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "fdband.h"
+
 void syslog_writer_init(struct syslog_writer *w)
 {
     memset(w, 0, sizeof(*w));
@@ -39,6 +41,12 @@ static void connect_locked(struct syslog_writer *w)
     fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0)
         return;
+    /* Out of the host's way (fdband.h); where the band is full the line still matters more. */
+    int high = fdband_dup(fd);
+    if (high >= 0) {
+        close(fd);
+        fd = high;
+    }
     memcpy(sun.sun_path, w->path, strlen(w->path) + 1);
     if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0 || fstat(fd, &st) != 0) {
         close(fd);
