@@ -2,6 +2,8 @@
  * result to the hidden core. Nothing here may change what the caller sees. */
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <stdbool.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -47,16 +49,46 @@ static int call_accept4(int fd, struct sockaddr *addr, socklen_t *addrlen, int f
     return (int)syscall(SYS_accept4, fd, addr, addrlen, flags);
 }
 
-/* A connection that hold mode answered and closed itself is never returned: the wrapper
- * goes on to the next one, as the caller asked. On a non-blocking listener the real
- * accept() then says EAGAIN when nothing else is queued, which every MTA treats as
- * "nothing to accept" (Postfix's smtpd counts it among its harmless accept errors), and
- * an edge-triggered caller misses no connection that was queued behind the refused one. */
+/* After a refusal the caller still waits for a connection of its own: another one is taken
+ * only if it is already queued, and never more than this many refusals in one call (refused
+ * clients may keep arriving; the caller has other listeners, signals and timers to see to). */
+#define REFUSALS_PER_CALL_MAX 16
+
+static bool connection_queued(int fd)
+{
+    struct pollfd listener = {.fd = fd, .events = POLLIN};
+    return poll(&listener, 1, 0) == 1 && (listener.revents & POLLIN);
+}
+
+/* What a caller whose connection was refused is told when none is left to give it: "nothing
+ * to accept". On a non-blocking listener that is EAGAIN, as the kernel says it. A blocking
+ * listener never says it, so the caller gets EINTR, the one error every accept loop takes
+ * for "try again" without a log line: Sendmail, Exim, tcpserver and inetd retry silently,
+ * and a select() loop goes back to select(), where its other listeners and signal flags are
+ * seen. (ECONNABORTED, the other candidate, is logged by Exim and inetd.) At the refusal cap
+ * a non-blocking listener may still hold connections: ECONNABORTED there, which
+ * edge-triggered loops (libuv, nginx) skip and go on accepting, and Postfix and OpenSMTPD
+ * take as "nothing now", their listener still polling readable. */
+static int nothing_to_accept(int fd, bool at_cap)
+{
+    int flags = fcntl(fd, F_GETFL);
+    bool nonblocking = flags >= 0 && (flags & O_NONBLOCK);
+    errno = !nonblocking ? EINTR : at_cap ? ECONNABORTED : EAGAIN;
+    return -1;
+}
+
+/* A connection that hold mode answered and closed itself is never returned. */
 static int accept_judged(int fd, struct sockaddr *addr, socklen_t *addrlen, int flags, bool plain)
 {
     socklen_t given = addr && addrlen ? *addrlen : 0;
-    for (;;) {
+    for (unsigned refused = 0;; refused++) {
         int rc;
+        if (refused > 0) {
+            if (refused == REFUSALS_PER_CALL_MAX)
+                return nothing_to_accept(fd, true);
+            if (!connection_queued(fd))
+                return nothing_to_accept(fd, false);
+        }
         if (plain) {
             if (real_accept == NULL)
                 resolve_real();
@@ -64,6 +96,7 @@ static int accept_judged(int fd, struct sockaddr *addr, socklen_t *addrlen, int 
         } else {
             rc = call_accept4(fd, addr, addrlen, flags);
         }
+        /* A non-blocking listener emptied meanwhile says EAGAIN itself. */
         if (rc < 0 || p0fshim_after_accept(rc, addr, addrlen, given) == P0FSHIM_PASS)
             return rc;
         if (addrlen)
