@@ -611,7 +611,9 @@ else
         wait_for 5 grep -q "verdict=" "$R/log.txt"
         t p7 "$P" report --csv "$R/log.txt"
         check "real p0f: the shim blocked 127.0.0.1 as check said, report reads its line" eval 'row p7 "verdict,block,,1" && row p7 "blocked_ip,127.0.0.1,,1" && row p7 "rule,/linux/,$R/blocked:1,1" && row p7 "karma_ip,127.0.0.1,,-1" && row p7 "summary,unparsable,,0"'
-        logged=$(sed -nE 's/.* verdict=block ms=[0-9]+ (.*)$/\1/p' "$R/log.txt" | sed -E 's/ (uptime_min|total_conn)=[0-9]+//g')
+        # cutoff= and client_sent= describe the connection when it was cut off: check has none.
+        logged=$(sed -nE 's/.* verdict=block ms=[0-9]+ (.*)$/\1/p' "$R/log.txt" |
+            sed -E 's/ (uptime_min|total_conn|client_sent)=[0-9]+//g; s/ cutoff=[a-z_]+//')
         t p8 "$P" check 127.0.0.1 --config "$R/conf"
         said=$(sed -nE 's/^  log: .* verdict=block (.*)$/\1/p' "$WORK/p8.out" | sed -E 's/ (uptime_min|total_conn)=[0-9]+//g')
         check "real p0f: check's log fields are the shim's (uptime and counters aside)" eval '[ -n "$said" ] && [ "$said" = "$logged" ] || { echo "# shim:  $logged"; echo "# check: $said"; false; }'
