@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,7 +40,8 @@ bool text_next_line(struct text_cursor *c, struct text_line *line)
     return true;
 }
 
-static __thread char untrusted_why[96];
+/* Per thread, in every thread of the host: kept short (a long path is cut). */
+static __thread char untrusted_why[160];
 
 const char *text_file_strerror(int rc)
 {
@@ -60,6 +62,46 @@ static bool trusted(const struct stat *st)
     return true;
 }
 
+/* Whoever may rename entries in a directory on the way to the file may swap the file: every
+ * directory from the file's up to / must be root's or ours and writable by nobody else. A
+ * sticky directory (/tmp) is allowed: there others cannot rename what is not theirs. */
+static bool directory_trusted(const char *dir)
+{
+    struct stat st;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        snprintf(untrusted_why, sizeof(untrusted_why), "its directory %.100s cannot be checked", dir);
+        return false;
+    }
+    if (st.st_uid != 0 && st.st_uid != geteuid()) {
+        snprintf(untrusted_why, sizeof(untrusted_why), "its directory %.80s is owned by uid %u, not by root or uid %u",
+                 dir, (unsigned)st.st_uid, (unsigned)geteuid());
+        return false;
+    }
+    if ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX)) {
+        snprintf(untrusted_why, sizeof(untrusted_why), "its directory %.90s is writable by %s", dir,
+                 st.st_mode & S_IWOTH ? "everyone" : "its group");
+        return false;
+    }
+    return true;
+}
+
+static bool directories_trusted(const char *path)
+{
+    char real[PATH_MAX];
+    if (realpath(path, real) == NULL) {
+        snprintf(untrusted_why, sizeof(untrusted_why), "its directories cannot be checked: %s", strerror(errno));
+        return false;
+    }
+    for (char *slash = strrchr(real, '/'); slash; slash = strrchr(real, '/')) {
+        if (slash == real)
+            return directory_trusted("/");
+        *slash = '\0';
+        if (!directory_trusted(real))
+            return false;
+    }
+    return true;
+}
+
 int text_file_read(const char *path, char **text, size_t *len)
 {
     struct stat st;
@@ -76,7 +118,7 @@ int text_file_read(const char *path, char **text, size_t *len)
         return S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
     }
     untrusted_why[0] = '\0';
-    if (!trusted(&st)) {
+    if (!trusted(&st) || !directories_trusted(path)) {
         close(fd);
         return -EPERM;
     }

@@ -14,8 +14,8 @@
 #   burst-10k     10,000 connections while p0f answers in 200 ms: the pending queue stays bounded,
 #                 overflow passes unjudged with one rate-limited line, memory and fds come back.
 #   peercred      a p0f socket served by `nobody` is refused unless `p0f_user` names it.
-#   trust-*       a config or blocked-OS file writable by others or owned by another user is
-#                 refused: one config error line, pass-through.
+#   trust-*       a config or blocked-OS file writable by others or owned by another user, or in
+#                 a directory that is, is refused: one config error line, pass-through.
 #   strace        the host under strace: no write to fd 2, no connect but to the log and p0f
 #                 sockets (so no openlog), no signal sent, no handler installed.
 #   select2       hold mode in a daemon that select()s over two blocking listeners (Exim,
@@ -81,7 +81,7 @@ MUTANT_SPECS=(
     # the SO_PEERCRED check
     "peercred|src/engine.c|if (cred.uid == 0 |if (1 "
     # the trust check of config and blocked-OS files
-    "trust|src/textfile.c|if (!trusted(&st)) {|if (!trusted(&st) && 0) {"
+    "trust|src/textfile.c|if (!trusted(&st) || !directories_trusted(path)) {|if (0) {"
 )
 build_mutant() {
     local spec=$1 name file from to dir rest
@@ -574,7 +574,8 @@ if want peercred; then
 fi
 
 # ---- trust: config and blocked-OS files others could change ---------------------------------------------------
-# trust_run WHICH HOW: WHICH conf|blocked, HOW 0666|0620|nobody. The host runs in a private mount
+# trust_run WHICH HOW: WHICH conf|blocked, HOW 0666|0620|nobody (the file), dir-0775|dir-nobody (the
+# directory holding it: whoever may rename its entries may swap the file). The host runs in a private mount
 # namespace whose /dev/log is the scenario's sink: a refused config means the default log socket.
 # Sets TR_WIN (closed|served).
 trust_run() {
@@ -583,6 +584,8 @@ trust_run() {
     file=$D/$which
     case $how in
         nobody) chown nobody:nogroup "$file" ;;
+        dir-nobody) chown nobody:nogroup "$D" ;;
+        dir-*) chmod "${how#dir-}" "$D" ;;
         *) chmod "$how" "$file" ;;
     esac
     start_p0f "${HOSTS[@]}"
@@ -595,9 +598,11 @@ trust_run() {
 }
 if want trust; then
     for t in conf:0666:"writable by everyone" conf:0620:"writable by its group" conf:nobody:"owned by uid 65534, not by root or uid 0" \
-             blocked:0666:"writable by everyone" blocked:nobody:"owned by uid 65534, not by root or uid 0"; do
+             blocked:0666:"writable by everyone" blocked:nobody:"owned by uid 65534, not by root or uid 0" \
+             conf:dir-0775:"its directory DIR is writable by its group" conf:dir-nobody:"its directory DIR is owned by uid 65534, not by root or uid 0"; do
         IFS=: read -r which how why <<<"$t"
         NSLOG=1 scenario "trust-$which-$how"
+        why=${why//DIR/$D}
         trust_run "$which" "$how"
         what="cannot read the configuration"
         [ "$which" = blocked ] && what="cannot read the blocked-OS file"
