@@ -10,9 +10,14 @@
 #   2. a real Exim daemon of its own in the lab's server namespace, the recipe in its DATA
 #      ACL, the real p0f: a message from the linux client (with forged copies) is delivered
 #      with exactly p0f's X-P0F-Genre and X-P0F-Link-Type at the top
-#   3. p0f down: delivered without them, no delay beyond the deadline
+#   3. hold mode, a second daemon on two ports (daemon_smtp_ports = P1 : P2) under the library:
+#      the windows client is refused on P1 (554 from the shim), then the linux client on P2 gets
+#      Exim's banner at once, SIGTERM ends the daemon, and Exim logs no accept() failure
+#   4. p0f down: delivered without them, no delay beyond the deadline
 #
 # Fails when the packages cannot be fetched (it needs Debian's archive). Needs root.
+# P0FSHIM_PRELOAD replaces the library the hold-mode daemon loads (default $LIB): another
+# build of it, e.g. an older one, to see whether the scenario catches what it should.
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 source "$TOP/scripts/lab.sh"
 
@@ -46,7 +51,10 @@ grep -q '^Debian-exim:' "$WORK/passwd" || echo 'Debian-exim:x:64999:64999::/none
 grep -q '^Debian-exim:' "$WORK/group" || echo 'Debian-exim:x:64999:' >>"$WORK/group"
 # Exim re-executes itself by its compiled-in path, /usr/sbin/exim4, for deliveries: in that
 # namespace a tmpfs over /usr/sbin holds a stub there that runs the extracted binary.
-printf '#!/bin/sh\nLD_LIBRARY_PATH=%s exec %s "$@"\n' "$ROOT/usr/lib/x86_64-linux-gnu" "$EXIM" >"$WORK/exim4-stub"
+# P0FSHIM_EXIM_PRELOAD becomes Exim's LD_PRELOAD there, so the library is loaded into Exim only,
+# not into the shells, unshare, mount and cp on the way.
+printf '#!/bin/sh\n[ -z "$P0FSHIM_EXIM_PRELOAD" ] || export LD_PRELOAD="$P0FSHIM_EXIM_PRELOAD"\nLD_LIBRARY_PATH=%s exec %s "$@"\n' \
+    "$ROOT/usr/lib/x86_64-linux-gnu" "$EXIM" >"$WORK/exim4-stub"
 chmod 755 "$WORK/exim4-stub"
 cat >"$WORK/exim" <<EOF
 #!/bin/bash
@@ -179,6 +187,81 @@ check "exim: X-P0F-Genre then X-P0F-Link-Type at the very top, with p0f's values
     show_headers x1
 check "exim: the forged copies are removed, exactly one of each left" \
     eval '[ "$(headers_of x1 | grep -ic "^X-P0F-Genre:")" = 1 ] && [ "$(headers_of x1 | grep -ic "^X-P0F-Link-Type:")" = 1 ]'
+
+# ---- hold mode: a refusal on one port never keeps Exim's other port waiting ------------------------
+# Exim's daemon select()s over blocking listeners and accept()s the ready one. After a refusal the
+# shim must not wait in the real accept() for the next client on that port (the daemon's other
+# ports would go unserved meanwhile): with nothing queued it returns EINTR, which Exim retries
+# without a log line. A second daemon of its own (spool, log, ports), the library preloaded.
+HOLD_LIB=${P0FSHIM_PRELOAD:-$LIB}
+H=$WORK/hold
+HP1=2526 HP2=2587
+mkdir -p "$H/spool" "$H/log"
+chown 64999:64999 "$H/spool" "$H/log"
+echo '/windows/' >"$H/blocked"
+printf '%s\n' "socket $P0F_SOCK" "log_socket $H/log.sock" "mode hold" "hold_ms 3000" "timeout_ms 3000" \
+    "action reject" "ports $HP1 $HP2" "blocked_os_file $H/blocked" >"$H/p0fshim.conf"
+chmod 644 "$H/blocked" "$H/p0fshim.conf"
+sed -e "s|^spool_directory = .*|spool_directory = $H/spool|" -e "s|^log_file_path = .*|log_file_path = $H/log/%slog|" \
+    -e "s|^daemon_smtp_ports = .*|daemon_smtp_ports = $HP1 : $HP2|" "$WORK/exim.conf" >"$H/exim.conf"
+: >"$H/shim.log"
+spawn "$TOOLS/logsink" "$H/log.sock" "$H/shim.log" 2>>"$H/logsink.err"
+wait_for 5 test -S "$H/log.sock" || echo "# hold: logsink did not start"
+echo "# hold: the daemon preloads $HOLD_LIB"
+lab_exec_server env P0FSHIM_EXIM_PRELOAD="$HOLD_LIB" P0FSHIM_CONFIG="$H/p0fshim.conf" \
+    "$WORK/exim" -C "$H/exim.conf" -bdf >"$H/daemon.out" 2>&1 &
+HOLD_PID=$!
+CHILD_PIDS+=("$HOLD_PID")
+hold_listening() { [ "$(lab_exec_server ss -Hltn "( sport = :$HP1 or sport = :$HP2 )" 2>/dev/null | grep -c LISTEN)" = 2 ]; }
+check "exim, hold: the daemon listens on $HP1 and $HP2" wait_for 10 hold_listening ||
+    { sed 's/^/#   /' "$H/daemon.out"; cat "$H"/log/* 2>/dev/null | sed 's/^/#   /'; }
+# first_line HOST PORT: connect, print `line=<the server's first line> ms=<from connect to it>`
+# (`line= ms=none` when nothing came within 5 s); QUIT after a 220.
+first_line() {
+    local t0 l
+    t0=$(date +%s%N)
+    exec 3<>"/dev/tcp/$1/$2" || { echo "line= ms=connect_failed"; return 1; }
+    if IFS= read -r -t 5 l <&3; then
+        echo "line=${l%$'\r'} ms=$((($(date +%s%N) - t0) / 1000000))"
+        case $l in "220 "*) printf 'QUIT\r\n' >&3; read -r -t 2 l <&3 ;; esac
+    else
+        echo "line= ms=none"
+    fi
+    exec 3<&-
+}
+hold_client() {  # hold_client windows|linux PORT TAG
+    "lab_exec_$1" bash -c "$(declare -f first_line); first_line \"\$@\"" first_line "$LAB_SERVER_IP" "$2" \
+        >"$H/client-$3.out" 2>&1
+}
+field() { sed -nE "s/^.*$1=([^ ]*).*/\1/p" "$H/client-$2.out"; }
+hold_client windows "$HP1" win
+check "exim, hold: the windows client on $HP1 gets the shim's 554 ($(cat "$H/client-win.out"))" \
+    grep -q '^line=554 5\.7\.1 ' "$H/client-win.out"
+# Right after the refusal, nothing else queued on P1: a wrapper that went back to the real accept()
+# would sit there until the next client came to P1, and this one would wait for its banner.
+hold_client linux "$HP2" lin
+LIN_MS=$(field ms lin)
+case $LIN_MS in none) LIN_SEEN="nothing within 5 s" ;; *) LIN_SEEN="$LIN_MS ms" ;; esac
+check "exim, hold: then the linux client on $HP2 gets Exim's 220 within 3 s ($LIN_SEEN)" \
+    eval 'grep -q "^line=220 " "$H/client-lin.out" && [ "$LIN_MS" -lt 3000 ] 2>/dev/null' ||
+    sed 's/^/#   /' "$H/client-lin.out"
+check "exim, hold: the shim's line for the windows client: verdict=block action=reject" \
+    wait_for 3 log_has "$H/shim.log" "remote=${LAB_WINDOWS_IP//./\\.}:[0-9]+ local=${LAB_SERVER_IP//./\\.}:$HP1 verdict=block .*action=reject"
+check "exim, hold: the linux client passed (verdict=allow on $HP2)" \
+    wait_for 3 log_has "$H/shim.log" "remote=${LAB_LINUX_IP//./\\.}:[0-9]+ local=${LAB_SERVER_IP//./\\.}:$HP2 verdict=allow"
+exited() { ! kill -0 "$HOLD_PID" 2>/dev/null || [ "$(sed -E 's/.*\) (.).*/\1/' "/proc/$HOLD_PID/stat" 2>/dev/null)" = Z ]; }
+t0=$(date +%s%N)
+kill -TERM "$HOLD_PID"
+wait_for 5 exited
+GONE_MS=$((($(date +%s%N) - t0) / 1000000))
+check "exim, hold: SIGTERM ends the daemon within 5 s (${GONE_MS} ms)" exited ||
+    { kill -KILL "$HOLD_PID" 2>/dev/null; echo "#   still running after 5 s: killed"; }
+wait "$HOLD_PID" 2>/dev/null
+# Exim logs a failed accept() as "N accept() failure(s): <error>" (EINTR excepted).
+check "exim, hold: Exim's mainlog and paniclog have no accept() failure" \
+    eval '! grep -h "accept() failure" "$H"/log/* 2>/dev/null | sed "s/^/#   /" | grep .'
+check "exim, hold: no panic log" bash -c "! test -s '$H/log/paniclog'"
+echo "# hold: shim lines:"; sed 's/^/#   /' "$H/shim.log"
 
 lab_stop_p0f
 check "exim, p0f down: accepted" send x2
