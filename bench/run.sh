@@ -323,6 +323,27 @@ row "open fds after 1,000 -> 100,000 connections" \
     "difference $((${MEM[shim-fd2]:-0} - ${MEM[shim-fd1]:-0}))" "equal" \
     "$(verdict "${MEM[shim-fd2]:-0} == ${MEM[shim-fd1]:-1}")"
 
+# ---- a server that closes at once, a serial client that waits for its EOF -----------------------
+# What the client sees of the MTA's close: the shim's duplicate must not keep the connection open
+# until the verdict (allowed hosts only; p0f answers). R3 rounds, alternating.
+N_EOF=2000
+EOFR=()
+for r in $(seq 1 "$R3"); do
+    for v in base shim; do
+        shim=0; [ "$v" = shim ] && shim=1
+        start_srv "eof-$v-$r" "$shim" "$WORK/fake.conf" - --listen "127.0.0.1:$PORT" --mode close || continue
+        out=$(lg - --connect "127.0.0.1:$PORT" --count "$N_EOF" --concurrency 1 --expect eof --sources 127.0.3.1-50)
+        stop_srv
+        detail "close-at-once round=$r variant=$v $out"
+        EOFR+=("$v $(kv "$out" rate)")
+    done
+done
+EOF_BASE=$(printf '%s\n' "${EOFR[@]}" | awk '$1 == "base" {print $2}' | median)
+EOF_SHIM=$(printf '%s\n' "${EOFR[@]}" | awk '$1 == "shim" {print $2}' | median)
+R_EOF=$(calc "$EOF_SHIM / $EOF_BASE" %.3f)
+row "connections/s, server writes its banner and closes at once, serial client waits for EOF ($N_EOF conns x $R3 rounds, allowed hosts)" \
+    "$(calc "$EOF_BASE" %.0f)/s" "$(calc "$EOF_SHIM" %.0f)/s" "$R_EOF" ">= 0.9" "$(verdict "$R_EOF >= 0.9")"
+
 row "accept-loop connections/s: shim (asynchronous) vs synchronous connect-query-close per connection (qpsmtpd's ident/p0f way), fake p0f" \
     "$(calc "${TPM[sync]}" %.0f)/s sync" "$(calc "${TPM[shim]}" %.0f)/s shim" "$(calc "$R_ASYNC" %.2f)x" "report" "-"
 row "connections/s, forking server (fork per connection), fake p0f answering" \

@@ -99,6 +99,7 @@ struct pending {
     int host_fd;             /* the number the host got from accept() */
     uint64_t forks_at_submit;    /* E.forks then: a later fork may have handed the socket to a child */
     bool host_closed;        /* the host closed its descriptor: our dup was dropped at once */
+    bool closed_not_tcp;     /* ... and it was no TCP socket (looked at then, not yet vetted) */
     struct tcp_progress progress;   /* how far the client had got when the host closed it */
     struct endpoint remote, local;
     uint64_t accepted_ns, deadline_ns;
@@ -200,6 +201,27 @@ static struct engine E = {
     .lock = PTHREAD_MUTEX_INITIALIZER,
     .wake = {.fd = -1}, .p0f = {.fd = -1}, .v2 = {.fd = -1},
 };
+
+/* Host descriptor numbers that name a pending connection: the host's close() of one of them
+ * drops the duplicate at once (engine_host_closed), so that the client sees the MTA's close
+ * when it is made. A bit may outlive its connection (it is cleared by the close that finds
+ * it): a stale bit costs that close one fstat and a look at the slots. Numbers above the table
+ * are left to the worker's periodic look. */
+#define WATCHED_FDS 65536
+#define CLOSE_LOCK_TRIES 64
+static atomic_ulong watched[WATCHED_FDS / 64];
+
+static void watch_fd(int fd)
+{
+    if (fd >= 0 && fd < WATCHED_FDS)
+        atomic_fetch_or_explicit(&watched[fd / 64], 1ul << (fd % 64), memory_order_relaxed);
+}
+
+bool engine_fd_watched(int fd)
+{
+    return fd >= 0 && fd < WATCHED_FDS &&
+           (atomic_load_explicit(&watched[fd / 64], memory_order_relaxed) & (1ul << (fd % 64)));
+}
 
 /* Verdicts whose log lines wait in the worker's batch (sent once per pass of the worker,
  * or when it is full). Their slots, and so the dups, are kept until the lines went out:
@@ -1201,6 +1223,14 @@ static void consider(const struct pending *p, const struct lookup *l, uint64_t n
 #define IPPROTO_MPTCP 262
 #endif
 
+static bool socket_is_tcp(int fd)
+{
+    int protocol = 0;
+    socklen_t len = sizeof(protocol);
+    return getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &protocol, &len) == 0 &&
+           (protocol == IPPROTO_TCP || protocol == IPPROTO_MPTCP);
+}
+
 /* Under E.lock. An SCTP stream socket is no business of p0f's: it is dropped without a word.
  * Multipath TCP (`mptcpize run` makes an MTA's listener one) starts with a TCP SYN that p0f
  * fingerprints like any other. Checked here rather than on the accept path, which stays
@@ -1208,10 +1238,8 @@ static void consider(const struct pending *p, const struct lookup *l, uint64_t n
 static bool vet_locked(uint32_t idx, uint64_t now)
 {
     struct pending *p = &E.slots[idx];
-    int protocol = 0;
-    socklen_t len = sizeof(protocol);
-    if (getsockopt(p->conn.fd, SOL_SOCKET, SO_PROTOCOL, &protocol, &len) == 0 &&
-        (protocol == IPPROTO_TCP || protocol == IPPROTO_MPTCP)) {
+    /* A connection the host closed before this was looked at at the close (no socket now). */
+    if (p->host_closed ? !p->closed_not_tcp : socket_is_tcp(p->conn.fd)) {
         p->vetted = true;
         /* The handshake's round trip: p0f saw the SYN that long before accept() returned
          * (a client 100 ms away is known to p0f by the time it is accepted), and what p0f
@@ -1219,7 +1247,7 @@ static bool vet_locked(uint32_t idx, uint64_t now)
          * a fresh answer in the cache is settled without a query.) */
         struct tcp_info info;
         socklen_t info_len = sizeof(info);
-        if (p->v3.active && p->v3.queries == 0 && !p->v3.done && cache_find(&p->remote, now) == NULL &&
+        if (!p->host_closed && p->v3.active && p->v3.queries == 0 && !p->v3.done && cache_find(&p->remote, now) == NULL &&
             getsockopt(p->conn.fd, IPPROTO_TCP, TCP_INFO, &info, &info_len) == 0 &&
             info_len >= offsetof(struct tcp_info, tcpi_rtt) + sizeof(info.tcpi_rtt) && info.tcpi_rtt > 0) {
             uint64_t rtt_ns = (uint64_t)info.tcpi_rtt * 1000u;
@@ -1253,18 +1281,58 @@ static bool vet_locked(uint32_t idx, uint64_t now)
  * After a fork the child may hold the connection (a fork-per-connection MTA closes the
  * parent's copy at once): the duplicate then stays, so that a block can still cut the
  * child's session off. */
+static bool host_may_hold_locked(const struct pending *p)
+{
+    return !p->host_closed && !p->inherited && p->conn.fd >= 0 && p->forks_at_submit == E.forks;
+}
+
+static void host_closed_locked(struct pending *p)
+{
+    p->host_closed = true;
+    if (still_owned(&p->conn)) {
+        if (!p->vetted)
+            p->closed_not_tcp = !socket_is_tcp(p->conn.fd);
+        tcp_progress_read(p->conn.fd, &p->progress);
+    }
+    release(&p->conn);
+}
+
 static bool host_still_holds_locked(struct pending *p)
 {
     struct stat st;
-    if (p->host_closed || p->inherited || p->conn.fd < 0 || p->forks_at_submit != E.forks)
+    if (!host_may_hold_locked(p))
         return false;
     if (fstat(p->host_fd, &st) == 0 && st.st_dev == p->conn.dev && st.st_ino == p->conn.ino)
         return true;
-    p->host_closed = true;
-    if (still_owned(&p->conn))
-        tcp_progress_read(p->conn.fd, &p->progress);
-    release(&p->conn);
+    host_closed_locked(p);
     return false;
+}
+
+void engine_host_closed(int fd, dev_t dev, ino_t ino)
+{
+    int tries = 0, cancel_state, ignored;
+    if (!engine_fd_watched(fd))
+        return;
+    atomic_fetch_and_explicit(&watched[fd / 64], ~(1ul << (fd % 64)), memory_order_relaxed);
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel_state);
+    /* Never waits long: close() may come from a signal handler that interrupted the lock's
+     * holder, or from a vfork child (not this process: the worker's pid tells). The worker
+     * holds the lock for microseconds, so a few yields usually get it; otherwise the
+     * worker's periodic look (within HOST_CLOSE_CHECK_NS) does it. */
+    int busy = 0;
+    while ((busy = pthread_mutex_trylock(&E.lock)) != 0 && busy == EBUSY && ++tries < CLOSE_LOCK_TRIES)
+        sched_yield();
+    if (busy == 0) {
+        if (E.worker_pid == getpid() && E.slots_ready) {
+            for (size_t k = 0; k < E.nactive; k++) {
+                struct pending *p = &E.slots[E.active[k]];
+                if (p->host_fd == fd && p->conn.dev == dev && p->conn.ino == ino && host_may_hold_locked(p))
+                    host_closed_locked(p);
+            }
+        }
+        pthread_mutex_unlock(&E.lock);
+    }
+    pthread_setcancelstate(cancel_state, &ignored);
 }
 
 /* Settles what reached its deadline; says which sources have queries due. Returns the
@@ -1684,6 +1752,8 @@ struct engine_ticket engine_submit(int fd, const struct endpoint *remote, const 
         .inherited = inherited,
     };
     E.active[E.nactive++] = idx;
+    if (!inherited)
+        watch_fd(fd);
     /* The SYN came one round trip before accept(); the worker knows that round trip
      * (vet_locked) and corrects this. */
     schedule_first_query_locked(&p->v3, now, now, now);

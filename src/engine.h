@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "action.h"
 #include "addr.h"
@@ -44,6 +45,13 @@ struct engine_ticket engine_submit(int fd, const struct endpoint *remote, const 
 enum hold_reply engine_wait(struct engine_ticket ticket, unsigned hold_ms, int cancel_state);
 /* The reply for a kind under the process's configuration (action_reply_text). */
 size_t engine_reply_text(enum hold_reply kind, char *buf, size_t size);
+
+/* The host's close(): whether fd is (may be) the number of a connection awaiting a verdict,
+ * and, once the host closed it (dev/ino: what the number named just before), drop the
+ * duplicate at once unless a fork since may have handed the connection on. Never blocks;
+ * safe in a signal handler. */
+bool engine_fd_watched(int fd);
+void engine_host_closed(int fd, dev_t dev, ino_t ino);
 
 /* At exit: wait (at most until the last pending deadline) for verdicts still pending in
  * this process, so that a program serving one connection (inetd mode) still logs it. */

@@ -244,3 +244,15 @@ out:
     errno = saved;
     return verdict;
 }
+
+bool p0fshim_close_watched(int fd)
+{
+    return atomic_load_explicit(&active, memory_order_relaxed) && engine_fd_watched(fd);
+}
+
+void p0fshim_after_close(int fd, const struct stat *before)
+{
+    int saved = errno;
+    engine_host_closed(fd, before->st_dev, before->st_ino);
+    errno = saved;
+}

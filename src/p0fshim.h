@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 /* The constructor's work: read the configuration, open the log socket. Keeps errno. */
 void p0fshim_init(void);
@@ -16,6 +17,13 @@ void p0fshim_at_exit(void);
  * shim acts on (and in hold mode waits for the verdict). addr/addrlen as the caller
  * passed them, given_len the caller's size. Keeps errno. */
 int p0fshim_after_accept(int fd, const struct sockaddr *addr, const socklen_t *addrlen, socklen_t given_len);
+
+/* Before the host's close(fd): whether the shim wants to know (a connection awaiting its
+ * verdict may have that number). Lock-free. */
+bool p0fshim_close_watched(int fd);
+/* After it, with what fd named before: drops the shim's duplicate of a connection the host
+ * let go, so that its client sees the close now. Keeps errno; never blocks. */
+void p0fshim_after_close(int fd, const struct stat *before);
 
 
 #endif

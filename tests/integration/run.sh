@@ -182,7 +182,7 @@ T_START=$SECONDS
 
 # ---- 1. symbol table -------------------------------------------------------------------------
 syms=$(nm -D --defined-only "$LIB" | awk '{ print $NF }' | sort | tr '\n' ' ')
-check "symbols: the library exports exactly accept and accept4 (got: $syms)" [ "$syms" = "accept accept4 " ]
+check "symbols: the library exports exactly accept, accept4 and close (got: $syms)" [ "$syms" = "accept accept4 close " ]
 
 # ---- 2. server models --------------------------------------------------------------------------
 # model_scenario NAME MODEL [testsrv ARGS...]
