@@ -318,7 +318,7 @@ check "$S: tcpserver has the library loaded" has_lib "$TCPS" libp0fshim.so
 check "$S: windows client is closed" client win closed "$WIN"
 check "$S: linux client is served" client lin served "$LIN"
 check "$S: block line from tcpserver (p0fshim[$TCPS])" has_line \
-    "$(conn "$WIN" block "" "$TCPS") os=\"Windows\" .* rule=\"/windows/\" rule_at=\"$(re "$D/blocked"):1\"$"
+    "$(conn "$WIN" block "" "$TCPS") os=\"Windows\" .* rule=\"/windows/\" rule_at=\"$(re "$D/blocked"):1\" cutoff=[a-z_]+ client_sent=[0-9]+$"
 check "$S: allow line from tcpserver" has_line "$(conn "$LIN" allow "" "$TCPS") os=\"Linux\""
 # A held session: the service tcpserver started has the library too, but stays a pass-through.
 client held served "$LIN" --hold-ms 1200 &
@@ -632,7 +632,7 @@ check "$S: the set-user-ID library in $MULTIARCH_DIR is preloaded by its bare na
 check "$S: windows client is closed" client win closed "$WIN"
 check "$S: linux client is served" client lin served "$LIN"
 check "$S: block line in the log of /etc/p0fshim/p0fshim.conf" has_line \
-    "$(conn "$WIN" block "" "$SRV_PID") os=\"Windows\" .* rule_at=\"$(re "$D/blocked"):1\"$"
+    "$(conn "$WIN" block "" "$SRV_PID") os=\"Windows\" .* rule_at=\"$(re "$D/blocked"):1\" cutoff=[a-z_]+ client_sent=[0-9]+$"
 check "$S: allow line there too" has_line "$(conn "$LIN" allow "" "$SRV_PID")"
 settle
 check "$S: P0FSHIM_CONFIG was ignored: nothing in its log" eval '[ ! -s "$D/log-env.txt" ]'

@@ -204,7 +204,7 @@ model_scenario() {
     check "$S: windows client is closed" client win closed "$WIN" "127.0.0.1:$PORT"
     check "$S: linux client is served" client lin served "$LIN" "127.0.0.1:$PORT"
     check "$S: block line for the windows client" has_line \
-        "$(conn "$WIN" block) os=\"Windows\" flavor=\"NT kernel\" genre=\"Windows NT kernel\" match=exact distance=0 link=\"Ethernet\" uptime_min=0 total_conn=3 rule=\"/windows/\" rule_at=\"$(re "$D/blocked"):1\"$"
+        "$(conn "$WIN" block) os=\"Windows\" flavor=\"NT kernel\" genre=\"Windows NT kernel\" match=exact distance=0 link=\"Ethernet\" uptime_min=0 total_conn=3 rule=\"/windows/\" rule_at=\"$(re "$D/blocked"):1\" cutoff=in_time client_sent=0$"
     check "$S: allow line for the linux client" has_line \
         "$(conn "$LIN" allow) os=\"Linux\" flavor=\"3\.11 and newer\" genre=\"Linux 3\.11 and newer\" match=generic distance=1 "
     check "$S: allow lines carry no rule" no_line "verdict=allow .*rule="
@@ -387,7 +387,7 @@ stop_srv
 BLOCKED='Windows NT kernel' simple_scenario phrase
 check "$S: 'Windows NT kernel' closes the windows client" client win closed "$WIN" "127.0.0.1:$PORT"
 check "$S: verdict=block with the phrase rule" \
-    has_line "$(conn "$WIN" block) .*rule=\"Windows NT kernel\" rule_at=\"$(re "$D/blocked"):1\"$"
+    has_line "$(conn "$WIN" block) .*rule=\"Windows NT kernel\" rule_at=\"$(re "$D/blocked"):1\" cutoff=[a-z_]+ client_sent=[0-9]+$"
 stop_srv
 BLOCKED='windows nt kernel' simple_scenario phrase-case
 check "$S: 'windows nt kernel' does not block" client win served "$WIN" "127.0.0.1:$PORT"

@@ -160,7 +160,7 @@ check "$S: windows client ($WIN) is closed" client win closed "$WIN" "127.0.0.1:
 check "$S: linux client ($LIN) is served" client lin served "$LIN" "127.0.0.1:$PORT"
 check "$S: host $NOOS (OS not identified) is served" client noos served "$NOOS" "127.0.0.1:$PORT"
 check "$S: block line with every v2 field (score -100, uptime 1390 h, mflags) and the rule" has_line \
-    "$(conn "$WIN" block) $(re "$F2_WIN") rule=\"/windows/\" rule_at=\"$(re "$D/blocked"):1\"$"
+    "$(conn "$WIN" block) $(re "$F2_WIN") rule=\"/windows/\" rule_at=\"$(re "$D/blocked"):1\" cutoff=[a-z_]+ client_sent=[0-9]+$"
 check "$S: allow line with every v2 field (dist -1, nat 2 logged as 1)" has_line "$(conn "$LIN" allow) $(re "$F2_LIN")$"
 check "$S: OS not identified: verdict=unknown, empty v2_genre, v2_reason" has_line \
     "$(conn "$NOOS" unknown) v2_genre=\"\" v2_detail=\"\" v2_dist=0 .* v2_reason=\"os not identified\"$"
@@ -316,7 +316,7 @@ dual_checks() {
     check "$S: $LIN (Linux to both) is served" client lin served "$LIN" "127.0.0.1:$PORT"
     check "$S: $ALT (v3: Windows, v2: Linux) is closed" client alt closed "$ALT" "127.0.0.1:$PORT"
     check "$S: block by the v2 genre: one line with both sets of fields, v3 then v2" has_line \
-        "$(conn "$WIN" block) $(re "$F3_LINUX") $(re "$F2_WIN") rule=\"/windows/\" rule_at=\"$(re "$D/blocked"):1\"$"
+        "$(conn "$WIN" block) $(re "$F3_LINUX") $(re "$F2_WIN") rule=\"/windows/\" rule_at=\"$(re "$D/blocked"):1\" cutoff=[a-z_]+ client_sent=[0-9]+$"
     check "$S: allow line with both sets of fields" has_line "$(conn "$LIN" allow) $(re "$F3_LINUX") $(re "$F2_LIN")$"
     check "$S: block by the v3 genre, v2 fields too" has_line \
         "$(conn "$ALT" block) $(re "$F3_WINDOWS") $(re "$F2_ALT") rule=\"/windows/\" rule_at="
@@ -335,7 +335,7 @@ start_p3 "${V3_HOSTS[@]}"
 start_srv loop "127.0.0.1:$PORT"
 dual_checks
 check "$S: smite_os (on the v3 line) gives karma=-1 for the v3 Windows genre only" \
-    eval 'count_is "karma=-1" 1 && has_line "$(conn "$ALT" block) .* karma=-1$"'
+    eval 'count_is "karma=-1" 1 && has_line "$(conn "$ALT" block) .* karma=-1 cutoff=[a-z_]+ client_sent=[0-9]+$"'
 stop_srv
 
 scenario dual-directives
@@ -353,7 +353,7 @@ start_p3 "${V3_HOSTS[@]}"
 start_srv loop "127.0.0.1:$PORT"
 check "$S: p0f v2 down: $ALT (Windows to v3) is still closed" client alt closed "$ALT" "127.0.0.1:$PORT"
 check "$S: block with the v3 fields and the v2 connect error" has_line \
-    "$(conn "$ALT" block) $(re "$F3_WINDOWS") rule=\"/windows/\" rule_at=\"[^\"]*\" v2_reason=\"p0f v2 connect: [^\"]*\"$"
+    "$(conn "$ALT" block) $(re "$F3_WINDOWS") rule=\"/windows/\" rule_at=\"[^\"]*\" cutoff=[a-z_]+ client_sent=[0-9]+ v2_reason=\"p0f v2 connect: [^\"]*\"$"
 check "$S: $WIN (Linux to v3) is served, verdict=allow" \
     eval 'client win served "$WIN" "127.0.0.1:$PORT" && has_line "$(conn "$WIN" allow) $(re "$F3_LINUX") v2_reason=\"p0f v2 connect"'
 stop_srv
@@ -365,7 +365,7 @@ start_srv loop "127.0.0.1:$PORT"
 check "$S: (ident/p0f SOCK) $ALT (Windows to v3) is closed" client alt closed "$ALT" "127.0.0.1:$PORT"
 check "$S: $LIN is served" client lin served "$LIN" "127.0.0.1:$PORT"
 check "$S: block and allow lines with the v3 fields only" \
-    eval 'has_line "$(conn "$ALT" block) $(re "$F3_WINDOWS") rule=\"/windows/\" rule_at=\"$(re "$D/blocked"):1\"$" && has_line "$(conn "$LIN" allow) $(re "$F3_LINUX")$" && no_line "v2_"'
+    eval 'has_line "$(conn "$ALT" block) $(re "$F3_WINDOWS") rule=\"/windows/\" rule_at=\"$(re "$D/blocked"):1\" cutoff=[a-z_]+ client_sent=[0-9]+$" && has_line "$(conn "$LIN" allow) $(re "$F3_LINUX")$" && no_line "v2_"'
 stop_srv
 
 # Two v2 sources are refused: one line naming the file and the line, then pass-through.

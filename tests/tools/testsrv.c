@@ -28,7 +28,10 @@
  * Before each accept errno is set to EDOM; after a successful accept errno must still be EDOM,
  * else errno_changed is counted. Failed accepts count as accept_errors, except EAGAIN from the
  * empty non-blocking listener (epoll) or from the SO_RCVTIMEO timeout, and EINTR caused by a
- * signal this program handles (SIGCHLD, SIGTERM).
+ * signal this program handles (SIGCHLD, SIGTERM) or, on a blocking listener, returned by
+ * p0fshim's hold mode after it answered a connection itself with nothing else queued, and
+ * ECONNABORTED (an aborted connection; also hold mode's word for "my share of refusals in one
+ * call is done, more are queued").
  * Stats file (rewritten atomically at start, after each accept and after each connection):
  *   accepted=N served=N accept_errors=N errno_changed=N
  * where served counts sessions that ended with QUIT and a fully written "221 bye".
@@ -491,6 +494,14 @@ static enum acc accept_one(int lfd, bool nonblock_model, int *fdp)
             return ACC_EMPTY;
     } else if (e == EINTR && atomic_load(&g_sig_gen) != gen) {
         return ACC_INTR;
+    } else if (e == ECONNABORTED) {
+        /* POSIX: a queued connection was aborted; p0fshim's hold mode also says it when it has
+         * answered its share of connections in one call and more are queued. Servers go on. */
+        return ACC_EMPTY;
+    } else if (e == EINTR && !nonblock_model) {
+        /* No signal of ours: p0fshim's hold mode answered a connection itself and nothing else
+         * was queued on this blocking listener ("nothing to accept", as a daemon reads it). */
+        return ACC_EMPTY;
     }
     if (atomic_load(&g_stop))
         return ACC_INTR;
