@@ -33,15 +33,16 @@
 #define SWEEP_EVERY 100
 #define SWEEP_BATCH 200
 
-/* One sender controls a whole IPv6 /64 (and often an IPv4 /24): keyed by /128 (or /32),
- * it could create a record per address until the map is full, and greylisting would
- * then fail open for everyone. So a network (/24, /64) holds at most this many records
- * of hosts that never passed; a new one evicts the network's least recently seen. 32
- * is far more than a site sends from at once for the first time (its retries reuse
- * their records), and 32 x ~170 bytes keeps one network under 6 KiB of the store. The
- * scan that counts them stops after NETWORK_SCAN_LIMIT records of the network (passed
- * ones included), so a check never walks far. */
-#define GREYLIST_NETWORK_CAP 32
+/* One sender controls a whole IPv6 /64: keyed by /128, it could create a record per
+ * address (2^64 of them) until the map is full, and greylisting would then fail open for
+ * everyone. So a /64 holds at most this many records of hosts that never passed; a new
+ * one evicts the network's least recently seen. 256 gives a /64 the room an IPv4 /24 has
+ * by nature (its 256 addresses), so a large sender's pool in one /64 (a cluster whose
+ * retries may come from other hosts of it) is treated no worse than the same pool in IPv4,
+ * and bounds one network to ~43 KiB of the store. IPv4 needs no cap: there a sender holds
+ * at most the addresses it really has. The scan that counts a network's records stops
+ * after NETWORK_SCAN_LIMIT of them (passed ones included), so a check never walks far. */
+#define GREYLIST_NETWORK_CAP 256
 #define NETWORK_SCAN_LIMIT (4 * GREYLIST_NETWORK_CAP)
 
 /* A map full of live records, expired ones purged, loses this share (percent) of its
@@ -387,8 +388,6 @@ static int write_meta(MDB_txn *txn, MDB_dbi dbi, const struct meta *m)
  * prefix, then /24 or /64 of the address); 0 when a record is a network already. */
 static size_t network_key_bytes(const uint8_t key[KEY_SIZE])
 {
-    if (key[0] == 4 && key[1] > 24)
-        return 2 + 3;
     if (key[0] == 6 && key[1] > 64)
         return 2 + 8;
     return 0;

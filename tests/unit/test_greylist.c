@@ -1240,7 +1240,7 @@ Test(greylist, one_ipv6_network_keeps_at_most_the_cap, .timeout = 120)
     }
     greylist_close(g);
     size_t n = count_hosts();
-    cr_assert_leq(n, 32u, "the /64 holds %zu records", n);
+    cr_assert_leq(n, 256u, "the /64 holds %zu records", n);
     cr_assert_geq(n, 8u, "the /64 holds only %zu records", n);
 
     /* Someone else is still greylisted, and remembered. */
@@ -1254,7 +1254,9 @@ Test(greylist, one_ipv6_network_keeps_at_most_the_cap, .timeout = 120)
     greylist_close(g);
 }
 
-Test(greylist, one_ipv4_network_keeps_at_most_the_cap)
+/* An IPv4 /24 is not capped: its 256 addresses bound it already, and a large sender's pool
+ * there must not evict its own first attempts before their retries. */
+Test(greylist, an_ipv4_network_is_not_capped)
 {
     char addr[32];
     struct greylist *g = open_default();
@@ -1265,7 +1267,7 @@ Test(greylist, one_ipv4_network_keeps_at_most_the_cap)
         expect(g, addr, T0 + DELAY + i, GREYLIST_FIRST);
     }
     greylist_close(g);
-    cr_assert_eq(count_hosts(), 32u + 1u, "32 new hosts and the one that passed");
+    cr_assert_eq(count_hosts(), 200u + 1u, "200 new hosts and the one that passed");
     g = open_default();
     expect(g, "198.51.100.200", T0 + DELAY + 300, GREYLIST_GOOD);
     greylist_close(g);
