@@ -65,7 +65,7 @@ VG_HOSTS   := testsrv faultsrv accept_semantics
 # Scenarios of faults.sh that mean something under valgrind (not emfile: valgrind keeps descriptors
 # of its own and fakes RLIMIT_NOFILE; not burst-10k: its rates and RSS; not strace; not trust: the
 # config error line comes twice, see below).
-VG_FAULTS  := fd-reuse signals threads peercred
+VG_FAULTS  := fd-reuse signals threads peercred host-close select2 cancel
 
 $(VG_B)/ready: all tests/tools/vgwrap.c
 	@rm -rf $(VG_B) && mkdir -p $(VG_B)/tests $(VG_B)/reports
