@@ -71,17 +71,17 @@ now_ms() { local t=${EPOCHREALTIME/./}; echo $((t / 1000)); }
 # mutant NAME FILE FROM TO [FILE FROM TO]...: built one after the other in the background.
 MUTANT_SPECS=(
     # the duplicate: the shim keeps the host's own fd number and shuts it down unchecked
-    "nodup|src/engine.c|int dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);|int dup_fd = fd;|src/engine.c|still_owned(&snapshot.conn)|1"
+    "nodup|src/engine.c|int dup_fd = floor < 0 ? -1 : fcntl(fd, F_DUPFD_CLOEXEC, floor);|int dup_fd = fd;|src/engine.c|still_owned(&snapshot.conn)|1|src/engine.c|return !p->host_closed && !p->inherited && p->conn.fd >= 0 && p->forks_at_submit == E.forks;|return p->inherited && !p->inherited;"
     # the worker's signal mask
     "sigmask|src/engine.c|sigfillset(&all);|sigemptyset(&all);"
     # the descriptor band: duplicates take the lowest free number, whatever the host holds
-    "band|src/fdband.c|return (int)(limit - limit / 4);|return 0;|src/fdband.c|if (limit < FDBAND_MIN_LIMIT)|if (0)|src/fdband.c|return dup_fd - floor > (int)ours + FDBAND_SLACK;|return false;"
+    "band|src/fdband.c|return (int)(limit - limit / 4);|return 0 * (int)limit;|src/fdband.c|if (limit < FDBAND_MIN_LIMIT)|if (limit < 1)|src/fdband.c|return dup_fd - floor > (int)ours + FDBAND_SLACK;|return dup_fd * 0 > floor + (int)ours;"
     # after a refusal, accept() again whether or not a connection is queued, without a cap
-    "refusal|shim/shim.c|if (!connection_queued(fd))|if (0)|shim/shim.c|if (refused == REFUSALS_PER_CALL_MAX)|if (0)"
+    "refusal|shim/shim.c|if (!connection_queued(fd))|if (!connection_queued(fd) && refused > 1000000)|shim/shim.c|if (refused == REFUSALS_PER_CALL_MAX)|if (refused == 1000000)"
     # the SO_PEERCRED check
     "peercred|src/engine.c|if (cred.uid == 0 |if (1 "
     # the trust check of config and blocked-OS files
-    "trust|src/textfile.c|if (!trusted(&st) || !directories_trusted(path)) {|if (0) {"
+    "trust|src/textfile.c|if (!trusted(&st) |if ((!trusted(&st) && st.st_size < 0) |src/textfile.c|!directories_trusted(path)) {|(!directories_trusted(path) && st.st_size < 0)) {"
 )
 build_mutant() {
     local spec=$1 name file from to dir rest
