@@ -534,24 +534,6 @@ static void lint_postfix_chroot(struct lint *l)
     fclose(f);
 }
 
-static void lint_directory_of(struct lint *l, int rank, const char *file, const char *what)
-{
-    char dir[PATH_MAX];
-    struct stat st;
-    snprintf(dir, sizeof(dir), "%s", file);
-    char *slash = strrchr(dir, '/');
-    if (slash == NULL)
-        return;
-    if (slash == dir)
-        slash[1] = '\0';
-    else
-        *slash = '\0';
-    if (stat(dir, &st) == 0 && (st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX))
-        add(l, SEV_WARNING, rank, file, 0,
-            "its directory %s is writable by %s: the %s can be replaced by someone other than root", dir,
-            st.st_mode & S_IWOTH ? "everyone" : "its group", what);
-}
-
 /* ---- the blocked-OS file ---- */
 
 static size_t genres_matched(const struct lint *l, const struct regex *re, const char **example)
@@ -737,7 +719,6 @@ int cmd_lint(int argc, char **argv)
         l.config_text = NULL;
     } else {
         lint_config_text(&l);
-        lint_directory_of(&l, 0, l.config_path, "configuration");
     }
 
     if (l.eff_valid) {
@@ -761,7 +742,6 @@ int cmd_lint(int argc, char **argv)
                 "blocked-OS file %s does not exist: nothing is blocked", blocked);
         } else if (rc == 0) {
             lint_blocked_text(&l, blocked);
-            lint_directory_of(&l, 1, blocked, "blocked-OS file");
         }
 
         /* The library's own loader must agree that the configuration is good. */

@@ -399,7 +399,7 @@ lint l6 --config "$L/gw.conf"
 check "lint: a group-writable blocked-OS file: error" eval 'rc_is 1 && has l6 "^$L/gw.blocked: error: the library refuses this blocked-OS file: writable by its group"'
 mkdir -p "$L/opendir" && chmod 777 "$L/opendir" && cp "$L/good.conf" "$L/opendir/conf"
 lint l7 --config "$L/opendir/conf"
-check "lint: a configuration in a world-writable directory: warning" eval 'rc_is 3 && has l7 "^$L/opendir/conf: warning: its directory $L/opendir is writable by everyone"'
+check "lint: a configuration in a world-writable directory: the library refuses it (error)" eval 'rc_is 1 && has l7 "^$L/opendir/conf: error: the library refuses this configuration: its directory $L/opendir is writable by everyone"'
 lint l8 --config "$L/missing.conf"
 check "lint: a named configuration that is missing: error" eval 'rc_is 1 && has l8 "^$L/missing.conf: error: no such file"'
 lint l9 --config "$L"
