@@ -843,21 +843,6 @@ static int open_store_dir(const char *dir, struct stat *st, char *why, size_t si
     return fd;
 }
 
-/* A store created before the files were created as the directory's owner has them
- * owned by root, which the owner's identity cannot open. As root, hand such a file
- * to the owner: only a regular file with no other name (a hard link to a file of
- * root's elsewhere has two), looked at and changed through one O_PATH descriptor. */
-static void adopt_root_file(int dir_fd, const char *name, const struct stat *dir_st)
-{
-    struct stat st;
-    int fd = openat(dir_fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0)
-        return;
-    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_nlink == 1 && st.st_uid == 0)
-        fchownat(fd, "", dir_st->st_uid, dir_st->st_gid, AT_EMPTY_PATH);
-    close(fd);
-}
-
 /* Opens (creating) one of the store's files without following a link and says
  * whether LMDB may use it: the descriptor, or -1 with why. */
 static int open_store_file(int dir_fd, const char *name, const struct stat *dir_st, struct stat *st, char *why,
@@ -882,8 +867,10 @@ static int open_store_file(int dir_fd, const char *name, const struct stat *dir_
         bad = "is not a regular file";
     else if (st->st_nlink != 1)
         bad = "has more than one name (a hard link)";
-    else if (st->st_uid != 0 && st->st_uid != dir_st->st_uid)
-        bad = "is owned neither by root nor by the directory's owner";
+    /* Not even root's in another user's directory: that user may have moved a file of
+     * root's in (from any directory it can write), and LMDB would write into it. */
+    else if (st->st_uid != dir_st->st_uid)
+        bad = "is not owned by the directory's owner";
     else if (st->st_mode & S_IWOTH)
         bad = "is writable by others";
     /* Group write matters only where the group can reach the file. */
@@ -902,12 +889,9 @@ static int open_store_file(int dir_fd, const char *name, const struct stat *dir_
  * caller, finish_opening). */
 static int vet_store_files(struct greylist *g, char *why, size_t size)
 {
-    static const char *const names[] = {"lock.mdb", "data.mdb"};
     uid_t euid = geteuid();
 
     if (euid == 0 && g->dir_st.st_uid != 0) {
-        for (size_t i = 0; i < 2; i++)
-            adopt_root_file(g->dir_fd, names[i], &g->dir_st);
         if (become_owner(&g->as_owner, g->dir_st.st_uid, g->dir_st.st_gid, why, size) != 0)
             return -1;
     }
