@@ -1281,9 +1281,11 @@ static bool vet_locked(uint32_t idx, uint64_t now)
  * After a fork the child may hold the connection (a fork-per-connection MTA closes the
  * parent's copy at once): the duplicate then stays, so that a block can still cut the
  * child's session off. */
+/* Not once finished: the worker then uses the duplicate outside the lock (its cut-off and
+ * shutdown), and frees the slot, duplicate and all, right after. */
 static bool host_may_hold_locked(const struct pending *p)
 {
-    return !p->host_closed && !p->inherited && p->conn.fd >= 0 && p->forks_at_submit == E.forks;
+    return !p->host_closed && !p->inherited && !p->finished && p->conn.fd >= 0 && p->forks_at_submit == E.forks;
 }
 
 static void host_closed_locked(struct pending *p)

@@ -71,7 +71,7 @@ now_ms() { local t=${EPOCHREALTIME/./}; echo $((t / 1000)); }
 # mutant NAME FILE FROM TO [FILE FROM TO]...: built one after the other in the background.
 MUTANT_SPECS=(
     # the duplicate: the shim keeps the host's own fd number and shuts it down unchecked
-    "nodup|src/engine.c|int dup_fd = floor < 0 ? -1 : fcntl(fd, F_DUPFD_CLOEXEC, floor);|int dup_fd = fd;|src/engine.c|still_owned(&snapshot.conn)|1|src/engine.c|return !p->host_closed && !p->inherited && p->conn.fd >= 0 && p->forks_at_submit == E.forks;|return p->inherited && !p->inherited;"
+    "nodup|src/engine.c|int dup_fd = floor < 0 ? -1 : fcntl(fd, F_DUPFD_CLOEXEC, floor);|int dup_fd = fd;|src/engine.c|still_owned(&snapshot.conn)|1|src/engine.c|return !p->host_closed && !p->inherited && !p->finished && p->conn.fd >= 0 && p->forks_at_submit == E.forks;|return p->inherited && !p->inherited;"
     # the worker's signal mask
     "sigmask|src/engine.c|sigfillset(&all);|sigemptyset(&all);"
     # the descriptor band: duplicates take the lowest free number, whatever the host holds
