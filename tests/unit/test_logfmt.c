@@ -302,6 +302,31 @@ Test(logfmt, connection_block)
                              "rule_at=\"" BLOCKED ":7\" karma=-1");
 }
 
+/* A block the shim carried out after the MTA had the connection says how far the client got. */
+Test(logfmt, connection_block_cut_off_too_late)
+{
+    struct logfmt l;
+    struct connection_report r = base_report();
+    r.judgement.verdict = VERDICT_BLOCK;
+    r.elapsed_ms = 4;
+    r.action = "close";
+    r.cutoff = CUTOFF_TOO_LATE;
+    r.client_sent_known = true;
+    r.client_sent = 412;
+    r.reason = "p0f timeout";
+    logfmt_connection(&l, &r);
+    cr_assert(strstr(l.text, " action=close cutoff=too_late client_sent=412 reason=\"p0f timeout\"") != NULL, "%s",
+              l.text);
+    r.cutoff = CUTOFF_IN_TIME;
+    r.client_sent_known = false;
+    logfmt_connection(&l, &r);
+    cr_assert(strstr(l.text, " cutoff=in_time reason=") != NULL, "%s", l.text);
+    cr_assert_null(strstr(l.text, "client_sent"), "%s", l.text);
+    r.cutoff = CUTOFF_NONE;
+    logfmt_connection(&l, &r);
+    cr_assert_null(strstr(l.text, "cutoff"), "%s", l.text);
+}
+
 Test(logfmt, connection_rule_only_with_block)
 {
     struct logfmt l;
