@@ -1,4 +1,4 @@
-# `make bench`: the performance table of issue 7 (bench/run.sh). Included from the Makefile
+# `make bench`: one markdown table of side-by-side figures (bench/run.sh). Included from the Makefile
 # after its `all` rule; uses its CC, CFLAGS and B. Needs root (network namespaces for the
 # rows with the real p0f). Timing figures are printed, never asserted: `make check` has none.
 

@@ -1,4 +1,4 @@
-# Hardening (issue 6): fault injection, sanitizers, valgrind, fuzzing. Included from the Makefile
+# Hardening: fault injection, sanitizers, valgrind, fuzzing. Included from the Makefile
 # after its `all` rule; uses its CC, B, CORE_SRC and the test scripts' P0FSHIM_BUILD override
 # (tests/lib.sh). Every target installs what it needs (scripts/install-deps.sh EXTRA...).
 #

@@ -1,4 +1,4 @@
-# Fingerprint headers (issue 9): p0fshim-milter (libmilter, Debian's libmilter-dev) and the
+# Fingerprint headers: p0fshim-milter (libmilter, Debian's libmilter-dev) and the
 # header tests. Included from the Makefile after its `all` rule; uses its CC, CFLAGS, B and
 # LDLIBS_CORE. The milter shares src/tool's p0f client, header lookup and sanitiser (not
 # main.c: the milter has its own main).

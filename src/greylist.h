@@ -1,4 +1,4 @@
-/* Greylisting by operating system (issue 8): the first connection from a host whose OS
+/* Greylisting by operating system: the first connection from a host whose OS
  * matches greylist_os is told to come back later; a retry after greylist_delay and
  * within greylist_window passes, and the host is then remembered as good for
  * greylist_expire. State lives in an LMDB environment shared by every process of the

@@ -1,5 +1,5 @@
 #!/bin/bash
-# End-to-end test of hold mode and greylisting (issue 8) with Debian's Postfix, built as
+# End-to-end test of hold mode and greylisting with Debian's Postfix, built as
 # tests/e2e/postfix.sh is: a Postfix instance of its own (postfix -c DIR, its own queue and data
 # directories in the scratch dir) in the lab's server namespace, smtpd chrooted (chroot=y), the
 # shim preloaded through the shipped import_environment line, the real p0f watching the lab with

@@ -1,5 +1,5 @@
 #!/bin/bash
-# Hold mode, SMTP replies and greylisting by OS (issue 8), on loopback: testsrv (and, where the
+# Hold mode, SMTP replies and greylisting by OS, on loopback: testsrv (and, where the
 # exact result of accept() matters, a few lines of Perl) under LD_PRELOAD=libp0fshim.so, fake_p0f
 # standing in for p0f, logsink for /dev/log. The fake p0f tells clients apart by source address:
 #   127.0.0.2 .4 .6 .8 .9 and 127.0.1.2  "Windows NT kernel"  (.2 and .4 share a /24, 127.0.1.2 not)
