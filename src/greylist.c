@@ -715,39 +715,27 @@ static bool usable(struct greylist *g, struct greylist_result *out)
  *     groups), so that a link planted by the owner reaches nothing the owner could
  *     not write anyway, and the files created belong to the owner, not to root;
  *   - each file is opened (created) by us without following a link, and must be a
- *     regular file with one name, owned by root or the directory's owner, not
- *     writable by others;
+ *     regular file with one name, owned by the directory's owner, not writable by
+ *     others;
  *   - after mdb_env_open, LMDB's descriptors must be on those very files: otherwise
  *     a link was swapped in between, and the store is closed again.
  * The fsuid switch is per thread (the raw system calls below, not glibc's setgroups,
  * which changes every thread), so the daemon's other threads keep their identity. */
 
-static long set_fsuid(uid_t uid)
-{
+/* 32-bit x86 and ARM have separate calls for 32-bit ids; the plain ones elsewhere. */
 #ifdef SYS_setfsuid32
-    return syscall(SYS_setfsuid32, uid);
+#define NR_SETFSUID SYS_setfsuid32
+#define NR_SETFSGID SYS_setfsgid32
+#define NR_SETGROUPS SYS_setgroups32
 #else
-    return syscall(SYS_setfsuid, uid);
+#define NR_SETFSUID SYS_setfsuid
+#define NR_SETFSGID SYS_setfsgid
+#define NR_SETGROUPS SYS_setgroups
 #endif
-}
 
-static long set_fsgid(gid_t gid)
-{
-#ifdef SYS_setfsgid32
-    return syscall(SYS_setfsgid32, gid);
-#else
-    return syscall(SYS_setfsgid, gid);
-#endif
-}
-
-static long set_thread_groups(size_t n, const gid_t *groups)
-{
-#ifdef SYS_setgroups32
-    return syscall(SYS_setgroups32, n, groups);
-#else
-    return syscall(SYS_setgroups, n, groups);
-#endif
-}
+static long set_fsuid(uid_t uid) { return syscall(NR_SETFSUID, uid); }
+static long set_fsgid(gid_t gid) { return syscall(NR_SETFSGID, gid); }
+static long set_thread_groups(size_t n, const gid_t *groups) { return syscall(NR_SETGROUPS, n, groups); }
 
 /* Puts back the thread's filesystem identity; 0, or -1 when the kernel refused. */
 static int restore_identity(struct fs_identity *id)

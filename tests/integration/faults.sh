@@ -693,6 +693,20 @@ select2_start() {
         --events "$D/events" ${SELECT2_ARGS:-}
 }
 events_count() { grep -c -- "$1" "$D/events" 2>/dev/null || true; }
+# signal_during_hold SIGNAL WAIT_S EXPECT [testclient ARGS]: a Windows client whose accept() is held
+# (p0f has its query), then SIGNAL to the host 300 ms later; waits up to WAIT_S for the host to be
+# gone. Sets HELD_PID (the client, still to be waited for) and GONE_MS (signal to exit).
+signal_during_hold() {
+    local sig=$1 wait_s=$2 expect=$3 t0; shift 3
+    client win "$expect" "$WIN" "$@" &
+    HELD_PID=$!
+    wait_for 3 log_has "$D/qlog" "addr=$(re "$WIN")"
+    sleep 0.3
+    t0=$(now_ms)
+    kill "-$sig" "$HOST_PID"
+    wait_for "$wait_s" eval '! kill -0 "$HOST_PID" 2>/dev/null'
+    GONE_MS=$(( $(now_ms) - t0 ))
+}
 # select2_other_port: a Windows client refused on PORT, then a Linux client on PORT+1; sets SL_OTHER
 # (first line the PORT+1 client got, within 3 s).
 select2_other_port() {
@@ -713,17 +727,10 @@ if want select2; then
     end_scenario
     scenario select2-signal
     select2_start --delay-ms 800
-    client win "first-line=554 " "$WIN" --timeout-ms 3000 &
-    cpid=$!
-    wait_for 3 log_has "$D/qlog" "addr=$(re "$WIN")"
-    sleep 0.3
-    t0=$(now_ms)
-    kill -TERM "$HOST_PID"
-    wait_for 5 eval '! kill -0 "$HOST_PID" 2>/dev/null'
-    gone=$(( $(now_ms) - t0 ))
-    wait "$cpid"; crc=$?
-    check "$S: SIGTERM during a hold: the host exits once the hold is over (${gone} ms; p0f answers at 800)" \
-        eval '! kill -0 "$HOST_PID" 2>/dev/null && [ "$gone" -lt 3000 ]'
+    signal_during_hold TERM 5 "first-line=554 " --timeout-ms 3000
+    wait "$HELD_PID"; crc=$?
+    check "$S: SIGTERM during a hold: the host exits once the hold is over (${GONE_MS} ms; p0f answers at 800)" \
+        eval '! kill -0 "$HOST_PID" 2>/dev/null && [ "$GONE_MS" -lt 3000 ]'
     check "$S: ... through its own loop (its stop event)" grep -q '^stop' "$D/events"
     check "$S: ... and the held client still got its reply" [ "$crc" -eq 0 ]
     end_scenario
@@ -755,21 +762,14 @@ if want cancel; then
     write_conf "mode hold" "hold_ms 5000"
     start_p0f --mode hang "${HOSTS[@]}"
     start_host "$TOOLS/hostsrv" --mode cancel --listen "127.0.0.1:$PORT" --events "$D/events"
-    client win closed "$WIN" --timeout-ms 8000 &
-    cpid=$!
-    wait_for 3 log_has "$D/qlog" "addr=$(re "$WIN")"
-    sleep 0.3
-    t0=$(now_ms)
-    kill -USR2 "$HOST_PID"
-    wait_for 4 eval '! kill -0 "$HOST_PID" 2>/dev/null'
-    gone=$(( $(now_ms) - t0 ))
-    check "$S: the host joined the cancelled thread and exited (${gone} ms after SIGUSR2)" \
+    signal_during_hold USR2 4 closed --timeout-ms 8000
+    check "$S: the host joined the cancelled thread and exited (${GONE_MS} ms after SIGUSR2)" \
         eval '! kill -0 "$HOST_PID" 2>/dev/null'
     check "$S: the thread's half-accepted connection did not leak" grep -q '^joined leaked=0' "$D/events"
     kill -KILL "$HOST_PID" 2>/dev/null   # a deadlocked host would never exit on its own
     stop_host
     check "$S: exit status 0" [ $? -eq 0 ]
-    wait "$cpid"
+    wait "$HELD_PID"
     check "$S: the held client saw its connection closed" [ $? -eq 0 ]
 fi
 end_scenario
