@@ -28,6 +28,7 @@
 #include "logfmt.h"
 #include "p0f2.h"
 #include "p0f3.h"
+#include "p0fsock.h"
 #include "policy.h"
 #include "tcpprogress.h"
 
@@ -432,48 +433,12 @@ static void p0f_disconnect(uint64_t now)
     pthread_mutex_unlock(&E.lock);
 }
 
-static int connect_path(int fd, const char *path)
-{
-    struct sockaddr_un sun = {.sun_family = AF_UNIX};
-    size_t len = strlen(path);
-    if (len >= sizeof(sun.sun_path)) {
-        errno = ENAMETOOLONG;
-        return -1;
-    }
-    memcpy(sun.sun_path, path, len + 1);
-    return connect(fd, (struct sockaddr *)&sun, sizeof(sun));
-}
-
 static bool root_changed(void)
 {
     struct stat st;
     return stat("/", &st) == 0 && (st.st_dev != E.root_dev || st.st_ino != E.root_ino);
 }
 
-/* After a chroot (Postfix's smtpd) the configured path no longer resolves; the same
- * socket is then found under the path with leading directories removed:
- * /var/spool/postfix/p0f/p0f.sock is /p0f/p0f.sock inside /var/spool/postfix. */
-static int connect_p0f_socket(int fd, const char *path)
-{
-    if (connect_path(fd, path) == 0)
-        return 0;
-    int reported = errno;
-    if (reported != ENOENT || !root_changed())
-        return -1;
-    for (const char *tail = strchr(path + 1, '/'); tail; tail = strchr(tail + 1, '/')) {
-        if (connect_path(fd, tail) == 0)
-            return 0;
-        /* A socket that exists but refuses says more than a path that is not there. */
-        if (errno != ENOENT && reported == ENOENT)
-            reported = errno;
-    }
-    errno = reported;
-    return -1;
-}
-
-/* Anyone can create a socket in /tmp, or replace a path a careless setup left writable:
- * the answers decide which mail is refused, so only root (p0f binds its socket before
- * dropping privileges) or the configured p0f_user may give them. */
 static bool p0f_peer_trusted(int fd, char *why, size_t why_size)
 {
     struct ucred cred;
@@ -482,10 +447,9 @@ static bool p0f_peer_trusted(int fd, char *why, size_t why_size)
         snprintf(why, why_size, "p0f peer credentials: %s", strerror(errno));
         return false;
     }
-    if (cred.uid == 0 || cred.uid == E.cfg->p0f_uid)
+    if (p0fsock_peer_trusted(cred.uid, E.cfg->p0f_uid))
         return true;
-    snprintf(why, why_size, "p0f socket served by uid %u (pid %d), not root or p0f_user", (unsigned)cred.uid,
-             (int)cred.pid);
+    p0fsock_untrusted_reason(why, why_size, cred.uid, cred.pid);
     return false;
 }
 
@@ -510,7 +474,7 @@ static bool p0f_connect(uint64_t now)
         E.p0f_retry_after_ns = now + RECONNECT_DELAY_MS * NS_PER_MS;
         return false;
     }
-    if (connect_p0f_socket(fd, E.cfg->v3.socket_path) != 0) {
+    if (p0fsock_connect(fd, E.cfg->v3.socket_path, root_changed()) != 0) {
         p0f_error("p0f connect", errno);
         diagnostic(LOG_WARNING, &E.rl_p0f, "cannot reach p0f", "reason", E.p0f_error);
         close(fd);
@@ -1090,7 +1054,7 @@ static void v2_start_due(uint64_t now)
         v2_abort(now);
         return;
     }
-    if (connect_p0f_socket(fd, src->socket_path) != 0) {
+    if (p0fsock_connect(fd, src->socket_path, root_changed()) != 0) {
         v2_error("p0f v2 connect", errno);
         diagnostic(LOG_WARNING, &E.rl_p0f, "cannot reach p0f v2", "reason", E.v2_error);
         close(fd);
