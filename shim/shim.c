@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "p0fshim.h"
+#include "tunables.h"
 
 #define EXPORT __attribute__((visibility("default")))
 
@@ -53,11 +54,6 @@ static int call_accept4(int fd, struct sockaddr *addr, socklen_t *addrlen, int f
         return real_accept4(fd, addr, addrlen, flags);
     return (int)syscall(SYS_accept4, fd, addr, addrlen, flags);
 }
-
-/* After a refusal the caller still waits for a connection of its own: another one is taken
- * only if it is already queued, and never more than this many refusals in one call (refused
- * clients may keep arriving; the caller has other listeners, signals and timers to see to). */
-#define REFUSALS_PER_CALL_MAX 16
 
 static bool connection_queued(int fd)
 {

@@ -13,18 +13,7 @@
 #include "addr.h"
 #include "config.h"
 #include "syslog_writer.h"
-
-/* Connections awaiting a verdict at once; beyond this, connections pass unjudged. */
-#define ENGINE_PENDING_MAX 1024
-/* Queries sent and not yet answered (a hung p0f); beyond this nothing more is sent. */
-#define ENGINE_OUTSTANDING_MAX 4096
-/* An idle p0f connection is closed after this long: p0f has no idle timeout of its own
- * and only 20 API slots by default, shared by every process of the MTA. */
-#define ENGINE_IDLE_CLOSE_MS 100
-/* NOMATCH retries: p0f learns a host 1-5 ms after accept on fast links. */
-#define ENGINE_RETRY_FIRST_MS 1
-#define ENGINE_RETRY_FAST_MS 10   /* retries stay ENGINE_RETRY_FIRST_MS apart this long after accept */
-#define ENGINE_RETRY_MAX_MS 50
+#include "tunables.h"
 
 struct engine_ticket {
     bool valid;

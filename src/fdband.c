@@ -5,9 +5,6 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-/* Duplicates other threads of the host may be taking at the same moment, and the shim's
- * lasting descriptors (eventfd, p0f links, log socket) that are not counted as ours. */
-#define FDBAND_SLACK 16
 
 int fdband_floor(void)
 {

@@ -15,10 +15,7 @@
 
 #include <stdbool.h>
 
-/* A limit above this counts as this: the band stays in the first few pages of the table. */
-#define FDBAND_CEILING 4096
-/* Below this limit there is no band worth the name (the host needs every descriptor). */
-#define FDBAND_MIN_LIMIT 16
+#include "tunables.h"
 
 /* The band's first number under the current limit (read every time: a host may lower its
  * limit at any moment), or -1 when the limit is too small for a band. */

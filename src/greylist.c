@@ -4,6 +4,8 @@
  * transaction, so the read-decide-write of a host cannot interleave with another
  * process's; LMDB serialises writers with a robust process-shared mutex in lock.mdb. */
 #include "greylist.h"
+#include "fdident.h"
+#include "tunables.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -20,36 +22,6 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
-
-/* The map only reserves address space and the file grows as pages are written, so
- * this costs nothing up front; at ~170 bytes a host (half-full pages included) it
- * holds some 400 000. */
-#define GREYLIST_MAP_SIZE ((size_t)64 << 20)
-
-/* A store-wide counter (not per process: a Postfix smtpd handles max_use connections
- * and exits) starts a sweep every SWEEP_EVERY checks, which looks at SWEEP_BATCH
- * entries from where the last one stopped. Two entries looked at per check, against at
- * most one created, so expired entries are removed faster than they can pile up. */
-#define SWEEP_EVERY 100
-#define SWEEP_BATCH 200
-
-/* One sender controls a whole IPv6 /64: keyed by /128, it could create a record per
- * address (2^64 of them) until the map is full, and greylisting would then fail open for
- * everyone. So a /64 holds at most this many records of hosts that never passed; a new
- * one evicts the network's least recently seen. 256 gives a /64 the room an IPv4 /24 has
- * by nature (its 256 addresses), so a large sender's pool in one /64 (a cluster whose
- * retries may come from other hosts of it) is treated no worse than the same pool in IPv4,
- * and bounds one network to ~43 KiB of the store. IPv4 needs no cap: there a sender holds
- * at most the addresses it really has. The scan that counts a network's records stops
- * after NETWORK_SCAN_LIMIT of them (passed ones included), so a check never walks far. */
-#define GREYLIST_NETWORK_CAP 256
-#define NETWORK_SCAN_LIMIT (4 * GREYLIST_NETWORK_CAP)
-
-/* A map full of live records, expired ones purged, loses this share (percent) of its
- * never-passed records, least recently seen first: new hosts then churn instead of
- * passing ungreylisted. Ages are sorted into EVICT_BUCKETS slices of the window. */
-#define EVICT_PERCENT 10
-#define EVICT_BUCKETS 256
 
 /* Key: address family tag (4 or 6), the prefix length, then the masked address
  * (IPv4 in the first 4 bytes, the rest zero). The prefix is part of the key so that
@@ -91,12 +63,6 @@ _Static_assert(sizeof(struct meta) == 28, "struct meta must have no padding");
 /* LMDB opens data.mdb twice and lock.mdb once; a little room for surprises. */
 #define MAX_TRACKED_FDS 6
 
-struct tracked_fd {
-    int fd;
-    dev_t dev;
-    ino_t ino;
-};
-
 /* The filesystem identity the store's files are opened with (see greylist_open). */
 struct fs_identity {
     bool switched;                      /* the thread runs as the directory's owner */
@@ -111,7 +77,7 @@ struct greylist {
     MDB_dbi hosts, meta;
     struct greylist_settings s;
     pid_t pid;                          /* the opener: the only process that may use env */
-    struct tracked_fd fds[MAX_TRACKED_FDS];
+    struct owned_fd fds[MAX_TRACKED_FDS];
     size_t nfds;
     bool broken;                        /* the descriptors were taken away: never touch env again */
     MDB_txn *txn;                       /* the transaction in progress, for the assert escape */
@@ -665,12 +631,6 @@ static void find_lmdb_fds(struct greylist *g, size_t *on_data, size_t *on_lock)
     }
 }
 
-static bool fd_is_ours(const struct tracked_fd *t)
-{
-    struct stat st;
-    return fstat(t->fd, &st) == 0 && st.st_dev == t->dev && st.st_ino == t->ino;
-}
-
 /* Whether env may be used from here, now; says why not in out. */
 static bool usable(struct greylist *g, struct greylist_result *out)
 {
@@ -688,7 +648,7 @@ static bool usable(struct greylist *g, struct greylist_result *out)
     }
     if (!g->broken)
         for (size_t i = 0; i < g->nfds; i++)
-            if (!fd_is_ours(&g->fds[i])) {
+            if (!owned_fd_still(&g->fds[i])) {
                 g->broken = true;
                 break;
             }
@@ -1309,7 +1269,7 @@ void greylist_close(struct greylist *g)
         return;
     bool ours = getpid() == g->pid && !g->broken;
     for (size_t i = 0; ours && i < g->nfds; i++)
-        if (!fd_is_ours(&g->fds[i]))
+        if (!owned_fd_still(&g->fds[i]))
             ours = false;
     if (ours) {
         mdb_env_close(g->env);
@@ -1319,7 +1279,7 @@ void greylist_close(struct greylist *g)
          * descriptors; the parent's fcntl locks are not the child's to release. The
          * mappings and the env's memory are left behind, deliberately. */
         for (size_t i = 0; i < g->nfds; i++)
-            if (fd_is_ours(&g->fds[i]))
+            if (owned_fd_still(&g->fds[i]))
                 close(g->fds[i].fd);
     }
     /* Otherwise the numbers belong to someone else now: leave them and leak env. */

@@ -16,17 +16,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "tunables.h"
+
 #define LEARN_GRID_PERIOD_NS (5 * 1000000ull)
 #define LEARN_GRID_BINS 50   /* 100 us each */
-/* Decay: the counts are halved every LEARN_GRID_WINDOW observations, so a phase that
- * drifts (the block timer is re-armed from its last expiry) is followed. */
-#define LEARN_GRID_WINDOW 32
-/* A prediction needs this many recent observations (decayed weight), ... */
-#define LEARN_GRID_MIN_WEIGHT 6
-/* ... this share of them (percent) agreeing on the same phases, ... */
-#define LEARN_GRID_AGREEMENT_PCT 75
-/* ... and those phases narrow enough to say something: at most this many bins. */
-#define LEARN_GRID_MAX_CANDIDATES 20
+/* Its tunables (window, weight, agreement, candidates) are in tunables.h. */
 
 struct learn_grid {
     uint32_t count[LEARN_GRID_BINS];   /* observations (x2, decayed) consistent with each phase bin */

@@ -8,10 +8,8 @@
 #include <string.h>
 
 #include "textfile.h"
+#include "tunables.h"
 
-/* The shortest subject a genre can be is tiny, but an admin's pattern can still
- * backtrack badly: bound the work so one regex cannot stall the worker. */
-#define REGEX_MATCH_LIMIT 100000
 
 struct regex {
     pcre2_code *code;

@@ -18,26 +18,16 @@ void syslog_writer_init(struct syslog_writer *w)
 {
     memset(w, 0, sizeof(*w));
     pthread_mutex_init(&w->lock, NULL);
-    w->fd = -1;
-}
-
-static bool still_ours(const struct syslog_writer *w)
-{
-    struct stat st;
-    return w->fd >= 0 && fstat(w->fd, &st) == 0 && S_ISSOCK(st.st_mode) && st.st_dev == w->dev &&
-           st.st_ino == w->ino;
+    w->conn.fd = -1;
 }
 
 /* Called with the lock held. */
 static void connect_locked(struct syslog_writer *w)
 {
     struct sockaddr_un sun = {.sun_family = AF_UNIX};
-    struct stat st;
     int fd;
 
-    if (w->fd >= 0 && still_ours(w))
-        close(w->fd);
-    w->fd = -1;
+    owned_fd_release(&w->conn);
     fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0)
         return;
@@ -48,13 +38,10 @@ static void connect_locked(struct syslog_writer *w)
         fd = high;
     }
     memcpy(sun.sun_path, w->path, strlen(w->path) + 1);
-    if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0 || fstat(fd, &st) != 0) {
+    if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0 || owned_fd_take(fd, &w->conn) != 0) {
         close(fd);
-        return;
+        w->conn.fd = -1;
     }
-    w->fd = fd;
-    w->dev = st.st_dev;
-    w->ino = st.st_ino;
 }
 
 void syslog_writer_open(struct syslog_writer *w, const char *path, int facility)
@@ -72,9 +59,7 @@ void syslog_writer_close(struct syslog_writer *w)
 {
     int saved = errno;
     pthread_mutex_lock(&w->lock);
-    if (still_ours(w))
-        close(w->fd);
-    w->fd = -1;
+    owned_fd_release(&w->conn);
     pthread_mutex_unlock(&w->lock);
     errno = saved;
 }
@@ -109,12 +94,12 @@ static size_t send_locked(struct syslog_writer *w, struct mmsghdr *msgs, size_t 
     bool reconnected = false;
     size_t sent = 0;
 
-    if (!still_ours(w))
+    if (!owned_fd_still(&w->conn))
         connect_locked(w);
     while (sent < n) {
-        if (w->fd < 0)
+        if (w->conn.fd < 0)
             return sent;
-        int k = sendmmsg(w->fd, msgs + sent, (unsigned)(n - sent), MSG_DONTWAIT | MSG_NOSIGNAL);
+        int k = sendmmsg(w->conn.fd, msgs + sent, (unsigned)(n - sent), MSG_DONTWAIT | MSG_NOSIGNAL);
         if (k > 0) {
             sent += (size_t)k;
             continue;
@@ -130,7 +115,7 @@ static size_t send_locked(struct syslog_writer *w, struct mmsghdr *msgs, size_t 
         uint64_t now = monotonic_ms();
         if ((errno != EAGAIN && errno != EWOULDBLOCK) || now >= give_up)
             return sent;
-        struct pollfd pfd = {.fd = w->fd, .events = POLLOUT};
+        struct pollfd pfd = {.fd = w->conn.fd, .events = POLLOUT};
         poll(&pfd, 1, (int)(give_up - now));
     }
     return sent;

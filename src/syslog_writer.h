@@ -12,14 +12,14 @@
 #include <time.h>
 
 #include "config.h"
+#include "fdident.h"
+#include "tunables.h"
 
 #define SYSLOG_LINE_MAX 2048   /* one datagram: "<PRI>timestamp p0fshim[pid]: " and the logfmt line */
 
 struct syslog_writer {
     pthread_mutex_t lock;
-    int fd;                  /* -1 when closed */
-    dev_t dev;
-    ino_t ino;
+    struct owned_fd conn;    /* the receiver's socket; fd -1 when closed */
     int facility;
     char path[UNIX_PATH_MAX_LEN];
     unsigned long dropped;   /* lines the receiver did not take, not yet reported */
@@ -65,7 +65,6 @@ struct rate_limit {
     time_t last;             /* monotonic seconds: a clock step must not silence diagnostics */
     unsigned long suppressed;
 };
-#define RATE_LIMIT_PERIOD_S 60
 /* true when a message may go out now; *suppressed gets the count held back since. */
 bool rate_limit_allow(struct rate_limit *r, time_t now, unsigned long *suppressed);
 
