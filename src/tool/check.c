@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "action.h"
+#include "verdict.h"
 #include "greylist.h"
 #include "logfmt.h"
 #include "textfile.h"
@@ -44,6 +45,7 @@ struct check {
     /* with greylist_matches: what the store says (read, never written) */
     enum { GREY_NOT_READ, GREY_READ, GREY_NO_STORE, GREY_FAILED } grey_state;
     struct greylist_result grey;
+    long greylist_wait_s;
     char grey_why[300];
     const char *action;             /* what a refusal does, as the engine logs it */
     char reply[260];
@@ -120,9 +122,7 @@ static void log_fields(struct check *c, const struct config *cfg)
     report.reason = c->reason;
     report.action = c->action;
     report.reply = c->reply[0] ? c->reply : NULL;
-    report.greylist_wait_s = c->j.verdict == VERDICT_PASS_GREYLIST && c->grey.outcome == GREYLIST_PASSED
-                                 ? c->grey.waited_s
-                                 : -1;
+    report.greylist_wait_s = c->greylist_wait_s;
     logfmt_connection(&l, &report);
     const char *v = strstr(l.text, " verdict=");
     const char *ms = v ? strstr(v, " ms=") : NULL;
@@ -193,62 +193,66 @@ static void print_p0f(const struct check *c)
     }
 }
 
-/* The engine greylists an allowed host whose genre matches greylist_os. check reads the
- * store and never records: it opens it only when LMDB's two files exist, so that running
- * it as root cannot leave root-owned files the daemon's user could not open. */
-static void consult_greylist(struct check *c, const struct config *cfg)
+/* check's greylist store, for verdict_decide: read, never recorded. It is opened only when
+ * LMDB's two files exist, so that running check as root cannot leave root-owned files the
+ * daemon's user could not open; a store that does not exist yet greylists a first contact. */
+struct grey_reader {
+    struct check *c;
+    const struct config *cfg;
+};
+
+static bool greylist_read_only(void *ctx, const struct endpoint *peer, struct greylist_result *out)
 {
+    struct grey_reader *r = ctx;
+    struct check *c = r->c;
     char data[PATH_MAX + 16], lock[PATH_MAX + 16];
     struct stat st;
     struct greylist *g;
     struct diag err = {0};
 
-    snprintf(data, sizeof(data), "%s/data.mdb", cfg->greylist.dir);
-    snprintf(lock, sizeof(lock), "%s/lock.mdb", cfg->greylist.dir);
+    snprintf(data, sizeof(data), "%s/data.mdb", r->cfg->greylist.dir);
+    snprintf(lock, sizeof(lock), "%s/lock.mdb", r->cfg->greylist.dir);
     if (stat(data, &st) != 0 || stat(lock, &st) != 0) {
         c->grey_state = GREY_NO_STORE;
-        c->grey.outcome = GREYLIST_FIRST;
-        c->j.verdict = VERDICT_GREYLIST;
-        return;
+        out->outcome = GREYLIST_FIRST;
+        return true;
     }
-    if (greylist_open(&g, &cfg->greylist, &err) != 0) {
+    if (greylist_open(&g, &r->cfg->greylist, &err) != 0) {
         c->grey_state = GREY_FAILED;
         snprintf(c->grey_why, sizeof(c->grey_why), "%s", err.reason);
-        return;
+        return false;
     }
-    int rc = greylist_peek(g, &c->ip, time(NULL), &c->grey);
+    int rc = greylist_peek(g, peer, time(NULL), out);
     greylist_close(g);
-    if (rc != 0 && c->grey.outcome != GREYLIST_FIRST) {
+    if (rc != 0 && out->outcome != GREYLIST_FIRST) {
         c->grey_state = GREY_FAILED;
-        snprintf(c->grey_why, sizeof(c->grey_why), "%s", c->grey.error);
-        return;
+        snprintf(c->grey_why, sizeof(c->grey_why), "%s", out->error);
+        return false;
     }
-    c->grey_state = GREY_READ;
-    switch (c->grey.outcome) {
-    case GREYLIST_FIRST:
-    case GREYLIST_EARLY:
-        c->j.verdict = VERDICT_GREYLIST;
-        break;
-    case GREYLIST_PASSED:
-    case GREYLIST_GOOD:
-        c->j.verdict = VERDICT_PASS_GREYLIST;
-        break;
-    case GREYLIST_FAILED:
-        c->grey_state = GREY_FAILED;
-        snprintf(c->grey_why, sizeof(c->grey_why), "%s", c->grey.error);
-        break;
-    }
+    c->grey_state = out->outcome == GREYLIST_FAILED ? GREY_FAILED : GREY_READ;
+    if (out->outcome == GREYLIST_FAILED)
+        snprintf(c->grey_why, sizeof(c->grey_why), "%s", out->error);
+    return true;
 }
 
-/* action= and reply= as the engine logs a refusal that a hold-mode accept() answered. */
-static void refusal_action(struct check *c, const struct config *cfg)
+/* The verdict, by the library's own function: the policy on p0f's answer, then the greylist
+ * store, then what a refusal does (action= and reply= as the engine logs a refusal that a
+ * hold-mode accept() answered). */
+static void decide(struct check *c, const struct config *cfg)
 {
-    bool handed = cfg->mode == MODE_HOLD;
-    c->action = action_log_word(cfg, c->j.verdict, handed);
-    if (handed && action_reply_text(cfg, action_reply_kind(cfg, c->j.verdict), c->reply, sizeof(c->reply)) > 2)
-        c->reply[strlen(c->reply) - 2] = '\0';
-    else
-        c->reply[0] = '\0';
+    struct source_view view = {c->outcome, c->outcome == LOOKUP_OS_KNOWN ? c->genre : NULL, true};
+    struct grey_reader reader = {c, cfg};
+    struct verdict_request rq = {
+        .cfg = cfg, .peer = &c->ip, .views = &view, .nviews = 1,
+        .greylist = greylist_read_only, .greylist_ctx = &reader,
+    };
+    struct verdict_result v;
+    verdict_decide(&rq, &v);
+    c->j = v.judgement;
+    c->greylist_matches = v.greylist_matched;
+    c->grey = v.grey;
+    c->greylist_wait_s = v.greylist_wait_s;
+    c->action = verdict_action(cfg, &v, cfg->mode == MODE_HOLD, c->reply, sizeof(c->reply));
 }
 
 /* What a refusal does to the client. */
@@ -633,23 +637,17 @@ int cmd_check(int argc, char **argv)
             cfg.timeout_ms = (unsigned)timeout_ms;
     }
     lookup(&c, &cfg);
-    policy_judge(&cfg.policy, &c.ip, c.outcome, c.outcome == LOOKUP_OS_KNOWN ? c.genre : NULL, &c.j);
+    decide(&c, &cfg);
     struct policy no_exempt = cfg.policy;
     no_exempt.nexempt = 0;
     policy_judge(&no_exempt, &c.ip, c.outcome, c.outcome == LOOKUP_OS_KNOWN ? c.genre : NULL, &c.without_exempt);
     c.smite_matches = c.without_exempt.karma != 0;
-    /* The engine greylists an allowed host whose genre matches greylist_os. */
-    c.greylist_matches = c.j.verdict == VERDICT_ALLOW && cfg.greylist_os && c.outcome == LOOKUP_OS_KNOWN &&
-                         regex_matches(cfg.greylist_os, c.genre);
     if (c.config_text) {
         c.smite_line = confscan_smite_line(c.config_text, c.config_len, c.config_path);
         c.greylist_line = confscan_greylist_line(c.config_text, c.config_len, c.config_path);
         if (c.j.exempt)
             c.exempt_line = confscan_exempt_line(c.config_text, c.config_len, c.config_path, c.j.exempt);
     }
-    if (c.greylist_matches)
-        consult_greylist(&c, &cfg);
-    refusal_action(&c, &cfg);
     log_fields(&c, &cfg);
 
     int status = verdict_status(&c);
