@@ -12,6 +12,9 @@ SYSCONFDIR ?= /etc
 WARN     := -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes -Wmissing-prototypes -Wformat=2
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu11 $(WARN) -fPIC -fvisibility=hidden -D_GNU_SOURCE -pthread
+# Test builds only: MUTANT=-DP0FSHIM_MUTANT_X=1 removes one protection (src/mutant.h).
+MUTANT   ?=
+CFLAGS   += $(MUTANT)
 LDLIBS_CORE := -lpcre2-8 -llmdb -ldl -pthread
 
 B := build
@@ -116,6 +119,5 @@ clean:
 	rm -rf $(B)
 
 -include mk/bench.mk
-# -include: the mutant builds of the test scripts copy only the Makefile, src/ and shim/.
 -include mk/hardening.mk
 -include mk/headers.mk

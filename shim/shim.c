@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "p0fshim.h"
+#include "mutant.h"
 #include "tunables.h"
 
 #define EXPORT __attribute__((visibility("default")))
@@ -85,9 +86,9 @@ static int accept_judged(int fd, struct sockaddr *addr, socklen_t *addrlen, int 
     for (unsigned refused = 0;; refused++) {
         int rc;
         if (refused > 0) {
-            if (refused == REFUSALS_PER_CALL_MAX)
+            if (refused == REFUSALS_PER_CALL_MAX && !P0FSHIM_MUTANT_REFUSAL)
                 return nothing_to_accept(fd, true);
-            if (!connection_queued(fd))
+            if (!P0FSHIM_MUTANT_REFUSAL && !connection_queued(fd))
                 return nothing_to_accept(fd, false);
         }
         if (plain) {

@@ -20,6 +20,7 @@
 #include "engine_state.h"
 #include "fdband.h"
 #include "logfmt.h"
+#include "mutant.h"
 #include "p0fsock.h"
 
 struct engine E = {
@@ -134,7 +135,8 @@ static void atfork_child(void)
     if (E.slots_ready)
         for (size_t i = 0; i < E.nactive; i++) {
             struct owned_fd conn = E.slots[E.active[i]].conn;
-            owned_fd_release(&conn);
+            if (!P0FSHIM_MUTANT_FORKLEAK)
+                owned_fd_release(&conn);
         }
     /* The table is set up afresh (a large memset) only if this child accepts itself:
      * a fork per connection must not pay for it. */
@@ -223,7 +225,7 @@ struct engine_ticket engine_submit(int fd, const struct endpoint *remote, const 
     /* The limit is read every time: a host may lower it after its first accept (a
      * pre-forked child), and the shim must never be the reason its next open() fails. */
     int floor = fdband_floor();
-    int dup_fd = floor < 0 ? -1 : fcntl(fd, F_DUPFD_CLOEXEC, floor);
+    int dup_fd = P0FSHIM_MUTANT_NODUP ? fd : floor < 0 ? -1 : fcntl(fd, F_DUPFD_CLOEXEC, floor);
     if (dup_fd < 0) {
         if (floor < 0 || errno == EMFILE || errno == EINVAL) {
             atomic_fetch_add(&E.near_fd_limit, 1);

@@ -12,6 +12,7 @@
 
 #include "engine_state.h"
 #include "logfmt.h"
+#include "mutant.h"
 #include "verdict.h"
 
 /* Verdicts whose log lines wait in the worker's batch. */
@@ -147,7 +148,7 @@ void settle(uint32_t idx, uint64_t now)
     /* A program that serves one inherited connection (inetd mode) exits as soon as it sees
      * the shutdown, and its worker with it: its line goes out first. Elsewhere the client
      * is cut off at once and the line follows with the batch. */
-    bool shut = !handed && refuse && !snapshot.inherited && owned_fd_still(&snapshot.conn);
+    bool shut = !handed && refuse && !snapshot.inherited && (P0FSHIM_MUTANT_NODUP || owned_fd_still(&snapshot.conn));
     if (shut)
         shutdown(snapshot.conn.fd, SHUT_RDWR);
     if (log_batch.n == SYSLOG_BATCH_MAX)

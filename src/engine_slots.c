@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "engine_state.h"
+#include "mutant.h"
 
 /* Host descriptor numbers that name a pending connection: the host's close() of one of them
  * drops the duplicate at once (engine_host_closed), so that the client sees the MTA's close
@@ -50,7 +51,8 @@ void slot_free_locked(uint32_t idx)
     uint32_t last = E.active[--E.nactive];
     E.active[p->active_pos] = last;
     E.slots[last].active_pos = p->active_pos;
-    owned_fd_release(&p->conn);
+    if (!P0FSHIM_MUTANT_LEAK)
+        owned_fd_release(&p->conn);
     p->used = false;
     E.free_stack[E.nfree++] = idx;
 }
@@ -121,7 +123,7 @@ bool vet_locked(uint32_t idx, uint64_t now)
  * shutdown), and frees the slot, duplicate and all, right after. */
 static bool host_may_hold_locked(const struct pending *p)
 {
-    return !p->host_closed && !p->inherited && !p->finished && p->conn.fd >= 0 && p->forks_at_submit == E.forks;
+    return !P0FSHIM_MUTANT_NODUP && !p->host_closed && !p->inherited && !p->finished && p->conn.fd >= 0 && p->forks_at_submit == E.forks;
 }
 
 static void host_closed_locked(struct pending *p)

@@ -17,6 +17,7 @@
 
 #include "engine_state.h"
 #include "fdband.h"
+#include "mutant.h"
 
 /* Under E.lock. */
 static bool wake_open_locked(void)
@@ -342,7 +343,10 @@ bool worker_start_locked(void)
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     pthread_attr_setstacksize(&attr, WORKER_STACK_SIZE);
-    sigfillset(&all);
+    if (P0FSHIM_MUTANT_SIGMASK)
+        sigemptyset(&all);
+    else
+        sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &saved);
     rc = pthread_create(&thread, &attr, worker_main, NULL);
     pthread_sigmask(SIG_SETMASK, &saved, NULL);

@@ -9,6 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "mutant.h"
+
 static bool is_blank(char c)
 {
     return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
@@ -118,7 +120,7 @@ int text_file_read(const char *path, char **text, size_t *len)
         return S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
     }
     untrusted_why[0] = '\0';
-    if (!trusted(&st) || !directories_trusted(path)) {
+    if (!P0FSHIM_MUTANT_TRUST && (!trusted(&st) || !directories_trusted(path))) {
         close(fd);
         return -EPERM;
     }

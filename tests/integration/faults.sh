@@ -68,42 +68,19 @@ sleep_ms() { sleep "$(printf '%d.%03d' $(($1 / 1000)) $(($1 % 1000)))"; }
 now_ms() { local t=${EPOCHREALTIME/./}; echo $((t / 1000)); }
 
 # ---- mutants: copies of the library with one protection removed -------------------------------
-# mutant NAME FILE FROM TO [FILE FROM TO]...: built one after the other in the background.
-MUTANT_SPECS=(
-    # the duplicate: the shim keeps the host's own fd number and shuts it down unchecked
-    "nodup|src/engine.c|int dup_fd = floor < 0 ? -1 : fcntl(fd, F_DUPFD_CLOEXEC, floor);|int dup_fd = fd;|src/engine.c|still_owned(&snapshot.conn)|1|src/engine.c|return !p->host_closed && !p->inherited && !p->finished && p->conn.fd >= 0 && p->forks_at_submit == E.forks;|return p->inherited && !p->inherited;"
-    # the worker's signal mask
-    "sigmask|src/engine.c|sigfillset(&all);|sigemptyset(&all);"
-    # the descriptor band: duplicates take the lowest free number, whatever the host holds
-    "band|src/fdband.c|return (int)(limit - limit / 4);|return 0 * (int)limit;|src/fdband.c|if (limit < FDBAND_MIN_LIMIT)|if (limit < 1)|src/fdband.c|return dup_fd - floor > (int)ours + FDBAND_SLACK;|return dup_fd * 0 > floor + (int)ours;"
-    # after a refusal, accept() again whether or not a connection is queued, without a cap
-    "refusal|shim/shim.c|if (!connection_queued(fd))|if (!connection_queued(fd) && refused > 1000000)|shim/shim.c|if (refused == REFUSALS_PER_CALL_MAX)|if (refused == 1000000)"
-    # the SO_PEERCRED check
-    "peercred|src/engine.c|if (cred.uid == 0 |if (1 "
-    # the trust check of config and blocked-OS files
-    "trust|src/textfile.c|if (!trusted(&st) |if ((!trusted(&st) && st.st_size < 0) |src/textfile.c|!directories_trusted(path)) {|(!directories_trusted(path) && st.st_size < 0)) {"
-)
+# Each is the library built with MUTANT=-DP0FSHIM_MUTANT_<NAME>=1 (src/mutant.h), one after the
+# other in the background, each in its own build directory.
+MUTANTS=(nodup sigmask band refusal peercred trust)
 build_mutant() {
-    local spec=$1 name file from to dir rest
-    IFS='|' read -r name rest <<<"$spec"
-    dir=$WORK/mutant-$name
+    local name=$1 dir=$WORK/mutant-$1
     mkdir -p "$dir"
-    cp -r "$TOP/Makefile" "$TOP/src" "$TOP/shim" "$dir/"
-    [ -d "$TOP/mk" ] && cp -r "$TOP/mk" "$dir/"
-    while [ -n "$rest" ]; do
-        IFS='|' read -r file from to rest <<<"$rest"
-        if ! grep -qF -- "$from" "$dir/$file"; then
-            echo "patch point not found in $file: $from" >"$dir/build.log"
-            return 1
-        fi
-        FROM=$from TO=$to perl -pi -e 's/\Q$ENV{FROM}\E/$ENV{TO}/g' "$dir/$file"
-    done
-    make -s -C "$dir" build/libp0fshim.so >"$dir/build.log" 2>&1 && echo ok >"$dir/built"
+    make -s -C "$TOP" B="$dir/build" MUTANT="-DP0FSHIM_MUTANT_${name^^}=1" "$dir/build/libp0fshim.so" \
+        >"$dir/build.log" 2>&1 && echo ok >"$dir/built"
 }
 # Built after burst-10k (which needs the CPU), in the background while the other scenarios run.
 start_mutant_builds() {
     want mutants || return 0
-    ( for spec in "${MUTANT_SPECS[@]}"; do build_mutant "$spec"; done ) &
+    ( for name in "${MUTANTS[@]}"; do build_mutant "$name"; done ) &
     MUTANT_BUILD=$!
     CHILD_PIDS+=("$MUTANT_BUILD")
 }
@@ -899,8 +876,7 @@ end_scenario
 # ---- mutants: each protection removed, its check fails ---------------------------------------------------------
 if want mutants; then
     wait "$MUTANT_BUILD" 2>/dev/null
-    for spec in "${MUTANT_SPECS[@]}"; do
-        name=${spec%%|*}
+    for name in "${MUTANTS[@]}"; do
         check "mutant $name: built (else see $WORK/mutant-$name/build.log: $(head -c 200 "$WORK/mutant-$name/build.log" 2>/dev/null))" \
             test -e "$WORK/mutant-$name/built"
     done

@@ -26,20 +26,18 @@ sleep_ms() { sleep "$(printf '%d.%03d' $(($1 / 1000)) $(($1 % 1000)))"; }
 now_ms() { local t=${EPOCHREALTIME/./}; echo $((t / 1000)); }
 
 # ---- mutants: copies of the library with a deliberately leaked dup -------------------------
-# Built in the background at once; the fd-leak checks run against them at the end to prove they
-# would catch the leak. leak: the dup is never closed after the verdict (slot_free_locked);
-# forkleak: a forked child keeps the parent's pending dups (atfork_child).
+# Built in the background at once (MUTANT=-DP0FSHIM_MUTANT_<NAME>=1, src/mutant.h); the fd-leak
+# checks run against them at the end to prove they would catch the leak. leak: the dup is never
+# closed after the verdict; forkleak: a forked child keeps the parent's pending dups.
 build_mutant() {
-    local name=$1 from=$2 to=$3 dir=$WORK/mutant-$1
+    local name=$1 dir=$WORK/mutant-$1
     mkdir -p "$dir"
-    cp -r "$TOP/Makefile" "$TOP/src" "$TOP/shim" "$dir/"
-    grep -qF -- "$from" "$dir/src/engine.c" || { echo "patch point not found" >"$dir/build.log"; return 1; }
-    sed -i "s|$(printf '%s' "$from" | sed 's/[][\.*^$|&]/\\&/g')|$to|" "$dir/src/engine.c"
-    make -s -C "$dir" build/libp0fshim.so >"$dir/build.log" 2>&1 && echo ok >"$dir/built"
+    make -s -C "$TOP" B="$dir/build" MUTANT="-DP0FSHIM_MUTANT_${name^^}=1" "$dir/build/libp0fshim.so" \
+        >"$dir/build.log" 2>&1 && echo ok >"$dir/built"
 }
-(build_mutant leak '    release(&p->conn);' '    (void)p;' ) &
+(build_mutant leak) &
 MUTANT_BUILD_LEAK=$!
-(build_mutant forkleak '            release(&conn);' '            (void)conn;' ) &
+(build_mutant forkleak) &
 MUTANT_BUILD_FORKLEAK=$!
 CHILD_PIDS+=("$MUTANT_BUILD_LEAK" "$MUTANT_BUILD_FORKLEAK")
 
