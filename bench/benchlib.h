@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -168,11 +169,10 @@ static inline int bl_unix_connect(const char *path, int flags)
 }
 
 /* Blocking full write / full read (EINTR-safe). */
-static inline int bl_write_all(int fd, const void *buf, size_t len)
+static inline int bl_transfer_all(int fd, uint8_t *p, size_t len, bool writing)
 {
-    const uint8_t *p = buf;
     while (len > 0) {
-        ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+        ssize_t n = writing ? send(fd, p, len, MSG_NOSIGNAL) : read(fd, p, len);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)
@@ -183,19 +183,14 @@ static inline int bl_write_all(int fd, const void *buf, size_t len)
     return 0;
 }
 
+static inline int bl_write_all(int fd, const void *buf, size_t len)
+{
+    return bl_transfer_all(fd, (uint8_t *)(uintptr_t)buf, len, true);
+}
+
 static inline int bl_read_all(int fd, void *buf, size_t len)
 {
-    uint8_t *p = buf;
-    while (len > 0) {
-        ssize_t n = read(fd, p, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
+    return bl_transfer_all(fd, buf, len, false);
 }
 
 /* Writes a file atomically (temporary name, then rename) from a memory stream's buffer. */
