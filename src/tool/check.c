@@ -11,8 +11,10 @@
 #include <unistd.h>
 
 #include "action.h"
+#include "args.h"
 #include "greylist.h"
 #include "logfmt.h"
+#include "output.h"
 #include "textfile.h"
 #include "tool.h"
 

@@ -5,7 +5,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "args.h"
 #include "fphdr.h"
+#include "output.h"
 #include "tool.h"
 
 static void header_usage(FILE *f)

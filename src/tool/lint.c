@@ -15,6 +15,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "args.h"
+#include "output.h"
 #include "textfile.h"
 #include "tool.h"
 

@@ -33,6 +33,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "args.h"
 #include "fphdr.h"
 #include "logfmt.h"
 #include "policy_proto.h"

@@ -3,7 +3,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "args.h"
 #include "logfmt.h"
+#include "output.h"
 #include "tool.h"
 
 #define QUERY_DEFAULT_TIMEOUT_MS 1000

@@ -30,36 +30,6 @@ int cmd_report(int argc, char **argv);
 int cmd_policy(int argc, char **argv);   /* policy.c: Postfix policy service (fingerprint headers) */
 int cmd_header(int argc, char **argv);   /* header.c: one header value, for Exim's ${run} */
 
-/* ---- main.c: small shared helpers ---- */
-
-/* Parses an unsigned decimal in [min, max]; -1 on anything else. */
-int parse_ulong_arg(const char *text, unsigned long min, unsigned long max, unsigned long *out);
-/* Which configuration the library would read: --config, else $P0FSHIM_CONFIG, else the
- * default. *must_exist as the library has it (a named file must exist). */
-const char *tool_config_path(const char *given, bool *must_exist);
-
-/* config_init, then the configuration the library would read, parsed with config_parse
- * (the blocked-OS file is not read). A missing default file leaves the defaults. */
-int tool_parse_config(const char *path, bool must_exist, struct config *c, struct diag *err);
-
-/* "FILE:LINE: reason" (no LINE when the problem is not on a line). */
-void print_diag(FILE *f, const char *prefix, const struct diag *d);
-
-/* Text for humans: logfmt-style escapes (\" \\ \xHH), so nothing from p0f or a log
- * can write control bytes to a terminal. */
-void put_escaped(FILE *f, const char *s, size_t n);
-void put_escaped_str(FILE *f, const char *s);
-/* Only control and non-ASCII bytes escaped (\xHH): for messages that quote on their own. */
-void put_safe(FILE *f, const char *s, size_t n);
-/* A JSON string, quotes included; bytes >= 0x80 are written as \u00XX (Latin-1). */
-void put_json(FILE *f, const char *s, size_t n);
-void put_json_str(FILE *f, const char *s);
-/* A CSV field, quoted (RFC 4180) when it holds a comma or a quote; control and non-ASCII
- * bytes as \xHH, so a row is always one line. */
-void put_csv(FILE *f, const char *s, size_t n);
-/* "2024/11/27 04:00:01" local time, as p0f-client prints it. */
-void format_unix_time(uint32_t t, char *buf, size_t size);
-
 /* ---- p0fq.c: one p0f v3 query ---- */
 
 enum p0fq_status {
