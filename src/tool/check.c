@@ -521,7 +521,7 @@ static int verdict_status(const struct check *c)
     if (c->j.verdict == VERDICT_BLOCK || c->j.verdict == VERDICT_GREYLIST)
         return EXIT_NEGATIVE;
     if (c->j.verdict == VERDICT_ERROR)
-        return p0fq_exit_status(c->q.status);
+        return query_exit_status(c->q.status);
     return 0;
 }
 

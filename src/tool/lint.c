@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "args.h"
+#include "fpfile.h"
 #include "output.h"
 #include "textfile.h"
 #include "tool.h"

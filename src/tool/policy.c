@@ -34,9 +34,10 @@
 #include <unistd.h>
 
 #include "args.h"
-#include "fphdr.h"
+#include "client/clientconf.h"
+#include "client/fphdr.h"
+#include "client/policy_proto.h"
 #include "logfmt.h"
-#include "policy_proto.h"
 #include "syslog_writer.h"
 #include "tool.h"
 
@@ -598,7 +599,7 @@ int cmd_policy(int argc, char **argv)
     S.verbose = listen_path != NULL;
     struct diag err;
     memset(&err, 0, sizeof(err));
-    S.cfg_ok = fphdr_load_config(config_given, &S.cfg, &err) == 0;
+    S.cfg_ok = clientconf_load(config_given, &S.cfg, &err) == 0;
     syslog_writer_init(&S.log);
     /* A configuration that does not parse still names a log socket only if it got that far:
      * fall back to the default then. */

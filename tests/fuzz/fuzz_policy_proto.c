@@ -1,4 +1,4 @@
-/* libFuzzer target: the Postfix policy protocol parser (src/tool/policy_proto.c), and the
+/* libFuzzer target: the Postfix policy protocol parser (src/client/policy_proto.c), and the
  * answers built from what it parses. Input: bytes as a policy client would send them.
  * Checks: no memory error (ASan/UBSan); the parser consumes what it says and every field it
  * keeps is NUL-terminated; fed in one piece or byte by byte it finds the same requests; an
@@ -14,7 +14,7 @@
 /* Lines longer than this are the overlong ones: short enough for inputs of -max_len 4096 to
  * have several, long enough for a value to overflow its field (64 bytes) before. */
 #define POLPROTO_LINE_MAX 100
-#include "policy_proto.c"
+#include "client/policy_proto.c"
 
 #define MAX_REQUESTS 64
 

@@ -1,5 +1,5 @@
 /* policy_proto: the Postfix policy delegation protocol parser, the choice of header, the
- * answer, and the header-value sanitiser (src/tool/policy_proto.c, pure functions).
+ * answer, and the header-value sanitiser (src/client/policy_proto.c, pure functions).
  *
  * The unit binary is linked with the core library only, so the parser's source is compiled
  * into this file; the tool's own object is not linked here. */
@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tool/policy_proto.c"
+#include "client/policy_proto.c"
 
 /* Feeds text in chunks of `step` bytes; returns the number of complete requests seen, the
  * last one in *last. */

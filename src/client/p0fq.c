@@ -1,7 +1,9 @@
-/* One p0f v3 query with a deadline, for query, check, lint and the header commands: blocking
- * (p0fq_query) or as steps for a poll loop (p0fq_start, p0fq_continue), one code path. The
- * wire format is the core's (p0f3_encode_query, p0f3_decode_response); what this adds is a
- * diagnosis a human can act on for every way the socket can be wrong. */
+/* One p0f v3 query with a deadline (see p0fq.h): blocking (p0fq_query) or as steps for a
+ * poll loop (p0fq_start, p0fq_continue), one code path. The wire format is the core's
+ * (p0f3_encode_query, p0f3_decode_response); what this adds is a diagnosis a human can act
+ * on for every way the socket can be wrong. */
+#include "p0fq.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -13,8 +15,6 @@
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
-
-#include "tool.h"
 
 #define P0F2_WIRE_MAGIC 0x0defacedu
 
@@ -31,17 +31,6 @@ static int remaining_ms(uint64_t deadline)
     if (now >= deadline)
         return 0;
     return (int)((deadline - now + 999) / 1000);
-}
-
-int p0fq_exit_status(enum p0fq_status s)
-{
-    switch (s) {
-    case P0FQ_OK: return 0;
-    case P0FQ_NOMATCH: return EXIT_NEGATIVE;
-    case P0FQ_DOWN: return EXIT_P0F_DOWN;
-    case P0FQ_NOT_P0F: return EXIT_NOT_P0F;
-    }
-    return EXIT_NOT_P0F;
 }
 
 static void set(struct p0fq_result *r, enum p0fq_status s, const char *log_reason, const char *fmt, ...)

@@ -12,7 +12,6 @@
 
 #include "addr.h"
 #include "config.h"
-#include "diag.h"
 #include "policy_proto.h"
 
 #define FPHDR_DEFAULT_TIMEOUT_MS 200
@@ -34,11 +33,6 @@ struct fphdr_values {
     char reason[160];                /* with FPHDR_ERROR/NOMATCH/OFF/BAD_ADDRESS: why, for a log */
     unsigned elapsed_ms;
 };
-
-/* The configuration as the library reads it (config_parse: the blocked-OS file is not
- * needed). path NULL: $P0FSHIM_CONFIG, else /etc/p0fshim/p0fshim.conf (a missing default
- * file = the defaults, like the library). */
-int fphdr_load_config(const char *path, struct config *c, struct diag *err);
 
 /* Asks the configured p0f v3 source about address (text, as the MTA gives it; an
  * IPv4-mapped IPv6 address is asked about as IPv4, like the shim does). NOMATCH is asked
