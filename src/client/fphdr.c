@@ -7,6 +7,7 @@
 
 #include "logfmt.h"
 #include "p0fq.h"
+#include "p0fsock.h"
 
 static uint64_t now_ms(void)
 {
@@ -75,9 +76,9 @@ enum fphdr_step fphdr_lookup_wake(struct fphdr_lookup *l, uint64_t now)
 enum fphdr_step fphdr_lookup_answer(struct fphdr_lookup *l, const struct config *c, const struct p0fq_result *r,
                                     uint64_t now)
 {
-    if (r->status == P0FQ_OK && r->have_peer && r->peer_uid != 0 && r->peer_uid != c->p0f_uid) {
+    if (r->status == P0FQ_OK && r->have_peer && !p0fsock_peer_trusted(r->peer_uid, c->p0f_uid)) {
         char why[96];
-        snprintf(why, sizeof(why), "p0f socket served by uid %u, not root or p0f_user", (unsigned)r->peer_uid);
+        p0fsock_untrusted_reason(why, sizeof(why), r->peer_uid, -1);
         return finish(l, FPHDR_ERROR, now, why);
     }
     if (r->status == P0FQ_NOMATCH) {

@@ -12,9 +12,10 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "p0fsock.h"
 
 #define P0F2_WIRE_MAGIC 0x0defacedu
 
@@ -126,11 +127,9 @@ static bool finish(struct p0fq_pending *q)
  * true when the query is over. */
 static bool try_connect(struct p0fq_pending *q)
 {
-    struct sockaddr_un sun = {.sun_family = AF_UNIX};
-    memcpy(sun.sun_path, q->socket_path, strlen(q->socket_path) + 1);
     int rc;
     do
-        rc = connect(q->fd, (struct sockaddr *)&sun, sizeof(sun));
+        rc = p0fsock_connect_path(q->fd, q->socket_path);
     while (rc != 0 && errno == EINTR);
     if (rc != 0) {
         if (errno == EAGAIN && remaining_ms(q->deadline_us) > 0) {
@@ -184,9 +183,7 @@ bool p0fq_start(struct p0fq_pending *q, const char *socket_path, const struct en
     }
     if (!S_ISSOCK(st.st_mode)) {
         /* What the shim's connect() would log, then the plain diagnosis. */
-        struct sockaddr_un sun = {.sun_family = AF_UNIX};
-        memcpy(sun.sun_path, socket_path, strlen(socket_path) + 1);
-        int err = connect(q->fd, (struct sockaddr *)&sun, sizeof(sun)) == 0 ? 0 : errno;
+        int err = p0fsock_connect_path(q->fd, socket_path) == 0 ? 0 : errno;
         char log_reason[160];
         snprintf(log_reason, sizeof(log_reason), "p0f connect: %s", strerror(err ? err : ENOTSOCK));
         set(&q->r, P0FQ_NOT_P0F, log_reason, "%s is %s, not a socket: is p0f's -s pointing elsewhere?", socket_path,

@@ -15,6 +15,7 @@
 #include "greylist.h"
 #include "logfmt.h"
 #include "output.h"
+#include "p0fsock.h"
 #include "textfile.h"
 #include "tool.h"
 
@@ -77,10 +78,8 @@ static void lookup(struct check *c, const struct config *cfg)
     if (!c->simulated) {
         p0fq_query(c->socket_path, &c->ip, cfg->timeout_ms, &c->q);
         /* The engine refuses answers from a socket served by anyone but root or p0f_user. */
-        if (c->q.status == P0FQ_OK && c->q.have_peer && c->q.peer_uid != 0 && c->q.peer_uid != cfg->p0f_uid) {
-            snprintf(c->q.log_reason, sizeof(c->q.log_reason),
-                     "p0f socket served by uid %u (pid %d), not root or p0f_user", (unsigned)c->q.peer_uid,
-                     (int)c->q.peer_pid);
+        if (c->q.status == P0FQ_OK && c->q.have_peer && !p0fsock_peer_trusted(c->q.peer_uid, cfg->p0f_uid)) {
+            p0fsock_untrusted_reason(c->q.log_reason, sizeof(c->q.log_reason), c->q.peer_uid, c->q.peer_pid);
             snprintf(c->q.why, sizeof(c->q.why), "%s: the shim refuses its answers", c->q.log_reason);
             c->q.status = P0FQ_NOT_P0F;
         }
