@@ -12,7 +12,7 @@
 
 #include "addr.h"
 #include "config.h"
-#include "policy_proto.h"
+#include "postfix_delegation.h"
 
 #define FPHDR_DEFAULT_TIMEOUT_MS 200
 /* NOMATCH is asked again (10, 20, 40 ms apart) for at most this long. */

@@ -23,7 +23,7 @@ static const struct subcommand subcommands[] = {
      "every problem in the configuration and the blocked-OS file"},
     {"report", cmd_report, "[FILE...] [--since T] [--until T] [--top N] [--year Y] [--json|--csv]",
      "summarise the shim's syslog lines (files, .gz, or journalctl on stdin)"},
-    {"policy", cmd_policy, "[--config FILE] [--socket-listen PATH] [--timeout MS]",
+    {"policy", cmd_policy_service, "[--config FILE] [--socket-listen PATH] [--timeout MS]",
      "Postfix policy service: X-P0F-Genre / X-P0F-Link-Type headers (PREPEND)"},
     {"header", cmd_header, "IP genre|link [--config FILE] [--timeout MS]",
      "the X-P0F-Genre or X-P0F-Link-Type value for IP (Exim's ${run})"},

@@ -19,12 +19,13 @@
 #define EXIT_NOT_P0F 4       /* not a socket, not p0f (bad magic), undecodable reply */
 #define EXIT_CONFIG 5        /* check: the configuration does not load (the shim would pass through) */
 
+/* The subcommands, each in the file of its name; argv[0] is the subcommand's name. */
 int cmd_query(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_lint(int argc, char **argv);
 int cmd_report(int argc, char **argv);
-int cmd_policy(int argc, char **argv);   /* policy.c: Postfix policy service (fingerprint headers) */
-int cmd_header(int argc, char **argv);   /* header.c: one header value, for Exim's ${run} */
+int cmd_policy_service(int argc, char **argv);   /* `p0fshim policy`: Postfix policy service (headers) */
+int cmd_header(int argc, char **argv);           /* one header value, for Exim's ${run} */
 
 /* query.c: the exit status of a p0f query's outcome, for query and check. */
 int query_exit_status(enum p0fq_status s);
