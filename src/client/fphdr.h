@@ -3,8 +3,8 @@
  * header` and p0fshim-milter, with a short deadline: the MTA waits. Blocking (fphdr_lookup)
  * or as steps for a poll loop (fphdr_lookup_start ...); the decisions are made once, in the
  * steps, which fphdr_lookup drives with a blocking p0f query. */
-#ifndef P0FSHIM_FPHDR_H
-#define P0FSHIM_FPHDR_H
+#ifndef P0FSHIM_CLIENT_FPHDR_H
+#define P0FSHIM_CLIENT_FPHDR_H
 
 #include <stdbool.h>
 #include <stdint.h>

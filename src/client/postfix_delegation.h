@@ -3,8 +3,8 @@
  * and the header-value sanitiser shared by every MTA integration (the policy service, the
  * milter, `p0fshim header`).
  * No I/O, no p0f, no configuration: tests/unit/test_postfix_delegation.c tests all of it. */
-#ifndef P0FSHIM_POSTFIX_DELEGATION_H
-#define P0FSHIM_POSTFIX_DELEGATION_H
+#ifndef P0FSHIM_CLIENT_POSTFIX_DELEGATION_H
+#define P0FSHIM_CLIENT_POSTFIX_DELEGATION_H
 
 #include <stdbool.h>
 #include <stddef.h>
