@@ -22,6 +22,8 @@ CORE_SRC := $(wildcard src/*.c)
 CORE_OBJ := $(patsubst src/%.c,$(B)/obj/%.o,$(CORE_SRC))
 SHIM_SRC := $(wildcard shim/*.c)
 SHIM_OBJ := $(patsubst shim/%.c,$(B)/obj/shim_%.o,$(SHIM_SRC))
+CLIENT_SRC := $(wildcard src/client/*.c)
+CLIENT_OBJ := $(patsubst src/client/%.c,$(B)/obj/client_%.o,$(CLIENT_SRC))
 TOOL_MAIN_SRC := $(wildcard src/tool/*.c)
 TOOL_MAIN_OBJ := $(patsubst src/tool/%.c,$(B)/obj/tool_%.o,$(TOOL_MAIN_SRC))
 UNIT_SRC := $(wildcard tests/unit/*.c)
@@ -41,13 +43,23 @@ $(B)/obj/shim_%.o: shim/%.c $(wildcard src/*.h)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Isrc -c -o $@ $<
 
-$(B)/obj/tool_%.o: src/tool/%.c $(wildcard src/*.h src/tool/*.h)
+$(B)/obj/client_%.o: src/client/%.c $(wildcard src/*.h src/client/*.h)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Isrc -c -o $@ $<
 
+$(B)/obj/tool_%.o: src/tool/%.c $(wildcard src/*.h src/client/*.h src/tool/*.h)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Isrc -c -o $@ $<
+
+# The p0f client of the programs beside the library (the tool, the milter): p0f queries,
+# the fingerprint-header lookup, Postfix's policy protocol, the configuration they read.
+$(B)/libp0fshim-client.a: $(CLIENT_OBJ)
+	@mkdir -p $(@D)
+	rm -f $@ && ar rcs $@ $^
+
 # The operator's tool: the same core (codec, policy, config) as the library.
-$(B)/p0fshim: $(TOOL_MAIN_OBJ) $(B)/libp0fshim-core.a
-	$(CC) -o $@ $(TOOL_MAIN_OBJ) $(B)/libp0fshim-core.a $(LDLIBS_CORE)
+$(B)/p0fshim: $(TOOL_MAIN_OBJ) $(B)/libp0fshim-client.a $(B)/libp0fshim-core.a
+	$(CC) -o $@ $(TOOL_MAIN_OBJ) $(B)/libp0fshim-client.a $(B)/libp0fshim-core.a $(LDLIBS_CORE)
 
 $(B)/libp0fshim-core.a: $(CORE_OBJ)
 	@mkdir -p $(@D)

@@ -104,10 +104,11 @@ FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit
 FUZZ_CFLAGS  := -g -O1 -std=gnu11 -D_GNU_SOURCE -pthread -Wall -Wextra -Wno-unused-parameter $(FUZZ_SAN)
 FUZZ_SECONDS ?= 60
 FUZZ_SRC     := $(wildcard tests/fuzz/fuzz_*.c)
-# The report and policy_proto targets need the tool's parsers (src/tool/report_parse.c, linked;
-# src/tool/policy_proto.c, included by the target): each is left out when its parser is absent.
+# The report and postfix_delegation targets need parsers outside the core (src/tool/report_parse.c,
+# linked; src/client/postfix_delegation.c, included by the target): each is left out when its parser
+# is absent.
 FUZZ_SRC     := $(if $(wildcard src/tool/report_parse.c),$(FUZZ_SRC),$(filter-out tests/fuzz/fuzz_report.c,$(FUZZ_SRC)))
-FUZZ_SRC     := $(if $(wildcard src/tool/policy_proto.c),$(FUZZ_SRC),$(filter-out tests/fuzz/fuzz_policy_proto.c,$(FUZZ_SRC)))
+FUZZ_SRC     := $(if $(wildcard src/client/postfix_delegation.c),$(FUZZ_SRC),$(filter-out tests/fuzz/fuzz_postfix_delegation.c,$(FUZZ_SRC)))
 FUZZ_TARGETS := $(patsubst tests/fuzz/fuzz_%.c,%,$(FUZZ_SRC))
 FUZZ_BINS    := $(patsubst %,$(FUZZ_B)/fuzz_%,$(FUZZ_TARGETS))
 FUZZ_CORE_OBJ := $(patsubst src/%.c,$(FUZZ_B)/obj/%.o,$(CORE_SRC))
@@ -127,7 +128,7 @@ $(FUZZ_B)/libcore.a: $(FUZZ_CORE_OBJ) $(FUZZ_TOOL_OBJ)
 $(FUZZ_B)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_B)/libcore.a $(wildcard src/*.h src/tool/*.h)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -Isrc -Isrc/tool -o $@ $< $(FUZZ_B)/libcore.a $(LDLIBS_CORE)
 
-$(FUZZ_B)/fuzz_policy_proto: src/tool/policy_proto.c
+$(FUZZ_B)/fuzz_postfix_delegation: src/client/postfix_delegation.c src/client/postfix_delegation.h
 
 fuzz-build: deps-hardening $(FUZZ_BINS)
 

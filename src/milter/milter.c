@@ -29,9 +29,10 @@
 
 #include <libmilter/mfapi.h>
 
+#include "client/clientconf.h"
+#include "client/fphdr.h"
 #include "logfmt.h"
 #include "syslog_writer.h"
-#include "tool/fphdr.h"
 
 #define MILTER_NAME "p0fshim-milter"
 #define EXIT_USAGE 2
@@ -257,7 +258,7 @@ int main(int argc, char **argv)
 
     struct diag err;
     memset(&err, 0, sizeof(err));
-    if (fphdr_load_config(config_path, &cfg, &err) != 0) {
+    if (clientconf_load(config_path, &cfg, &err) != 0) {
         if (err.line)
             fprintf(stderr, MILTER_NAME ": %s:%u: %s\n", err.file, err.line, err.reason);
         else

@@ -11,11 +11,14 @@
 #include <unistd.h>
 
 #include "action.h"
-#include "verdict.h"
+#include "args.h"
 #include "greylist.h"
 #include "logfmt.h"
+#include "output.h"
+#include "p0fsock.h"
 #include "textfile.h"
 #include "tool.h"
+#include "verdict.h"
 
 static void check_usage(FILE *f)
 {
@@ -77,10 +80,8 @@ static void lookup(struct check *c, const struct config *cfg)
     if (!c->simulated) {
         p0fq_query(c->socket_path, &c->ip, cfg->timeout_ms, &c->q);
         /* The engine refuses answers from a socket served by anyone but root or p0f_user. */
-        if (c->q.status == P0FQ_OK && c->q.have_peer && c->q.peer_uid != 0 && c->q.peer_uid != cfg->p0f_uid) {
-            snprintf(c->q.log_reason, sizeof(c->q.log_reason),
-                     "p0f socket served by uid %u (pid %d), not root or p0f_user", (unsigned)c->q.peer_uid,
-                     (int)c->q.peer_pid);
+        if (c->q.status == P0FQ_OK && c->q.have_peer && !p0fsock_peer_trusted(c->q.peer_uid, cfg->p0f_uid)) {
+            p0fsock_untrusted_reason(c->q.log_reason, sizeof(c->q.log_reason), c->q.peer_uid, c->q.peer_pid);
             snprintf(c->q.why, sizeof(c->q.why), "%s: the shim refuses its answers", c->q.log_reason);
             c->q.status = P0FQ_NOT_P0F;
         }
@@ -523,7 +524,7 @@ static int verdict_status(const struct check *c)
     if (c->j.verdict == VERDICT_BLOCK || c->j.verdict == VERDICT_GREYLIST)
         return EXIT_NEGATIVE;
     if (c->j.verdict == VERDICT_ERROR)
-        return p0fq_exit_status(c->q.status);
+        return query_exit_status(c->q.status);
     return 0;
 }
 

@@ -1,10 +1,11 @@
-/* The genres p0f can report, read from its fingerprint database (p0f.fp), so that lint
- * can tell a blocked-OS entry that matches nothing (a typo) or everything. */
+/* The genres p0f can report, from its fingerprint database (see fpfile.h). */
+#include "fpfile.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "tool.h"
+#include "p0f3.h"
 
 #define FP_FILE_MAX (4 * 1024 * 1024)
 

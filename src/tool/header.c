@@ -5,7 +5,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "fphdr.h"
+#include "args.h"
+#include "client/clientconf.h"
+#include "client/fphdr.h"
+#include "output.h"
 #include "tool.h"
 
 static void header_usage(FILE *f)
@@ -66,7 +69,7 @@ int cmd_header(int argc, char **argv)
     static struct config cfg;
     struct diag err;
     memset(&err, 0, sizeof(err));
-    if (fphdr_load_config(config_given, &cfg, &err) != 0) {
+    if (clientconf_load(config_given, &cfg, &err) != 0) {
         if (verbose)
             print_diag(stderr, "p0fshim header: ", &err);
         config_free(&cfg);

@@ -15,6 +15,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "args.h"
+#include "fpfile.h"
+#include "output.h"
 #include "textfile.h"
 #include "tool.h"
 

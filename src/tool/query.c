@@ -3,7 +3,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "args.h"
+#include "client/clientconf.h"
 #include "logfmt.h"
+#include "output.h"
 #include "tool.h"
 
 #define QUERY_DEFAULT_TIMEOUT_MS 1000
@@ -94,6 +97,17 @@ static void json_kv_str(const char *key, const char *value, bool comma)
     put_json_str(stdout, value);
     if (comma)
         putchar(',');
+}
+
+int query_exit_status(enum p0fq_status s)
+{
+    switch (s) {
+    case P0FQ_OK: return 0;
+    case P0FQ_NOMATCH: return EXIT_NEGATIVE;
+    case P0FQ_DOWN: return EXIT_P0F_DOWN;
+    case P0FQ_NOT_P0F: return EXIT_NOT_P0F;
+    }
+    return EXIT_NOT_P0F;
 }
 
 static const char *status_word(enum p0fq_status s)
@@ -197,10 +211,8 @@ int cmd_query(int argc, char **argv)
     /* The socket the shim would ask, unless one is named. */
     static struct config cfg;
     if (socket_path == NULL) {
-        bool must_exist;
         struct diag err = {0};
-        const char *path = tool_config_path(config_given, &must_exist);
-        if (tool_parse_config(path, must_exist, &cfg, &err) != 0) {
+        if (clientconf_load(config_given, &cfg, &err) != 0) {
             print_diag(stderr, "p0fshim query: ", &err);
             fprintf(stderr, "p0fshim query: name the socket with --socket PATH\n");
             config_free(&cfg);
@@ -225,5 +237,5 @@ int cmd_query(int argc, char **argv)
         fprintf(stderr, "p0fshim query: %s\n", r.why);
     }
     config_free(&cfg);
-    return p0fq_exit_status(r.status);
+    return query_exit_status(r.status);
 }

@@ -16,6 +16,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "args.h"
+#include "output.h"
 #include "policy.h"
 #include "report.h"
 #include "tool.h"

@@ -3,7 +3,7 @@
 # Postfix, no lab): `p0fshim policy` (Postfix's policy protocol on stdin/stdout as under
 # spawn(8), and as a unix-socket server), `p0fshim header` (Exim's ${run}), and
 # p0fshim-milter's command line. The protocol parser itself is unit-tested in
-# tests/unit/test_policy_proto.c; the real Postfix runs in tests/e2e/headers.sh.
+# tests/unit/test_postfix_delegation.c; the real Postfix runs in tests/e2e/headers.sh.
 # KEEP_WORK=1 keeps the scratch directory.
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 

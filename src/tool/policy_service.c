@@ -15,7 +15,7 @@
  *
  * Postfix allows one PREPEND per answer, so each header needs a request of its own: by
  * policy_context ("genre", "link") or by protocol_state (RCPT: genre, DATA/BDAT: link);
- * see policy_proto.h. p0f is asked with a short deadline (--timeout, 200 ms); after a p0f
+ * see postfix_delegation.h. p0f is asked with a short deadline (--timeout, 200 ms); after a p0f
  * timeout, p0f is not asked again for a second (DUNNO meanwhile), so a hung p0f cannot make
  * many queued requests wait one deadline each. */
 #include <errno.h>
@@ -30,21 +30,22 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <syslog.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "fphdr.h"
+#include "args.h"
+#include "client/clientconf.h"
+#include "client/fphdr.h"
+#include "client/postfix_delegation.h"
 #include "logfmt.h"
-#include "policy_proto.h"
 #include "syslog_writer.h"
 #include "tool.h"
 
-#define POLICY_DEFAULT_MAX_CLIENTS 128
-#define POLICY_IDLE_S 600            /* Postfix closes idle policy connections after 300 s */
-#define POLICY_OUT_MAX 4096
-#define POLICY_BREAKER_MS 1000
+#define SERVICE_DEFAULT_MAX_CLIENTS 128
+#define SERVICE_IDLE_S 600            /* Postfix closes idle policy connections after 300 s */
+#define SERVICE_OUT_MAX 4096
+#define SERVICE_BREAKER_MS 1000
 
-struct policy_server {
+struct policy_service {
     struct config cfg;
     bool cfg_ok;
     char cfg_error[PATH_MAX + 300];
@@ -56,17 +57,10 @@ struct policy_server {
     const char *tag;                 /* --tag: PREPEND X-P0F-Genre-TAG (header_checks recipe) */
 };
 
-static struct policy_server S;
+static struct policy_service S;
 static volatile sig_atomic_t stop_requested;
 
-static uint64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-static void policy_usage(FILE *f)
+static void service_usage(FILE *f)
 {
     fputs("usage: p0fshim policy [--config FILE] [--socket-listen PATH [--socket-mode OCTAL] [--max-clients N]]\n"
           "                      [--timeout MS] [--tag SECRET]\n"
@@ -98,18 +92,18 @@ static void log_error(const char *msg, const char *reason)
 /* The first half of a request: the header it gets (HDR_NONE: DUNNO, nothing to log), and
  * whether p0f is to be asked about its client; false with a header: the breaker is on and
  * *v says so. */
-static bool request_needs_p0f(const struct polproto_request *req, const struct polproto_memory *mem,
+static bool request_needs_p0f(const struct delegation_request *req, const struct delegation_memory *mem,
                               enum hdr_kind *h, struct fphdr_values *v)
 {
-    *h = polproto_choose(req, mem);
+    *h = delegation_choose(req, mem);
     if (*h == HDR_NONE || !S.cfg_ok) {
         *h = HDR_NONE;
         return false;
     }
-    if (mono_ms() < S.p0f_quiet_until) {
+    if (fphdr_now_ms() < S.p0f_quiet_until) {
         memset(v, 0, sizeof(*v));
         v->status = FPHDR_ERROR;
-        snprintf(v->reason, sizeof(v->reason), "p0f timed out less than %d ms ago: not asked", POLICY_BREAKER_MS);
+        snprintf(v->reason, sizeof(v->reason), "p0f timed out less than %d ms ago: not asked", SERVICE_BREAKER_MS);
         return false;
     }
     return true;
@@ -117,18 +111,18 @@ static bool request_needs_p0f(const struct polproto_request *req, const struct p
 
 /* The second half: the answer's text in out from what p0f said (v), the connection's memory,
  * the breaker, the log line. */
-static size_t request_answer(const struct polproto_request *req, struct polproto_memory *mem, enum hdr_kind h,
+static size_t request_answer(const struct delegation_request *req, struct delegation_memory *mem, enum hdr_kind h,
                              const struct fphdr_values *v, char *out, size_t size)
 {
     if (h == HDR_NONE)
-        return polproto_answer(HDR_NONE, "", NULL, out, size);
+        return delegation_answer(HDR_NONE, "", NULL, out, size);
     if (v->status == FPHDR_ERROR && strcmp(v->reason, "p0f timeout") == 0)
-        S.p0f_quiet_until = mono_ms() + POLICY_BREAKER_MS;
+        S.p0f_quiet_until = fphdr_now_ms() + SERVICE_BREAKER_MS;
     const char *value = fphdr_value(v, h);
-    size_t n = polproto_answer(h, value, S.tag, out, size);
+    size_t n = delegation_answer(h, value, S.tag, out, size);
     bool prepended = strncmp(out, "action=PREPEND", 14) == 0;
     if (prepended)
-        polproto_remember(req, mem, h);
+        delegation_remember(req, mem, h);
 
     /* One log line per question asked (add_headers false: nothing to say). */
     if (v->status != FPHDR_OFF) {
@@ -151,7 +145,7 @@ static size_t request_answer(const struct polproto_request *req, struct polproto
 }
 
 /* One complete request, p0f asked with a blocking lookup: the answer's text in out. */
-static size_t handle_request(const struct polproto_request *req, struct polproto_memory *mem, char *out,
+static size_t handle_request(const struct delegation_request *req, struct delegation_memory *mem, char *out,
                              size_t size)
 {
     enum hdr_kind h;
@@ -179,12 +173,12 @@ static int write_all(int fd, const char *buf, size_t n)
 
 static int serve_stdio(void)
 {
-    struct polproto_parser *p = calloc(1, sizeof(*p));
-    struct polproto_memory mem = {{0}, {0}};
+    struct delegation_parser *p = calloc(1, sizeof(*p));
+    struct delegation_memory mem = {{0}, {0}};
     char buf[4096], answer[256];
     if (p == NULL)
         return 1;
-    polproto_init(p);
+    delegation_init(p);
     for (;;) {
         ssize_t got = read(STDIN_FILENO, buf, sizeof(buf));
         if (got < 0 && errno == EINTR)
@@ -194,11 +188,11 @@ static int serve_stdio(void)
         size_t off = 0;
         while (off < (size_t)got) {
             bool complete;
-            off += polproto_feed(p, buf + off, (size_t)got - off, &complete);
+            off += delegation_feed(p, buf + off, (size_t)got - off, &complete);
             if (!complete)
                 continue;
             size_t n = handle_request(&p->req, &mem, answer, sizeof(answer));
-            polproto_next_request(p);
+            delegation_next_request(p);
             if (write_all(STDOUT_FILENO, answer, n) != 0) {
                 free(p);
                 return 0;
@@ -211,18 +205,18 @@ static int serve_stdio(void)
 
 /* ---- --socket-listen: a poll loop over a bounded set of clients -------------------------- */
 
-/* Answers are at most this long (polproto_answer's bound); a request is taken only when its
+/* Answers are at most this long (delegation_answer's bound); a request is taken only when its
  * answer fits in the output buffer, so a client that does not read is not read from either. */
-#define POLICY_ANSWER_MAX 256
+#define SERVICE_ANSWER_MAX 256
 
 struct client {
     int fd;
-    struct polproto_parser parser;
-    struct polproto_memory mem;
+    struct delegation_parser parser;
+    struct delegation_memory mem;
     char in[4096];                   /* received, not yet fed to the parser */
     size_t in_off, in_len;
     bool eof;                        /* the client closed its side: answer what it asked, then drop it */
-    char out[POLICY_OUT_MAX];
+    char out[SERVICE_OUT_MAX];
     size_t out_len;
     uint64_t last_active;
     /* The request being looked up (parser.req), when busy: */
@@ -287,9 +281,9 @@ static void drop_client(struct client **c)
 /* The request in c->parser.req is decided (v): its answer goes to the output buffer. */
 static void client_answer(struct client *c, const struct fphdr_values *v)
 {
-    char answer[POLICY_ANSWER_MAX];
+    char answer[SERVICE_ANSWER_MAX];
     size_t n = request_answer(&c->parser.req, &c->mem, c->header, v, answer, sizeof(answer));
-    polproto_next_request(&c->parser);
+    delegation_next_request(&c->parser);
     memcpy(c->out + c->out_len, answer, n);
     c->out_len += n;
     c->busy = false;
@@ -330,9 +324,9 @@ static void client_lookup(struct client *c, bool p0f_ready)
  * gets depends on the answers before it on this connection. */
 static void client_take_requests(struct client *c)
 {
-    while (!c->busy && c->in_off < c->in_len && c->out_len + POLICY_ANSWER_MAX <= sizeof(c->out)) {
+    while (!c->busy && c->in_off < c->in_len && c->out_len + SERVICE_ANSWER_MAX <= sizeof(c->out)) {
         bool complete;
-        c->in_off += polproto_feed(&c->parser, c->in + c->in_off, c->in_len - c->in_off, &complete);
+        c->in_off += delegation_feed(&c->parser, c->in + c->in_off, c->in_len - c->in_off, &complete);
         if (!complete)
             continue;
         struct fphdr_values v;
@@ -435,7 +429,7 @@ static int serve_socket(const char *path, mode_t mode, unsigned max_clients)
     unsigned refused = 0;
     while (!stop_requested) {
         unsigned n = 0, nclients = 0;
-        uint64_t wake = mono_ms() + 1000;    /* idle clients are looked at every second */
+        uint64_t wake = fphdr_now_ms() + 1000;    /* idle clients are looked at every second */
         pfd[n++] = (struct pollfd){.fd = lfd, .events = POLLIN};
         for (unsigned i = 0; i < max_clients; i++) {
             struct client *c = clients[i];
@@ -455,7 +449,7 @@ static int serve_socket(const char *path, mode_t mode, unsigned max_clients)
             if (w < wake)
                 wake = w;
         }
-        uint64_t before = mono_ms();
+        uint64_t before = fphdr_now_ms();
         int rc = poll(pfd, n, wake > before ? (int)(wake - before) : 0);
         if (rc < 0 && errno == EINTR)
             continue;
@@ -463,7 +457,7 @@ static int serve_socket(const char *path, mode_t mode, unsigned max_clients)
             fprintf(stderr, "p0fshim policy: poll(): %s\n", strerror(errno));
             break;
         }
-        uint64_t now = mono_ms();
+        uint64_t now = fphdr_now_ms();
         for (unsigned i = 0; i < max_clients; i++) {
             struct client *c = clients[i];
             if (c == NULL)
@@ -486,7 +480,7 @@ static int serve_socket(const char *path, mode_t mode, unsigned max_clients)
                 continue;
             }
             bool finished = c->eof && !c->busy && c->in_len == 0 && c->out_len == 0;
-            if (finished || c->last_active + (uint64_t)POLICY_IDLE_S * 1000u < now)
+            if (finished || c->last_active + (uint64_t)SERVICE_IDLE_S * 1000u < now)
                 drop_client(&clients[i]);
         }
         if (pfd[0].revents & POLLIN) {
@@ -513,7 +507,7 @@ static int serve_socket(const char *path, mode_t mode, unsigned max_clients)
                     continue;
                 }
                 c->fd = fd;
-                polproto_init(&c->parser);
+                delegation_init(&c->parser);
                 c->last_active = now;
                 clients[slot] = c;
                 nclients++;
@@ -533,7 +527,7 @@ static int serve_socket(const char *path, mode_t mode, unsigned max_clients)
     return 0;
 }
 
-int cmd_policy(int argc, char **argv)
+int cmd_policy_service(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"config", required_argument, NULL, 'c'},        {"socket-listen", required_argument, NULL, 'l'},
@@ -542,7 +536,7 @@ int cmd_policy(int argc, char **argv)
         {"tag", required_argument, NULL, 'g'},           {NULL, 0, NULL, 0},
     };
     const char *config_given = NULL, *listen_path = NULL;
-    unsigned long timeout_ms = FPHDR_DEFAULT_TIMEOUT_MS, max_clients = POLICY_DEFAULT_MAX_CLIENTS;
+    unsigned long timeout_ms = FPHDR_DEFAULT_TIMEOUT_MS, max_clients = SERVICE_DEFAULT_MAX_CLIENTS;
     unsigned long mode = 0666;
     int opt;
 
@@ -552,8 +546,8 @@ int cmd_policy(int argc, char **argv)
         case 'c': config_given = optarg; break;
         case 'l': listen_path = optarg; break;
         case 'g':
-            if (!polproto_tag_valid(optarg)) {
-                fprintf(stderr, "p0fshim policy: --tag wants 1 to %d letters and digits\n", POLPROTO_TAG_MAX);
+            if (!delegation_tag_valid(optarg)) {
+                fprintf(stderr, "p0fshim policy: --tag wants 1 to %d letters and digits\n", DELEGATION_TAG_MAX);
                 return EXIT_USAGE;
             }
             S.tag = optarg;
@@ -580,16 +574,16 @@ int cmd_policy(int argc, char **argv)
                 return EXIT_USAGE;
             }
             break;
-        case 'h': policy_usage(stdout); return 0;
+        case 'h': service_usage(stdout); return 0;
         case ':': fprintf(stderr, "p0fshim policy: %s needs a value\n", argv[optind - 1]); return EXIT_USAGE;
         default:
             fprintf(stderr, "p0fshim policy: unknown option %s\n", argv[optind - 1]);
-            policy_usage(stderr);
+            service_usage(stderr);
             return EXIT_USAGE;
         }
     }
     if (optind != argc) {
-        policy_usage(stderr);
+        service_usage(stderr);
         return EXIT_USAGE;
     }
 
@@ -597,7 +591,7 @@ int cmd_policy(int argc, char **argv)
     S.verbose = listen_path != NULL;
     struct diag err;
     memset(&err, 0, sizeof(err));
-    S.cfg_ok = fphdr_load_config(config_given, &S.cfg, &err) == 0;
+    S.cfg_ok = clientconf_load(config_given, &S.cfg, &err) == 0;
     syslog_writer_init(&S.log);
     /* A configuration that does not parse still names a log socket only if it got that far:
      * fall back to the default then. */

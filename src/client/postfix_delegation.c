@@ -1,26 +1,26 @@
-/* The Postfix policy delegation protocol: see policy_proto.h. Pure: no I/O. */
-#include "policy_proto.h"
+/* The Postfix policy delegation protocol: see postfix_delegation.h. Pure: no I/O. */
+#include "postfix_delegation.h"
 
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
-void polproto_init(struct polproto_parser *p)
+void delegation_init(struct delegation_parser *p)
 {
     memset(p, 0, sizeof(*p));
 }
 
-void polproto_next_request(struct polproto_parser *p)
+void delegation_next_request(struct delegation_parser *p)
 {
     memset(&p->req, 0, sizeof(p->req));
 }
 
-bool polproto_pending(const struct polproto_parser *p)
+bool delegation_pending(const struct delegation_parser *p)
 {
     return p->len > 0 || p->skipping || p->req.nattrs > 0 || p->req.malformed > 0 || p->req.overlong > 0;
 }
 
-static void keep(struct polproto_request *r, char *field, size_t size, const char *value, size_t len)
+static void keep(struct delegation_request *r, char *field, size_t size, const char *value, size_t len)
 {
     if (len >= size) {
         len = size - 1;
@@ -31,7 +31,7 @@ static void keep(struct polproto_request *r, char *field, size_t size, const cha
 }
 
 /* One attribute line, without its LF (a CR before it is dropped: Postfix sends none). */
-static void attribute(struct polproto_request *r, const char *line, size_t len)
+static void attribute(struct delegation_request *r, const char *line, size_t len)
 {
     if (len > 0 && line[len - 1] == '\r')
         len--;
@@ -48,14 +48,14 @@ static void attribute(struct polproto_request *r, const char *line, size_t len)
         const char *name;
         size_t offset, size;
     } used[] = {
-        {"request", offsetof(struct polproto_request, request), sizeof(((struct polproto_request *)0)->request)},
-        {"protocol_state", offsetof(struct polproto_request, protocol_state),
-         sizeof(((struct polproto_request *)0)->protocol_state)},
-        {"client_address", offsetof(struct polproto_request, client_address),
-         sizeof(((struct polproto_request *)0)->client_address)},
-        {"instance", offsetof(struct polproto_request, instance), sizeof(((struct polproto_request *)0)->instance)},
-        {"policy_context", offsetof(struct polproto_request, policy_context),
-         sizeof(((struct polproto_request *)0)->policy_context)},
+        {"request", offsetof(struct delegation_request, request), sizeof(((struct delegation_request *)0)->request)},
+        {"protocol_state", offsetof(struct delegation_request, protocol_state),
+         sizeof(((struct delegation_request *)0)->protocol_state)},
+        {"client_address", offsetof(struct delegation_request, client_address),
+         sizeof(((struct delegation_request *)0)->client_address)},
+        {"instance", offsetof(struct delegation_request, instance), sizeof(((struct delegation_request *)0)->instance)},
+        {"policy_context", offsetof(struct delegation_request, policy_context),
+         sizeof(((struct delegation_request *)0)->policy_context)},
     };
     for (size_t i = 0; i < sizeof(used) / sizeof(used[0]); i++) {
         if (strlen(used[i].name) == klen && memcmp(used[i].name, line, klen) == 0) {
@@ -65,7 +65,7 @@ static void attribute(struct polproto_request *r, const char *line, size_t len)
     }
 }
 
-size_t polproto_feed(struct polproto_parser *p, const char *buf, size_t n, bool *complete)
+size_t delegation_feed(struct delegation_parser *p, const char *buf, size_t n, bool *complete)
 {
     *complete = false;
     for (size_t i = 0; i < n; i++) {
@@ -76,7 +76,7 @@ size_t polproto_feed(struct polproto_parser *p, const char *buf, size_t n, bool 
             continue;
         }
         if (c != '\n') {
-            if (p->len == POLPROTO_LINE_MAX) {
+            if (p->len == DELEGATION_LINE_MAX) {
                 p->req.overlong++;
                 p->skipping = true;
                 p->len = 0;
@@ -125,7 +125,7 @@ static enum hdr_kind context_header(const char *ctx)
     return HDR_NONE;
 }
 
-enum hdr_kind polproto_choose(const struct polproto_request *r, const struct polproto_memory *m)
+enum hdr_kind delegation_choose(const struct delegation_request *r, const struct delegation_memory *m)
 {
     enum hdr_kind h = HDR_NONE;
     if (strcmp(r->request, "smtpd_access_policy") != 0)
@@ -149,14 +149,14 @@ enum hdr_kind polproto_choose(const struct polproto_request *r, const struct pol
     return h;
 }
 
-void polproto_remember(const struct polproto_request *r, struct polproto_memory *m, enum hdr_kind h)
+void delegation_remember(const struct delegation_request *r, struct delegation_memory *m, enum hdr_kind h)
 {
     char *slot = h == HDR_GENRE ? m->genre_instance : h == HDR_LINK ? m->link_instance : NULL;
     if (slot)
         snprintf(slot, sizeof(m->genre_instance), "%s", r->instance);
 }
 
-bool polproto_tag_valid(const char *tag)
+bool delegation_tag_valid(const char *tag)
 {
     size_t n = 0;
     for (; tag[n]; n++) {
@@ -164,14 +164,14 @@ bool polproto_tag_valid(const char *tag)
         if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')))
             return false;
     }
-    return n >= 1 && n <= POLPROTO_TAG_MAX;
+    return n >= 1 && n <= DELEGATION_TAG_MAX;
 }
 
-size_t polproto_answer(enum hdr_kind h, const char *value, const char *tag, char *out, size_t size)
+size_t delegation_answer(enum hdr_kind h, const char *value, const char *tag, char *out, size_t size)
 {
     char clean[HDRVAL_MAX + 1];
     int n;
-    bool tagged = tag && tag[0] && polproto_tag_valid(tag);
+    bool tagged = tag && tag[0] && delegation_tag_valid(tag);
     hdrval_sanitise(value ? value : "", clean, sizeof(clean));
     if (h == HDR_NONE || clean[0] == '\0')
         n = snprintf(out, size, "action=DUNNO\n\n");

@@ -1,4 +1,4 @@
-/* libFuzzer target: the Postfix policy protocol parser (src/tool/policy_proto.c), and the
+/* libFuzzer target: the Postfix policy protocol parser (src/client/postfix_delegation.c), and the
  * answers built from what it parses. Input: bytes as a policy client would send them.
  * Checks: no memory error (ASan/UBSan); the parser consumes what it says and every field it
  * keeps is NUL-terminated; fed in one piece or byte by byte it finds the same requests; an
@@ -13,8 +13,8 @@
 
 /* Lines longer than this are the overlong ones: short enough for inputs of -max_len 4096 to
  * have several, long enough for a value to overflow its field (64 bytes) before. */
-#define POLPROTO_LINE_MAX 100
-#include "policy_proto.c"
+#define DELEGATION_LINE_MAX 100
+#include "client/postfix_delegation.c"
 
 #define MAX_REQUESTS 64
 
@@ -43,7 +43,7 @@ static void check_value(const char *v)
     }
 }
 
-static bool same_request(const struct polproto_request *a, const struct polproto_request *b)
+static bool same_request(const struct delegation_request *a, const struct delegation_request *b)
 {
     return strcmp(a->request, b->request) == 0 && strcmp(a->protocol_state, b->protocol_state) == 0 &&
            strcmp(a->client_address, b->client_address) == 0 && strcmp(a->instance, b->instance) == 0 &&
@@ -52,20 +52,20 @@ static bool same_request(const struct polproto_request *a, const struct polproto
 }
 
 /* Feeds data in pieces of `piece` bytes (0: all at once); the requests found go to reqs. */
-static size_t parse(const uint8_t *data, size_t size, size_t piece, struct polproto_request *reqs)
+static size_t parse(const uint8_t *data, size_t size, size_t piece, struct delegation_request *reqs)
 {
-    struct polproto_parser *p = malloc(sizeof(*p));
+    struct delegation_parser *p = malloc(sizeof(*p));
     size_t found = 0;
     assert(p != NULL);
-    polproto_init(p);
+    delegation_init(p);
     for (size_t at = 0; at < size;) {
         size_t n = piece && size - at > piece ? piece : size - at;
         bool complete;
-        size_t used = polproto_feed(p, (const char *)data + at, n, &complete);
+        size_t used = delegation_feed(p, (const char *)data + at, n, &complete);
         assert(used <= n);
         if (complete) {
             assert(used >= 1 && data[at + used - 1] == '\n');
-            const struct polproto_request *r = &p->req;
+            const struct delegation_request *r = &p->req;
             check_field(r->request, sizeof(r->request));
             check_field(r->protocol_state, sizeof(r->protocol_state));
             check_field(r->client_address, sizeof(r->client_address));
@@ -74,12 +74,12 @@ static size_t parse(const uint8_t *data, size_t size, size_t piece, struct polpr
             if (found < MAX_REQUESTS)
                 reqs[found] = *r;
             found++;
-            polproto_next_request(p);
+            delegation_next_request(p);
             assert(p->len == 0);
         } else {
             assert(used == n);
         }
-        assert(p->len <= POLPROTO_LINE_MAX);
+        assert(p->len <= DELEGATION_LINE_MAX);
         at += used;
     }
     free(p);
@@ -89,7 +89,7 @@ static size_t parse(const uint8_t *data, size_t size, size_t piece, struct polpr
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static struct polproto_request whole[MAX_REQUESTS], bytewise[MAX_REQUESTS];
+    static struct delegation_request whole[MAX_REQUESTS], bytewise[MAX_REQUESTS];
     size_t found = parse(data, size, 0, whole);
     assert(parse(data, size, 1, bytewise) == found);
     if (found > MAX_REQUESTS)
@@ -97,22 +97,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (size_t i = 0; i < found; i++)
         assert(same_request(&whole[i], &bytewise[i]));
 
-    struct polproto_memory mem;
+    struct delegation_memory mem;
     memset(&mem, 0, sizeof(mem));
     for (size_t i = 0; i < found; i++) {
-        const struct polproto_request *r = &whole[i];
-        enum hdr_kind h = polproto_choose(r, &mem);
+        const struct delegation_request *r = &whole[i];
+        enum hdr_kind h = delegation_choose(r, &mem);
         assert(h == HDR_NONE || h == HDR_GENRE || h == HDR_LINK);
         char out[256];
         /* Values as hostile as the request: its own fields as the header value and the tag. */
-        size_t n = polproto_answer(h, r->client_address, r->instance, out, sizeof(out));
+        size_t n = delegation_answer(h, r->client_address, r->instance, out, sizeof(out));
         check_answer(out, n);
-        n = polproto_answer(h, r->policy_context, NULL, out, sizeof(out));
+        n = delegation_answer(h, r->policy_context, NULL, out, sizeof(out));
         check_answer(out, n);
         if (strncmp(out, "action=PREPEND", 14) == 0) {
-            polproto_remember(r, &mem, h);
+            delegation_remember(r, &mem, h);
             if (r->instance[0])
-                assert(polproto_choose(r, &mem) == HDR_NONE);
+                assert(delegation_choose(r, &mem) == HDR_NONE);
         }
         check_field(mem.genre_instance, sizeof(mem.genre_instance));
         check_field(mem.link_instance, sizeof(mem.link_instance));
@@ -129,7 +129,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     hdrval_sanitise(text, small, sizeof(small));
     assert(strlen(small) < sizeof(small));
     check_value(small);
-    (void)polproto_tag_valid(text);
+    (void)delegation_tag_valid(text);
     free(text);
     return 0;
 }

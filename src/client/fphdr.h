@@ -3,8 +3,8 @@
  * header` and p0fshim-milter, with a short deadline: the MTA waits. Blocking (fphdr_lookup)
  * or as steps for a poll loop (fphdr_lookup_start ...); the decisions are made once, in the
  * steps, which fphdr_lookup drives with a blocking p0f query. */
-#ifndef P0FSHIM_FPHDR_H
-#define P0FSHIM_FPHDR_H
+#ifndef P0FSHIM_CLIENT_FPHDR_H
+#define P0FSHIM_CLIENT_FPHDR_H
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -12,8 +12,7 @@
 
 #include "addr.h"
 #include "config.h"
-#include "diag.h"
-#include "policy_proto.h"
+#include "postfix_delegation.h"
 
 #define FPHDR_DEFAULT_TIMEOUT_MS 200
 /* NOMATCH is asked again (10, 20, 40 ms apart) for at most this long. */
@@ -34,11 +33,6 @@ struct fphdr_values {
     char reason[160];                /* with FPHDR_ERROR/NOMATCH/OFF/BAD_ADDRESS: why, for a log */
     unsigned elapsed_ms;
 };
-
-/* The configuration as the library reads it (config_parse: the blocked-OS file is not
- * needed). path NULL: $P0FSHIM_CONFIG, else /etc/p0fshim/p0fshim.conf (a missing default
- * file = the defaults, like the library). */
-int fphdr_load_config(const char *path, struct config *c, struct diag *err);
 
 /* Asks the configured p0f v3 source about address (text, as the MTA gives it; an
  * IPv4-mapped IPv6 address is asked about as IPv4, like the shim does). NOMATCH is asked

@@ -1,15 +1,13 @@
 /* Fingerprint headers for one client address: see fphdr.h. */
 #include "fphdr.h"
 
-#include <errno.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "logfmt.h"
-#include "textfile.h"
-#include "tool.h"
+#include "p0fq.h"
+#include "p0fsock.h"
 
 static uint64_t now_ms(void)
 {
@@ -21,32 +19,6 @@ static uint64_t now_ms(void)
 uint64_t fphdr_now_ms(void)
 {
     return now_ms();
-}
-
-int fphdr_load_config(const char *path, struct config *c, struct diag *err)
-{
-    bool must_exist = true;
-    const char *env = getenv("P0FSHIM_CONFIG");
-    char *text;
-    size_t len;
-
-    if (path == NULL && env && *env)
-        path = env;
-    if (path == NULL) {
-        path = CONFIG_DEFAULT_PATH;
-        must_exist = false;
-    }
-    config_init(c);
-    int rc = text_file_read(path, &text, &len);
-    if (rc == -ENOENT && !must_exist)
-        return 0;
-    if (rc != 0) {
-        diag_set(err, path, 0, "cannot read the configuration: %s", text_file_strerror(rc));
-        return -1;
-    }
-    rc = config_parse(c, text, len, path, err);
-    free(text);
-    return rc;
 }
 
 const char *fphdr_status_word(enum fphdr_status s)
@@ -104,9 +76,9 @@ enum fphdr_step fphdr_lookup_wake(struct fphdr_lookup *l, uint64_t now)
 enum fphdr_step fphdr_lookup_answer(struct fphdr_lookup *l, const struct config *c, const struct p0fq_result *r,
                                     uint64_t now)
 {
-    if (r->status == P0FQ_OK && r->have_peer && r->peer_uid != 0 && r->peer_uid != c->p0f_uid) {
+    if (r->status == P0FQ_OK && r->have_peer && !p0fsock_peer_trusted(r->peer_uid, c->p0f_uid)) {
         char why[96];
-        snprintf(why, sizeof(why), "p0f socket served by uid %u, not root or p0f_user", (unsigned)r->peer_uid);
+        p0fsock_untrusted_reason(why, sizeof(why), r->peer_uid, -1);
         return finish(l, FPHDR_ERROR, now, why);
     }
     if (r->status == P0FQ_NOMATCH) {

@@ -1,7 +1,9 @@
-/* One p0f v3 query with a deadline, for query, check, lint and the header commands: blocking
- * (p0fq_query) or as steps for a poll loop (p0fq_start, p0fq_continue), one code path. The
- * wire format is the core's (p0f3_encode_query, p0f3_decode_response); what this adds is a
- * diagnosis a human can act on for every way the socket can be wrong. */
+/* One p0f v3 query with a deadline (see p0fq.h): blocking (p0fq_query) or as steps for a
+ * poll loop (p0fq_start, p0fq_continue), one code path. The wire format is the core's
+ * (p0f3_encode_query, p0f3_decode_response); what this adds is a diagnosis a human can act
+ * on for every way the socket can be wrong. */
+#include "p0fq.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -10,11 +12,10 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "tool.h"
+#include "p0fsock.h"
 
 #define P0F2_WIRE_MAGIC 0x0defacedu
 
@@ -31,17 +32,6 @@ static int remaining_ms(uint64_t deadline)
     if (now >= deadline)
         return 0;
     return (int)((deadline - now + 999) / 1000);
-}
-
-int p0fq_exit_status(enum p0fq_status s)
-{
-    switch (s) {
-    case P0FQ_OK: return 0;
-    case P0FQ_NOMATCH: return EXIT_NEGATIVE;
-    case P0FQ_DOWN: return EXIT_P0F_DOWN;
-    case P0FQ_NOT_P0F: return EXIT_NOT_P0F;
-    }
-    return EXIT_NOT_P0F;
 }
 
 static void set(struct p0fq_result *r, enum p0fq_status s, const char *log_reason, const char *fmt, ...)
@@ -137,11 +127,9 @@ static bool finish(struct p0fq_pending *q)
  * true when the query is over. */
 static bool try_connect(struct p0fq_pending *q)
 {
-    struct sockaddr_un sun = {.sun_family = AF_UNIX};
-    memcpy(sun.sun_path, q->socket_path, strlen(q->socket_path) + 1);
     int rc;
     do
-        rc = connect(q->fd, (struct sockaddr *)&sun, sizeof(sun));
+        rc = p0fsock_connect_path(q->fd, q->socket_path);
     while (rc != 0 && errno == EINTR);
     if (rc != 0) {
         if (errno == EAGAIN && remaining_ms(q->deadline_us) > 0) {
@@ -195,9 +183,7 @@ bool p0fq_start(struct p0fq_pending *q, const char *socket_path, const struct en
     }
     if (!S_ISSOCK(st.st_mode)) {
         /* What the shim's connect() would log, then the plain diagnosis. */
-        struct sockaddr_un sun = {.sun_family = AF_UNIX};
-        memcpy(sun.sun_path, socket_path, strlen(socket_path) + 1);
-        int err = connect(q->fd, (struct sockaddr *)&sun, sizeof(sun)) == 0 ? 0 : errno;
+        int err = p0fsock_connect_path(q->fd, socket_path) == 0 ? 0 : errno;
         char log_reason[160];
         snprintf(log_reason, sizeof(log_reason), "p0f connect: %s", strerror(err ? err : ENOTSOCK));
         set(&q->r, P0FQ_NOT_P0F, log_reason, "%s is %s, not a socket: is p0f's -s pointing elsewhere?", socket_path,
