@@ -843,3 +843,113 @@ Test(config, error_messages_exact)
         cr_expect_str_eq(err.reason, b->reason, "for \"%s\"", b->text);
     }
 }
+
+/* ---- the directive table ---- */
+
+Test(config, every_default_is_a_line_the_parser_takes)
+{
+    for (size_t i = 0; i < config_ndirectives; i++) {
+        const struct config_directive *d = &config_directives[i];
+        char text[256];
+        struct config c;
+        if (d->default_value == NULL)
+            continue;
+        snprintf(text, sizeof(text), "%s %s\n", d->name, d->default_value);
+        parse_ok(&c, text);
+        cr_expect_eq(config_line_of(&c, d->name), 1u, "%s", d->name);
+        config_free(&c);
+    }
+}
+
+Test(config, directive_names)
+{
+    cr_assert_str_eq(config_directive_find("ident/p0f")->name, "ident/p0f");
+    cr_assert_str_eq(config_directive_find("ident/p0f:2")->name, "ident/p0f", "qpsmtpd's instance names");
+    cr_assert_null(config_directive_find("ident/p0fx"));
+    cr_assert_null(config_directive_find("Socket"));
+    cr_assert_null(config_directive_find("socke"));
+    cr_assert_null(config_directive_find("socket:1"), "only ident/p0f takes an instance");
+    cr_assert_leq(config_ndirectives, (size_t)CONFIG_MAX_DIRECTIVES);
+    for (size_t i = 0; i < config_ndirectives; i++)
+        for (size_t k = 0; k < i; k++)
+            cr_assert_str_neq(config_directives[i].name, config_directives[k].name);
+}
+
+Test(config, defaults_are_set_on_no_line)
+{
+    struct config c;
+    config_init(&c);
+    for (size_t i = 0; i < config_ndirectives; i++)
+        cr_assert_eq(config_line_of(&c, config_directives[i].name), 0u, "%s", config_directives[i].name);
+    cr_assert_eq(c.v3.line, 0u);
+    config_free(&c);
+    parse_ok(&c, "# only a comment\n");
+    cr_assert(c.v3.enabled);
+    cr_assert_eq(c.v3.line, 0u, "the default socket");
+    cr_assert_str_eq(c.file, CONF);
+    config_free(&c);
+}
+
+Test(config, remembers_the_line_of_each_value)
+{
+    struct config c;
+    parse_ok(&c, "# where\n"
+                 "smite_os windows\n"
+                 "exempt 192.0.2.0/24 2001:db8::/32\n"
+                 "timeout_ms 300\n"
+                 "exempt 198.51.100.7\n"
+                 "timeout_ms 400\n"
+                 "programs exim4\n"
+                 "\n"
+                 "programs smtpd sendmail\n"
+                 "greylist_os linux\n"
+                 "ports 25\n"
+                 "ports 587\n");
+    cr_assert_str_eq(c.file, CONF);
+    cr_assert_eq(config_line_of(&c, "smite_os"), 2u);
+    cr_assert_eq(config_line_of(&c, "timeout_ms"), 6u, "the last one, which wins");
+    cr_assert_eq(config_line_of(&c, "greylist_os"), 10u);
+    cr_assert_eq(config_line_of(&c, "ports"), 12u);
+    cr_assert_eq(config_line_of(&c, "log_socket"), 0u, "the default");
+    cr_assert_eq(config_line_of(&c, "no_such_directive"), 0u);
+    cr_assert_eq(c.policy.nexempt, 3u);
+    cr_assert_eq(config_exempt_line(&c, &c.policy.exempt[0]), 3u);
+    cr_assert_eq(config_exempt_line(&c, &c.policy.exempt[1]), 3u);
+    cr_assert_eq(config_exempt_line(&c, &c.policy.exempt[2]), 5u);
+    struct cidr elsewhere = c.policy.exempt[2];
+    cr_assert_eq(config_exempt_line(&c, &elsewhere), 0u, "not an entry of the config");
+    cr_assert_eq(judge(&c, "198.51.100.7", "x").exempt, &c.policy.exempt[2]);
+    cr_assert_eq(c.nprograms, 3u);
+    cr_assert_eq(c.program_lines[0], 7u);
+    cr_assert_eq(c.program_lines[1], 9u);
+    cr_assert_eq(c.program_lines[2], 9u);
+    cr_assert_eq(c.v3.line, 0u);
+    config_free(&c);
+}
+
+Test(config, remembers_the_line_of_each_source)
+{
+    struct config c;
+    parse_ok(&c, "ident/p0f:2 /tmp/v2 version 2 smite_os linux\n"
+                 "#\n"
+                 "ident/p0f:3 /tmp/v3 smite_os windows add_headers false\n");
+    cr_assert_eq(c.v2.line, 1u);
+    cr_assert_eq(c.v3.line, 3u);
+    cr_assert_eq(config_line_of(&c, "smite_os"), 3u, "an ident/p0f option sets smite_os too");
+    cr_assert_eq(config_line_of(&c, "add_headers"), 3u);
+    config_free(&c);
+    parse_ok(&c, "p0f2 /tmp/v2\np0f3 /tmp/v3\n");
+    cr_assert_eq(c.v2.line, 1u);
+    cr_assert_eq(c.v3.line, 2u);
+    config_free(&c);
+    parse_ok(&c, "timeout_ms 9\nsocket /tmp/a\nsocket /tmp/b\n");
+    cr_assert_eq(c.v3.line, 3u, "the single form: the socket line in force");
+    config_free(&c);
+    parse_ok(&c, "socket /tmp/a\nversion 2\n");
+    cr_assert(c.v2.enabled);
+    cr_assert_eq(c.v2.line, 1u);
+    config_free(&c);
+    parse_ok(&c, "version 2\n");
+    cr_assert_eq(c.v2.line, 0u, "the default socket, as v2");
+    config_free(&c);
+}
