@@ -642,10 +642,10 @@ int cmd_check(int argc, char **argv)
     c.greylist_matches = c.j.verdict == VERDICT_ALLOW && cfg.greylist_os && c.outcome == LOOKUP_OS_KNOWN &&
                          regex_matches(cfg.greylist_os, c.genre);
     if (c.config_text) {
-        c.smite_line = confscan_smite_line(c.config_text, c.config_len, c.config_path);
-        c.greylist_line = confscan_greylist_line(c.config_text, c.config_len, c.config_path);
+        c.smite_line = config_line_of(&cfg, "smite_os");
+        c.greylist_line = config_line_of(&cfg, "greylist_os");
         if (c.j.exempt)
-            c.exempt_line = confscan_exempt_line(c.config_text, c.config_len, c.config_path, c.j.exempt);
+            c.exempt_line = config_exempt_line(&cfg, c.j.exempt);
     }
     if (c.greylist_matches)
         consult_greylist(&c, &cfg);

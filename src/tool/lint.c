@@ -643,7 +643,7 @@ static void lint_smite(struct lint *l)
     const char *example;
     if (l->eff.policy.smite_os == NULL)
         return;
-    unsigned line = confscan_smite_line(l->config_text, l->config_len, l->config_path);
+    unsigned line = config_line_of(&l->eff, "smite_os");
     size_t n = genres_matched(l, l->eff.policy.smite_os, &example);
     if (n == l->genres.n)
         add(l, SEV_WARNING, 0, l->config_path, line,
@@ -657,7 +657,7 @@ static void lint_greylist(struct lint *l)
     const char *example;
     if (l->eff.greylist_os == NULL)
         return;
-    unsigned line = confscan_greylist_line(l->config_text, l->config_len, l->config_path);
+    unsigned line = config_line_of(&l->eff, "greylist_os");
     size_t n = genres_matched(l, l->eff.greylist_os, &example);
     if (n == l->genres.n)
         add(l, SEV_WARNING, 0, l->config_path, line,

@@ -104,15 +104,6 @@ uint64_t p0fq_now_us(void);
 void p0fq_abandon(struct p0fq_pending *q);
 int p0fq_exit_status(enum p0fq_status s);
 
-/* ---- confscan.c: where in the files a setting came from ---- */
-
-/* The line of path that set smite_os (the last one wins, as in config_parse), 0 if none. */
-unsigned confscan_smite_line(const char *text, size_t len, const char *file);
-/* The line that set greylist_os (the last one wins), 0 if none. */
-unsigned confscan_greylist_line(const char *text, size_t len, const char *file);
-/* The first line of the configuration whose exempt (or ident/p0f) list holds net. */
-unsigned confscan_exempt_line(const char *text, size_t len, const char *file, const struct cidr *net);
-
 /* ---- fpfile.c: the genres p0f can report, from its fingerprint database ---- */
 
 #define P0F_FP_DEFAULT "/etc/p0f/p0f.fp"
