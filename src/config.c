@@ -67,7 +67,7 @@ const struct config_directive config_directives[] = {
     {.name = "smite_os", .kind = CONFIG_REGEX, FIELD(policy.smite_os), .parse = set_regex},
     {.name = "exempt", .kind = CONFIG_CIDR_LIST, .repeat = CONFIG_ADDS_UP, .parse = add_exempt},
     {.name = "ports", .kind = CONFIG_PORT_LIST, .repeat = CONFIG_ADDS_UP, .default_value = "25 465 587", .min = 1,
-     .max = 65535, FIELD(ports), .parse = add_port},
+     .max = 65535, .parse = add_port},
     {.name = "timeout_ms", .kind = CONFIG_NUMBER, .default_value = "500", .min = 1, .max = 60000,
      FIELD(timeout_ms), .parse = set_number},
     {.name = "log_socket", .kind = CONFIG_PATH, .default_value = "/dev/log", FIELD(log_socket), .parse = set_path},
@@ -103,8 +103,7 @@ const struct config_directive config_directives[] = {
     {.name = "greylist_v6_prefix", .kind = CONFIG_PREFIX_LENGTH, .default_value = "128", .max = 128,
      .choices = v6_prefixes, .expected = "128 (the host) or 64", FIELD(greylist.v6_prefix),
      .parse = set_prefix_length},
-    {.name = "programs", .kind = CONFIG_NAME_LIST, .repeat = CONFIG_ADDS_UP, FIELD(programs),
-     .parse = add_program},
+    {.name = "programs", .kind = CONFIG_NAME_LIST, .repeat = CONFIG_ADDS_UP, .parse = add_program},
     {.name = "ident/p0f", .instance_suffix = true, .kind = CONFIG_SOURCE, .repeat = CONFIG_ONE_PER_VERSION,
      .parse = parse_qpsmtpd_line},
     {.name = "add_headers", .kind = CONFIG_QPSMTPD_FLAG, .default_value = "true", FIELD(add_headers),
@@ -521,7 +520,7 @@ static int parse_directive(struct config_parser *p)
         if (w->n < 2)
             return fail(p, "%s needs at least one value", d->name);
         /* The first line replaces the default list (ports 25 465 587) instead of adding to it. */
-        if (config_line_of(p->c, d->name) == 0 && d->kind == CONFIG_PORT_LIST)
+        if (d->kind == CONFIG_PORT_LIST && p->c->set_on_line[d - config_directives] == 0)
             p->c->nports = 0;
         for (size_t i = 1; i < w->n && rc == 0; i++)
             rc = d->parse(p, d, w->word[i]);

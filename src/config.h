@@ -121,7 +121,7 @@ struct config_directive {
     unsigned long min, max;          /* NUMBER, PREFIX_LENGTH, DURATION (seconds), PORT_LIST */
     const struct config_choice *choices;   /* CHOICE, PREFIX_LENGTH: ends with a NULL word */
     const char *expected;            /* CHOICE, PREFIX_LENGTH: the values, for the error message */
-    size_t offset, size;             /* where the value lives in struct config */
+    size_t offset, size;             /* a single value's field in struct config (lists have their own) */
     /* Takes one value (a list: one entry; a source: the line's words, value NULL). */
     int (*parse)(struct config_parser *p, const struct config_directive *d, const char *value);
 };
