@@ -644,10 +644,10 @@ int cmd_check(int argc, char **argv)
     policy_judge(&no_exempt, &c.ip, c.outcome, c.outcome == LOOKUP_OS_KNOWN ? c.genre : NULL, &c.without_exempt);
     c.smite_matches = c.without_exempt.karma != 0;
     if (c.config_text) {
-        c.smite_line = confscan_smite_line(c.config_text, c.config_len, c.config_path);
-        c.greylist_line = confscan_greylist_line(c.config_text, c.config_len, c.config_path);
+        c.smite_line = config_line_of(&cfg, "smite_os");
+        c.greylist_line = config_line_of(&cfg, "greylist_os");
         if (c.j.exempt)
-            c.exempt_line = confscan_exempt_line(c.config_text, c.config_len, c.config_path, c.j.exempt);
+            c.exempt_line = config_exempt_line(&cfg, c.j.exempt);
     }
     log_fields(&c, &cfg);
 

@@ -18,6 +18,7 @@
 #include "args.h"
 #include "fpfile.h"
 #include "output.h"
+#include "p0fsock.h"
 #include "textfile.h"
 #include "tool.h"
 
@@ -205,10 +206,10 @@ static void lint_config_text(struct lint *l)
             if (line.len == 0 || line.start[0] == '#')
                 continue;
             first_word(&line, word, sizeof(word));
+            const struct config_directive *d = config_directive_find(word);
             char *list = strcmp(word, "socket") == 0 || strcmp(word, "version") == 0 ? single
-                       : strcmp(word, "p0f2") == 0 || strcmp(word, "p0f3") == 0 || strncmp(word, "ident/p0f", 9) == 0
-                           ? sources
-                           : NULL;
+                       : d && d->kind == CONFIG_SOURCE                                ? sources
+                                                                                      : NULL;
             if (list == NULL)
                 continue;
             size_t used = strlen(list);
@@ -233,14 +234,9 @@ static void lint_config_text(struct lint *l)
     }
     free(work);
 
-    /* Directives given twice, where the last one silently wins. */
-    static const char *const single[] = {
-        "socket", "version", "blocked_os_file", "log_socket", "timeout_ms", "log_facility", "local_ip",
-        "add_headers", "p0f_user", "smite_os", "mode", "hold_ms", "action", "reject_text", "tempfail_text",
-        "greylist_text", "greylist_os", "greylist_delay", "greylist_window", "greylist_expire", "greylist_dir",
-        "greylist_v4_prefix", "greylist_v6_prefix",
-    };
-    unsigned seen[sizeof(single) / sizeof(single[0])] = {0};
+    /* Directives given twice, where the last one silently wins (erroneous lines count: the
+     * operator wrote them). */
+    unsigned seen[CONFIG_MAX_DIRECTIVES] = {0};
     struct text_cursor cursor;
     struct text_line line;
     text_cursor_init(&cursor, l->config_text, l->config_len);
@@ -249,9 +245,9 @@ static void lint_config_text(struct lint *l)
         if (line.len == 0 || line.start[0] == '#')
             continue;
         first_word(&line, word, sizeof(word));
-        for (size_t i = 0; i < sizeof(single) / sizeof(single[0]); i++) {
-            if (strcmp(word, single[i]) != 0)
-                continue;
+        const struct config_directive *d = config_directive_find(word);
+        if (d && d->repeat == CONFIG_LAST_WINS) {
+            size_t i = (size_t)(d - config_directives);
             if (seen[i])
                 add(l, SEV_WARNING, 0, l->config_path, line.number,
                     "%s is also set on line %u: this line, the last one, wins", word, seen[i]);
@@ -277,59 +273,10 @@ static void lint_config_text(struct lint *l)
     }
 }
 
-/* The line that names the v3 (or v2) source, for a warning about its socket. */
-static unsigned source_line(const struct lint *l, int version, const char *socket_path)
-{
-    struct text_cursor cursor;
-    struct text_line line;
-    unsigned found = 0;
-    static struct config scratch;
-    if (l->config_text == NULL)
-        return 0;
-    text_cursor_init(&cursor, l->config_text, l->config_len);
-    while (text_next_line(&cursor, &line)) {
-        char word[64];
-        struct diag err;
-        if (line.len == 0 || line.start[0] == '#')
-            continue;
-        first_word(&line, word, sizeof(word));
-        if (strcmp(word, "socket") != 0 && strcmp(word, "p0f2") != 0 && strcmp(word, "p0f3") != 0 &&
-            strncmp(word, "ident/p0f", 9) != 0)
-            continue;
-        config_init(&scratch);
-        if (config_parse(&scratch, line.start, line.len, l->config_path, &err) == 0) {
-            const struct p0f_source *s = version == 2 ? &scratch.v2 : &scratch.v3;
-            if (s->enabled && strcmp(s->socket_path, socket_path) == 0)
-                found = line.number;
-        }
-        config_free(&scratch);
-    }
-    return found;
-}
-
-static unsigned directive_line(const struct lint *l, const char *directive)
-{
-    struct text_cursor cursor;
-    struct text_line line;
-    unsigned found = 0;
-    if (l->config_text == NULL)
-        return 0;
-    text_cursor_init(&cursor, l->config_text, l->config_len);
-    while (text_next_line(&cursor, &line)) {
-        char word[64];
-        if (line.len == 0 || line.start[0] == '#')
-            continue;
-        first_word(&line, word, sizeof(word));
-        if (strcmp(word, directive) == 0)
-            found = line.number;
-    }
-    return found;
-}
-
 static void lint_v3_socket(struct lint *l)
 {
     const char *path = l->eff.v3.socket_path;
-    unsigned line = source_line(l, 3, path);
+    unsigned line = l->eff.v3.line;
     struct p0fq_result r;
     struct endpoint nobody = {.family = AF_INET};
     p0fq_query(path, &nobody, PROBE_TIMEOUT_MS, &r);
@@ -339,7 +286,7 @@ static void lint_v3_socket(struct lint *l)
             line ? "" : " (the default)", r.why);
         return;
     }
-    if (r.have_peer && r.peer_uid != 0 && r.peer_uid != l->eff.p0f_uid)
+    if (r.have_peer && !p0fsock_peer_trusted(r.peer_uid, l->eff.p0f_uid))
         add(l, SEV_WARNING, line ? 0 : 2, l->config_path, line,
             "p0f socket %s is served by uid %u (pid %d), not root or p0f_user: the shim refuses its answers (set "
             "p0f_user)",
@@ -349,7 +296,7 @@ static void lint_v3_socket(struct lint *l)
 static void lint_v2_socket(struct lint *l)
 {
     const char *path = l->eff.v2.socket_path;
-    unsigned line = source_line(l, 2, path);
+    unsigned line = l->eff.v2.line;
     struct stat st;
     if (stat(path, &st) != 0)
         add(l, SEV_WARNING, line ? 0 : 2, l->config_path, line,
@@ -363,7 +310,7 @@ static void lint_log_socket(struct lint *l)
 {
     struct stat st;
     const char *path = l->eff.log_socket;
-    unsigned line = directive_line(l, "log_socket");
+    unsigned line = config_line_of(&l->eff, "log_socket");
     if (stat(path, &st) != 0)
         add(l, SEV_WARNING, line ? 0 : 2, l->config_path, line,
             "log_socket %s: %s: the shim's log lines would be lost (is the syslog daemon or journald running?)",
@@ -407,48 +354,25 @@ static bool program_exists(const char *name)
 
 static void lint_programs(struct lint *l)
 {
-    struct text_cursor cursor;
-    struct text_line line;
-    size_t missing = 0, named = 0;
-    if (l->config_text == NULL)
-        return;
-    text_cursor_init(&cursor, l->config_text, l->config_len);
-    while (text_next_line(&cursor, &line)) {
-        char word[64];
-        if (line.len == 0 || line.start[0] == '#')
-            continue;
-        first_word(&line, word, sizeof(word));
-        if (strcmp(word, "programs") != 0)
-            continue;
-        const char *p = line.start + strlen(word), *end = line.start + line.len;
-        while (p < end) {
-            while (p < end && (*p == ' ' || *p == '\t'))
-                p++;
-            const char *w = p;
-            while (p < end && *p != ' ' && *p != '\t')
-                p++;
-            if (p == w || (size_t)(p - w) >= CONFIG_PROGRAM_NAME_MAX)
-                continue;
-            char name[CONFIG_PROGRAM_NAME_MAX];
-            memcpy(name, w, (size_t)(p - w));
-            name[p - w] = '\0';
-            named++;
-            if (strchr(name, '/') && ++missing)
-                add(l, SEV_WARNING, 0, l->config_path, line.number,
-                    "programs: \"%s\" contains a slash: processes are named by base name (e.g. smtpd), so it "
-                    "matches nothing",
-                    name);
-            else if (!program_exists(name)) {
-                missing++;
-                add(l, SEV_WARNING, 0, l->config_path, line.number,
-                    "programs: \"%s\" names no executable in PATH, /usr/lib/postfix/sbin or /usr/sbin: the shim "
-                    "acts only in processes of that name (a typo?)",
-                    name);
-            }
+    const struct config *c = &l->eff;
+    size_t missing = 0;
+    for (size_t i = 0; i < c->nprograms; i++) {
+        const char *name = c->programs[i];
+        if (strchr(name, '/') && ++missing)
+            add(l, SEV_WARNING, 0, l->config_path, c->program_lines[i],
+                "programs: \"%s\" contains a slash: processes are named by base name (e.g. smtpd), so it "
+                "matches nothing",
+                name);
+        else if (!program_exists(name)) {
+            missing++;
+            add(l, SEV_WARNING, 0, l->config_path, c->program_lines[i],
+                "programs: \"%s\" names no executable in PATH, /usr/lib/postfix/sbin or /usr/sbin: the shim "
+                "acts only in processes of that name (a typo?)",
+                name);
         }
     }
-    if (named && missing == named)
-        add(l, SEV_WARNING, 0, l->config_path, directive_line(l, "programs"),
+    if (c->nprograms && missing == c->nprograms)
+        add(l, SEV_WARNING, 0, l->config_path, config_line_of(c, "programs"),
             "none of the programs exists: the shim would act in no process at all");
 }
 
@@ -641,32 +565,19 @@ static void lint_blocked_text(struct lint *l, const char *path)
     lint_rules(l, path);
 }
 
-static void lint_smite(struct lint *l)
+/* A genre regex of the configuration (smite_os, greylist_os) that matches every genre acts on
+ * every identified host; one that matches none p0f knows is likely a typo. */
+static void lint_genre_regex(struct lint *l, const char *directive, const struct regex *re, const char *effect)
 {
     const char *example;
-    if (l->eff.policy.smite_os == NULL)
+    if (re == NULL)
         return;
-    unsigned line = confscan_smite_line(l->config_text, l->config_len, l->config_path);
-    size_t n = genres_matched(l, l->eff.policy.smite_os, &example);
+    unsigned line = config_line_of(&l->eff, directive);
+    size_t n = genres_matched(l, re, &example);
     if (n == l->genres.n)
-        add(l, SEV_WARNING, 0, l->config_path, line,
-            "smite_os matches every genre: every identified host gets karma=-1");
+        add(l, SEV_WARNING, 0, l->config_path, line, "%s matches every genre: %s", directive, effect);
     else if (n == 0 && l->genres.from_file)
-        add(l, SEV_WARNING, 0, l->config_path, line, "smite_os matches no genre of %s: a typo?", l->fp_path);
-}
-
-static void lint_greylist(struct lint *l)
-{
-    const char *example;
-    if (l->eff.greylist_os == NULL)
-        return;
-    unsigned line = confscan_greylist_line(l->config_text, l->config_len, l->config_path);
-    size_t n = genres_matched(l, l->eff.greylist_os, &example);
-    if (n == l->genres.n)
-        add(l, SEV_WARNING, 0, l->config_path, line,
-            "greylist_os matches every genre: every identified host is greylisted on first contact");
-    else if (n == 0 && l->genres.from_file)
-        add(l, SEV_WARNING, 0, l->config_path, line, "greylist_os matches no genre of %s: a typo?", l->fp_path);
+        add(l, SEV_WARNING, 0, l->config_path, line, "%s matches no genre of %s: a typo?", directive, l->fp_path);
 }
 
 static void lint_usage(FILE *f)
@@ -733,14 +644,15 @@ int cmd_lint(int argc, char **argv)
         lint_programs(&l);
         lint_postfix_chroot(&l);
         if (l.config_text) {
-            lint_smite(&l);
-            lint_greylist(&l);
+            lint_genre_regex(&l, "smite_os", l.eff.policy.smite_os, "every identified host gets karma=-1");
+            lint_genre_regex(&l, "greylist_os", l.eff.greylist_os,
+                             "every identified host is greylisted on first contact");
         }
 
         const char *blocked = l.eff.blocked_os_file;
         rc = read_policy_file(&l, 1, blocked, "blocked-OS file", &l.blocked_text, &l.blocked_len);
         if (rc == -ENOENT) {
-            unsigned line = directive_line(&l, "blocked_os_file");
+            unsigned line = config_line_of(&l.eff, "blocked_os_file");
             add(&l, SEV_WARNING, line ? 0 : 1, line ? l.config_path : blocked, line,
                 "blocked-OS file %s does not exist: nothing is blocked", blocked);
         } else if (rc == 0) {

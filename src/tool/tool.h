@@ -30,13 +30,4 @@ int cmd_header(int argc, char **argv);           /* one header value, for Exim's
 /* query.c: the exit status of a p0f query's outcome, for query and check. */
 int query_exit_status(enum p0fq_status s);
 
-/* ---- confscan.c: where in the files a setting came from ---- */
-
-/* The line of path that set smite_os (the last one wins, as in config_parse), 0 if none. */
-unsigned confscan_smite_line(const char *text, size_t len, const char *file);
-/* The line that set greylist_os (the last one wins), 0 if none. */
-unsigned confscan_greylist_line(const char *text, size_t len, const char *file);
-/* The first line of the configuration whose exempt (or ident/p0f) list holds net. */
-unsigned confscan_exempt_line(const char *text, size_t len, const char *file, const struct cidr *net);
-
 #endif
