@@ -12,6 +12,7 @@
 
 #include "action.h"
 #include "args.h"
+#include "client/clientconf.h"
 #include "greylist.h"
 #include "logfmt.h"
 #include "output.h"
@@ -588,7 +589,7 @@ int cmd_check(int argc, char **argv)
 
     bool must_exist;
     struct diag err = {0};
-    c.config_path = tool_config_path(config_given, &must_exist);
+    c.config_path = clientconf_path(config_given, &must_exist);
     config_init(&cfg);
     if (config_load(&cfg, c.config_path, must_exist, &err) != 0) {
         if (json) {

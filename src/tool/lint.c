@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "args.h"
+#include "client/clientconf.h"
 #include "fpfile.h"
 #include "output.h"
 #include "p0fsock.h"
@@ -617,7 +618,7 @@ int cmd_lint(int argc, char **argv)
         return EXIT_USAGE;
     }
     bool must_exist;
-    l.config_path = tool_config_path(config_given, &must_exist);
+    l.config_path = clientconf_path(config_given, &must_exist);
     genre_list_load(&l.genres, l.fp_path);
 
     int rc = read_policy_file(&l, 0, l.config_path, "configuration", &l.config_text, &l.config_len);
