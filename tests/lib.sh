@@ -5,7 +5,7 @@
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD=${P0FSHIM_BUILD:-$TOP/build}   # another build (build-asan, ...) with P0FSHIM_BUILD
 LIB=$BUILD/libp0fshim.so
-TOOLS=$BUILD/tests
+HELPERS=$BUILD/tests          # the test helpers (tests/helpers/), as built
 PASSED=0
 FAILED=0
 FAILED_NAMES=()
@@ -76,7 +76,7 @@ scenario_dir() {
     mkdir -p "$D"
     printf '%s\n' "${BLOCKED:-/windows/}" >"$D/blocked"
     : >"$D/log.txt"
-    spawn "$TOOLS/logsink" "$D/log.sock" "$D/log.txt" 2>>"$D/logsink.err"
+    spawn "$HELPERS/logsink" "$D/log.sock" "$D/log.txt" 2>>"$D/logsink.err"
     SINK_PID=$!
     wait_for 5 test -S "$D/log.sock" || echo "# $S: logsink did not start"
 }

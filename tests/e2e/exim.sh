@@ -205,7 +205,7 @@ chmod 644 "$H/blocked" "$H/p0fshim.conf"
 sed -e "s|^spool_directory = .*|spool_directory = $H/spool|" -e "s|^log_file_path = .*|log_file_path = $H/log/%slog|" \
     -e "s|^daemon_smtp_ports = .*|daemon_smtp_ports = $HP1 : $HP2|" "$WORK/exim.conf" >"$H/exim.conf"
 : >"$H/shim.log"
-spawn "$TOOLS/logsink" "$H/log.sock" "$H/shim.log" 2>>"$H/logsink.err"
+spawn "$HELPERS/logsink" "$H/log.sock" "$H/shim.log" 2>>"$H/logsink.err"
 wait_for 5 test -S "$H/log.sock" || echo "# hold: logsink did not start"
 echo "# hold: the daemon preloads $HOLD_LIB"
 lab_exec_server env P0FSHIM_EXIM_PRELOAD="$HOLD_LIB" P0FSHIM_CONFIG="$H/p0fshim.conf" \

@@ -20,7 +20,7 @@ source "$TOP/tests/e2e/postfix-lib.sh"
 require_root
 P=$BUILD/p0fshim
 MILTER=$BUILD/p0fshim-milter
-for f in "$P" "$MILTER" "$TOOLS/logsink" "$TOOLS/fake_p0f"; do
+for f in "$P" "$MILTER" "$HELPERS/logsink" "$HELPERS/fake_p0f"; do
     [ -x "$f" ] || fail_now "$f is missing (run make, and make milter)"
 done
 command -v p0f >/dev/null || fail_now "p0f is not installed (scripts/install-deps.sh)"
@@ -56,7 +56,7 @@ write_conf() {
 }
 write_conf
 
-spawn "$TOOLS/logsink" "$WORK/log.sock" "$LOGF"
+spawn "$HELPERS/logsink" "$WORK/log.sock" "$LOGF"
 wait_for 5 test -S "$WORK/log.sock" || fail_now "logsink did not start"
 lab_start_p0f "$P0F_SOCK" "$WORK/p0f.out" || fail_now "p0f did not start"
 
@@ -312,7 +312,7 @@ check "p0f down: logged as p0f=error (connection refused)" \
           log_has "$LOGF" "mta=postfix-policy .*action=dunno p0f=error .*reason=\"p0f connect: Connection refused\""'
 
 rm -f "$WORK/hang.ready"
-spawn "$TOOLS/fake_p0f" --socket "$P0F_SOCK" --mode hang --ready-file "$WORK/hang.ready" 2>"$WORK/hang.err"
+spawn "$HELPERS/fake_p0f" --socket "$P0F_SOCK" --mode hang --ready-file "$WORK/hang.ready" 2>"$WORK/hang.err"
 HANG_PID=$!
 check "p0f hung: a p0f that never answers is on the socket" wait_for 5 test -e "$WORK/hang.ready"
 check "p0f hung (milter): accepted" send h1 data rcpt@example.net

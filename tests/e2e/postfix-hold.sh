@@ -17,7 +17,7 @@ source "$TOP/scripts/lab.sh"
 source "$TOP/tests/e2e/postfix-lib.sh"
 
 require_root
-for f in "$LIB" "$BUILD/p0fshim" "$TOOLS/testclient" "$TOOLS/logsink"; do
+for f in "$LIB" "$BUILD/p0fshim" "$HELPERS/testclient" "$HELPERS/logsink"; do
     [ -e "$f" ] || fail_now "$f is missing (run make)"
 done
 command -v p0f >/dev/null || fail_now "p0f is not installed (scripts/install-deps.sh)"
@@ -66,7 +66,7 @@ write_conf() {
     } >"$CONF"
 }
 
-spawn "$TOOLS/logsink" "$WORK/log.sock" "$LOGF"
+spawn "$HELPERS/logsink" "$WORK/log.sock" "$LOGF"
 wait_for 5 test -S "$WORK/log.sock" || fail_now "logsink did not start"
 lab_start_p0f "$P0F_SOCK" "$WORK/p0f.out" || fail_now "p0f did not start"
 
@@ -96,7 +96,7 @@ smtpd_running() {
 # client NS TAG EXPECT [testclient ARGS...]: one testclient run from a client namespace.
 client() {
     local ns=$1 tag=$2 expect=$3; shift 3
-    "lab_exec_$ns" "$TOOLS/testclient" --connect "$SRV:25" --expect "$expect" --timeout-ms 4000 "$@" \
+    "lab_exec_$ns" "$HELPERS/testclient" --connect "$SRV:25" --expect "$expect" --timeout-ms 4000 "$@" \
         >"$WORK/client-$tag.out" 2>&1
 }
 first_is() {

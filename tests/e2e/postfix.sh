@@ -12,7 +12,7 @@ source "$TOP/scripts/lab.sh"
 source "$TOP/tests/e2e/postfix-lib.sh"
 
 require_root
-for f in "$LIB" "$TOOLS/testclient" "$TOOLS/logsink"; do
+for f in "$LIB" "$HELPERS/testclient" "$HELPERS/logsink"; do
     [ -e "$f" ] || fail_now "$f is missing (run make)"
 done
 command -v p0f >/dev/null || fail_now "p0f is not installed (scripts/install-deps.sh)"
@@ -64,7 +64,7 @@ check "shipped p0fshim.conf: socket in the queue directory, programs smtpd, port
     eval 'grep -qx "socket $P0F_SOCK" "$WORK/p0fshim.conf" && grep -qx "programs smtpd" "$WORK/p0fshim.conf" &&
           grep -qx "ports 25" "$WORK/p0fshim.conf"'
 
-spawn "$TOOLS/logsink" "$WORK/log.sock" "$WORK/log.txt"
+spawn "$HELPERS/logsink" "$WORK/log.sock" "$WORK/log.txt"
 wait_for 5 test -S "$WORK/log.sock" || fail_now "logsink did not start"
 lab_start_p0f "$P0F_SOCK" "$WORK/p0f.out" || fail_now "p0f did not start"
 check "p0f: its API socket in the queue directory is mode 0666 (smtpd runs as postfix)" \
@@ -96,7 +96,7 @@ PF_PORTS="25 587"
 # client NS TAG EXPECT PORT [ARGS]: one testclient run from a client namespace.
 client() {
     local ns=$1 tag=$2 expect=$3 port=$4; shift 4
-    "lab_exec_$ns" "$TOOLS/testclient" --connect "$SRV:$port" --expect "$expect" \
+    "lab_exec_$ns" "$HELPERS/testclient" --connect "$SRV:$port" --expect "$expect" \
         --timeout-ms 4000 "$@" >"$WORK/client-$tag.out" 2>&1
 }
 
@@ -188,7 +188,7 @@ burst() {
             { "$t" --connect "$target" --expect "$expect" "$@" >"$dir/$tag-$i.out" 2>&1
               echo $? >"$dir/$tag-$i.rc"; } &
         done
-        wait' burst "$TOOLS/testclient" "$tag" "$expect" "$n" "$WORK/burst" "$SRV:25" "$@"
+        wait' burst "$HELPERS/testclient" "$tag" "$expect" "$n" "$WORK/burst" "$SRV:25" "$@"
 }
 rc_zero() { [ "$(cat "$WORK/burst/$1"-*.rc 2>/dev/null | grep -cx 0)" -eq "$BURST" ]; }
 burst_lines() { [ "$(tail -n +$((BASE + 1)) "$LOGF" | grep -c "remote=")" -ge $((2 * BURST)) ]; }

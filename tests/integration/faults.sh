@@ -41,8 +41,8 @@ trap 'exit 130' INT
 trap 'exit 143' TERM HUP
 
 require_root
-for f in "$LIB" "$TOOLS/fake_p0f" "$TOOLS/testsrv" "$TOOLS/testclient" "$TOOLS/logsink" "$TOOLS/faultsrv" \
-         "$TOOLS/burst" "$TOOLS/hostsrv"; do
+for f in "$LIB" "$HELPERS/fake_p0f" "$HELPERS/testsrv" "$HELPERS/testclient" "$HELPERS/logsink" "$HELPERS/faultsrv" \
+         "$HELPERS/burst" "$HELPERS/hostsrv"; do
     [ -e "$f" ] || fail_now "$f is missing (run make)"
 done
 for c in strace setpriv unshare perl prlimit; do
@@ -132,7 +132,7 @@ scenario() {
         mkdir -p "$D/dev"
         LOGSOCK=$D/dev/log
     fi
-    spawn "$TOOLS/logsink" "$LOGSOCK" "$D/log.txt" 2>>"$D/logsink.err"
+    spawn "$HELPERS/logsink" "$LOGSOCK" "$D/log.txt" 2>>"$D/logsink.err"
     SINK_PID=$!
     wait_for 5 test -S "$LOGSOCK" || echo "# $S: logsink did not start"
 }
@@ -162,7 +162,7 @@ write_conf() {
 # start_p0f [fake_p0f ARGS...]
 start_p0f() {
     rm -f "$D/p0f.ready"
-    spawn "$TOOLS/fake_p0f" --socket "$D/p0f.sock" --query-log "$D/qlog" --ready-file "$D/p0f.ready" "$@" \
+    spawn "$HELPERS/fake_p0f" --socket "$D/p0f.sock" --query-log "$D/qlog" --ready-file "$D/p0f.ready" "$@" \
         2>>"$D/fake_p0f.err"
     P0F_PID=$!
     wait_for 5 test -e "$D/p0f.ready" || echo "# $S: fake_p0f did not start"
@@ -206,7 +206,7 @@ stop_host() {
 # client TAG EXPECT BIND [testclient ARGS...] (to 127.0.0.1:$PORT)
 client() {
     local tag=$1 expect=$2 bind=$3; shift 3
-    "$TOOLS/testclient" --connect "127.0.0.1:$PORT" --bind "$bind" --expect "$expect" "$@" >"$D/client-$tag.out" 2>&1
+    "$HELPERS/testclient" --connect "127.0.0.1:$PORT" --bind "$bind" --expect "$expect" "$@" >"$D/client-$tag.out" 2>&1
 }
 client_ms() { sed -n 's/.*result=[a-z]* ms=\([0-9]*\).*/\1/p' "$D/client-$1.out"; }
 
@@ -248,7 +248,7 @@ if want burst-10k; then
     TMO=3000
     write_conf
     start_p0f --delay-ms 200 "${HOSTS[@]}"
-    start_host "$TOOLS/testsrv" --model epoll --listen "127.0.0.1:$PORT" --stats-file "$D/stats"
+    start_host "$HELPERS/testsrv" --model epoll --listen "127.0.0.1:$PORT" --stats-file "$D/stats"
     check "$S: warm-up client served" client warm served "$LIN" --hold-ms 0
     has_line "$(conn "$LIN" allow)"
     settle
@@ -258,7 +258,7 @@ if want burst-10k; then
       done ) &
     sampler=$!
     t0=$(now_ms)
-    "$TOOLS/burst" --connect "127.0.0.1:$PORT" --bind 127.1.0.1 --spread "$BURST_N" --count "$BURST_N" \
+    "$HELPERS/burst" --connect "127.0.0.1:$PORT" --bind 127.1.0.1 --spread "$BURST_N" --count "$BURST_N" \
         --concurrency 100 --expect served --timeout-ms 20000 >"$D/burst.out" 2>&1
     rc=$?
     t1=$(now_ms)
@@ -308,7 +308,7 @@ fdreuse_run() {
     TMO=1500
     write_conf
     start_p0f --delay-ms 300 "${HOSTS[@]}"
-    start_host "$TOOLS/faultsrv" --mode fdreuse --listen "127.0.0.1:$PORT" --stats-file "$D/stats" --events "$D/events"
+    start_host "$HELPERS/faultsrv" --mode fdreuse --listen "127.0.0.1:$PORT" --stats-file "$D/stats" --events "$D/events"
     # Warm-up pair (starts the worker): both Linux.
     client warm-a closed 127.0.3.4 --timeout-ms 3000 &
     pid=$!
@@ -361,7 +361,7 @@ emfile_run() {
     local warm=$1 left=$2 batch=$3 n=$4 i pids=(); shift 4
     write_conf
     start_p0f "$@" "${HOSTS[@]}"
-    start_host "$TOOLS/faultsrv" --mode emfile --listen "127.0.0.1:$PORT" --squeeze "$([ "$warm" -gt 0 ] && echo usr2 || echo now)" \
+    start_host "$HELPERS/faultsrv" --mode emfile --listen "127.0.0.1:$PORT" --squeeze "$([ "$warm" -gt 0 ] && echo usr2 || echo now)" \
         --left "$left" --batch "$batch" --stats-file "$D/stats" --events "$D/events"
     if [ "$warm" -gt 0 ]; then
         check "$S: warm-up client served (judged)" client warm served "$LIN" --hold-ms 0
@@ -426,12 +426,12 @@ signals_run() {
     local i ok=0
     write_conf
     start_p0f "${HOSTS[@]}"
-    start_host "$TOOLS/faultsrv" --mode signals --listen "127.0.0.1:$PORT" --stats-file "$D/stats"
+    start_host "$HELPERS/faultsrv" --mode signals --listen "127.0.0.1:$PORT" --stats-file "$D/stats"
     client warm served "$LIN" --hold-ms 0
     has_line "$(conn "$LIN" allow)"
     settle
     SG_FD0=$(host_fds)
-    "$TOOLS/faultsrv" --mode flood --pid "$HOST_PID" --interval-us 100 --duration-ms 5000 >"$D/flood.out" 2>&1 &
+    "$HELPERS/faultsrv" --mode flood --pid "$HOST_PID" --interval-us 100 --duration-ms 5000 >"$D/flood.out" 2>&1 &
     local flood=$!
     for i in $(seq 1 10); do
         client "win$i" closed "$WIN" --timeout-ms 3000 && ok=$((ok + 1))
@@ -464,16 +464,16 @@ if want fork-storm; then
     scenario fork-storm
     write_conf
     start_p0f "${HOSTS[@]}"
-    start_host "$TOOLS/testsrv" --model fork --listen "127.0.0.1:$PORT" --stats-file "$D/stats"
+    start_host "$HELPERS/testsrv" --model fork --listen "127.0.0.1:$PORT" --stats-file "$D/stats"
     check "$S: warm-up client served" client warm served "$LIN" --hold-ms 0
     has_line "$(conn "$LIN" allow)"
     settle
     fd0=$(host_fds)
     t0=$(now_ms)
-    "$TOOLS/burst" --connect "127.0.0.1:$PORT" --bind "$WIN" --count 500 --concurrency 8 --expect closed \
+    "$HELPERS/burst" --connect "127.0.0.1:$PORT" --bind "$WIN" --count 500 --concurrency 8 --expect closed \
         --timeout-ms 10000 >"$D/burst-win.out" 2>&1 &
     bw=$!
-    "$TOOLS/burst" --connect "127.0.0.1:$PORT" --bind "$LIN" --count 500 --concurrency 8 --expect served \
+    "$HELPERS/burst" --connect "127.0.0.1:$PORT" --bind "$LIN" --count 500 --concurrency 8 --expect served \
         --timeout-ms 10000 >"$D/burst-lin.out" 2>&1
     rl=$?
     wait "$bw"; rw=$?
@@ -498,15 +498,15 @@ if want threads; then
     scenario threads
     write_conf
     start_p0f "${HOSTS[@]}"
-    start_host "$TOOLS/testsrv" --model threads --threads 16 --listen "127.0.0.1:$PORT" --stats-file "$D/stats"
+    start_host "$HELPERS/testsrv" --model threads --threads 16 --listen "127.0.0.1:$PORT" --stats-file "$D/stats"
     check "$S: warm-up client served" client warm served "$LIN" --hold-ms 0
     has_line "$(conn "$LIN" allow)"
     settle
     fd0=$(host_fds)
-    "$TOOLS/burst" --connect "127.0.0.1:$PORT" --bind "$WIN" --count 300 --concurrency 16 --expect closed \
+    "$HELPERS/burst" --connect "127.0.0.1:$PORT" --bind "$WIN" --count 300 --concurrency 16 --expect closed \
         --timeout-ms 10000 >"$D/burst-win.out" 2>&1 &
     bw=$!
-    "$TOOLS/burst" --connect "127.0.0.1:$PORT" --bind "$LIN" --count 300 --concurrency 16 --hold-ms 100 \
+    "$HELPERS/burst" --connect "127.0.0.1:$PORT" --bind "$LIN" --count 300 --concurrency 16 --hold-ms 100 \
         --expect served --timeout-ms 10000 >"$D/burst-lin.out" 2>&1
     rl=$?
     wait "$bw"; rw=$?
@@ -533,11 +533,11 @@ peercred_run() {
     chown nobody:nogroup "$D/p0f"
     chmod 755 "$D/p0f"
     P0F_SOCK=$D/p0f/p0f.sock write_conf "$@"
-    spawn setpriv --reuid=nobody --regid=nogroup --clear-groups "$TOOLS/fake_p0f" --socket "$D/p0f/p0f.sock" \
+    spawn setpriv --reuid=nobody --regid=nogroup --clear-groups "$HELPERS/fake_p0f" --socket "$D/p0f/p0f.sock" \
         --query-log "$D/p0f/qlog" --ready-file "$D/p0f/ready" "${HOSTS[@]}" 2>>"$D/fake_p0f.err"
     P0F_PID=$!
     wait_for 5 test -e "$D/p0f/ready" || echo "# $S: fake_p0f (nobody) did not start"
-    start_host "$TOOLS/testsrv" --model loop --listen "127.0.0.1:$PORT" --stats-file "$D/stats"
+    start_host "$HELPERS/testsrv" --model loop --listen "127.0.0.1:$PORT" --stats-file "$D/stats"
     client warm served 127.0.3.1 --hold-ms 0   # starts the worker (its wake-up pipe stays)
     settle
     PC_FD0=$(host_fds)
@@ -589,7 +589,7 @@ trust_run() {
         *) chmod "$how" "$file" ;;
     esac
     start_p0f "${HOSTS[@]}"
-    NS=1 start_host "$TOOLS/testsrv" --model loop --listen "127.0.0.1:$PORT" --stats-file "$D/stats"
+    NS=1 start_host "$HELPERS/testsrv" --model loop --listen "127.0.0.1:$PORT" --stats-file "$D/stats"
     TR_FD0=$(host_fds)
     TR_WIN=closed
     client win closed "$WIN" --timeout-ms 1500 || TR_WIN=served
@@ -627,7 +627,7 @@ strace_run() {
     start_p0f "${HOSTS[@]}"
     # LeakSanitizer cannot run under ptrace: an ASan build of the library gets detect_leaks=0 here.
     HOST_WRAP=(strace -f -qq -s 64 -o "$out" -e trace="$STRACE_SET" env ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0")
-    start_host "$TOOLS/testsrv" --model loop --listen "127.0.0.1:$PORT" --stats-file "$D/stats"
+    start_host "$HELPERS/testsrv" --model loop --listen "127.0.0.1:$PORT" --stats-file "$D/stats"
     HOST_WRAP=("${SRV_WRAP[@]}")
     ST_OK=0
     client win "${WIN_EXPECT:-closed}" "$WIN" --hold-ms 0 && ST_OK=$((ST_OK + 1))
@@ -662,7 +662,7 @@ if want strace; then
     check "$S: ... and the diagnostic path ran (p0f gone)" has_line 'level=warning msg="(cannot reach p0f|p0f connection lost)"'
     # The same program without the shim: the same signal dispositions.
     strace -f -qq -o "$D/strace-plain.out" -e trace=rt_sigaction \
-        env ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" "$TOOLS/testsrv" --model loop \
+        env ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" "$HELPERS/testsrv" --model loop \
         --listen "127.0.0.1:$((PORT + 1))" --ready-file "$D/ready-plain" 2>/dev/null &
     plain=$!
     wait_for 5 test -s "$D/ready-plain"
@@ -689,7 +689,7 @@ select2_start() {
     TMO=3000
     PORTS="$PORT $((PORT + 1))" write_conf "mode hold" "hold_ms 3000" "action reject"
     start_p0f "$@" "${HOSTS[@]}"
-    start_host "$TOOLS/hostsrv" --mode select2 --listen "127.0.0.1:$PORT" --listen2 "127.0.0.1:$((PORT + 1))" \
+    start_host "$HELPERS/hostsrv" --mode select2 --listen "127.0.0.1:$PORT" --listen2 "127.0.0.1:$((PORT + 1))" \
         --events "$D/events" ${SELECT2_ARGS:-}
 }
 events_count() { grep -c -- "$1" "$D/events" 2>/dev/null || true; }
@@ -761,7 +761,7 @@ if want cancel; then
     TMO=2000
     write_conf "mode hold" "hold_ms 5000"
     start_p0f --mode hang "${HOSTS[@]}"
-    start_host "$TOOLS/hostsrv" --mode cancel --listen "127.0.0.1:$PORT" --events "$D/events"
+    start_host "$HELPERS/hostsrv" --mode cancel --listen "127.0.0.1:$PORT" --events "$D/events"
     signal_during_hold USR2 4 closed --timeout-ms 8000
     check "$S: the host joined the cancelled thread and exited (${GONE_MS} ms after SIGUSR2)" \
         eval '! kill -0 "$HOST_PID" 2>/dev/null'
@@ -780,7 +780,7 @@ end_scenario
 stdio_run() {
     write_conf
     start_p0f "${HOSTS[@]}"
-    start_host "$TOOLS/hostsrv" --mode stdio --listen "127.0.0.1:$PORT" --events "$D/events"
+    start_host "$HELPERS/hostsrv" --mode stdio --listen "127.0.0.1:$PORT" --events "$D/events"
     client lin "first-line=220 " "$LIN"
     wait_for 3 grep -q '^accepted' "$D/events"
     HS_EVENT=$(grep -m1 '^accepted' "$D/events")
@@ -788,7 +788,7 @@ stdio_run() {
 gap_run() {
     write_conf
     start_p0f "${HOSTS[@]}"
-    start_host "$TOOLS/hostsrv" --mode gap --limit 64 --listen "127.0.0.1:$PORT" --events "$D/events"
+    start_host "$HELPERS/hostsrv" --mode gap --limit 64 --listen "127.0.0.1:$PORT" --events "$D/events"
     client warm "first-line=220 " "$LIN"
     has_line "$(conn "$LIN" allow)"
     settle
@@ -826,7 +826,7 @@ if want host-close; then
     TMO=3000
     write_conf
     start_p0f --mode hang "${HOSTS[@]}"
-    start_host "$TOOLS/hostsrv" --mode closenow --listen "127.0.0.1:$PORT"
+    start_host "$HELPERS/hostsrv" --mode closenow --listen "127.0.0.1:$PORT"
     client hung closed "$LIN" --timeout-ms 5000
     ms=$(client_ms hung)
     check "$S: p0f hung: the client sees the MTA's close at once (${ms} ms; timeout_ms 3000)" [ "${ms:-9999}" -lt 200 ]
@@ -836,7 +836,7 @@ if want host-close; then
     TMO=3000
     write_conf
     start_p0f --delay-ms 300 "${HOSTS[@]}"
-    start_host "$TOOLS/hostsrv" --mode closenow --listen "127.0.0.1:$PORT"
+    start_host "$HELPERS/hostsrv" --mode closenow --listen "127.0.0.1:$PORT"
     client win closed "$WIN" --timeout-ms 5000
     ms=$(client_ms win)
     check "$S: p0f answers in 300 ms: the client sees the close at once (${ms} ms)" [ "${ms:-9999}" -lt 200 ]
@@ -849,7 +849,7 @@ if want host-close; then
     TMO=3000
     write_conf
     start_p0f "${HOSTS[@]}"
-    start_host "$TOOLS/testsrv" --model epoll --listen "127.0.0.1:$PORT"
+    start_host "$HELPERS/testsrv" --model epoll --listen "127.0.0.1:$PORT"
     client quick closed "$WIN"
     check "$S: a block before the client spoke: cutoff=in_time client_sent=0" \
         has_line "$(conn "$WIN" block) .* cutoff=in_time client_sent=0"
@@ -859,7 +859,7 @@ if want host-close; then
     TMO=3000
     write_conf
     start_p0f --delay-ms 400 "${HOSTS[@]}"
-    start_host "$TOOLS/testsrv" --model epoll --listen "127.0.0.1:$PORT"
+    start_host "$HELPERS/testsrv" --model epoll --listen "127.0.0.1:$PORT"
     client talker served "$WIN" --hold-ms 0 --timeout-ms 3000
     check "$S: a block after the client had sent its commands: cutoff=after_data or too_late, client_sent > 0" \
         has_line "$(conn "$WIN" block) .* cutoff=(after_data|too_late) client_sent=[1-9]"
@@ -879,7 +879,7 @@ if want worker-retry; then
     mkdir -p "$D/run"; chown 65534:65534 "$D/run"
     rm -f "$D/run/ready"
     spawn env LD_PRELOAD="${P0FSHIM_PRELOAD:-$SHIM}" P0FSHIM_CONFIG="$D/conf" setpriv --reuid=65534 --regid=65534 \
-        --clear-groups prlimit --nproc=1: "$TOOLS/testsrv" --model loop --listen "127.0.0.1:$PORT" \
+        --clear-groups prlimit --nproc=1: "$HELPERS/testsrv" --model loop --listen "127.0.0.1:$PORT" \
         --ready-file "$D/run/ready" 2>>"$D/host.err"
     SRV_PID=$!
     wait_for 10 test -s "$D/run/ready"

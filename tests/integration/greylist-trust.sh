@@ -7,7 +7,7 @@
 # The host here is /bin/true: the store is opened when the library loads.
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
-for f in "$LIB" "$BUILD/p0fshim" "$TOOLS/logsink"; do
+for f in "$LIB" "$BUILD/p0fshim" "$HELPERS/logsink"; do
     [ -e "$f" ] || fail_now "$f is missing (run make)"
 done
 [ "$(id -u)" -eq 0 ] || fail_now "this test needs root (the store is opened as root)"

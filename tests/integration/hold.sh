@@ -10,8 +10,8 @@
 # scenario at once (the unit tests drive the store with a clock of their own).
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
-for f in "$LIB" "$BUILD/p0fshim" "$TOOLS/fake_p0f" "$TOOLS/testsrv" "$TOOLS/testclient" "$TOOLS/logsink" \
-         "$TOOLS/burst"; do
+for f in "$LIB" "$BUILD/p0fshim" "$HELPERS/fake_p0f" "$HELPERS/testsrv" "$HELPERS/testclient" "$HELPERS/logsink" \
+         "$HELPERS/burst"; do
     [ -e "$f" ] || fail_now "$f is missing (run make)"
 done
 command -v perl >/dev/null || fail_now "perl is missing"
@@ -73,7 +73,7 @@ conf() {
 # start_p0f [fake_p0f ARGS...]
 start_p0f() {
     rm -f "$D/p0f.ready"
-    spawn "$TOOLS/fake_p0f" --socket "$D/p0f.sock" --query-log "$D/qlog" --ready-file "$D/p0f.ready" "$@" \
+    spawn "$HELPERS/fake_p0f" --socket "$D/p0f.sock" --query-log "$D/qlog" --ready-file "$D/p0f.ready" "$@" \
         2>>"$D/fake_p0f.err"
     P0F_PID=$!
     wait_for 5 test -e "$D/p0f.ready" || echo "# $S: fake_p0f did not start"
@@ -84,7 +84,7 @@ start_p0f() {
 start_srv() {
     local name=$1 model=$2 port=$3 cf=$4 run=${RUN:-$D}; shift 4
     rm -f "$run/$name.ready"
-    spawn "$@" env LD_PRELOAD="$LIB" P0FSHIM_CONFIG="$cf" "$TOOLS/testsrv" --model "$model" \
+    spawn "$@" env LD_PRELOAD="$LIB" P0FSHIM_CONFIG="$cf" "$HELPERS/testsrv" --model "$model" \
         --listen "127.0.0.1:$port" --ready-file "$run/$name.ready" --stats-file "$run/$name.stats" \
         2>>"$D/$name.err"
     SRV[$name]=$!
@@ -109,7 +109,7 @@ accepted_is() {
 # cl TAG PORT BIND EXPECT [testclient ARGS...]: one testclient run, output in $D/client-TAG.out.
 cl() {
     local tag=$1 port=$2 bind=$3 expect=$4; shift 4
-    "$TOOLS/testclient" --connect "127.0.0.1:$port" --bind "$bind" --expect "$expect" "$@" \
+    "$HELPERS/testclient" --connect "127.0.0.1:$port" --bind "$bind" --expect "$expect" "$@" \
         >"$D/client-$tag.out" 2>&1
 }
 # first_is TAG LINE [THEN]: the client's first line was exactly LINE (and, with THEN, e.g. "eof",
@@ -403,7 +403,7 @@ conf "$D/confa" "mode async" "greylist_os windows" "greylist_delay 2s" "greylist
 conf "$D/confv2" "socket $D/p0f2.sock" "version 2" "mode hold" "greylist_os ^windows\$" "greylist_delay 2s" \
     "greylist_dir $D/glv2"
 start_p0f "${HOSTS[@]}"
-spawn "$TOOLS/fake_p0f" --v2 --socket "$D/p0f2.sock" --ready-file "$D/p0f2.ready" \
+spawn "$HELPERS/fake_p0f" --v2 --socket "$D/p0f2.sock" --ready-file "$D/p0f2.ready" \
     --host "$WIN" --os Windows --flavor "XP/2000 (RFC1323+, w+, tstamp-)" 2>>"$D/fake_p0f2.err"
 V2_PID=$!
 wait_for 5 test -e "$D/p0f2.ready" || echo "# $S: fake_p0f --v2 did not start"
@@ -581,7 +581,7 @@ done
 burst_round() {
     local round=$1 expect=$2 k pids=()
     for k in $(seq 0 $((K - 1))); do
-        "$TOOLS/burst" --connect "127.0.0.1:$((PORT + k))" --bind 127.1.0.1 --spread $N --count $N \
+        "$HELPERS/burst" --connect "127.0.0.1:$((PORT + k))" --bind 127.1.0.1 --spread $N --count $N \
             --concurrency 50 --expect "$expect" --hold-ms 0 >"$D/burst-$round-$k.out" 2>&1 &
         pids+=($!)
     done

@@ -18,11 +18,11 @@ trap 'exit 130' INT
 trap 'exit 143' TERM HUP
 
 require_root
-for f in "$LIB" "$TOOLS/fake_p0f" "$TOOLS/testsrv" "$TOOLS/testclient" "$TOOLS/logsink"; do
+for f in "$LIB" "$HELPERS/fake_p0f" "$HELPERS/testsrv" "$HELPERS/testclient" "$HELPERS/logsink"; do
     [ -e "$f" ] || fail_now "$f is missing (run make)"
 done
 command -v tcpserver >/dev/null || fail_now "tcpserver is missing (apt-get install ucspi-tcp)"
-"$TOOLS/testsrv" --help 2>&1 | grep -q -- --clearenv || fail_now "$TOOLS/testsrv has no --clearenv (run make)"
+"$HELPERS/testsrv" --help 2>&1 | grep -q -- --clearenv || fail_now "$HELPERS/testsrv has no --clearenv (run make)"
 
 PORT_BASE=${P0FSHIM_MTA_PORT_BASE:-43000}
 TMO=400
@@ -199,7 +199,7 @@ from_policy() {
 
 start_p0f() {
     rm -f "$D/p0f.ready"
-    spawn "$TOOLS/fake_p0f" --socket "$D/p0f.sock" --query-log "$D/qlog" \
+    spawn "$HELPERS/fake_p0f" --socket "$D/p0f.sock" --query-log "$D/qlog" \
         --ready-file "$D/p0f.ready" "$@" 2>>"$D/fake_p0f.err"
     P0F_PID=$!
     wait_for 5 test -e "$D/p0f.ready" || echo "# $S: fake_p0f did not start"
@@ -217,7 +217,7 @@ start_clean() {
 start_srv() {
     local model=$1; shift
     rm -f "$D/ready"
-    start_clean env LD_PRELOAD="$LIB" P0FSHIM_CONFIG="$D/conf" "$TOOLS/testsrv" --model "$model" \
+    start_clean env LD_PRELOAD="$LIB" P0FSHIM_CONFIG="$D/conf" "$HELPERS/testsrv" --model "$model" \
         --listen "127.0.0.1:$PORT" --ready-file "$D/ready" --stats-file "$D/stats" "$@"
     wait_for 5 test -e "$D/ready" || echo "# $S: testsrv did not get ready"
 }
@@ -233,7 +233,7 @@ stop_srv() {
 # client TAG EXPECT BIND [testclient ARGS...]: to 127.0.0.1:$PORT unless --connect is given later.
 client() {
     local tag=$1 expect=$2 bind=$3; shift 3
-    "$TOOLS/testclient" --connect "127.0.0.1:$PORT" --bind "$bind" --expect "$expect" "$@" \
+    "$HELPERS/testclient" --connect "127.0.0.1:$PORT" --bind "$bind" --expect "$expect" "$@" \
         >"$D/client-$tag.out" 2>&1
 }
 
@@ -311,7 +311,7 @@ from_policy "$TOP/policy/tcpserver.conf" >"$D/conf"
 check "$S: policy/tcpserver.conf names tcpserver" grep -qx 'programs tcpserver' "$D/conf"
 start_p0f "${HOSTS[@]}"
 start_clean env LD_PRELOAD="$LIB" P0FSHIM_CONFIG="$D/conf" \
-    tcpserver -R -H -l0 127.0.0.1 "$PORT" "$TOOLS/testsrv" --model inetd
+    tcpserver -R -H -l0 127.0.0.1 "$PORT" "$HELPERS/testsrv" --model inetd
 TCPS=$SRV_PID SRV_PID=
 wait_for 5 port_listening "$PORT" || echo "# $S: tcpserver is not listening"
 check "$S: tcpserver has the library loaded" has_lib "$TCPS" libp0fshim.so
@@ -341,7 +341,7 @@ kill "$TCPS"; wait "$TCPS" 2>/dev/null
 grep -v '^programs ' "$D/conf" >"$D/conf-all"
 : >"$D/log.txt"
 start_clean env LD_PRELOAD="$LIB" P0FSHIM_CONFIG="$D/conf-all" \
-    tcpserver -R -H -l0 127.0.0.1 "$PORT" "$TOOLS/testsrv" --model inetd
+    tcpserver -R -H -l0 127.0.0.1 "$PORT" "$HELPERS/testsrv" --model inetd
 TCPS=$SRV_PID SRV_PID=
 wait_for 5 port_listening "$PORT"
 client lin2 served "$LIN"
@@ -355,7 +355,7 @@ kill "$TCPS"; wait "$TCPS" 2>/dev/null
 scenario tcpserver-run
 from_policy "$TOP/policy/tcpserver.conf" >"$D/conf"
 start_p0f "${HOSTS[@]}"
-mkdir -p "$D/bin" && install -m 755 "$TOOLS/testsrv" "$LIB" "$D/bin/" && chmod 755 "$D" "$D/bin" && chmod 644 "$D/conf" "$D/blocked"
+mkdir -p "$D/bin" && install -m 755 "$HELPERS/testsrv" "$LIB" "$D/bin/" && chmod 755 "$D" "$D/bin" && chmod 644 "$D/conf" "$D/blocked"
 check "$S: run script passes sh -n and bash -n" eval 'sh -n "$SCRIPTS/tcpserver/run" && bash -n "$SCRIPTS/tcpserver/run"'
 spawn env P0FSHIM_LIB="$D/bin/libp0fshim.so" P0FSHIM_CONFIG="$D/conf" SMTPD="$D/bin/testsrv --model inetd" \
     IP=127.0.0.1 PORT="$PORT" QMAILDUID=65534 NOFILESGID=65534 LOCAL=0 RULES=/nonexistent \
@@ -383,7 +383,7 @@ start_p0f "${HOSTS[@]}"
 # execs testsrv with the library.
 spawn tcpserver -R -H -l0 127.0.0.1 "$PORT" sh -c \
     'echo "remote=$TCPREMOTEIP:$TCPREMOTEPORT local=$TCPLOCALIP:$TCPLOCALPORT" >>"$0"; exec "$@"' "$D/env.log" \
-    env LD_PRELOAD="$LIB" P0FSHIM_CONFIG="$D/conf" "$TOOLS/testsrv" --model inetd </dev/null 2>>"$D/tcpserver.err"
+    env LD_PRELOAD="$LIB" P0FSHIM_CONFIG="$D/conf" "$HELPERS/testsrv" --model inetd </dev/null 2>>"$D/tcpserver.err"
 TCPS=$!
 wait_for 5 port_listening "$PORT" || echo "# $S: tcpserver is not listening"
 check "$S: tcpserver itself runs without the library" eval '! has_lib "$TCPS" libp0fshim.so'
@@ -406,13 +406,13 @@ kill "$TCPS"; wait "$TCPS" 2>/dev/null
 scenario inetd-fd0
 write_conf "programs testsrv"
 start_p0f "${HOSTS[@]}"
-launch -- env LD_PRELOAD="$LIB" P0FSHIM_CONFIG="$D/conf" "$TOOLS/testsrv" --model inetd
+launch -- env LD_PRELOAD="$LIB" P0FSHIM_CONFIG="$D/conf" "$HELPERS/testsrv" --model inetd
 check "$S: windows client is closed" client win closed "$WIN"
 peer=$(peer_re)
 check "$S: block line with the accepted peer ($(cat "$D/peer"))" has_line \
     "p0fshim\[$LAUNCH_PID\]: $peer verdict=block ms=[0-9]+ os=\"Windows\""
 wait "$LAUNCH_PID"
-launch -- env LD_PRELOAD="$LIB" P0FSHIM_CONFIG="$D/conf" "$TOOLS/testsrv" --model inetd
+launch -- env LD_PRELOAD="$LIB" P0FSHIM_CONFIG="$D/conf" "$HELPERS/testsrv" --model inetd
 check "$S: linux client is served" client lin served "$LIN"
 peer=$(peer_re)
 check "$S: allow line with the accepted peer ($(cat "$D/peer"))" has_line \
@@ -420,7 +420,7 @@ check "$S: allow line with the accepted peer ($(cat "$D/peer"))" has_line \
 wait "$LAUNCH_PID"
 # TCP* variables win over getpeername when set (and not in secure mode: see section 6).
 launch -- env TCPREMOTEIP="$LIN" TCPREMOTEPORT=4242 TCPLOCALIP=127.0.0.1 TCPLOCALPORT="$PORT" \
-    LD_PRELOAD="$LIB" P0FSHIM_CONFIG="$D/conf" "$TOOLS/testsrv" --model inetd
+    LD_PRELOAD="$LIB" P0FSHIM_CONFIG="$D/conf" "$HELPERS/testsrv" --model inetd
 check "$S: a windows client announced by TCPREMOTEIP=$LIN is served" client win-env served "$WIN"
 check "$S: ... logged as remote=$LIN:4242 local=127.0.0.1:$PORT (allow)" has_line \
     "p0fshim\[$LAUNCH_PID\]: remote=$(re "$LIN"):4242 local=127\.0\.0\.1:$PORT verdict=allow ms=[0-9]+ os=\"Linux\""
@@ -432,7 +432,7 @@ check "$S: exactly 3 lines" lines_is 3
 # needs its line: a blocked one (the program exits on the EOF the shutdown causes) ...
 : >"$D/log.txt"
 for i in 1 2 3 4 5 6 7 8 9 10; do
-    launch -- env LD_PRELOAD="$LIB" P0FSHIM_CONFIG="$D/conf" "$TOOLS/testsrv" --model inetd
+    launch -- env LD_PRELOAD="$LIB" P0FSHIM_CONFIG="$D/conf" "$HELPERS/testsrv" --model inetd
     client "rep-$i" closed "$WIN"
     wait "$LAUNCH_PID"
 done
@@ -443,7 +443,7 @@ kill "$P0F_PID"; wait "$P0F_PID" 2>/dev/null
 start_p0f --delay-ms 20 "${HOSTS[@]}"
 : >"$D/log.txt"
 for i in 1 2 3 4 5; do
-    launch -- env LD_PRELOAD="$LIB" P0FSHIM_CONFIG="$D/conf" "$TOOLS/testsrv" --model inetd
+    launch -- env LD_PRELOAD="$LIB" P0FSHIM_CONFIG="$D/conf" "$HELPERS/testsrv" --model inetd
     client "quick-$i" served "$LIN" --hold-ms 0
     wait "$LAUNCH_PID"
 done
@@ -469,7 +469,7 @@ settle
 check "$S: no line for it" lines_is 1
 # StandardInput=socket as well: systemd then passes the same connection as fd 0, 1 and 3.
 : >"$D/log.txt"
-launch --fds 0,1,3 --listen-fds -- env LD_PRELOAD="$LIB" P0FSHIM_CONFIG="$D/conf" "$TOOLS/testsrv" --model inetd
+launch --fds 0,1,3 --listen-fds -- env LD_PRELOAD="$LIB" P0FSHIM_CONFIG="$D/conf" "$HELPERS/testsrv" --model inetd
 check "$S: fd 0+1+3 (StandardInput=socket): linux client is served" client lin served "$LIN"
 settle
 check "$S: fd 0+1+3: one connection, one log line (got $(wc -l <"$(L)"))" lines_is 1
@@ -556,7 +556,7 @@ start_p0f "${HOSTS[@]}"
 start_srv loop
 SHIMMED=$SRV_PID
 rm -f "$D/ready2"
-start_clean "$TOOLS/testsrv" --model loop --listen "127.0.0.1:$((PORT + 1))" --ready-file "$D/ready2"
+start_clean "$HELPERS/testsrv" --model loop --listen "127.0.0.1:$((PORT + 1))" --ready-file "$D/ready2"
 PLAIN=$SRV_PID
 SRV_PID=$SHIMMED
 wait_for 5 test -e "$D/ready2"
@@ -607,14 +607,14 @@ echo "# /etc/p0fshim existed before: $had_etc"
 mkdir -p /etc/p0fshim
 PORTS="$PORT $((PORT + 1))" conf_lines "programs testsrv" >/etc/p0fshim/p0fshim.conf
 : >"$D/log-env.txt"
-spawn "$TOOLS/logsink" "$D/log-env.sock" "$D/log-env.txt" 2>>"$D/logsink.err"
+spawn "$HELPERS/logsink" "$D/log-env.sock" "$D/log-env.txt" 2>>"$D/logsink.err"
 ENV_SINK=$!
 wait_for 5 test -S "$D/log-env.sock"
 PORTS="$PORT $((PORT + 1))" LOGSOCK=$D/log-env.sock conf_lines "programs testsrv" >"$D/env.conf"
 install -m 4755 "$LIB" "$MULTIARCH_DIR/$SLIB"
 install -m 0755 "$LIB" "$MULTIARCH_DIR/$NOSUID_LIB"
 mkdir -p "$D/sgid" "$D/suid"
-install -m 0755 "$TOOLS/testsrv" "$D/sgid/testsrv"
+install -m 0755 "$HELPERS/testsrv" "$D/sgid/testsrv"
 chgrp mail "$D/sgid/testsrv" && chmod 2755 "$D/sgid/testsrv"
 start_p0f "${HOSTS[@]}"
 
@@ -660,7 +660,7 @@ stop_srv
 settle
 check "$S: no log line from these" eval '[ "$(wc -l <"$(L)")" -eq "$lines" ] && [ ! -s "$D/log-env.txt" ]'
 # Control (Exim's case): a setuid-root binary run by root is not in secure mode.
-install -m 4755 "$TOOLS/testsrv" "$D/suid/testsrv"
+install -m 4755 "$HELPERS/testsrv" "$D/suid/testsrv"
 rm -f "$D/ready"
 start_clean env LD_PRELOAD="$LIB" P0FSHIM_CONFIG="$D/env.conf" "$D/suid/testsrv" --model loop \
     --listen "127.0.0.1:$PORT" --ready-file "$D/ready"
@@ -732,7 +732,7 @@ check "$S: programs lines: exim4, sendmail-mta, smtpd, tcpserver" eval '
 # Each config acts in a process of the MTA's name (copies of testsrv). Debian's Sendmail daemon is
 # /usr/sbin/sendmail-mta, a link to the executable /usr/libexec/sendmail/sendmail.
 mkdir -p "$D/mta"
-for n in exim4 sendmail smtpd; do cp "$TOOLS/testsrv" "$D/mta/$n"; done
+for n in exim4 sendmail smtpd; do cp "$HELPERS/testsrv" "$D/mta/$n"; done
 ln -s sendmail "$D/mta/sendmail-mta"
 : >"$D/log.txt"
 # named_srv CONF PROG: PROG --model loop with CONF, one windows client, its pid in $named_pid.

@@ -6,8 +6,8 @@
 # $WORK/<scenario>. KEEP_WORK=1 keeps the scratch directory; P0FSHIM_IT_PORT_BASE moves the ports.
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
-for f in "$LIB" "$TOOLS/fake_p0f" "$TOOLS/testsrv" "$TOOLS/testclient" "$TOOLS/logsink" \
-         "$TOOLS/accept_semantics"; do
+for f in "$LIB" "$HELPERS/fake_p0f" "$HELPERS/testsrv" "$HELPERS/testclient" "$HELPERS/logsink" \
+         "$HELPERS/accept_semantics"; do
     [ -e "$f" ] || fail_now "$f is missing (run make)"
 done
 
@@ -78,7 +78,7 @@ write_conf() {
 # start_p0f [fake_p0f ARGS...]: a fake p0f on the scenario's socket, query log $D/${QLOG:-qlog}.
 start_p0f() {
     rm -f "$D/p0f.ready"
-    spawn "$TOOLS/fake_p0f" --socket "$D/p0f.sock" --query-log "$D/${QLOG:-qlog}" \
+    spawn "$HELPERS/fake_p0f" --socket "$D/p0f.sock" --query-log "$D/${QLOG:-qlog}" \
         --ready-file "$D/p0f.ready" "$@" 2>>"$D/fake_p0f.err"
     P0F_PID=$!
     wait_for 5 test -e "$D/p0f.ready" || echo "# $S: fake_p0f did not start"
@@ -90,7 +90,7 @@ start_srv() {
     rm -f "$D/ready"
     # Started with fds 0-2 only (this shell may hold others), so fd censuses show just its own.
     spawn bash -c 'for f in /proc/$$/fd/*; do n=${f##*/}; [ "$n" -gt 2 ] && eval "exec $n>&-"; done; exec "$@"' \
-        testsrv env LD_PRELOAD="$SHIM" P0FSHIM_CONFIG="$D/conf" "$TOOLS/testsrv" --model "$model" \
+        testsrv env LD_PRELOAD="$SHIM" P0FSHIM_CONFIG="$D/conf" "$HELPERS/testsrv" --model "$model" \
         --listen "$listen" --ready-file "$D/ready" --stats-file "$D/stats" "$@" 2>>"$D/testsrv.err"
     SRV_PID=$!
     wait_for 15 test -e "$D/ready" || echo "# $S: testsrv did not get ready"
@@ -109,7 +109,7 @@ stop_srv() {
 # client TAG EXPECT BIND TARGET [testclient ARGS...]
 client() {
     local tag=$1 expect=$2 bind=$3 target=$4; shift 4
-    "$TOOLS/testclient" --connect "$target" --bind "$bind" --expect "$expect" $CLIENT_OPTS "$@" >"$D/client-$tag.out" 2>&1
+    "$HELPERS/testclient" --connect "$target" --bind "$bind" --expect "$expect" $CLIENT_OPTS "$@" >"$D/client-$tag.out" 2>&1
 }
 
 L() { echo "$D/log.txt"; }
@@ -229,9 +229,9 @@ CLIENT_OPTS=--mptcp model_scenario model-mptcp loop --mptcp
 scenario accept-semantics
 PORTS="$PORT $((PORT + 1)) $((PORT + 2))" write_conf
 start_p0f "${HOSTS[@]}"
-"$TOOLS/accept_semantics" --port "$PORT" >"$D/plain.out" 2>&1
+"$HELPERS/accept_semantics" --port "$PORT" >"$D/plain.out" 2>&1
 check "accept_semantics: passes without the shim" [ $? -eq 0 ]
-env LD_PRELOAD="$SHIM" P0FSHIM_CONFIG="$D/conf" "$TOOLS/accept_semantics" --port "$PORT" >"$D/shim.out" 2>&1
+env LD_PRELOAD="$SHIM" P0FSHIM_CONFIG="$D/conf" "$HELPERS/accept_semantics" --port "$PORT" >"$D/shim.out" 2>&1
 rc=$?
 check "accept_semantics: passes under the shim ($(grep -c '^FAIL' "$D/shim.out") FAIL lines)" [ "$rc" -eq 0 ]
 check "accept_semantics: the shim really judged its connections" \
@@ -478,7 +478,7 @@ start_srv epoll "127.0.0.1:$PORT"
 client warm served "$LIN" "127.0.0.1:$PORT" --hold-ms 0
 has_line "$(conn "$LIN" allow)"
 policies() { local t; for t in /proc/"$SRV_PID"/task/*; do echo "${t##*/}=$(awk '{print $41}' "$t/stat" 2>/dev/null)"; done | tr '\n' ' '; }
-"$TOOLS/burst" --connect "127.0.0.1:$PORT" --bind "$LIN" --count 5000 --concurrency 16 \
+"$HELPERS/burst" --connect "127.0.0.1:$PORT" --bind "$LIN" --count 5000 --concurrency 16 \
     --expect served --timeout-ms 5000 >"$D/burst.out" 2>&1 &
 burst_pid=$!
 during=''

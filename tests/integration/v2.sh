@@ -8,7 +8,7 @@
 # its own config, log, blocked-OS file and sockets under $WORK/<scenario>. KEEP_WORK=1 keeps them.
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
-for f in "$LIB" "$TOOLS/fake_p0f" "$TOOLS/testsrv" "$TOOLS/testclient" "$TOOLS/logsink"; do
+for f in "$LIB" "$HELPERS/fake_p0f" "$HELPERS/testsrv" "$HELPERS/testclient" "$HELPERS/logsink"; do
     [ -e "$f" ] || fail_now "$f is missing (run make)"
 done
 
@@ -72,7 +72,7 @@ write_conf() {
 # start_p2 [fake_p0f ARGS...]: the v2 fake on $D/p0f2.sock, query log $D/qlog2.
 start_p2() {
     rm -f "$D/p0f2.ready"
-    spawn "$TOOLS/fake_p0f" --v2 --verify-conn --socket "$D/p0f2.sock" --query-log "$D/qlog2" \
+    spawn "$HELPERS/fake_p0f" --v2 --verify-conn --socket "$D/p0f2.sock" --query-log "$D/qlog2" \
         --ready-file "$D/p0f2.ready" "$@" 2>>"$D/fake_p0f2.err"
     P2_PID=$!
     wait_for 5 test -e "$D/p0f2.ready" || echo "# $S: fake_p0f --v2 did not start"
@@ -81,7 +81,7 @@ start_p2() {
 # start_p3 [fake_p0f ARGS...]: the v3 fake on $D/p0f3.sock, query log $D/qlog3.
 start_p3() {
     rm -f "$D/p0f3.ready"
-    spawn "$TOOLS/fake_p0f" --socket "$D/p0f3.sock" --query-log "$D/qlog3" --ready-file "$D/p0f3.ready" "$@" \
+    spawn "$HELPERS/fake_p0f" --socket "$D/p0f3.sock" --query-log "$D/qlog3" --ready-file "$D/p0f3.ready" "$@" \
         2>>"$D/fake_p0f3.err"
     P3_PID=$!
     wait_for 5 test -e "$D/p0f3.ready" || echo "# $S: fake_p0f did not start"
@@ -91,7 +91,7 @@ start_p3() {
 start_srv() {
     local model=$1 listen=$2; shift 2
     rm -f "$D/ready"
-    spawn env LD_PRELOAD="$LIB" P0FSHIM_CONFIG="$D/conf" "$TOOLS/testsrv" --model "$model" \
+    spawn env LD_PRELOAD="$LIB" P0FSHIM_CONFIG="$D/conf" "$HELPERS/testsrv" --model "$model" \
         --listen "$listen" --ready-file "$D/ready" --stats-file "$D/stats" "$@" 2>>"$D/testsrv.err"
     SRV_PID=$!
     wait_for 5 test -e "$D/ready" || echo "# $S: testsrv did not get ready"
@@ -109,7 +109,7 @@ stop_srv() {
 # client TAG EXPECT BIND TARGET [testclient ARGS...]
 client() {
     local tag=$1 expect=$2 bind=$3 target=$4; shift 4
-    "$TOOLS/testclient" --connect "$target" --bind "$bind" --expect "$expect" "$@" >"$D/client-$tag.out" 2>&1
+    "$HELPERS/testclient" --connect "$target" --bind "$bind" --expect "$expect" "$@" >"$D/client-$tag.out" 2>&1
 }
 
 L() { echo "$D/log.txt"; }
