@@ -6,16 +6,13 @@ source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 source "$TOP/scripts/lab.sh"
 
 require_root
-for f in "$LIB" "$HELPERS/testsrv" "$HELPERS/testclient" "$HELPERS/logsink"; do
-    [ -e "$f" ] || fail_now "$f is missing (run make)"
-done
+require_built "$LIB" "$HELPERS/testsrv" "$HELPERS/testclient" "$HELPERS/logsink"
 command -v p0f >/dev/null || fail_now "p0f is not installed (scripts/install-deps.sh)"
 
 PORT=2525
 TIMEOUT_MS=1500          # the shim's verdict deadline
 CLIENT_TIMEOUT_MS=4000   # how long a client waits to be closed
 SRV=$LAB_SERVER_IP WIN=$LAB_WINDOWS_IP LIN=$LAB_LINUX_IP
-re() { printf '%s' "$1" | sed 's/[][\.*^$+?(){}|/]/\\&/g'; }   # literal -> grep -E pattern
 
 CLEANUP_HOOKS+=("lab_down")
 lab_up || fail_now "could not build the network lab"
@@ -34,9 +31,7 @@ start_scenario() {
     local dir=$WORK/$name
     mkdir -p "$dir"
     lab_start_p0f "$WORK/p0f.sock" "$dir/p0f.out" || { echo "# real p0f did not start"; return 1; }
-    spawn "$HELPERS/logsink" "$dir/log.sock" "$dir/log.txt"
-    SINK_PID=$!
-    wait_for 5 test -S "$dir/log.sock" || { echo "# logsink did not start"; return 1; }
+    start_sink "$dir/log.sock" "$dir/log.txt" || { echo "# logsink did not start"; return 1; }
     {
         echo "# e2e scenario $name"
         echo "socket $WORK/p0f.sock"
