@@ -18,7 +18,8 @@ trap 'exit 130' INT
 trap 'exit 143' TERM HUP
 
 require_root
-require_built "$LIB" "$HELPERS/fake_p0f" "$HELPERS/testsrv" "$HELPERS/testclient" "$HELPERS/logsink"
+require_built "$LIB" "$HELPERS/fake_p0f" "$HELPERS/testsrv" "$HELPERS/testclient" "$HELPERS/logsink" \
+    "$HELPERS/fdlaunch"
 command -v tcpserver >/dev/null || fail_now "tcpserver is missing (apt-get install ucspi-tcp)"
 "$HELPERS/testsrv" --help 2>&1 | grep -q -- --clearenv || fail_now "$HELPERS/testsrv has no --clearenv (run make)"
 
@@ -30,131 +31,6 @@ HOSTS=(--host "$WIN" --os Windows --flavor "NT kernel" --match exact --dist 0 --
 SCRIPTS=$TOP/scripts
 T_START=$SECONDS
 echo "# scratch directory $WORK"
-
-# ---- a launcher for inetd / systemd Accept=yes style sockets --------------------------------------
-# fdlaunch accepts one connection itself (so the server side of a real TCP connection is what the
-# program gets) and execs the program with it on the fds asked for.
-mkdir -p "$WORK/bin"
-cat >"$WORK/bin/fdlaunch.c" <<'EOF'
-/* fdlaunch: accept one TCP connection and exec a program with the connected socket on chosen
- * fds, as inetd (fd 0 and 1) or systemd Accept=yes (fd 3, LISTEN_FDS=1, LISTEN_PID) do.
- *   fdlaunch --listen IP:PORT --ready FILE --peer FILE [--fds 0,1] [--listen-fds [PID]] -- PROG...
- * --ready is created once listening; --peer receives "remote=IP:PORT local=IP:PORT" of the
- * accepted connection (from accept and getsockname, not from the program under test).
- * --listen-fds sets LISTEN_FDS=1 and LISTEN_PID (its own pid, which the program keeps across
- * exec, or the PID given). fd 0 is /dev/null unless listed. Exit 3 if nobody connects in 10 s. */
-#include <arpa/inet.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
-static void die(const char *what)
-{
-    fprintf(stderr, "fdlaunch: %s: %s\n", what, strerror(errno));
-    exit(2);
-}
-
-static void put(const char *path, const char *text)
-{
-    char tmp[4096];
-    FILE *f;
-    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-    if ((f = fopen(tmp, "w")) == NULL || fputs(text, f) < 0 || fclose(f) != 0 || rename(tmp, path) != 0)
-        die(path);
-}
-
-static void fmt(const struct sockaddr_in *sin, char *out, size_t size)
-{
-    char ip[INET_ADDRSTRLEN];
-    inet_ntop(AF_INET, &sin->sin_addr, ip, sizeof(ip));
-    snprintf(out, size, "%s:%u", ip, (unsigned)ntohs(sin->sin_port));
-}
-
-int main(int argc, char **argv)
-{
-    const char *listen_at = NULL, *ready = NULL, *peer = NULL, *fds = "0,1", *listen_pid = NULL;
-    int want[64] = {0}, i, one = 1, lfd, cfd, listen_fds = 0;
-    struct sockaddr_in sin, rem, loc;
-    socklen_t len;
-    char buf[256], r[64], l[64], *colon;
-
-    for (i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
-        if (strcmp(argv[i], "--listen") == 0 && i + 1 < argc) listen_at = argv[++i];
-        else if (strcmp(argv[i], "--ready") == 0 && i + 1 < argc) ready = argv[++i];
-        else if (strcmp(argv[i], "--peer") == 0 && i + 1 < argc) peer = argv[++i];
-        else if (strcmp(argv[i], "--fds") == 0 && i + 1 < argc) fds = argv[++i];
-        else if (strcmp(argv[i], "--listen-fds") == 0) {
-            listen_fds = 1;
-            if (i + 1 < argc && argv[i + 1][0] >= '0' && argv[i + 1][0] <= '9') listen_pid = argv[++i];
-        } else { fprintf(stderr, "fdlaunch: bad argument %s\n", argv[i]); return 2; }
-    }
-    int cmd = i + 1;
-    if (cmd >= argc || listen_at == NULL || ready == NULL || peer == NULL) {
-        fputs("usage: fdlaunch --listen IP:PORT --ready FILE --peer FILE [--fds 0,1] [--listen-fds [PID]] -- PROG...\n", stderr);
-        return 2;
-    }
-    for (const char *p = fds; *p; ) {
-        char *end;
-        long n = strtol(p, &end, 10);
-        if (end == p || n < 0 || n >= 64) { fputs("fdlaunch: bad --fds\n", stderr); return 2; }
-        want[n] = 1;
-        p = *end == ',' ? end + 1 : end;
-    }
-    /* fds 0-2 open, so that the sockets get numbers above them */
-    for (int nul = open("/dev/null", O_RDWR); nul >= 0 && nul <= 2; nul = open("/dev/null", O_RDWR))
-        ;
-    snprintf(buf, sizeof(buf), "%s", listen_at);
-    if ((colon = strrchr(buf, ':')) == NULL) { fputs("fdlaunch: IP:PORT\n", stderr); return 2; }
-    *colon = '\0';
-    memset(&sin, 0, sizeof(sin));
-    sin.sin_family = AF_INET;
-    sin.sin_port = htons((unsigned short)atoi(colon + 1));
-    if (inet_pton(AF_INET, buf, &sin.sin_addr) != 1) { fputs("fdlaunch: bad IPv4 address\n", stderr); return 2; }
-    if ((lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0) die("socket");
-    setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    if (bind(lfd, (struct sockaddr *)&sin, sizeof(sin)) != 0) die("bind");
-    if (listen(lfd, 4) != 0) die("listen");
-    put(ready, "listening\n");
-    struct pollfd pfd = {.fd = lfd, .events = POLLIN};
-    if (poll(&pfd, 1, 10000) != 1) { fputs("fdlaunch: nobody connected\n", stderr); return 3; }
-    len = sizeof(rem);
-    if ((cfd = accept4(lfd, (struct sockaddr *)&rem, &len, SOCK_CLOEXEC)) < 0) die("accept");
-    len = sizeof(loc);
-    if (getsockname(cfd, (struct sockaddr *)&loc, &len) != 0) die("getsockname");
-    fmt(&rem, r, sizeof(r));
-    fmt(&loc, l, sizeof(l));
-    snprintf(buf, sizeof(buf), "remote=%s local=%s\n", r, l);
-    put(peer, buf);
-    close(lfd);
-    if (!want[0]) {
-        int nul = open("/dev/null", O_RDONLY);
-        if (nul < 0 || dup2(nul, 100) < 0) die("/dev/null");
-        close(nul);
-    }
-    for (i = 0; i < 64; i++)
-        if (want[i] && (dup2(cfd, i) < 0 || fcntl(i, F_SETFD, 0) != 0)) die("dup2");
-    if (!want[0] && (dup2(100, 0) < 0 || close(100) != 0)) die("dup2 /dev/null");
-    for (i = 3; i < 1024; i++)
-        if (!(i < 64 && want[i])) close(i);
-    if (listen_fds) {
-        snprintf(buf, sizeof(buf), "%ld", (long)getpid());
-        setenv("LISTEN_FDS", "1", 1);
-        setenv("LISTEN_PID", listen_pid ? listen_pid : buf, 1);
-    }
-    execvp(argv[cmd], argv + cmd);
-    die(argv[cmd]);
-    return 2;
-}
-EOF
-gcc -O2 -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -o "$WORK/bin/fdlaunch" "$WORK/bin/fdlaunch.c" \
-    2>"$WORK/bin/fdlaunch.err" || fail_now "cannot build fdlaunch: $(cat "$WORK/bin/fdlaunch.err")"
-FDLAUNCH=$WORK/bin/fdlaunch
 
 # ---- helpers of this file ----------------------------------------------------------------------------
 # from_policy FILE: a sample config from policy/ with the scenario's socket, ports, log and
@@ -210,10 +86,12 @@ sock_census() {
 auxv_secure() {
     od -An -v -t u8 -w16 "/proc/$1/auxv" 2>/dev/null | awk '$1 == 23 { print $2; found = 1 } END { if (!found) print "none" }'
 }
-# launch [fdlaunch ARGS...] -- PROG...: fdlaunch on 127.0.0.1:$PORT in the background (LAUNCH_PID).
+# launch [fdlaunch ARGS...] -- PROG...: fdlaunch on 127.0.0.1:$PORT in the background (LAUNCH_PID):
+# it accepts one connection itself and execs PROG with it on the fds asked for, as inetd or
+# systemd's Accept=yes do.
 launch() {
     rm -f "$D/launch.ready" "$D/peer"
-    spawn "$FDLAUNCH" --listen "127.0.0.1:$PORT" --ready "$D/launch.ready" --peer "$D/peer" "$@" \
+    spawn "$HELPERS/fdlaunch" --listen "127.0.0.1:$PORT" --ready "$D/launch.ready" --peer "$D/peer" "$@" \
         2>>"$D/launch.err"
     LAUNCH_PID=$!
     wait_for 5 test -e "$D/launch.ready" || echo "# $S: fdlaunch did not start"
