@@ -163,6 +163,30 @@ client() {
     "$HELPERS/testclient" --connect "127.0.0.1:$PORT" --bind "$bind" --expect "$expect" $CLIENT_OPTS "$@" \
         >"$D/client-$tag.out" 2>&1
 }
+# client_storm N: N clients one after the other, from $LIN (served) and $WIN (closed) in turn;
+# STORM_BAD is how many of them ended otherwise (their output is shown).
+client_storm() {
+    local i
+    STORM_BAD=0
+    for i in $(seq 1 "$1"); do
+        if [ $((i % 2)) -eq 0 ]; then
+            client storm closed "$WIN" || { STORM_BAD=$((STORM_BAD + 1)); cat "$D/client-storm.out"; }
+        else
+            client storm served "$LIN" --hold-ms 0 || { STORM_BAD=$((STORM_BAD + 1)); cat "$D/client-storm.out"; }
+        fi
+    done
+}
+# served_while_hung: with the p0f lookups hung, a client from $WIN is served and one from $LIN
+# gets its banner within 100 ms, both before timeout_ms ($TMO).
+served_while_hung() {
+    local t0 t1
+    t0=$(now_ms)
+    check "$S: windows client is served" client win served "$WIN" --hold-ms 50
+    check "$S: a second client during the hang gets its banner within 100 ms" \
+        client lin served "$LIN" --timeout-ms 100 --hold-ms 0
+    t1=$(now_ms)
+    check "$S: both clients were done while the first lookup still hung ($((t1 - t0)) ms < $TMO)" [ $((t1 - t0)) -lt "$TMO" ]
+}
 client_ms() { sed -n 's/.*result=[a-z]* ms=\([0-9]*\).*/\1/p' "$D/client-$1.out"; }
 # first_is TAG LINE [THEN]: the client's first line was exactly LINE (and, with THEN, e.g. "eof",
 # what followed).

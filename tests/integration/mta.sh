@@ -312,15 +312,8 @@ check "$S: the serving child holds no fd of the shim but its log socket: $census
     eval '[ "${n_unix:-1}" -le 1 ] && [ "${n_other:-1}" -eq 0 ] && [[ "$census" != *unix-stream* ]]'
 wait "$cpid"
 check "$S: the held linux client is served" [ $? -eq 0 ]
-bad=0
-for i in $(seq 1 100); do
-    if [ $((i % 2)) -eq 0 ]; then
-        client storm closed "$WIN" || { bad=$((bad + 1)); cat "$D/client-storm.out"; }
-    else
-        client storm served "$LIN" --hold-ms 0 || { bad=$((bad + 1)); cat "$D/client-storm.out"; }
-    fi
-done
-check "$S: 100 connections: windows closed, linux served ($bad wrong)" [ "$bad" -eq 0 ]
+client_storm 100
+check "$S: 100 connections: windows closed, linux served ($STORM_BAD wrong)" [ "$STORM_BAD" -eq 0 ]
 settle
 after=$(fd_count "$SRV_PID")
 check "$S: parent fd count stable over 100 connections ($before -> $after)" [ "$after" -eq "$before" ]

@@ -178,12 +178,7 @@ TMO=800
 write_conf
 start_p0f --mode hang "${HOSTS[@]}"
 start_srv testsrv loop "127.0.0.1:$PORT"
-t0=$(now_ms)
-check "$S: windows client is served" client win served "$WIN" --hold-ms 50
-check "$S: a second client during the hang gets its banner within 100 ms" \
-    client lin served "$LIN" --timeout-ms 100 --hold-ms 0
-t1=$(now_ms)
-check "$S: both clients were done while the first lookup still hung ($((t1 - t0)) ms < $TMO)" [ $((t1 - t0)) -lt "$TMO" ]
+served_while_hung
 check "$S: verdict=error reason=\"p0f timeout\" (windows)" has_line "$(conn "$WIN" error) reason=\"p0f timeout\"$"
 check "$S: verdict=error reason=\"p0f timeout\" (linux)" has_line "$(conn "$LIN" error) reason=\"p0f timeout\"$"
 check "$S: the verdict came at about timeout_ms" ms_between "$(conn "$WIN" error)" "$TMO" $((TMO + 150))
@@ -454,15 +449,8 @@ check "$S: warm-up client served" client warm served "$LIN"
 has_line "$(conn "$LIN" allow)"
 settle
 before=$(fd_count "$SRV_PID")
-bad=0
-for i in $(seq 1 200); do
-    if [ $((i % 2)) -eq 0 ]; then
-        client storm closed "$WIN" || { bad=$((bad + 1)); cat "$D/client-storm.out"; }
-    else
-        client storm served "$LIN" --hold-ms 0 || { bad=$((bad + 1)); cat "$D/client-storm.out"; }
-    fi
-done
-check "$S: 200 sequential clients closed/served as expected ($bad wrong)" [ "$bad" -eq 0 ]
+client_storm 200
+check "$S: 200 sequential clients closed/served as expected ($STORM_BAD wrong)" [ "$STORM_BAD" -eq 0 ]
 # A child still serving: only fds 0-2 and its connection (a dup would be a second CONN).
 client held served "$LIN" --hold-ms 1500 &
 cpid=$!
