@@ -54,7 +54,8 @@ $(B)/libp0fshim.so: $(SHIM_OBJ) $(B)/libp0fshim-core.a shim/p0fshim.map
 	$(CC) -shared -o $@ $(SHIM_OBJ) $(B)/libp0fshim-core.a \
 	    -Wl,--version-script=shim/p0fshim.map -Wl,-z,now -Wl,-z,relro -Wl,--no-undefined $(LDLIBS_CORE)
 
-# Test programs are standalone on purpose: the fake p0f must not share the codec it tests.
+# Test helpers: each is one .c file plus tests/helpers/helper.h, and none shares code with the
+# library on purpose: the fake p0f must not share the codec it tests.
 $(B)/tests/%: tests/helpers/%.c $(wildcard tests/helpers/*.h)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $< -pthread
