@@ -27,12 +27,12 @@ CLIENT_OBJ := $(patsubst src/client/%.c,$(B)/obj/client_%.o,$(CLIENT_SRC))
 TOOL_MAIN_SRC := $(wildcard src/tool/*.c)
 TOOL_MAIN_OBJ := $(patsubst src/tool/%.c,$(B)/obj/tool_%.o,$(TOOL_MAIN_SRC))
 UNIT_SRC := $(wildcard tests/unit/*.c)
-TOOL_SRC := $(wildcard tests/tools/*.c)
-TOOLS    := $(patsubst tests/tools/%.c,$(B)/tests/%,$(TOOL_SRC))
+HELPER_SRC := $(wildcard tests/helpers/*.c)
+HELPERS  := $(patsubst tests/helpers/%.c,$(B)/tests/%,$(HELPER_SRC))
 
 .PHONY: all check check-unit check-integration check-tool check-e2e deps demo install uninstall clean bench-report
 
-all: $(B)/libp0fshim.so $(if $(TOOL_MAIN_SRC),$(B)/p0fshim) $(TOOLS) \
+all: $(B)/libp0fshim.so $(if $(TOOL_MAIN_SRC),$(B)/p0fshim) $(HELPERS) \
      $(if $(wildcard /usr/include/libmilter/mfapi.h),$(B)/p0fshim-milter)
 
 $(B)/obj/%.o: src/%.c $(wildcard src/*.h)
@@ -69,8 +69,9 @@ $(B)/libp0fshim.so: $(SHIM_OBJ) $(B)/libp0fshim-core.a shim/p0fshim.map
 	$(CC) -shared -o $@ $(SHIM_OBJ) $(B)/libp0fshim-core.a \
 	    -Wl,--version-script=shim/p0fshim.map -Wl,-z,now -Wl,-z,relro -Wl,--no-undefined $(LDLIBS_CORE)
 
-# Test programs are standalone on purpose: the fake p0f must not share the codec it tests.
-$(B)/tests/%: tests/tools/%.c $(wildcard tests/tools/*.h)
+# Test helpers: each is one .c file plus tests/helpers/helper.h, and none shares code with the
+# library on purpose: the fake p0f must not share the codec it tests.
+$(B)/tests/%: tests/helpers/%.c $(wildcard tests/helpers/*.h)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $< -pthread
 

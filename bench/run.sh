@@ -38,7 +38,7 @@ mkdir -p "$OUT"
 DETAILS=$OUT/details.txt
 : >"$DETAILS"
 
-for f in "$LIB" "$TOOLS/fake_p0f" "$TOOLS/logsink" "$BB/modelsrv" "$BB/loadgen" "$BB/p0fbench"; do
+for f in "$LIB" "$HELPERS/fake_p0f" "$HELPERS/logsink" "$BB/modelsrv" "$BB/loadgen" "$BB/p0fbench"; do
     [ -x "$f" ] || [ -f "$f" ] || { echo "bench: $f is missing (make bench builds it)" >&2; exit 2; }
 done
 
@@ -115,14 +115,14 @@ lg() {
 
 # (Not called in $(...): a background child would hold the substitution's pipe open.)
 start_sink() {   # start_sink VAR NAME OUTFILE -> socket $WORK/NAME.sock, pid in VAR
-    spawn "$TOOLS/logsink" "$WORK/$2.sock" "$3" >/dev/null 2>>"$OUT/logsink.err"
+    spawn "$HELPERS/logsink" "$WORK/$2.sock" "$3" >/dev/null 2>>"$OUT/logsink.err"
     printf -v "$1" %s "$!"
     wait_for 5 test -S "$WORK/$2.sock" || say "logsink $2 did not start"
 }
 start_fake() {   # start_fake VAR NAME fake_p0f-args... -> socket $WORK/NAME.sock, pid in VAR
     local var=$1 name=$2; shift 2
     rm -f "$WORK/$name.ready"
-    spawn "$TOOLS/fake_p0f" --socket "$WORK/$name.sock" --ready-file "$WORK/$name.ready" "$@" \
+    spawn "$HELPERS/fake_p0f" --socket "$WORK/$name.sock" --ready-file "$WORK/$name.ready" "$@" \
         >/dev/null 2>>"$OUT/fake_p0f.err"
     printf -v "$var" %s "$!"
     wait_for 5 test -e "$WORK/$name.ready" || say "fake_p0f $name did not start"

@@ -3,7 +3,7 @@
 # (tests/lib.sh). Every target installs what it needs (scripts/install-deps.sh EXTRA...).
 #
 #   make check-faults     tests/integration/faults.sh against build/ (part of `make check`)
-#   make check-asan       library, core, tools and unit tests built with ASan+UBSan in build-asan/;
+#   make check-asan       library, core, tool, test helpers and unit tests built with ASan+UBSan in build-asan/;
 #                         unit tests, run.sh and faults.sh against them; any sanitizer report fails
 #   make check-valgrind   the integration servers under valgrind memcheck (build-valgrind/ holds
 #                         wrappers): no error, no definite leak
@@ -22,7 +22,7 @@ check-faults: all
 
 # ---- ASan + UBSan -----------------------------------------------------------------------------
 # A recursive make with B=build-asan and the sanitizers in CC (so that compiling and linking both
-# get them; the Makefile's CFLAGS += stays in force). The test tools are instrumented too, so the
+# get them; the Makefile's CFLAGS += stays in force). The test helpers are instrumented too, so the
 # ASan runtime is a dependency of every host that loads the library: verify_asan_link_order=0 lets
 # LD_PRELOAD name the library alone, as run.sh does. Reports go to files (the scripts send the
 # hosts' stderr to scratch files they delete); a report or a "runtime error" fails the target.
@@ -52,7 +52,7 @@ check-asan: deps-hardening
 
 # ---- valgrind -----------------------------------------------------------------------------------
 # build-valgrind/ mirrors build/ (links), except that the servers the scripts start under the shim
-# (testsrv, faultsrv, accept_semantics) are static wrappers (tests/tools/vgwrap.c) running the real
+# (testsrv, faultsrv, accept_semantics) are static wrappers (tests/helpers/vgwrap.c) running the real
 # ones under memcheck, with the shim preloaded into the real server alone. Every
 # error and every definite leak is an error (exit 99, which the scripts see as an unclean exit),
 # and each process writes its log to build-valgrind/reports/; a log with an error fails the target.
@@ -67,13 +67,13 @@ VG_HOSTS   := testsrv faultsrv accept_semantics
 # config error line comes twice, see below).
 VG_FAULTS  := fd-reuse signals threads peercred host-close select2 cancel
 
-$(VG_B)/ready: all tests/tools/vgwrap.c
+$(VG_B)/ready: all tests/helpers/vgwrap.c
 	@rm -rf $(VG_B) && mkdir -p $(VG_B)/tests $(VG_B)/reports
 	ln -s $(CURDIR)/$(B)/libp0fshim.so $(VG_B)/libp0fshim.so
 	for t in $(CURDIR)/$(B)/tests/*; do ln -s $$t $(VG_B)/tests/; done
-	$(CC) -O2 -static -o $(VG_B)/vgwrap tests/tools/vgwrap.c
+	$(CC) -O2 -static -o $(VG_B)/vgwrap tests/helpers/vgwrap.c
 	for h in $(VG_HOSTS); do rm -f $(VG_B)/tests/$$h && cp $(VG_B)/vgwrap $(VG_B)/tests/$$h; done
-	printf '#!/bin/sh\n# $$1: the real server; the shim goes to it alone (see tests/tools/vgwrap.c)\nexec %s --trace-children=yes env LD_PRELOAD="$$P0FSHIM_VG_PRELOAD" "$$@"\n' '$(VALGRIND)' >$(VG_B)/run-valgrind
+	printf '#!/bin/sh\n# $$1: the real server; the shim goes to it alone (see tests/helpers/vgwrap.c)\nexec %s --trace-children=yes env LD_PRELOAD="$$P0FSHIM_VG_PRELOAD" "$$@"\n' '$(VALGRIND)' >$(VG_B)/run-valgrind
 	printf '%s\n' '{' '   glibc-dl-init-tls' '   Memcheck:Leak' '   match-leak-kinds: possible' '   ...' '   fun:_dl_allocate_tls' '}' >$(VG_B)/glibc.supp
 	touch $@
 

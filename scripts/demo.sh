@@ -8,7 +8,7 @@ source "$TOP/scripts/lab.sh"
 
 die() { echo "demo: $*" >&2; exit 1; }
 [ "$(id -u)" -eq 0 ] || die "needs root (it builds network namespaces)"
-for f in "$LIB" "$TOOLS/testsrv" "$TOOLS/testclient" "$TOOLS/logsink"; do
+for f in "$LIB" "$HELPERS/testsrv" "$HELPERS/testclient" "$HELPERS/logsink"; do
     [ -e "$f" ] || die "$f is missing: run make first"
 done
 command -v p0f >/dev/null || die "p0f is not installed (scripts/install-deps.sh)"
@@ -26,7 +26,7 @@ Lab (network namespaces ${LAB_PREFIX}-*, removed at the end):
     linux    $LAB_LINUX_IP  Linux defaults
 EOF
 
-spawn "$TOOLS/logsink" "$WORK/log.sock" "$WORK/log.txt"
+spawn "$HELPERS/logsink" "$WORK/log.sock" "$WORK/log.txt"
 wait_for 5 test -S "$WORK/log.sock" || die "logsink did not start"
 lab_start_p0f "$WORK/p0f.sock" "$WORK/p0f.out" || die "p0f did not start"
 
@@ -50,14 +50,14 @@ echo "  blocked_operating_systems:"
 indent <"$WORK/blocked_operating_systems"
 
 spawn ip netns exec "$LAB_NS_SERVER" env LD_PRELOAD="$LIB" P0FSHIM_CONFIG="$WORK/p0fshim.conf" \
-    "$TOOLS/testsrv" --model loop --listen "$LAB_SERVER_IP:25" --ready-file "$WORK/ready" \
+    "$HELPERS/testsrv" --model loop --listen "$LAB_SERVER_IP:25" --ready-file "$WORK/ready" \
     >"$WORK/testsrv.out" 2>&1
 wait_for 5 test -e "$WORK/ready" || { cat "$WORK/testsrv.out" >&2; die "the demo daemon did not start"; }
 
 # connect NAME NS IP EXPECT: one SMTP session from a client namespace; prints what happened.
 connect() {
     local name=$1 ns=$2 ip=$3 expect=$4 out rc
-    out=$(ip netns exec "$ns" "$TOOLS/testclient" --connect "$LAB_SERVER_IP:25" --expect "$expect" \
+    out=$(ip netns exec "$ns" "$HELPERS/testclient" --connect "$LAB_SERVER_IP:25" --expect "$expect" \
         --timeout-ms 3000 2>&1)
     rc=$?
     case $out in

@@ -5,7 +5,7 @@
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD=${P0FSHIM_BUILD:-$TOP/build}   # another build (build-asan, ...) with P0FSHIM_BUILD
 LIB=$BUILD/libp0fshim.so
-TOOLS=$BUILD/tests
+HELPERS=$BUILD/tests          # the test helpers (tests/helpers/), as built
 PASSED=0
 FAILED=0
 FAILED_NAMES=()
@@ -65,18 +65,20 @@ fd_count() { ls "/proc/$1/fd" 2>/dev/null | wc -l; }
 
 require_root() { [ "$(id -u)" -eq 0 ] || fail_now "this test needs root (network namespaces)"; }
 
-# scenario_dir NAME PORT_STEP: a test scenario's fresh start, shared by the integration scripts:
-# S=NAME, D=$WORK/NAME, PORT (PORT_BASE + PORT_STEP ports per scenario already run), the
-# blocked-OS file (line 1: $BLOCKED, default /windows/), an empty log and a log sink on
-# $D/log.sock writing it (its pid in SINK_PID).
-scenario_dir() {
-    S=$1 D=$WORK/$1
-    PORT=$((PORT_BASE + $2 * SCENARIO_NO))
-    SCENARIO_NO=$((SCENARIO_NO + 1))
-    mkdir -p "$D"
-    printf '%s\n' "${BLOCKED:-/windows/}" >"$D/blocked"
-    : >"$D/log.txt"
-    spawn "$TOOLS/logsink" "$D/log.sock" "$D/log.txt" 2>>"$D/logsink.err"
+# require_built FILE...: every FILE exists, else stop at once (the build is incomplete).
+require_built() {
+    local f
+    for f in "$@"; do [ -e "$f" ] || fail_now "$f is missing (run make)"; done
+}
+
+re() { printf '%s' "$1" | sed 's/[][\.*^$+?(){}|/]/\\&/g'; }   # literal -> grep -E pattern
+sleep_ms() { sleep "$(printf '%d.%03d' $(($1 / 1000)) $(($1 % 1000)))"; }
+now_ms() { local t=${EPOCHREALTIME/./}; echo $((t / 1000)); }
+
+# start_sink SOCKET FILE: a log sink (logsink) recording the datagrams sent to SOCKET in FILE,
+# its stderr in logsink.err beside FILE; SINK_PID is its pid. Fails if the socket does not appear.
+start_sink() {
+    spawn "$HELPERS/logsink" "$1" "$2" 2>>"$(dirname "$2")/logsink.err"
     SINK_PID=$!
-    wait_for 5 test -S "$D/log.sock" || echo "# $S: logsink did not start"
+    wait_for 5 test -S "$1"
 }

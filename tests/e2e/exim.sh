@@ -20,6 +20,7 @@
 # build of it, e.g. an older one, to see whether the scenario catches what it should.
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 source "$TOP/scripts/lab.sh"
+source "$TOP/tests/e2e/smtp.sh"
 
 require_root
 P=$BUILD/p0fshim
@@ -133,35 +134,13 @@ listening() { lab_exec_server ss -Hltn "src $LAB_SERVER_IP:2525" 2>/dev/null | g
 check "exim: the daemon listens on $LAB_SERVER_IP:2525 in the server namespace" wait_for 10 listening ||
     { sed 's/^/#   /' "$WORK/exim-daemon.out"; cat "$WORK"/log/* 2>/dev/null | sed 's/^/#   /'; }
 
-# smtp_send HOST PORT HEADERFILE: DATA with our headers (bash /dev/tcp); `result=sent ms=N`.
-smtp_send() {
-    local host=$1 port=$2 hdrs=$3 t0 t1 msg
-    t0=$(date +%s%N)
-    exec 3<>"/dev/tcp/$host/$port" || { echo "result=failed"; return 1; }
-    expect() {
-        local code=$1 l
-        while IFS= read -r -t 10 l <&3; do
-            l=${l%$'\r'}; echo "S: $l" >&2
-            case $l in "$code "*) return 0 ;; [0-9][0-9][0-9]" "*) return 1 ;; esac
-        done
-        return 1
-    }
-    say() { printf '%s\r\n' "$1" >&3; echo "C: $1" >&2; }
-    msg=$(cat "$hdrs"; printf '%s\n' "Subject: p0fshim exim test" "" "hello from the linux client")
-    msg=${msg//$'\n'/$'\r\n'}$'\r\n'
-    expect 220 && say "EHLO client.example" && expect 250 && say "MAIL FROM:<sender@example.org>" && expect 250 &&
-        say "RCPT TO:<rcpt@example.net>" && expect 250 && say "DATA" && expect 354 || { echo "result=failed"; return 1; }
-    printf '%s.\r\n' "$msg" >&3
-    expect 250 || { echo "result=failed"; return 1; }
-    t1=$(date +%s%N)
-    say "QUIT"; expect 221
-    echo "result=sent ms=$(((t1 - t0) / 1000000))"
-}
+# send TAG: a message with forged copies of the headers, from the linux client.
 send() {
     printf '%s\n' "From: <sender@example.org>" "To: <rcpt@example.net>" "Message-ID: <$1@client.example>" \
-        "X-P0F-Genre: Forged OS 1.0" "x-p0f-link-type: forged link" >"$WORK/hdr-$1"
-    lab_exec_linux bash -c "$(declare -f smtp_send); smtp_send \"\$@\"" smtp_send "$LAB_SERVER_IP" 2525 \
-        "$WORK/hdr-$1" >"$WORK/send-$1.out" 2>"$WORK/send-$1.err"
+        "X-P0F-Genre: Forged OS 1.0" "x-p0f-link-type: forged link" "Subject: p0fshim exim test" "" \
+        "hello from the linux client" >"$WORK/msg-$1"
+    lab_exec_linux bash -c "$(declare -f smtp_send); smtp_send \"\$@\"" smtp_send "$LAB_SERVER_IP" 2525 data \
+        rcpt@example.net "$WORK/msg-$1" >"$WORK/send-$1.out" 2>"$WORK/send-$1.err"
     grep -q '^result=sent' "$WORK/send-$1.out"
 }
 # deliver TAG: run the queue (as root, in-process) and wait for TAG's message in the mailbox.
@@ -169,11 +148,6 @@ deliver() {
     lab_exec_server "$WORK/exim" -C "$WORK/exim.conf" -qf >>"$WORK/queue-run.out" 2>&1
     wait_for 10 delivered "$1"
 }
-sent_ms() { sed -nE 's/^result=sent ms=([0-9]+)/\1/p' "$WORK/send-$1.out"; }
-msgfile() { grep -l "^Message-ID: <$1@client.example>" "$WORK"/mail/rcpt/new/* 2>/dev/null | head -1; }
-delivered() { [ -n "$(msgfile "$1")" ]; }
-headers_of() { sed '/^$/q' "$(msgfile "$1")"; }
-show_headers() { echo "# headers of $1:"; headers_of "$1" | sed 's/^/#   /'; }
 
 check "exim: a message from the linux client with forged copies is accepted" send x1 ||
     sed 's/^/#   /' "$WORK/send-x1.err"
@@ -205,7 +179,7 @@ chmod 644 "$H/blocked" "$H/p0fshim.conf"
 sed -e "s|^spool_directory = .*|spool_directory = $H/spool|" -e "s|^log_file_path = .*|log_file_path = $H/log/%slog|" \
     -e "s|^daemon_smtp_ports = .*|daemon_smtp_ports = $HP1 : $HP2|" "$WORK/exim.conf" >"$H/exim.conf"
 : >"$H/shim.log"
-spawn "$TOOLS/logsink" "$H/log.sock" "$H/shim.log" 2>>"$H/logsink.err"
+spawn "$HELPERS/logsink" "$H/log.sock" "$H/shim.log" 2>>"$H/logsink.err"
 wait_for 5 test -S "$H/log.sock" || echo "# hold: logsink did not start"
 echo "# hold: the daemon preloads $HOLD_LIB"
 lab_exec_server env P0FSHIM_EXIM_PRELOAD="$HOLD_LIB" P0FSHIM_CONFIG="$H/p0fshim.conf" \

@@ -16,48 +16,29 @@
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 source "$TOP/scripts/lab.sh"
 source "$TOP/tests/e2e/postfix-lib.sh"
+source "$TOP/tests/e2e/smtp.sh"
 
-require_root
 P=$BUILD/p0fshim
 MILTER=$BUILD/p0fshim-milter
-for f in "$P" "$MILTER" "$TOOLS/logsink" "$TOOLS/fake_p0f"; do
-    [ -x "$f" ] || fail_now "$f is missing (run make, and make milter)"
-done
-command -v p0f >/dev/null || fail_now "p0f is not installed (scripts/install-deps.sh)"
-if ! command -v postfix >/dev/null || [ ! -x /usr/lib/postfix/sbin/smtpd ]; then
-    fail_now "Debian's postfix package is not installed (scripts/install-deps.sh)"
-fi
+require_postfix_lab
+require_built "$P" "$MILTER" "$HELPERS/logsink" "$HELPERS/fake_p0f"
 T0=$SECONDS
 
-SRV=$LAB_SERVER_IP LIN=$LAB_LINUX_IP
-PF=$WORK/postfix-config      # config_directory
-QUEUE=$WORK/spool            # queue_directory, smtpd's chroot
-DATA=$WORK/data
-MAILROOT=$WORK/mail
-PFLOG=$WORK/postfix.log
-LOGF=$WORK/log.txt           # what p0fshim policy / p0fshim-milter send to log_socket
-P0F_SOCK=$QUEUE/p0f/p0f.sock
 POLICY_SOCK=$QUEUE/p0fshim/policy.sock
 MILTER_SOCK=$QUEUE/p0fshim/milter.sock
-CONF=$WORK/p0fshim.conf
-SHIPPED=$TOP/scripts/postfix
 
 CLEANUP_HOOKS+=("postfix_stop" "lab_down")
 lab_up || fail_now "could not build the network lab"
 echo "# lab $LAB_PREFIX up; scratch $WORK"
 
-mkdir -p "$PF" "$QUEUE/p0f" "$QUEUE/p0fshim" "$DATA" "$MAILROOT"
-chmod 755 "$PF" "$QUEUE" "$QUEUE/p0f" "$QUEUE/p0fshim" "$DATA"
-chown postfix:postfix "$DATA"
-chown 65534:65534 "$MAILROOT"
+postfix_dirs "$QUEUE/p0fshim"
 write_conf() {
     printf '%s\n' "# p0fshim e2e (headers)" "socket $P0F_SOCK" "log_socket $WORK/log.sock" "$@" >"$CONF"
     chmod 644 "$CONF"
 }
 write_conf
 
-spawn "$TOOLS/logsink" "$WORK/log.sock" "$LOGF"
-wait_for 5 test -S "$WORK/log.sock" || fail_now "logsink did not start"
+start_sink "$WORK/log.sock" "$LOGF" || fail_now "logsink did not start"
 lab_start_p0f "$P0F_SOCK" "$WORK/p0f.out" || fail_now "p0f did not start"
 
 # ---- Postfix ---------------------------------------------------------------------------------
@@ -93,59 +74,19 @@ postfix_reload() {
     wait_for 10 eval '[ "$(grep -c "reload" "$PFLOG")" -gt "$before" ]' && sleep 0.3
 }
 
-# ---- an SMTP client with headers of our choice (bash /dev/tcp, run in the linux namespace) ----
-# smtp_send HOST MODE(data|bdat) RCPT[,RCPT...] HEADERFILE: prints the transcript on stderr and
-# `result=sent ms=N` (N: from connect to the reply after the message) or `result=failed` on stdout.
-smtp_send() {
-    local host=$1 mode=$2 rcpts=$3 hdrs=$4 line t0 t1 msg r
-    t0=$(date +%s%N)
-    exec 3<>"/dev/tcp/$host/25" || { echo "result=failed"; return 1; }
-    expect() {
-        local code=$1 l
-        while IFS= read -r -t 10 l <&3; do
-            l=${l%$'\r'}; echo "S: $l" >&2
-            case $l in "$code "*) return 0 ;; [0-9][0-9][0-9]" "*) return 1 ;; esac
-        done
-        return 1
-    }
-    say() { printf '%s\r\n' "$1" >&3; echo "C: $1" >&2; }
-    msg=$(cat "$hdrs"; printf '%s\n' "Subject: p0fshim header test ($mode)" "" "hello from the linux client" "bye")
-    msg=${msg//$'\n'/$'\r\n'}$'\r\n'
-    expect 220 && say "EHLO client.example" && expect 250 && say "MAIL FROM:<sender@example.org>" && expect 250 || {
-        echo "result=failed"; exec 3>&-; return 1; }
-    for r in ${rcpts//,/ }; do say "RCPT TO:<$r>"; expect 250 || { echo "result=failed"; exec 3>&-; return 1; }; done
-    if [ "$mode" = bdat ]; then
-        say "BDAT ${#msg} LAST"; printf '%s' "$msg" >&3; echo "C: (${#msg} bytes)" >&2
-    else
-        say "DATA"; expect 354 || { echo "result=failed"; exec 3>&-; return 1; }
-        printf '%s.\r\n' "$msg" >&3; echo "C: (message) ." >&2
-    fi
-    expect 250 || { echo "result=failed"; exec 3>&-; return 1; }
-    t1=$(date +%s%N)
-    say "QUIT"; expect 221
-    exec 3>&-
-    echo "result=sent ms=$(((t1 - t0) / 1000000))"
-}
 # send TAG MODE RCPTS [HEADER-LINE...]: from the linux client; output in $WORK/send-TAG.{out,err}.
 send() {
     local tag=$1 mode=$2 rcpts=$3; shift 3
     printf '%s\n' "From: <sender@example.org>" "To: <rcpt@example.net>" "Message-ID: <$tag@client.example>" \
-        "$@" >"$WORK/hdr-$tag"
-    lab_exec_linux bash -c "$(declare -f smtp_send); smtp_send \"\$@\"" smtp_send "$SRV" "$mode" "$rcpts" \
-        "$WORK/hdr-$tag" >"$WORK/send-$tag.out" 2>"$WORK/send-$tag.err"
+        "$@" "Subject: p0fshim header test ($mode)" "" "hello from the linux client" "bye" >"$WORK/msg-$tag"
+    lab_exec_linux bash -c "$(declare -f smtp_send); smtp_send \"\$@\"" smtp_send "$SRV" 25 "$mode" "$rcpts" \
+        "$WORK/msg-$tag" >"$WORK/send-$tag.out" 2>"$WORK/send-$tag.err"
     grep -q '^result=sent' "$WORK/send-$tag.out"
 }
-sent_ms() { sed -nE 's/^result=sent ms=([0-9]+)/\1/p' "$WORK/send-$1.out"; }
 
-# The delivered message of a tag (Message-ID) in a mailbox (default rcpt), once it is there.
-msgfile() { grep -l "^Message-ID: <$1@client.example>" "$MAILROOT/${2:-rcpt}"/new/* 2>/dev/null | head -1; }
-delivered() { [ -n "$(msgfile "$@")" ]; }
-# The header block of a delivered message, unfolded lines.
-headers_of() { sed '/^$/q' "$(msgfile "$@")"; }
-# hdr_lines TAG NAME [MAILBOX]: the values of every NAME header (case-insensitive name).
+# hdr_values TAG NAME [MAILBOX]: the values of every NAME header (case-insensitive name).
 hdr_values() { headers_of "$1" "${3:-rcpt}" | sed -nE "s/^$2: ?//Ip"; }
 hdr_count() { headers_of "$1" "${3:-rcpt}" | grep -Eic "^$2:"; }
-show_headers() { echo "# headers of $1:"; headers_of "$@" | sed 's/^/#   /'; }
 
 # What `p0fshim query` says about the linux client: the expected header values.
 expect_values() {
@@ -312,7 +253,7 @@ check "p0f down: logged as p0f=error (connection refused)" \
           log_has "$LOGF" "mta=postfix-policy .*action=dunno p0f=error .*reason=\"p0f connect: Connection refused\""'
 
 rm -f "$WORK/hang.ready"
-spawn "$TOOLS/fake_p0f" --socket "$P0F_SOCK" --mode hang --ready-file "$WORK/hang.ready" 2>"$WORK/hang.err"
+spawn "$HELPERS/fake_p0f" --socket "$P0F_SOCK" --mode hang --ready-file "$WORK/hang.ready" 2>"$WORK/hang.err"
 HANG_PID=$!
 check "p0f hung: a p0f that never answers is on the socket" wait_for 5 test -e "$WORK/hang.ready"
 check "p0f hung (milter): accepted" send h1 data rcpt@example.net

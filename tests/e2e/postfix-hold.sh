@@ -16,42 +16,18 @@ source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 source "$TOP/scripts/lab.sh"
 source "$TOP/tests/e2e/postfix-lib.sh"
 
-require_root
-for f in "$LIB" "$BUILD/p0fshim" "$TOOLS/testclient" "$TOOLS/logsink"; do
-    [ -e "$f" ] || fail_now "$f is missing (run make)"
-done
-command -v p0f >/dev/null || fail_now "p0f is not installed (scripts/install-deps.sh)"
-if ! command -v postfix >/dev/null || [ ! -x /usr/lib/postfix/sbin/smtpd ]; then
-    fail_now "Debian's postfix package is not installed (scripts/install-deps.sh postfix)"
-fi
-
-SHIPPED=$TOP/scripts/postfix
-SRV=$LAB_SERVER_IP WIN=$LAB_WINDOWS_IP LIN=$LAB_LINUX_IP
-PF=$WORK/postfix-config      # config_directory: main.cf, master.cf
-QUEUE=$WORK/spool            # queue_directory, smtpd's chroot
-DATA=$WORK/data              # data_directory
-MAILDIR=$WORK/mail/rcpt      # virtual mailbox of rcpt@example.net (testclient's recipient)
-PFLOG=$WORK/postfix.log      # Postfix's own log (maillog_file, via postlogd)
-LOGF=$WORK/log.txt           # what the shim sends to its log_socket
-CONF=$WORK/p0fshim.conf
+require_postfix_lab
+require_built "$LIB" "$BUILD/p0fshim" "$HELPERS/testclient" "$HELPERS/logsink"
 GREYDIR=$WORK/greylist       # outside the queue directory: smtpd opens it before it chroots
-P0F_SOCK=$QUEUE/p0f/p0f.sock
 REJECT="554 5.7.1 Connection refused: your host is not accepted here"
 GREY="421 4.7.1 Greylisted, please try again later"
-re() { printf '%s' "$1" | sed 's/[][\.*^$+?(){}|/]/\\&/g'; }   # literal -> grep -E pattern
-sleep_ms() { sleep "$(printf '%d.%03d' $(($1 / 1000)) $(($1 % 1000)))"; }
-now_ms() { local t=${EPOCHREALTIME/./}; echo $((t / 1000)); }
 
 CLEANUP_HOOKS+=("postfix_stop" "lab_down")
 lab_up || fail_now "could not build the network lab"
 echo "# lab $LAB_PREFIX up; scratch $WORK"
 
 # ---- Postfix and the shim's configuration, as in tests/e2e/postfix.sh -----------------------------
-mkdir -p "$PF" "$QUEUE/p0f" "$DATA" "$WORK/mail"
-chmod 755 "$PF" "$QUEUE" "$QUEUE/p0f" "$DATA"
-chown postfix:postfix "$DATA"
-chown 65534:65534 "$WORK/mail"
-from_shipped() { sed -e "s|/usr/local/lib/libp0fshim.so|$LIB|" -e "s|/etc/p0fshim/p0fshim.conf|$CONF|"; }
+postfix_dirs
 IMPORT=$(grep -E '^import_environment = ' "$SHIPPED/main.cf.snippet" | from_shipped)
 
 # write_conf BLOCKED-OS-LINE [LINE...]: the shipped p0fshim.conf, paths moved, plus LINEs.
@@ -59,15 +35,12 @@ write_conf() {
     printf '%s\n' "# blocked operating systems (postfix-hold e2e)" "$1" >"$WORK/blocked_operating_systems"
     shift
     {
-        sed -e "s|/var/spool/postfix|$QUEUE|g" \
-            -e "s|/etc/p0fshim/blocked_operating_systems|$WORK/blocked_operating_systems|" \
-            -e "s|^log_socket /dev/log|log_socket $WORK/log.sock|" "$SHIPPED/p0fshim.conf"
+        shipped_shim_conf
         printf '%s\n' "" "# postfix-hold e2e" "$@"
     } >"$CONF"
 }
 
-spawn "$TOOLS/logsink" "$WORK/log.sock" "$LOGF"
-wait_for 5 test -S "$WORK/log.sock" || fail_now "logsink did not start"
+start_sink "$WORK/log.sock" "$LOGF" || fail_now "logsink did not start"
 lab_start_p0f "$P0F_SOCK" "$WORK/p0f.out" || fail_now "p0f did not start"
 
 {
@@ -76,13 +49,7 @@ lab_start_p0f "$P0F_SOCK" "$WORK/p0f.out" || fail_now "p0f did not start"
     echo "$IMPORT"
 } >"$PF/main.cf.new" && mv -f "$PF/main.cf.new" "$PF/main.cf"
 echo "rcpt@example.net rcpt/" >"$PF/vmailbox"
-{
-    cat <<'EOF'
-# service type  private unpriv  chroot  wakeup  maxproc command + args
-25        inet  n       -       y       -       -       smtpd
-EOF
-    postfix_services
-} >"$PF/master.cf"
+postfix_master_cf 25
 
 # An smtpd still running in the lab's server namespace (ours: nothing else runs there).
 smtpd_running() {
@@ -93,25 +60,13 @@ smtpd_running() {
     return 1
 }
 
-# client NS TAG EXPECT [testclient ARGS...]: one testclient run from a client namespace.
-client() {
-    local ns=$1 tag=$2 expect=$3; shift 3
-    "lab_exec_$ns" "$TOOLS/testclient" --connect "$SRV:25" --expect "$expect" --timeout-ms 4000 "$@" \
-        >"$WORK/client-$tag.out" 2>&1
-}
+# first_is TAG LINE [THEN]: the client's first line was exactly LINE (and, with THEN, what followed).
 first_is() {
     local want="^result=first_line ms=[0-9]+ line=\"$(re "$2")\"${3:+ then=$3}"
     grep -Eq -- "$want" "$WORK/client-$1.out" || { echo "# client $1: $(cat "$WORK/client-$1.out")"; return 1; }
 }
-line_re() { echo "p0fshim\[[0-9]+\]: remote=$(re "$1"):[0-9]+ local=$(re "$SRV"):25 verdict=$2 ms=[0-9]+"; }
-nlines() { log_count "$LOGF" "$1"; }
-lines_ge() { [ "$(nlines "$2")" -ge "$1" ]; }
-wait_lines() { wait_for 5 lines_ge "$1" "$2"; }
 pid_of() { grep -E -- "$1" "$LOGF" | sed -nE 's/.*p0fshim\[([0-9]+)\]:.*/\1/p' | tail -1; }
-mails() { find "$MAILDIR/new" -type f 2>/dev/null | wc -l; }
 mails_from() { grep -l "unknown \[$(re "$1")\]" "$MAILDIR"/new/* 2>/dev/null | wc -l; }
-output_ge() { [ "$($1 "${@:3}")" -ge "$2" ]; }
-queue_empty() { [ -z "$(find "$QUEUE/incoming" "$QUEUE/active" "$QUEUE/deferred" "$QUEUE/maildrop" -type f 2>/dev/null)" ]; }
 pflog_since() { tail -n +"$((PFLOG_BASE + 1))" "$PFLOG" 2>/dev/null; }
 T_START=$SECONDS
 

@@ -11,43 +11,18 @@ source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 source "$TOP/scripts/lab.sh"
 source "$TOP/tests/e2e/postfix-lib.sh"
 
-require_root
-for f in "$LIB" "$TOOLS/testclient" "$TOOLS/logsink"; do
-    [ -e "$f" ] || fail_now "$f is missing (run make)"
-done
-command -v p0f >/dev/null || fail_now "p0f is not installed (scripts/install-deps.sh)"
-if ! command -v postfix >/dev/null || [ ! -x /usr/lib/postfix/sbin/smtpd ]; then
-    fail_now "Debian's postfix package is not installed (scripts/install-deps.sh postfix)"
-fi
-
-SHIPPED=$TOP/scripts/postfix
-SRV=$LAB_SERVER_IP WIN=$LAB_WINDOWS_IP LIN=$LAB_LINUX_IP
-PF=$WORK/postfix-config      # config_directory: main.cf, master.cf
-QUEUE=$WORK/spool            # queue_directory, smtpd's chroot
-DATA=$WORK/data              # data_directory
-MAILDIR=$WORK/mail/rcpt      # virtual mailbox of rcpt@example.net (testclient's recipient)
-PFLOG=$WORK/postfix.log      # Postfix's own log (maillog_file, via postlogd)
-LOGF=$WORK/log.txt           # what the shim sends to its log_socket
-P0F_SOCK=$QUEUE/p0f/p0f.sock
+require_postfix_lab
+require_built "$LIB" "$HELPERS/testclient" "$HELPERS/logsink"
 BURST=30                     # concurrent connections per client in the many-smtpd part
-re() { printf '%s' "$1" | sed 's/[][\.*^$+?(){}|/]/\\&/g'; }   # literal -> grep -E pattern
 
 CLEANUP_HOOKS+=("postfix_stop" "lab_down")
 lab_up || fail_now "could not build the network lab"
 echo "# lab $LAB_PREFIX up; scratch $WORK"
 
 # ---- the shipped files, with their paths moved into the scratch dir ---------------------------
-mkdir -p "$PF" "$QUEUE/p0f" "$DATA" "$WORK/mail"
-chmod 755 "$PF" "$QUEUE" "$QUEUE/p0f" "$DATA"
-chown postfix:postfix "$DATA"
-# The virtual delivery agent writes as the mailbox owner (nobody); no test user is needed.
-chown 65534:65534 "$WORK/mail"
+postfix_dirs
 printf '%s\n' "# blocked operating systems (postfix e2e)" "/windows/" >"$WORK/blocked_operating_systems"
-sed -e "s|/var/spool/postfix|$QUEUE|g" \
-    -e "s|/etc/p0fshim/blocked_operating_systems|$WORK/blocked_operating_systems|" \
-    -e "s|^log_socket /dev/log|log_socket $WORK/log.sock|" \
-    "$SHIPPED/p0fshim.conf" >"$WORK/p0fshim.conf"
-from_shipped() { sed -e "s|/usr/local/lib/libp0fshim.so|$LIB|" -e "s|/etc/p0fshim/p0fshim.conf|$WORK/p0fshim.conf|"; }
+shipped_shim_conf >"$CONF"
 IMPORT=$(grep -E '^import_environment = ' "$SHIPPED/main.cf.snippet" | from_shipped)
 IMPORT_BY_NAME=$(sed -nE 's/^#(import_environment = .* LD_PRELOAD P0FSHIM_CONFIG)$/\1/p' "$SHIPPED/main.cf.snippet")
 DROPIN_ENV=()
@@ -64,8 +39,7 @@ check "shipped p0fshim.conf: socket in the queue directory, programs smtpd, port
     eval 'grep -qx "socket $P0F_SOCK" "$WORK/p0fshim.conf" && grep -qx "programs smtpd" "$WORK/p0fshim.conf" &&
           grep -qx "ports 25" "$WORK/p0fshim.conf"'
 
-spawn "$TOOLS/logsink" "$WORK/log.sock" "$WORK/log.txt"
-wait_for 5 test -S "$WORK/log.sock" || fail_now "logsink did not start"
+start_sink "$WORK/log.sock" "$LOGF" || fail_now "logsink did not start"
 lab_start_p0f "$P0F_SOCK" "$WORK/p0f.out" || fail_now "p0f did not start"
 check "p0f: its API socket in the queue directory is mode 0666 (smtpd runs as postfix)" \
     [ "$(stat -c %a "$P0F_SOCK")" = 666 ]
@@ -82,52 +56,26 @@ echo "rcpt@example.net rcpt/" >"$PF/vmailbox"
 write_main_cf "$IMPORT"
 # Debian's services, smtpd chrooted (chroot=y); a submission listener on 587 that the shim
 # must leave alone (ports 25).
-{
-    cat <<'EOF'
-# service type  private unpriv  chroot  wakeup  maxproc command + args
-25        inet  n       -       y       -       -       smtpd
-587       inet  n       -       y       -       -       smtpd
-EOF
-    postfix_services
-} >"$PF/master.cf"
 PF_PORTS="25 587"
+postfix_master_cf $PF_PORTS
 
-
-# client NS TAG EXPECT PORT [ARGS]: one testclient run from a client namespace.
-client() {
-    local ns=$1 tag=$2 expect=$3 port=$4; shift 4
-    "lab_exec_$ns" "$TOOLS/testclient" --connect "$SRV:$port" --expect "$expect" \
-        --timeout-ms 4000 "$@" >"$WORK/client-$tag.out" 2>&1
-}
-
-# Shim log lines for a remote address and verdict.
-line_re() { echo "p0fshim\[[0-9]+\]: remote=$(re "$1"):[0-9]+ local=$(re "$SRV"):25 verdict=$2 ms=[0-9]+"; }
-nlines() { log_count "$LOGF" "$1"; }
 # pids_of REGEX: the pids of the shim lines matching REGEX, sorted, unique.
 pids_of() { grep -E -- "$1" "$LOGF" | sed -nE 's/.*p0fshim\[([0-9]+)\]:.*/\1/p' | sort -un; }
 # The pids Postfix's own log shows for smtpd.
 smtpd_pids() { sed -nE 's/.* postfix\/smtpd\[([0-9]+)\]: .*/\1/p' "$PFLOG" | sort -un; }
-mails() { find "$MAILDIR/new" -type f 2>/dev/null | wc -l; }
-queue_empty() { [ -z "$(find "$QUEUE/incoming" "$QUEUE/active" "$QUEUE/deferred" "$QUEUE/maildrop" -type f 2>/dev/null)" ]; }
-# wait_lines N REGEX: the shim log has N lines matching REGEX, within 5 s.
-lines_ge() { [ "$(nlines "$2")" -ge "$1" ]; }
-wait_lines() { wait_for 5 lines_ge "$1" "$2"; }
-# at_least SECONDS CMD N: CMD prints a number >= N, within SECONDS.
-output_ge() { [ "$($1)" -ge "$2" ]; }
-at_least() { wait_for "$1" output_ge "$2" "$3"; }
 
 # ---- 1. Postfix with the shim: a Windows client is cut off, a Linux client's mail arrives -----
 postfix_start || { cat "$WORK/postfix-start.out" "$PFLOG"; fail_now "our Postfix did not start"; }
 check "postfix: master runs in the server namespace, listening on $SRV:25 and :587" listening 25
 
-check "basic: windows client is disconnected" client windows win closed 25
-check "basic: linux client completes EHLO/MAIL/RCPT/DATA" client linux lin served 25 --hold-ms 500
+check "basic: windows client is disconnected" client windows win closed
+check "basic: linux client completes EHLO/MAIL/RCPT/DATA" client linux lin served --hold-ms 500
 check "basic: block line for the windows client" wait_lines 1 \
     "$(line_re "$WIN" block) os=\"Windows\" flavor=\"NT kernel\" genre=\"Windows NT kernel\" .*rule=\"/windows/\" rule_at=\"$(re "$WORK/blocked_operating_systems"):2\""
 check "basic: allow line for the linux client" wait_lines 1 "$(line_re "$LIN" allow) os=\"Linux\""
 check "basic: exactly one line per connection" \
     eval '[ "$(nlines remote=)" -eq 2 ] && [ "$(nlines "remote=$(re "$WIN"):")" -eq 1 ]'
-check "basic: the message is in the mailbox" at_least 10 mails 1
+check "basic: the message is in the mailbox" wait_for 10 output_ge mails 1
 check "basic: the queue is empty (delivered, nothing deferred)" wait_for 10 queue_empty
 check "basic: the mailbox holds the body, dot-unstuffed, from the linux client" \
     eval 'f=$(find "$MAILDIR/new" -type f | head -1) && grep -q "^Subject: p0fshim test" "$f" &&
@@ -151,7 +99,7 @@ check "chroot: qmgr has it loaded too, and is silent (programs smtpd)" \
     eval 'grep -q libp0fshim "/proc/$QMGR/maps" && ! grep -q "p0fshim\[$QMGR\]" "$LOGF"'
 
 # Submission: port 587 is not in the shim's ports.
-check "587: windows client on the submission port is served" client windows win587 served 587
+check "587: windows client on the submission port is served" client windows win587 served --connect "$SRV:587"
 sleep 0.6
 check "587: no line for the submission port" bash -c "! grep -q 'local=$(re "$SRV"):587' '$LOGF'"
 
@@ -161,7 +109,7 @@ MAILS=2   # the linux client's message and the windows client's on 587
 PIDS_BEFORE=$(pids_of "remote=")
 BASE=$(wc -l <"$LOGF")
 lab_stop_p0f
-check "p0f down: windows client is served (fail open)" client windows win-down served 25
+check "p0f down: windows client is served (fail open)" client windows win-down served
 MAILS=$((MAILS + 1))
 check "p0f down: error line for it" wait_lines 1 "$(line_re "$WIN" error) reason=\"p0f connect: [^\"]+\""
 check "p0f down: the reason is the error of the socket that exists in the chroot (refused)" \
@@ -169,8 +117,8 @@ check "p0f down: the reason is the error of the socket that exists in the chroot
 check "p0f down: a rate-limited warning says p0f cannot be reached" \
     log_has "$LOGF" 'p0fshim\[[0-9]+\]: level=warning msg="cannot reach p0f" reason="p0f connect: '
 lab_start_p0f "$P0F_SOCK" "$WORK/p0f-restarted.out" || fail_now "p0f did not restart"
-check "p0f restarted: windows client is disconnected again" client windows win-again closed 25
-check "p0f restarted: linux client is served" client linux lin-again served 25 --hold-ms 500
+check "p0f restarted: windows client is disconnected again" client windows win-again closed
+check "p0f restarted: linux client is served" client linux lin-again served --hold-ms 500
 MAILS=$((MAILS + 1))
 check "p0f restarted: block line for the windows client" wait_lines 2 "$(line_re "$WIN" block) os=\"Windows\""
 check "p0f restarted: allow line for the linux client" wait_lines 2 "$(line_re "$LIN" allow) os=\"Linux\""
@@ -188,7 +136,7 @@ burst() {
             { "$t" --connect "$target" --expect "$expect" "$@" >"$dir/$tag-$i.out" 2>&1
               echo $? >"$dir/$tag-$i.rc"; } &
         done
-        wait' burst "$TOOLS/testclient" "$tag" "$expect" "$n" "$WORK/burst" "$SRV:25" "$@"
+        wait' burst "$HELPERS/testclient" "$tag" "$expect" "$n" "$WORK/burst" "$SRV:25" "$@"
 }
 rc_zero() { [ "$(cat "$WORK/burst/$1"-*.rc 2>/dev/null | grep -cx 0)" -eq "$BURST" ]; }
 burst_lines() { [ "$(tail -n +$((BASE + 1)) "$LOGF" | grep -c "remote=")" -ge $((2 * BURST)) ]; }
@@ -224,7 +172,7 @@ for round in 1 2; do
     check "burst $round: more smtpd processes than p0f's 20 API slots ($BPIDS)" [ "$BPIDS" -gt 20 ]
     [ "$round" = 2 ] && check "burst 2: p0f ran out of API slots meanwhile (it says so)" \
         [ "$(grep -c 'Too many API connections' "$WORK/p0f-restarted.out")" -gt "$warned" ]
-    check "burst $round: every message is in the mailbox ($MAILS)" at_least 20 mails "$MAILS"
+    check "burst $round: every message is in the mailbox ($MAILS)" wait_for 20 output_ge mails "$MAILS"
     check "burst $round: the queue is empty" wait_for 10 queue_empty
 done
 check "burst: no windows client's message on port 25 (only the 587 and the p0f-down one)" \
@@ -238,14 +186,14 @@ check "drop-in: Postfix stopped (master and every smtpd gone)" wait_for 5 eval '
 write_main_cf "$IMPORT_BY_NAME"
 BASE=$(wc -l <"$LOGF")
 postfix_start "${DROPIN_ENV[@]}" || { cat "$WORK/postfix-start.out" "$PFLOG"; fail_now "Postfix did not start with the drop-in's environment"; }
-check "drop-in: windows client is disconnected" client windows win-dropin closed 25
-check "drop-in: linux client is served" client linux lin-dropin served 25 --hold-ms 500
+check "drop-in: windows client is disconnected" client windows win-dropin closed
+check "drop-in: linux client is served" client linux lin-dropin served --hold-ms 500
 MAILS=$((MAILS + 1))
 tail_log() { tail -n +"$((BASE + 1))" "$LOGF"; }
 check "drop-in: block and allow lines" wait_for 5 eval \
     'tail_log | grep -Eq "$(line_re "$WIN" block)" && tail_log | grep -Eq "$(line_re "$LIN" allow)"'
 check "drop-in: master itself has the library loaded" grep -q libp0fshim "/proc/$(master_pid)/maps"
-check "drop-in: the message is in the mailbox" at_least 10 mails "$MAILS"
+check "drop-in: the message is in the mailbox" wait_for 10 output_ge mails "$MAILS"
 
 # ---- whole run -----------------------------------------------------------------------------------
 check "all: every shim line comes from an smtpd process" \

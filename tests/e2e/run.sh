@@ -6,16 +6,13 @@ source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 source "$TOP/scripts/lab.sh"
 
 require_root
-for f in "$LIB" "$TOOLS/testsrv" "$TOOLS/testclient" "$TOOLS/logsink"; do
-    [ -e "$f" ] || fail_now "$f is missing (run make)"
-done
+require_built "$LIB" "$HELPERS/testsrv" "$HELPERS/testclient" "$HELPERS/logsink"
 command -v p0f >/dev/null || fail_now "p0f is not installed (scripts/install-deps.sh)"
 
 PORT=2525
 TIMEOUT_MS=1500          # the shim's verdict deadline
 CLIENT_TIMEOUT_MS=4000   # how long a client waits to be closed
 SRV=$LAB_SERVER_IP WIN=$LAB_WINDOWS_IP LIN=$LAB_LINUX_IP
-re() { printf '%s' "$1" | sed 's/[][\.*^$+?(){}|/]/\\&/g'; }   # literal -> grep -E pattern
 
 CLEANUP_HOOKS+=("lab_down")
 lab_up || fail_now "could not build the network lab"
@@ -34,9 +31,7 @@ start_scenario() {
     local dir=$WORK/$name
     mkdir -p "$dir"
     lab_start_p0f "$WORK/p0f.sock" "$dir/p0f.out" || { echo "# real p0f did not start"; return 1; }
-    spawn "$TOOLS/logsink" "$dir/log.sock" "$dir/log.txt"
-    SINK_PID=$!
-    wait_for 5 test -S "$dir/log.sock" || { echo "# logsink did not start"; return 1; }
+    start_sink "$dir/log.sock" "$dir/log.txt" || { echo "# logsink did not start"; return 1; }
     {
         echo "# e2e scenario $name"
         echo "socket $WORK/p0f.sock"
@@ -48,7 +43,7 @@ start_scenario() {
         for l in "$@"; do echo "$l"; done
     } >"$dir/p0fshim.conf"
     spawn ip netns exec "$LAB_NS_SERVER" env LD_PRELOAD="$LIB" P0FSHIM_CONFIG="$dir/p0fshim.conf" \
-        "$TOOLS/testsrv" --model loop --listen "$listen" --ready-file "$dir/ready" \
+        "$HELPERS/testsrv" --model loop --listen "$listen" --ready-file "$dir/ready" \
         --stats-file "$dir/stats" "${TESTSRV_ARGS[@]}" >"$dir/testsrv.out" 2>&1
     SRV_PID=$!
     wait_for 5 test -e "$dir/ready" || { echo "# testsrv did not get ready"; return 1; }
@@ -77,7 +72,7 @@ stop_scenario() {
 client() {
     local ns=$1 tag=$2 expect=$3 target=$4 ns_name
     case $ns in windows) ns_name=$LAB_NS_WINDOWS ;; linux) ns_name=$LAB_NS_LINUX ;; esac
-    ip netns exec "$ns_name" "$TOOLS/testclient" --connect "$target" --expect "$expect" \
+    ip netns exec "$ns_name" "$HELPERS/testclient" --connect "$target" --expect "$expect" \
         --timeout-ms "$CLIENT_TIMEOUT_MS" >"$WORK/$CUR/client-$tag.out" 2>&1
 }
 
@@ -198,7 +193,7 @@ start_scenario accept-queue "$SRV:$PORT" || fail_now "scenario accept-queue did 
 TESTSRV_ARGS=()
 served=0
 for i in $(seq 221 248); do
-    ip netns exec "$LAB_NS_LINUX" "$TOOLS/testclient" --connect "$SRV:$PORT" --bind "192.0.2.$i" --expect served \
+    ip netns exec "$LAB_NS_LINUX" "$HELPERS/testclient" --connect "$SRV:$PORT" --bind "192.0.2.$i" --expect served \
         --hold-ms 0 --timeout-ms "$CLIENT_TIMEOUT_MS" >>"$WORK/$CUR/client-queue.out" 2>&1 && served=$((served + 1))
     sleep "0.00$((7 + RANDOM % 5))"
 done

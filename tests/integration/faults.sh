@@ -34,17 +34,16 @@
 # (default 44500); P0FSHIM_FAULTS_ONLY="name ..." runs only those scenarios (and no mutants unless
 # named: mutants); P0FSHIM_SRV_WRAPPER="valgrind ..." runs every host server under that command
 # (the checks that cannot hold under such a wrapper are skipped, see WRAPPED); P0FSHIM_PRELOAD
-# replaces the LD_PRELOAD value (an ASan build of the library in a host that is not: the ASan
-# runtime first). Needs root (a private mount namespace, setpriv, chown).
-source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+# replaces the LD_PRELOAD value of every host but the mutant checks' (an ASan build of the library
+# in a host that is not: the ASan runtime first). Needs root (a private mount namespace, setpriv,
+# chown).
+source "$(dirname "${BASH_SOURCE[0]}")/../scenario.sh"
 trap 'exit 130' INT
 trap 'exit 143' TERM HUP
 
 require_root
-for f in "$LIB" "$TOOLS/fake_p0f" "$TOOLS/testsrv" "$TOOLS/testclient" "$TOOLS/logsink" "$TOOLS/faultsrv" \
-         "$TOOLS/burst" "$TOOLS/hostsrv"; do
-    [ -e "$f" ] || fail_now "$f is missing (run make)"
-done
+require_built "$LIB" "$HELPERS/fake_p0f" "$HELPERS/testsrv" "$HELPERS/testclient" "$HELPERS/logsink" \
+    "$HELPERS/faultsrv" "$HELPERS/burst" "$HELPERS/hostsrv"
 for c in strace setpriv unshare perl prlimit; do
     command -v "$c" >/dev/null || fail_now "$c is missing (scripts/install-deps.sh installs it)"
 done
@@ -60,12 +59,10 @@ HOSTS=(--host "$WIN" --os Windows --flavor "NT kernel" --match exact --dist 0 --
 for i in 1 2 3 4; do
     HOSTS+=(--host "127.0.2.$i" --os Windows --flavor "NT kernel" --host "127.0.3.$i" --os Linux --flavor "3.11 and newer")
 done
-SHIM=$LIB
+SHIM=${P0FSHIM_PRELOAD:-$LIB}   # what the hosts preload (the mutant checks swap it)
+HOST_WRAP=("${SRV_WRAP[@]}")   # the hosts of this file: under $P0FSHIM_SRV_WRAPPER when set
 
 want() { [ -z "$ONLY" ] || [[ " $ONLY " == *" $1 "* ]]; }
-re() { printf '%s' "$1" | sed 's/[][\.*^$+?(){}|/]/\\&/g'; }   # literal -> grep -E pattern
-sleep_ms() { sleep "$(printf '%d.%03d' $(($1 / 1000)) $(($1 % 1000)))"; }
-now_ms() { local t=${EPOCHREALTIME/./}; echo $((t / 1000)); }
 
 # ---- mutants: copies of the library with one protection removed -------------------------------
 # Each is the library built with MUTANT=-DP0FSHIM_MUTANT_<NAME>=1 (src/mutant.h), one after the
@@ -86,116 +83,19 @@ start_mutant_builds() {
 }
 mutant_lib() { echo "$WORK/mutant-$1/build/libp0fshim.so"; }
 
-# ---- scenario plumbing ---------------------------------------------------------------------------
-S='' D='' PORT='' TMO=500 SRV_PID='' HOST_PID='' P0F_PID='' SINK_PID='' LOGSOCK=''
-SCENARIO_NO=0
-declare -A RUNTIME=()
-T_SCENARIO=0
-
-# scenario NAME: a fresh directory, ports, a log sink ($D/log.sock, or $D/dev/log with NSLOG=1 for
-# a host in a private mount namespace whose /dev/log it is) and a blocked-OS file.
-scenario() {
-    end_scenario
-    S=$1 D=$WORK/$1 TMO=${TMO_DEFAULT:-500}
-    PORT=$((PORT_BASE + 4 * SCENARIO_NO))
-    SCENARIO_NO=$((SCENARIO_NO + 1))
-    T_SCENARIO=$SECONDS
-    mkdir -p "$D"
-    printf '%s\n' "/windows/" >"$D/blocked"
-    chmod 644 "$D/blocked"
-    : >"$D/log.txt"
-    LOGSOCK=$D/log.sock
-    if [ -n "${NSLOG:-}" ]; then
-        mkdir -p "$D/dev"
-        LOGSOCK=$D/dev/log
-    fi
-    spawn "$TOOLS/logsink" "$LOGSOCK" "$D/log.txt" 2>>"$D/logsink.err"
-    SINK_PID=$!
-    wait_for 5 test -S "$LOGSOCK" || echo "# $S: logsink did not start"
-}
-
-end_scenario() {
-    local pid
-    [ -n "$S" ] && [ -z "${RUNTIME[$S]:-}" ] && RUNTIME[$S]=$((SECONDS - T_SCENARIO))
-    [ -n "$HOST_PID" ] && kill "$HOST_PID" 2>/dev/null
-    for pid in $SRV_PID $P0F_PID $SINK_PID; do kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; done
-    SRV_PID='' HOST_PID='' P0F_PID='' SINK_PID=''
-}
-
-# write_conf [LINE...]: the scenario's config (mode 0644, owned by root).
-write_conf() {
-    {
-        echo "# p0fshim fault scenario $S"
-        echo "socket ${P0F_SOCK:-$D/p0f.sock}"
-        echo "ports ${PORTS:-$PORT}"
-        echo "timeout_ms $TMO"
-        echo "log_socket ${CONF_LOGSOCK:-$LOGSOCK}"
-        echo "blocked_os_file $D/blocked"
-        [ $# -gt 0 ] && printf '%s\n' "$@"
-    } >"$D/conf"
-    chmod 644 "$D/conf"
-}
-
-# start_p0f [fake_p0f ARGS...]
-start_p0f() {
-    rm -f "$D/p0f.ready"
-    spawn "$TOOLS/fake_p0f" --socket "$D/p0f.sock" --query-log "$D/qlog" --ready-file "$D/p0f.ready" "$@" \
-        2>>"$D/fake_p0f.err"
-    P0F_PID=$!
-    wait_for 5 test -e "$D/p0f.ready" || echo "# $S: fake_p0f did not start"
-}
-
-# start_host PROGRAM ARGS...: PROGRAM under the shim with the scenario's config, started with fds 0-2
-# only, --ready-file $D/ready appended. HOST_PID is the server's own pid (from the ready file:
-# SRV_PID may be a wrapper's). NS=1: in a private mount namespace whose /dev holds the scenario's
-# log sink as /dev/log (the default log socket, used when the config itself is refused).
-start_host() {
-    local ns=()
-    rm -f "$D/ready"
-    if [ -n "${NS:-}" ]; then
-        ns=(unshare --mount --propagation private bash -c '
+# ---- helpers of this file (the scenario plumbing is tests/scenario.sh; every host is named "host") ----
+# private_dev: HOST_WRAP for a host in a private mount namespace whose /dev holds the scenario's log
+# sink as /dev/log (the default log socket, used when the config itself is refused); the scenario
+# must have begun with NSLOG=1. Undone by HOST_WRAP=("${SRV_WRAP[@]}").
+private_dev() {
+    HOST_WRAP=(unshare --mount --propagation private bash -c '
             for n in null zero full random urandom; do
                 [ -e "/dev/$n" ] || continue
                 : >"$0/$n" && mount --bind "/dev/$n" "$0/$n" || exit 97
             done
             mount --rbind "$0" /dev || exit 97
-            exec "$@"' "$D/dev")
-    fi
-    spawn bash -c 'for f in /proc/$$/fd/*; do n=${f##*/}; [ "$n" -gt 2 ] && eval "exec $n>&-"; done; exec "$@"' \
-        host "${ns[@]}" "${HOST_WRAP[@]}" env LD_PRELOAD="${PRELOAD_OVERRIDE:-${P0FSHIM_PRELOAD:-$SHIM}}" \
-        P0FSHIM_CONFIG="$D/conf" "$@" --ready-file "$D/ready" 2>>"$D/host.err"
-    SRV_PID=$!
-    wait_for "${READY_WAIT:-10}" test -s "$D/ready" || echo "# $S: the server did not get ready"
-    HOST_PID=$(sed -n 's/^pid=\([0-9]*\).*/\1/p' "$D/ready" 2>/dev/null)
+            exec "$@"' "$D/dev" "${SRV_WRAP[@]}")
 }
-# The host servers of this file: under $P0FSHIM_SRV_WRAPPER when set.
-HOST_WRAP=("${SRV_WRAP[@]}")
-
-# stop_host: SIGTERM to the server itself; its exit status (0 = clean), through any wrapper.
-stop_host() {
-    local rc=0
-    [ -n "$HOST_PID" ] && kill "$HOST_PID" 2>/dev/null
-    wait "$SRV_PID" 2>/dev/null || rc=$?
-    SRV_PID='' HOST_PID=''
-    return "$rc"
-}
-
-# client TAG EXPECT BIND [testclient ARGS...] (to 127.0.0.1:$PORT)
-client() {
-    local tag=$1 expect=$2 bind=$3; shift 3
-    "$TOOLS/testclient" --connect "127.0.0.1:$PORT" --bind "$bind" --expect "$expect" "$@" >"$D/client-$tag.out" 2>&1
-}
-client_ms() { sed -n 's/.*result=[a-z]* ms=\([0-9]*\).*/\1/p' "$D/client-$1.out"; }
-
-L() { echo "$D/log.txt"; }
-conn() { echo "p0fshim\[[0-9]+\]: remote=$(re "$1"):[0-9]+ local=$(re "127.0.0.1:$PORT") verdict=$2 ms=[0-9]+"; }
-has_line() { wait_for "${2:-3}" log_has "$(L)" "$1"; }
-count_is() { [ "$(log_count "$(L)" "$1")" -eq "$2" ]; }
-lines_is() { [ "$(wc -l <"$(L)")" -eq "$1" ]; }
-no_line() { ! log_has "$(L)" "$1"; }
-stat_of() { sed -n "s/.*\<$1=\([-0-9]*\).*/\1/p" "$D/stats" 2>/dev/null; }
-stat_is() { [ "$(stat_of "$1")" = "$2" ]; }
-settle() { sleep_ms $((TMO + 300)); }   # every verdict has landed and the p0f link idled out
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 line_ms() { grep -E -m1 -- "$1" "$(L)" | sed -nE 's/.* verdict=[a-z]+ ms=([0-9]+).*/\1/p'; }
 host_fds() { fd_count "$HOST_PID"; }
@@ -225,7 +125,7 @@ if want burst-10k; then
     TMO=3000
     write_conf
     start_p0f --delay-ms 200 "${HOSTS[@]}"
-    start_host "$TOOLS/testsrv" --model epoll --listen "127.0.0.1:$PORT" --stats-file "$D/stats"
+    start_srv host epoll "127.0.0.1:$PORT"
     check "$S: warm-up client served" client warm served "$LIN" --hold-ms 0
     has_line "$(conn "$LIN" allow)"
     settle
@@ -235,7 +135,7 @@ if want burst-10k; then
       done ) &
     sampler=$!
     t0=$(now_ms)
-    "$TOOLS/burst" --connect "127.0.0.1:$PORT" --bind 127.1.0.1 --spread "$BURST_N" --count "$BURST_N" \
+    "$HELPERS/burst" --connect "127.0.0.1:$PORT" --bind 127.1.0.1 --spread "$BURST_N" --count "$BURST_N" \
         --concurrency 100 --expect served --timeout-ms 20000 >"$D/burst.out" 2>&1
     rc=$?
     t1=$(now_ms)
@@ -268,7 +168,7 @@ if want burst-10k; then
     BURST_D=$D BURST_PORT=$PORT BURST_HOST=$HOST_PID BURST_FD0=$fd0
     burst_pids=("$SRV_PID" "$P0F_PID" "$SINK_PID")
     RUNTIME[$S]=$((SECONDS - T_SCENARIO))
-    SRV_PID='' HOST_PID='' P0F_PID='' SINK_PID='' S=''
+    SRV=() HOST=() P0FS=() SINK_PID='' S=''   # out of the scenario's list: end_scenario leaves them
 fi
 
 start_mutant_builds
@@ -285,7 +185,7 @@ fdreuse_run() {
     TMO=1500
     write_conf
     start_p0f --delay-ms 300 "${HOSTS[@]}"
-    start_host "$TOOLS/faultsrv" --mode fdreuse --listen "127.0.0.1:$PORT" --stats-file "$D/stats" --events "$D/events"
+    start_host host "$HELPERS/faultsrv" --mode fdreuse --listen "127.0.0.1:$PORT" --stats-file "$D/host.stats" --events "$D/events"
     # Warm-up pair (starts the worker): both Linux.
     client warm-a closed 127.0.3.4 --timeout-ms 3000 &
     pid=$!
@@ -324,7 +224,7 @@ if want fd-reuse; then
     check "$S: host fd count back to $FR_FD0 (now $FR_FD1)" [ "$FR_FD1" -eq "$FR_FD0" ]
     check "$S: 8 accepted, 4 served, no accept error, errno kept" \
         eval 'stat_is accepted 8 && stat_is served 4 && stat_is accept_errors 0 && stat_is errno_changed 0'
-    stop_host
+    stop_host host
     check "$S: the host exits cleanly" [ $? -eq 0 ]
 fi
 
@@ -338,8 +238,8 @@ emfile_run() {
     local warm=$1 left=$2 batch=$3 n=$4 i pids=(); shift 4
     write_conf
     start_p0f "$@" "${HOSTS[@]}"
-    start_host "$TOOLS/faultsrv" --mode emfile --listen "127.0.0.1:$PORT" --squeeze "$([ "$warm" -gt 0 ] && echo usr2 || echo now)" \
-        --left "$left" --batch "$batch" --stats-file "$D/stats" --events "$D/events"
+    start_host host "$HELPERS/faultsrv" --mode emfile --listen "127.0.0.1:$PORT" --squeeze "$([ "$warm" -gt 0 ] && echo usr2 || echo now)" \
+        --left "$left" --batch "$batch" --stats-file "$D/host.stats" --events "$D/events"
     if [ "$warm" -gt 0 ]; then
         check "$S: warm-up client served (judged)" client warm served "$LIN" --hold-ms 0
         has_line "$(conn "$LIN" allow)"
@@ -376,7 +276,7 @@ if want emfile && [ -z "$WRAPPED" ]; then
     check "$S: the accepted fd was the last below the limit" \
         eval '[ "$(sed -n "s/^batch fds=//p" "$D/events" | head -1)" -eq $(( $(stat_of limit) - 1 )) ]'
     emfile_checks 3 "near the descriptor limit; connections passed unjudged"
-    stop_host
+    stop_host host
     # Three connections held at once, 4 fds below the limit: no room for the shim's band.
     # Without the band the duplicates (held while p0f is slow) take the host's last fds and its
     # own accept() fails (mutant band).
@@ -385,12 +285,12 @@ if want emfile && [ -z "$WRAPPED" ]; then
     emfile_run 1 4 3 3 --delay-ms 500
     echo "# $S: $(grep -E '^(squeezed|batch)' "$D/events" | head -2 | tr '\n' ' ')"
     emfile_checks 3 "near the descriptor limit; connections passed unjudged"
-    stop_host
+    stop_host host
     # The very first connection of the process is at the limit: no worker has started yet.
     scenario emfile-cold
     emfile_run 0 1 1 2
     emfile_checks 2 "near the descriptor limit; connections passed unjudged"
-    stop_host
+    stop_host host
 fi
 
 # ---- signals: a sibling floods the host ------------------------------------------------------------------
@@ -403,12 +303,12 @@ signals_run() {
     local i ok=0
     write_conf
     start_p0f "${HOSTS[@]}"
-    start_host "$TOOLS/faultsrv" --mode signals --listen "127.0.0.1:$PORT" --stats-file "$D/stats"
+    start_host host "$HELPERS/faultsrv" --mode signals --listen "127.0.0.1:$PORT" --stats-file "$D/host.stats"
     client warm served "$LIN" --hold-ms 0
     has_line "$(conn "$LIN" allow)"
     settle
     SG_FD0=$(host_fds)
-    "$TOOLS/faultsrv" --mode flood --pid "$HOST_PID" --interval-us 100 --duration-ms 5000 >"$D/flood.out" 2>&1 &
+    "$HELPERS/faultsrv" --mode flood --pid "$HOST_PID" --interval-us 100 --duration-ms 5000 >"$D/flood.out" 2>&1 &
     local flood=$!
     for i in $(seq 1 10); do
         client "win$i" closed "$WIN" --timeout-ms 3000 && ok=$((ok + 1))
@@ -432,7 +332,7 @@ if want signals; then
     check "$S: 10 block and 11 allow lines" \
         eval 'wait_for 3 eval "count_is \"\$(conn $WIN block)\" 10" && count_is "$(conn "$LIN" allow)" 11 && lines_is 21'
     check "$S: host fd count back to $SG_FD0 (now $SG_FD1)" [ "$SG_FD1" -eq "$SG_FD0" ]
-    stop_host
+    stop_host host
     check "$S: the host exits cleanly" [ $? -eq 0 ]
 fi
 
@@ -441,16 +341,16 @@ if want fork-storm; then
     scenario fork-storm
     write_conf
     start_p0f "${HOSTS[@]}"
-    start_host "$TOOLS/testsrv" --model fork --listen "127.0.0.1:$PORT" --stats-file "$D/stats"
+    start_srv host fork "127.0.0.1:$PORT"
     check "$S: warm-up client served" client warm served "$LIN" --hold-ms 0
     has_line "$(conn "$LIN" allow)"
     settle
     fd0=$(host_fds)
     t0=$(now_ms)
-    "$TOOLS/burst" --connect "127.0.0.1:$PORT" --bind "$WIN" --count 500 --concurrency 8 --expect closed \
+    "$HELPERS/burst" --connect "127.0.0.1:$PORT" --bind "$WIN" --count 500 --concurrency 8 --expect closed \
         --timeout-ms 10000 >"$D/burst-win.out" 2>&1 &
     bw=$!
-    "$TOOLS/burst" --connect "127.0.0.1:$PORT" --bind "$LIN" --count 500 --concurrency 8 --expect served \
+    "$HELPERS/burst" --connect "127.0.0.1:$PORT" --bind "$LIN" --count 500 --concurrency 8 --expect served \
         --timeout-ms 10000 >"$D/burst-lin.out" 2>&1
     rl=$?
     wait "$bw"; rw=$?
@@ -466,7 +366,7 @@ if want fork-storm; then
     check "$S: every child is gone (none left, no zombie)" eval '[ -z "$(cat /proc/$HOST_PID/task/*/children 2>/dev/null | tr -d " ")" ]'
     fd1=$(fds_after "$fd0")
     check "$S: parent fd count back to $fd0 (now $fd1)" [ "$fd1" -eq "$fd0" ]
-    stop_host
+    stop_host host
     check "$S: the host exits cleanly" [ $? -eq 0 ]
 fi
 
@@ -475,15 +375,15 @@ if want threads; then
     scenario threads
     write_conf
     start_p0f "${HOSTS[@]}"
-    start_host "$TOOLS/testsrv" --model threads --threads 16 --listen "127.0.0.1:$PORT" --stats-file "$D/stats"
+    start_srv host threads "127.0.0.1:$PORT" --threads 16
     check "$S: warm-up client served" client warm served "$LIN" --hold-ms 0
     has_line "$(conn "$LIN" allow)"
     settle
     fd0=$(host_fds)
-    "$TOOLS/burst" --connect "127.0.0.1:$PORT" --bind "$WIN" --count 300 --concurrency 16 --expect closed \
+    "$HELPERS/burst" --connect "127.0.0.1:$PORT" --bind "$WIN" --count 300 --concurrency 16 --expect closed \
         --timeout-ms 10000 >"$D/burst-win.out" 2>&1 &
     bw=$!
-    "$TOOLS/burst" --connect "127.0.0.1:$PORT" --bind "$LIN" --count 300 --concurrency 16 --hold-ms 100 \
+    "$HELPERS/burst" --connect "127.0.0.1:$PORT" --bind "$LIN" --count 300 --concurrency 16 --hold-ms 100 \
         --expect served --timeout-ms 10000 >"$D/burst-lin.out" 2>&1
     rl=$?
     wait "$bw"; rw=$?
@@ -497,7 +397,7 @@ if want threads; then
         eval 'stat_is accepted 601 && stat_is served 301 && stat_is accept_errors 0 && stat_is errno_changed 0'
     fd1=$(fds_after "$fd0")
     check "$S: host fd count back to $fd0 (now $fd1)" [ "$fd1" -eq "$fd0" ]
-    stop_host
+    stop_host host
     check "$S: the host exits cleanly" [ $? -eq 0 ]
 fi
 
@@ -509,12 +409,13 @@ peercred_run() {
     mkdir -p "$D/p0f"
     chown nobody:nogroup "$D/p0f"
     chmod 755 "$D/p0f"
-    P0F_SOCK=$D/p0f/p0f.sock write_conf "$@"
-    spawn setpriv --reuid=nobody --regid=nogroup --clear-groups "$TOOLS/fake_p0f" --socket "$D/p0f/p0f.sock" \
+    P0F_LINES="socket $D/p0f/p0f.sock" write_conf "$@"
+    spawn setpriv --reuid=nobody --regid=nogroup --clear-groups "$HELPERS/fake_p0f" --socket "$D/p0f/p0f.sock" \
         --query-log "$D/p0f/qlog" --ready-file "$D/p0f/ready" "${HOSTS[@]}" 2>>"$D/fake_p0f.err"
     P0F_PID=$!
+    P0FS[nobody]=$P0F_PID
     wait_for 5 test -e "$D/p0f/ready" || echo "# $S: fake_p0f (nobody) did not start"
-    start_host "$TOOLS/testsrv" --model loop --listen "127.0.0.1:$PORT" --stats-file "$D/stats"
+    start_srv host loop "127.0.0.1:$PORT"
     client warm served 127.0.3.1 --hold-ms 0   # starts the worker (its wake-up pipe stays)
     settle
     PC_FD0=$(host_fds)
@@ -538,7 +439,7 @@ if want peercred; then
         eval 'count_is "level=error msg=\"refusing a p0f socket not owned by root or p0f_user\" reason=\"p0f socket served by uid 65534" 1 && lines_is 5'
     check "$S: the impostor was never asked" eval '! grep -q query "$D/p0f/qlog" 2>/dev/null'
     check "$S: host fd count back to $PC_FD0 (now $PC_FD1)" [ "$PC_FD1" -eq "$PC_FD0" ]
-    stop_host
+    stop_host host
     for who in nobody 65534; do
         scenario "peercred-p0f_user-$who"
         peercred_run "p0f_user $who"
@@ -546,7 +447,7 @@ if want peercred; then
         check "$S: verdict=block" has_line "$(conn "$WIN" block) os=\"Windows\""
         check "$S: no refusal line" no_line "refusing a p0f socket"
         check "$S: host fd count back to $PC_FD0 (now $PC_FD1)" [ "$PC_FD1" -eq "$PC_FD0" ]
-        stop_host
+        stop_host host
     done
 fi
 
@@ -566,7 +467,9 @@ trust_run() {
         *) chmod "$how" "$file" ;;
     esac
     start_p0f "${HOSTS[@]}"
-    NS=1 start_host "$TOOLS/testsrv" --model loop --listen "127.0.0.1:$PORT" --stats-file "$D/stats"
+    private_dev
+    start_srv host loop "127.0.0.1:$PORT"
+    HOST_WRAP=("${SRV_WRAP[@]}")
     TR_FD0=$(host_fds)
     TR_WIN=closed
     client win closed "$WIN" --timeout-ms 1500 || TR_WIN=served
@@ -589,7 +492,7 @@ if want trust; then
         check "$S: ... and nothing else (no verdict line)" eval 'lines_is 1'
         check "$S: p0f was never asked" eval '! grep -q query "$D/qlog" 2>/dev/null'
         check "$S: host fd count back to $TR_FD0 (now $TR_FD1)" [ "$TR_FD1" -eq "$TR_FD0" ]
-        stop_host
+        stop_host host
     done
 fi
 
@@ -604,15 +507,15 @@ strace_run() {
     start_p0f "${HOSTS[@]}"
     # LeakSanitizer cannot run under ptrace: an ASan build of the library gets detect_leaks=0 here.
     HOST_WRAP=(strace -f -qq -s 64 -o "$out" -e trace="$STRACE_SET" env ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0")
-    start_host "$TOOLS/testsrv" --model loop --listen "127.0.0.1:$PORT" --stats-file "$D/stats"
+    start_srv host loop "127.0.0.1:$PORT"
     HOST_WRAP=("${SRV_WRAP[@]}")
     ST_OK=0
     client win "${WIN_EXPECT:-closed}" "$WIN" --hold-ms 0 && ST_OK=$((ST_OK + 1))
     client lin served "$LIN" --hold-ms 0 && ST_OK=$((ST_OK + 1))
-    kill "$P0F_PID"; wait "$P0F_PID" 2>/dev/null; P0F_PID=''
+    stop_p0f
     client lin2 served 127.0.3.1 --hold-ms 0 && ST_OK=$((ST_OK + 1))   # not in any answer cache
     settle
-    stop_host
+    stop_host host
 }
 # strace_checks OUT: no write to fd 2, connects only to the scenario's log and p0f sockets.
 strace_checks() {
@@ -639,7 +542,7 @@ if want strace; then
     check "$S: ... and the diagnostic path ran (p0f gone)" has_line 'level=warning msg="(cannot reach p0f|p0f connection lost)"'
     # The same program without the shim: the same signal dispositions.
     strace -f -qq -o "$D/strace-plain.out" -e trace=rt_sigaction \
-        env ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" "$TOOLS/testsrv" --model loop \
+        env ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" "$HELPERS/testsrv" --model loop \
         --listen "127.0.0.1:$((PORT + 1))" --ready-file "$D/ready-plain" 2>/dev/null &
     plain=$!
     wait_for 5 test -s "$D/ready-plain"
@@ -666,7 +569,7 @@ select2_start() {
     TMO=3000
     PORTS="$PORT $((PORT + 1))" write_conf "mode hold" "hold_ms 3000" "action reject"
     start_p0f "$@" "${HOSTS[@]}"
-    start_host "$TOOLS/hostsrv" --mode select2 --listen "127.0.0.1:$PORT" --listen2 "127.0.0.1:$((PORT + 1))" \
+    start_host host "$HELPERS/hostsrv" --mode select2 --listen "127.0.0.1:$PORT" --listen2 "127.0.0.1:$((PORT + 1))" \
         --events "$D/events" ${SELECT2_ARGS:-}
 }
 events_count() { grep -c -- "$1" "$D/events" 2>/dev/null || true; }
@@ -724,7 +627,7 @@ if want select2; then
     check "$S: in more than one accept() call ($returns returned -1)" [ "$returns" -ge 2 ]
     check "$S: ... the first after the cap: ECONNABORTED is only for non-blocking listeners, here EINTR" \
         eval '[ "$(events_count "^accept_error port=$PORT errno=EINTR")" -eq "$returns" ]'
-    stop_host
+    stop_host host
 fi
 end_scenario
 
@@ -738,13 +641,13 @@ if want cancel; then
     TMO=2000
     write_conf "mode hold" "hold_ms 5000"
     start_p0f --mode hang "${HOSTS[@]}"
-    start_host "$TOOLS/hostsrv" --mode cancel --listen "127.0.0.1:$PORT" --events "$D/events"
+    start_host host "$HELPERS/hostsrv" --mode cancel --listen "127.0.0.1:$PORT" --events "$D/events"
     signal_during_hold USR2 4 closed --timeout-ms 8000
     check "$S: the host joined the cancelled thread and exited (${GONE_MS} ms after SIGUSR2)" \
         eval '! kill -0 "$HOST_PID" 2>/dev/null'
     check "$S: the thread's half-accepted connection did not leak" grep -q '^joined leaked=0' "$D/events"
     kill -KILL "$HOST_PID" 2>/dev/null   # a deadlocked host would never exit on its own
-    stop_host
+    stop_host host
     check "$S: exit status 0" [ $? -eq 0 ]
     wait "$HELD_PID"
     check "$S: the held client saw its connection closed" [ $? -eq 0 ]
@@ -757,7 +660,7 @@ end_scenario
 stdio_run() {
     write_conf
     start_p0f "${HOSTS[@]}"
-    start_host "$TOOLS/hostsrv" --mode stdio --listen "127.0.0.1:$PORT" --events "$D/events"
+    start_host host "$HELPERS/hostsrv" --mode stdio --listen "127.0.0.1:$PORT" --events "$D/events"
     client lin "first-line=220 " "$LIN"
     wait_for 3 grep -q '^accepted' "$D/events"
     HS_EVENT=$(grep -m1 '^accepted' "$D/events")
@@ -765,7 +668,7 @@ stdio_run() {
 gap_run() {
     write_conf
     start_p0f "${HOSTS[@]}"
-    start_host "$TOOLS/hostsrv" --mode gap --limit 64 --listen "127.0.0.1:$PORT" --events "$D/events"
+    start_host host "$HELPERS/hostsrv" --mode gap --limit 64 --listen "127.0.0.1:$PORT" --events "$D/events"
     client warm "first-line=220 " "$LIN"
     has_line "$(conn "$LIN" allow)"
     settle
@@ -780,7 +683,7 @@ if want stdio; then
     stdio_run
     check "$S: a daemon without stdio: accept() got 0, its next open() got 1 ($HS_EVENT)" [ "$HS_EVENT" = "accepted fd=0 next_open=1" ]
     check "$S: the connection was judged" has_line "$(conn "$LIN" allow)"
-    stop_host
+    stop_host host
 fi
 end_scenario
 if want gap; then
@@ -791,7 +694,7 @@ if want gap; then
     check "$S: one warning: near the descriptor limit; connections passed unjudged" \
         has_line 'level=warning msg="near the descriptor limit; connections passed unjudged" count="1"'
     check "$S: no verdict line for it" no_line "remote=$(re "$WIN"):"
-    stop_host
+    stop_host host
 fi
 end_scenario
 
@@ -803,7 +706,7 @@ if want host-close; then
     TMO=3000
     write_conf
     start_p0f --mode hang "${HOSTS[@]}"
-    start_host "$TOOLS/hostsrv" --mode closenow --listen "127.0.0.1:$PORT"
+    start_host host "$HELPERS/hostsrv" --mode closenow --listen "127.0.0.1:$PORT"
     client hung closed "$LIN" --timeout-ms 5000
     ms=$(client_ms hung)
     check "$S: p0f hung: the client sees the MTA's close at once (${ms} ms; timeout_ms 3000)" [ "${ms:-9999}" -lt 200 ]
@@ -813,7 +716,7 @@ if want host-close; then
     TMO=3000
     write_conf
     start_p0f --delay-ms 300 "${HOSTS[@]}"
-    start_host "$TOOLS/hostsrv" --mode closenow --listen "127.0.0.1:$PORT"
+    start_host host "$HELPERS/hostsrv" --mode closenow --listen "127.0.0.1:$PORT"
     client win closed "$WIN" --timeout-ms 5000
     ms=$(client_ms win)
     check "$S: p0f answers in 300 ms: the client sees the close at once (${ms} ms)" [ "${ms:-9999}" -lt 200 ]
@@ -826,21 +729,21 @@ if want host-close; then
     TMO=3000
     write_conf
     start_p0f "${HOSTS[@]}"
-    start_host "$TOOLS/testsrv" --model epoll --listen "127.0.0.1:$PORT"
+    start_srv host epoll "127.0.0.1:$PORT"
     client quick closed "$WIN"
     check "$S: a block before the client spoke: cutoff=in_time client_sent=0" \
         has_line "$(conn "$WIN" block) .* cutoff=in_time client_sent=0"
-    stop_host
+    stop_host host
     end_scenario
     scenario cutoff-late
     TMO=3000
     write_conf
     start_p0f --delay-ms 400 "${HOSTS[@]}"
-    start_host "$TOOLS/testsrv" --model epoll --listen "127.0.0.1:$PORT"
+    start_srv host epoll "127.0.0.1:$PORT"
     client talker served "$WIN" --hold-ms 0 --timeout-ms 3000
     check "$S: a block after the client had sent its commands: cutoff=after_data or too_late, client_sent > 0" \
         has_line "$(conn "$WIN" block) .* cutoff=(after_data|too_late) client_sent=[1-9]"
-    stop_host
+    stop_host host
 fi
 end_scenario
 
@@ -854,13 +757,8 @@ if want worker-retry; then
     chmod 755 "$D"
     start_p0f "${HOSTS[@]}"
     mkdir -p "$D/run"; chown 65534:65534 "$D/run"
-    rm -f "$D/run/ready"
-    spawn env LD_PRELOAD="${P0FSHIM_PRELOAD:-$SHIM}" P0FSHIM_CONFIG="$D/conf" setpriv --reuid=65534 --regid=65534 \
-        --clear-groups prlimit --nproc=1: "$TOOLS/testsrv" --model loop --listen "127.0.0.1:$PORT" \
-        --ready-file "$D/run/ready" 2>>"$D/host.err"
-    SRV_PID=$!
-    wait_for 10 test -s "$D/run/ready"
-    HOST_PID=$(sed -n 's/^pid=\([0-9]*\).*/\1/p' "$D/run/ready")
+    RUN=$D/run SRV_USER=65534 start_host host prlimit --nproc=1: "$HELPERS/testsrv" --model loop \
+        --listen "127.0.0.1:$PORT"
     check "$S: first Windows client passes unjudged (no thread)" client first served "$WIN" --hold-ms 0
     check "$S: one line says why: no lookup thread, naming pthread_create's error" \
         has_line 'level=warning msg="no lookup thread; connections passed unjudged" count="1 \(cannot start the lookup thread: Resource temporarily unavailable'
@@ -869,7 +767,7 @@ if want worker-retry; then
     sleep 0.3
     check "$S: after the limit is raised, a Windows client is judged and closed" client second closed "$WIN"
     check "$S: ... with its block line" has_line "$(conn "$WIN" block)"
-    stop_host
+    stop_host host
 fi
 end_scenario
 
@@ -907,12 +805,12 @@ if want mutants; then
         scenario mutant-band-stdio
         stdio_run
         check "mutant band: the daemon without stdio gets another number than 1 ($HS_EVENT)" [ "$HS_EVENT" != "accepted fd=0 next_open=1" ]
-        stop_host
+        stop_host host
         end_scenario
         scenario mutant-band-gap
         gap_run
         check "mutant band: the host's open() fails in the gap case ($HS_EVENT)" [ "$HS_EVENT" = "accepted fd=20 next_open=EMFILE" ]
-        stop_host
+        stop_host host
         end_scenario
     fi
     if [ -e "$WORK/mutant-refusal/built" ]; then

@@ -5,33 +5,21 @@
 # lock.mdb as symbolic links: the links are refused, their targets stay as they were, and
 # one error line says why. A directory of that user's gets files of that user's.
 # The host here is /bin/true: the store is opened when the library loads.
-source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/../scenario.sh"
 
-for f in "$LIB" "$BUILD/p0fshim" "$TOOLS/logsink"; do
-    [ -e "$f" ] || fail_now "$f is missing (run make)"
-done
+require_built "$LIB" "$BUILD/p0fshim" "$HELPERS/logsink"
 [ "$(id -u)" -eq 0 ] || fail_now "this test needs root (the store is opened as root)"
 
-PORT_BASE=${P0FSHIM_IT_PORT_BASE:-47000}
-SCENARIO_NO=0
+PORT_BASE=${P0FSHIM_IT_PORT_BASE:-47000} PORT_STEP=1
 AS_NOBODY=(setpriv --reuid=nobody --regid=nogroup --clear-groups)
 
-# scenario NAME: a fresh directory with a log sink; the blocked-OS file blocks Linux only,
-# so that a Windows host is allowed and then greylisted. gl/ belongs to nobody, mode 0700,
-# as the README tells admins to set up the store for Postfix.
-scenario() {
-    [ -n "${SINK_PID:-}" ] && { kill "$SINK_PID" 2>/dev/null; wait "$SINK_PID" 2>/dev/null; }
-    BLOCKED=/linux/ scenario_dir "$1" 1
+# store_scenario NAME: a scenario whose blocked-OS file blocks Linux only, so that a Windows host
+# is allowed and then greylisted. gl/ belongs to nobody, mode 0700, as the README tells admins to
+# set up the store for Postfix.
+store_scenario() {
+    BLOCKED=/linux/ scenario "$1"
     install -d -o nobody -g nogroup -m 0700 "$D/gl"
-    {
-        echo "# p0fshim greylist-trust scenario $S"
-        echo "socket $D/p0f.sock"
-        echo "blocked_os_file $D/blocked"
-        echo "log_socket $D/log.sock"
-        echo "mode hold"
-        echo "greylist_os windows"
-        echo "greylist_dir $D/gl"
-    } >"$D/conf"
+    write_conf "mode hold" "greylist_os windows" "greylist_dir $D/gl"
 }
 
 # victim NAME [TEXT]: a root-owned file outside the store, 0644, holding TEXT (a line) or
@@ -67,7 +55,7 @@ ERR='level=error msg="cannot open the greylist store; greylisting is off"'
 
 # ---- links planted by the directory's owner ---------------------------------------------------
 for name in lock.mdb data.mdb both; do
-    scenario "symlink-$name"
+    store_scenario "symlink-$name"
     victim lock-target "a file of root's that the store must never write"
     victim data-target
     case $name in
@@ -94,14 +82,14 @@ for name in lock.mdb data.mdb both; do
 done
 
 # ---- a directory others can write -----------------------------------------------------------
-scenario group-writable
+store_scenario group-writable
 chmod 0770 "$D/gl"
 load "$ERR"
 check "$S: refused with the remedy" log_has "$D/log.txt" "$ERR reason=\"greylist store $D/gl: writable by its group \\(mode 0770\\): refusing \\(chmod go-w $D/gl\\)\""
 check "$S: nothing created in it" eval '[ -z "$(ls -A "$D/gl")" ]'
 
 # ---- the Postfix setup: created as root, owned by the directory's owner ----------------------
-scenario owner-nobody
+store_scenario owner-nobody
 load
 check "$S: no error line" eval '! grep -q "level=error" "$D/log.txt"'
 check "$S: data.mdb belongs to nobody, mode 0600" [ "$(stat -c '%U %a' "$D/gl/data.mdb")" = "nobody 600" ]

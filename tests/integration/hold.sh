@@ -8,17 +8,16 @@
 # config, log, blocked-OS file and p0f socket under $WORK/<scenario>. KEEP_WORK=1 keeps them.
 # Greylisting runs on the real clock: greylist_delay 2s, and one wait covers every greylist
 # scenario at once (the unit tests drive the store with a clock of their own).
-source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/../scenario.sh"
 
-for f in "$LIB" "$BUILD/p0fshim" "$TOOLS/fake_p0f" "$TOOLS/testsrv" "$TOOLS/testclient" "$TOOLS/logsink" \
-         "$TOOLS/burst"; do
-    [ -e "$f" ] || fail_now "$f is missing (run make)"
-done
+require_built "$LIB" "$BUILD/p0fshim" "$HELPERS/fake_p0f" "$HELPERS/testsrv" "$HELPERS/testclient" \
+    "$HELPERS/logsink" "$HELPERS/burst"
 command -v perl >/dev/null || fail_now "perl is missing"
 command -v setpriv >/dev/null || fail_now "setpriv (util-linux) is missing"
 [ "$(id -u)" -eq 0 ] || fail_now "this test needs root (it runs one server as nobody)"
 
 PORT_BASE=${P0FSHIM_HOLD_PORT_BASE:-47000}
+PORT_STEP=10 JUDGED_PORTS=10   # each scenario's config names all its ports
 WIN=127.0.0.2 LIN=127.0.0.3 WIN24=127.0.0.4 BSD=127.0.0.5 WIN_B=127.0.0.6 WIN_W=127.0.0.8
 WIN_EX=127.0.0.9 WIN_NET=127.0.1.2 UNK=127.0.0.7
 HOSTS=()
@@ -32,103 +31,17 @@ TEMPFAIL="421 4.7.0 Service temporarily unavailable, try again later"
 GREY="421 4.7.1 Greylisted, please try again later"
 BANNER="220 testsrv ready"
 
-re() { printf '%s' "$1" | sed 's/[][\.*^$+?(){}|/]/\\&/g'; }   # literal -> grep -E pattern
-sleep_ms() { sleep "$(printf '%d.%03d' $(($1 / 1000)) $(($1 % 1000)))"; }
-now_ms() { local t=${EPOCHREALTIME/./}; echo $((t / 1000)); }
-
-# ---- scenario plumbing -----------------------------------------------------------------------
-S='' D='' PORT='' P0F_PID='' SINK_PID='' SCENARIO_NO=0
-declare -A SRV=()            # server name -> pid (testsrv, or perl)
-
-# scenario NAME: a fresh directory, 10 ports from $PORT, a log sink, the blocked-OS file
-# (line 1: $BLOCKED, by default "/windows/").
-scenario() {
-    end_scenario
-    scenario_dir "$1" 10
-}
-
-end_scenario() {
-    local n
-    for n in "${!SRV[@]}"; do kill "${SRV[$n]}" 2>/dev/null; wait "${SRV[$n]}" 2>/dev/null; done
-    SRV=()
-    for n in $P0F_PID $SINK_PID; do kill "$n" 2>/dev/null; wait "$n" 2>/dev/null; done
-    P0F_PID='' SINK_PID=''
-}
-
-# conf FILE [LINE...]: a config on the scenario's sockets and all its 10 ports, timeout_ms $TMO
-# (default 500), then the given lines.
-conf() {
-    local f=$1; shift
-    {
-        echo "# p0fshim hold/greylist scenario $S"
-        echo "socket $D/p0f.sock"
-        echo "ports $(seq -s ' ' "$PORT" $((PORT + 9)))"
-        echo "timeout_ms ${TMO:-500}"
-        echo "log_socket $D/log.sock"
-        echo "blocked_os_file $D/blocked"
-        [ $# -gt 0 ] && printf '%s\n' "$@"
-    } >"$f"
-}
-
-# start_p0f [fake_p0f ARGS...]
-start_p0f() {
-    rm -f "$D/p0f.ready"
-    spawn "$TOOLS/fake_p0f" --socket "$D/p0f.sock" --query-log "$D/qlog" --ready-file "$D/p0f.ready" "$@" \
-        2>>"$D/fake_p0f.err"
-    P0F_PID=$!
-    wait_for 5 test -e "$D/p0f.ready" || echo "# $S: fake_p0f did not start"
-}
-
-# start_srv NAME MODEL PORT CONF [COMMAND PREFIX...]: testsrv under the shim; ready and stats files
-# in $RUN (default $D): $RUN/NAME.ready, $RUN/NAME.stats.
-start_srv() {
-    local name=$1 model=$2 port=$3 cf=$4 run=${RUN:-$D}; shift 4
-    rm -f "$run/$name.ready"
-    spawn "$@" env LD_PRELOAD="$LIB" P0FSHIM_CONFIG="$cf" "$TOOLS/testsrv" --model "$model" \
-        --listen "127.0.0.1:$port" --ready-file "$run/$name.ready" --stats-file "$run/$name.stats" \
-        2>>"$D/$name.err"
-    SRV[$name]=$!
-    wait_for 5 test -e "$run/$name.ready" || echo "# $S: $name did not get ready"
-}
-
-# stop_srv NAME: SIGTERM; the exit status and the stats the shim must not disturb.
-stop_srv() {
-    local name=$1 rc=0 run=${RUN:-$D}
-    kill "${SRV[$name]}" 2>/dev/null
-    wait "${SRV[$name]}" 2>/dev/null || rc=$?
-    unset "SRV[$name]"
-    check "$S: $name exits cleanly on SIGTERM" [ "$rc" -eq 0 ]
-    check "$S: $name: no accept error, errno preserved" grep -Eq 'accept_errors=0 errno_changed=0' "$run/$name.stats"
-}
+# ---- helpers of this file ----------------------------------------------------------------------
 # accepted_is NAME N [SERVED]: testsrv's own count of connections its accept() returned.
 accepted_is() {
     local want="^accepted=$2 served=${3:-[0-9]+} accept_errors=0 errno_changed=0\$"
     grep -Eq "$want" "${RUN:-$D}/$1.stats" || { echo "# $1 stats: $(cat "${RUN:-$D}/$1.stats")"; return 1; }
 }
 
-# cl TAG PORT BIND EXPECT [testclient ARGS...]: one testclient run, output in $D/client-TAG.out.
-cl() {
-    local tag=$1 port=$2 bind=$3 expect=$4; shift 4
-    "$TOOLS/testclient" --connect "127.0.0.1:$port" --bind "$bind" --expect "$expect" "$@" \
-        >"$D/client-$tag.out" 2>&1
-}
-# first_is TAG LINE [THEN]: the client's first line was exactly LINE (and, with THEN, e.g. "eof",
-# what followed).
-first_is() {
-    local tag=$1 line=$2 then=${3:-}
-    local want="^result=first_line ms=[0-9]+ line=\"$(re "$line")\"${then:+ then=$then}"
-    grep -Eq -- "$want" "$D/client-$tag.out" || { echo "# client $tag: $(cat "$D/client-$tag.out")"; return 1; }
-}
 # field TAG NAME: a number from the client's result line (ms, eof_ms).
 field() { sed -nE "s/^result=.* $2=([0-9]+).*/\1/p" "$D/client-$1.out" | head -1; }
 between() { [ -n "$1" ] && [ "$1" -ge "$2" ] && [ "$1" -le "$3" ] || { echo "# $1 not in [$2, $3]"; return 1; }; }
 
-L() { echo "$D/log.txt"; }
-# conn IP VERDICT PORT: the start of a connection line.
-conn() { echo "p0fshim\[[0-9]+\]: remote=$(re "$1"):[0-9]+ local=127\.0\.0\.1:$3 verdict=$2 ms=[0-9]+"; }
-has_line() { wait_for 3 log_has "$(L)" "$1"; }
-count_is() { [ "$(log_count "$(L)" "$1")" -eq "$2" ]; }
-no_line() { ! log_has "$(L)" "$1"; }
 # from_pid PID REGEX: a line matching REGEX (from conn) was written by process PID.
 from_pid() { wait_for 3 log_has "$(L)" "p0fshim\[$1\]: ${2#*: }"; }
 WIN_GENRE='os="Windows" flavor="NT kernel" genre="Windows NT kernel" match=exact distance=0 link="Ethernet" uptime_min=0 total_conn=1'
@@ -141,24 +54,24 @@ T_START=$SECONDS
 for action in close reject tempfail; do
     for model in loop epoll; do
         scenario "hold-$action-$model"
-        conf "$D/conf" "mode hold" "action $action"
+        conf_lines "mode hold" "action $action" >"$D/conf"
         start_p0f "${HOSTS[@]}"
-        start_srv srv "$model" "$PORT" "$D/conf"
+        start_srv srv "$model" "127.0.0.1:$PORT"
         case $action in
         close)
-            check "$S: windows client: EOF before any byte (no banner)" cl win1 "$PORT" "$WIN" eof
-            check "$S: a second windows client: EOF before any byte" cl win2 "$PORT" "$WIN" eof
+            check "$S: windows client: EOF before any byte (no banner)" client win1 eof "$WIN"
+            check "$S: a second windows client: EOF before any byte" client win2 eof "$WIN"
             reply_re='action=close$' ;;
         reject|tempfail)
             [ "$action" = reject ] && text=$REJECT || text=$TEMPFAIL
             check "$S: windows client: first line \"${text:0:9} ...\", then EOF" \
-                eval 'cl win1 "$PORT" "$WIN" "first-line=${text:0:10}" --then eof && first_is win1 "$text" eof'
+                eval 'client win1 "first-line=${text:0:10}" "$WIN" --then eof && first_is win1 "$text" eof'
             check "$S: a second windows client: the same" \
-                eval 'cl win2 "$PORT" "$WIN" "first-line=${text:0:10}" --then eof && first_is win2 "$text" eof'
+                eval 'client win2 "first-line=${text:0:10}" "$WIN" --then eof && first_is win2 "$text" eof'
             reply_re="action=$action reply=\"$(re "$text")\"\$" ;;
         esac
         check "$S: linux client: first line is the banner, QUIT answered" \
-            eval 'cl lin "$PORT" "$LIN" "first-line=220 " --then quit && first_is lin "$BANNER" quit'
+            eval 'client lin "first-line=220 " "$LIN" --then quit && first_is lin "$BANNER" quit'
         check "$S: block lines: verdict=block ... rule ... $reply_re" \
             eval 'has_line "$(conn "$WIN" block "$PORT") $WIN_GENRE $(rule_at /windows/) $reply_re" &&
                   count_is "$(conn "$WIN" block "$PORT") .* $reply_re" 2'
@@ -173,19 +86,19 @@ done
 
 # ---- 2. custom texts ---------------------------------------------------------------------------
 scenario texts
-conf "$D/conf-reject" "mode hold" "action reject" "reject_text No mail from this host; see <https://example.org/policy> \"50%\""
-conf "$D/conf-tempfail" "mode hold" "action tempfail" "tempfail_text   Busy, come back later (p0fshim)  "
+conf_lines "mode hold" "action reject" "reject_text No mail from this host; see <https://example.org/policy> \"50%\"" >"$D/conf-reject"
+conf_lines "mode hold" "action tempfail" "tempfail_text   Busy, come back later (p0fshim)  " >"$D/conf-tempfail"
 start_p0f "${HOSTS[@]}"
-start_srv rej loop "$PORT" "$D/conf-reject"
-start_srv tmp epoll $((PORT + 1)) "$D/conf-tempfail"
+CONF=$D/conf-reject start_srv rej loop "127.0.0.1:$PORT"
+CONF=$D/conf-tempfail start_srv tmp epoll "127.0.0.1:$((PORT + 1))"
 T_REJ='554 5.7.1 No mail from this host; see <https://example.org/policy> "50%"'
 T_TMP='421 4.7.0 Busy, come back later (p0fshim)'
 check "$S: reject_text: the rest of the line after the directive is the text" \
-    eval 'cl rej "$PORT" "$WIN" "first-line=554 5.7.1 No mail" --then eof && grep -qF "line=\"554 5.7.1 No mail from this host; see <https://example.org/policy> \x2250%\x22\" then=eof" "$D/client-rej.out"'
+    eval 'client rej "first-line=554 5.7.1 No mail" "$WIN" --then eof && grep -qF "line=\"554 5.7.1 No mail from this host; see <https://example.org/policy> \x2250%\x22\" then=eof" "$D/client-rej.out"'
 check "$S: reject_text: the log's reply= escapes the quotes" \
     wait_for 3 grep -qF 'action=reject reply="554 5.7.1 No mail from this host; see <https://example.org/policy> \"50%\""' "$(L)"
 check "$S: tempfail_text: blanks around the text dropped" \
-    eval 'cl tmp $((PORT + 1)) "$WIN" "first-line=421 4.7.0 Busy" --then eof && first_is tmp "$T_TMP" eof'
+    eval 'client tmp "first-line=421 4.7.0 Busy" "$WIN" --connect "127.0.0.1:$((PORT + 1))" --then eof && first_is tmp "$T_TMP" eof'
 check "$S: tempfail_text in the log" has_line "action=tempfail reply=\"$(re "$T_TMP")\"\$"
 # Every byte the client receives, up to EOF: the reply, CRLF, nothing else.
 raw() {
@@ -203,10 +116,10 @@ scenario config-errors
 i=0
 while IFS='|' read -r line reason; do
     port=$((PORT + i)); i=$((i + 1))
-    conf "$D/conf$i" "$(printf '%b' "$line")"
-    start_srv "srv$i" loop "$port" "$D/conf$i"
+    conf_lines "$(printf '%b' "$line")" >"$D/conf$i"
+    CONF=$D/conf$i start_srv "srv$i" loop "127.0.0.1:$port"
     check "$S: \"$line\": the windows client is served (pass-through: not judged)" \
-        cl "c$i" "$port" "$WIN" "first-line=220 " --then quit
+        client "c$i" "first-line=220 " "$WIN" --connect "127.0.0.1:$port" --then quit
     check "$S: \"$line\": config error at line 7: $reason" \
         has_line "p0fshim\[${SRV[srv$i]}\]: level=error msg=\"config error\" file=\"$(re "$D/conf$i")\" line=7 reason=\"$(re "$reason")\" action=pass_through\$"
     stop_srv "srv$i"
@@ -280,7 +193,7 @@ for (;;) {
 }
 EOF
 scenario errno
-conf "$D/conf" "mode hold" "action reject"
+conf_lines "mode hold" "action reject" >"$D/conf"
 start_p0f "${HOSTS[@]}"
 start_acceptor() {      # start_acceptor MODE PORT [WANT [PRELOAD]]: PRELOAD default the shim
     rm -f "$D/$1.ready"
@@ -293,7 +206,7 @@ for mode in blocking nonblocking; do
     port=$((PORT + 1)); [ "$mode" = blocking ] && port=$PORT
     start_acceptor "$mode" "$port"
     check "$S: $mode: windows client gets the 554 as its first line" \
-        eval 'cl win-$mode "$port" "$WIN" "first-line=554 5.7.1" --then eof'
+        eval 'client win-$mode "first-line=554 5.7.1" "$WIN" --connect "127.0.0.1:$port" --then eof'
     if [ "$mode" = nonblocking ]; then
         check "$S: nonblocking: accept() returned -1 with errno EAGAIN for it" \
             wait_for 3 grep -qx 'accept failed errno=EAGAIN' "$D/$mode.out"
@@ -304,7 +217,7 @@ for mode in blocking nonblocking; do
             wait_for 3 grep -qx 'accept failed errno=EINTR' "$D/$mode.out"
     fi
     check "$S: $mode: linux client gets the acceptor's banner" \
-        eval 'cl lin-$mode "$port" "$LIN" "first-line=220 perl ready"'
+        eval 'client lin-$mode "first-line=220 perl ready" "$LIN" --connect "127.0.0.1:$port"'
     wait "$apid"
     rc=$?
     case $mode in
@@ -321,10 +234,10 @@ if [ "$(uname -m)" = x86_64 ]; then
     # shim: the acceptor serves two queued clients from one event.
     port=$((PORT + 3))
     start_acceptor edge "$port" 2 ""
-    cl ctl1 "$port" "$WIN" "first-line=220 perl ready" --timeout-ms 4000 &
+    client ctl1 "first-line=220 perl ready" "$WIN" --connect "127.0.0.1:$port" --timeout-ms 4000 &
     wpid=$!
     sleep_ms 100
-    cl ctl2 "$port" "$LIN" "first-line=220 perl ready" --timeout-ms 4000
+    client ctl2 "first-line=220 perl ready" "$LIN" --connect "127.0.0.1:$port" --timeout-ms 4000
     lrc=$?
     wait "$wpid"; wrc=$?
     wait "$apid"
@@ -332,10 +245,10 @@ if [ "$(uname -m)" = x86_64 ]; then
         eval '[ $wrc -eq 0 ] && [ $lrc -eq 0 ] && [ "$(grep -c "^accept returned" "$D/edge.out")" -eq 2 ]'
     port=$((PORT + 2))
     start_acceptor edge "$port"
-    cl win-edge "$port" "$WIN" "first-line=554 5.7.1" --then eof --timeout-ms 4000 &
+    client win-edge "first-line=554 5.7.1" "$WIN" --connect "127.0.0.1:$port" --then eof --timeout-ms 4000 &
     wpid=$!
     sleep_ms 100
-    cl lin-edge "$port" "$LIN" "first-line=220 perl ready" --timeout-ms 4000 &
+    client lin-edge "first-line=220 perl ready" "$LIN" --connect "127.0.0.1:$port" --timeout-ms 4000 &
     lpid=$!
     wait "$wpid"; wrc=$?
     wait "$lpid"; lrc=$?
@@ -349,13 +262,13 @@ fi
 
 # ---- 4. the deadline: a verdict later than hold_ms (default 50) ---------------------------------
 scenario deadline
-TMO=1000 conf "$D/conf" "mode hold" "action reject"
+TMO=1000 conf_lines "mode hold" "action reject" >"$D/conf"
 start_p0f --delay-ms 200 "${HOSTS[@]}"
-start_srv loop loop "$PORT" "$D/conf"
-start_srv epoll epoll $((PORT + 1)) "$D/conf"
+start_srv loop loop "127.0.0.1:$PORT"
+start_srv epoll epoll "127.0.0.1:$((PORT + 1))"
 for srv in loop epoll; do
     port=$PORT; [ "$srv" = epoll ] && port=$((PORT + 1))
-    cl win-$srv "$port" "$WIN" "first-line=220 " --then eof --timeout-ms 2000
+    client win-$srv "first-line=220 " "$WIN" --connect "127.0.0.1:$port" --then eof --timeout-ms 2000
     check "$S: $srv: windows client gets the banner (fail open at hold_ms)" first_is "win-$srv" "$BANNER" eof
     check "$S: $srv: ... about 50 ms after connecting ($(field "win-$srv" ms) ms)" between "$(field "win-$srv" ms)" 40 150
     check "$S: $srv: ... and is shut down when the verdict comes at ~200 ms ($(field "win-$srv" eof_ms) ms)" \
@@ -364,7 +277,7 @@ for srv in loop epoll; do
         has_line "$(conn "$WIN" block "$port") $WIN_GENRE $(rule_at /windows/) action=close cutoff=in_time client_sent=0\$"
 done
 check "$S: a linux client is served through the late allow verdict" \
-    cl lin "$PORT" "$LIN" served --hold-ms 400
+    client lin served "$LIN" --hold-ms 400
 check "$S: its allow line, ms >= 200, no action" has_line "$(conn "$LIN" allow "$PORT") .*total_conn=1\$"
 check "$S: the late verdicts took ~200 ms" \
     eval '[ -z "$(grep -E "verdict=[a-z]+ ms=([0-9]|[0-9][0-9]|1[0-8][0-9]) " "$(L)")" ]'
@@ -375,10 +288,10 @@ check "$S: the servers accepted every connection (they were not refused in time)
 
 # ---- 5. p0f down ---------------------------------------------------------------------------------
 scenario p0f-down
-TMO=1200 conf "$D/conf" "mode hold" "hold_ms 1000"
-start_srv srv epoll "$PORT" "$D/conf"
+TMO=1200 conf_lines "mode hold" "hold_ms 1000" >"$D/conf"
+start_srv srv epoll "127.0.0.1:$PORT"
 check "$S: windows client gets the banner" \
-    eval 'cl win "$PORT" "$WIN" "first-line=220 " --then quit --timeout-ms 3000 && first_is win "$BANNER" quit'
+    eval 'client win "first-line=220 " "$WIN" --then quit --timeout-ms 3000 && first_is win "$BANNER" quit'
 check "$S: ... at once, not after hold_ms 1000 ($(field win ms) ms)" between "$(field win ms)" 0 200
 check "$S: verdict=error naming the connect failure, no action" \
     has_line "$(conn "$WIN" error "$PORT") reason=\"p0f connect: No such file or directory\"\$"
@@ -394,56 +307,53 @@ stop_srv srv
 #   V (loop): p0f v2 only (a fake p0f 2 that calls 127.0.0.2 "Windows"), greylist_os ^windows$.
 BLOCKED=/linux/ scenario greylist
 mkdir -p "$D/gl" "$D/gl24" "$D/glw" "$D/gla" "$D/glv2"
-conf "$D/conf" "mode hold" "greylist_os windows|linux" "greylist_delay 2" "greylist_window 24h" "greylist_expire 36d" \
-    "greylist_dir $D/gl" "exempt $WIN_EX/32"
-conf "$D/conf24" "mode hold" "action close" "greylist_os windows" "greylist_delay 2s" "greylist_dir $D/gl24" \
-    "greylist_v4_prefix 24" "greylist_text Greylisted by network, retry in a while"
-conf "$D/confw" "mode hold" "greylist_os windows" "greylist_delay 1s" "greylist_window 1s" "greylist_dir $D/glw"
-conf "$D/confa" "mode async" "greylist_os windows" "greylist_delay 2s" "greylist_dir $D/gla"
-conf "$D/confv2" "socket $D/p0f2.sock" "version 2" "mode hold" "greylist_os ^windows\$" "greylist_delay 2s" \
-    "greylist_dir $D/glv2"
+conf_lines "mode hold" "greylist_os windows|linux" "greylist_delay 2" "greylist_window 24h" "greylist_expire 36d" \
+    "greylist_dir $D/gl" "exempt $WIN_EX/32" >"$D/conf"
+conf_lines "mode hold" "action close" "greylist_os windows" "greylist_delay 2s" "greylist_dir $D/gl24" \
+    "greylist_v4_prefix 24" "greylist_text Greylisted by network, retry in a while" >"$D/conf24"
+conf_lines "mode hold" "greylist_os windows" "greylist_delay 1s" "greylist_window 1s" "greylist_dir $D/glw" >"$D/confw"
+conf_lines "mode async" "greylist_os windows" "greylist_delay 2s" "greylist_dir $D/gla" >"$D/confa"
+conf_lines "socket $D/p0f2.sock" "version 2" "mode hold" "greylist_os ^windows\$" "greylist_delay 2s" \
+    "greylist_dir $D/glv2" >"$D/confv2"
 start_p0f "${HOSTS[@]}"
-spawn "$TOOLS/fake_p0f" --v2 --socket "$D/p0f2.sock" --ready-file "$D/p0f2.ready" \
-    --host "$WIN" --os Windows --flavor "XP/2000 (RFC1323+, w+, tstamp-)" 2>>"$D/fake_p0f2.err"
-V2_PID=$!
-wait_for 5 test -e "$D/p0f2.ready" || echo "# $S: fake_p0f --v2 did not start"
+P0F=p0f2 start_p0f --v2 --host "$WIN" --os Windows --flavor "XP/2000 (RFC1323+, w+, tstamp-)"
 PA=$PORT PB=$((PORT + 1)) PC=$((PORT + 2)) PW=$((PORT + 3)) PY=$((PORT + 4)) PV=$((PORT + 5))
-start_srv A loop "$PA" "$D/conf"
-start_srv B epoll "$PB" "$D/conf"
-start_srv C epoll "$PC" "$D/conf24"
-start_srv W loop "$PW" "$D/confw"
-start_srv Y loop "$PY" "$D/confa"
-start_srv V loop "$PV" "$D/confv2"
+start_srv A loop "127.0.0.1:$PA"
+start_srv B epoll "127.0.0.1:$PB"
+CONF=$D/conf24 start_srv C epoll "127.0.0.1:$PC"
+CONF=$D/confw start_srv W loop "127.0.0.1:$PW"
+CONF=$D/confa start_srv Y loop "127.0.0.1:$PY"
+CONF=$D/confv2 start_srv V loop "127.0.0.1:$PV"
 PID_A1=${SRV[A]} PID_B=${SRV[B]}
 CHECK=("$BUILD/p0fshim" check)
 
 t_first=$(now_ms)
 check "$S: first contact: 421 4.7.1 as the first line, then EOF" \
-    eval 'cl g1 "$PA" "$WIN" "first-line=421 4.7.1" --then eof && first_is g1 "$GREY" eof'
+    eval 'client g1 "first-line=421 4.7.1" "$WIN" --connect "127.0.0.1:$PA" --then eof && first_is g1 "$GREY" eof'
 check "$S: ... logged verdict=greylist action=tempfail reply=\"421 4.7.1 ...\"" \
     has_line "$(conn "$WIN" greylist "$PA") $WIN_GENRE action=tempfail reply=\"$(re "$GREY")\"\$"
 check "$S: a retry before the delay: greylisted again" \
-    eval 'cl g2 "$PA" "$WIN" "first-line=421 4.7.1" --then eof && first_is g2 "$GREY" eof'
+    eval 'client g2 "first-line=421 4.7.1" "$WIN" --connect "127.0.0.1:$PA" --then eof && first_is g2 "$GREY" eof'
 check "$S: ... verdict=greylist again (2 lines)" eval 'wait_for 3 count_is "$(conn "$WIN" greylist "$PA")" 2'
 check "$S: a blocked OS that greylist_os also matches is blocked (554), not greylisted" \
-    eval 'cl lin "$PA" "$LIN" "first-line=554 5.7.1" --then eof && has_line "$(conn "$LIN" block "$PA") .*action=reject "'
+    eval 'client lin "first-line=554 5.7.1" "$LIN" --connect "127.0.0.1:$PA" --then eof && has_line "$(conn "$LIN" block "$PA") .*action=reject "'
 check "$S: an OS greylist_os does not match is served at once" \
-    eval 'cl bsd "$PA" "$BSD" "first-line=220 " --then quit && has_line "$(conn "$BSD" allow "$PA") os=\"FreeBSD\".*total_conn=1\$"'
+    eval 'client bsd "first-line=220 " "$BSD" --connect "127.0.0.1:$PA" --then quit && has_line "$(conn "$BSD" allow "$PA") os=\"FreeBSD\".*total_conn=1\$"'
 check "$S: an exempt windows host bypasses greylisting: served" \
-    eval 'cl ex "$PA" "$WIN_EX" "first-line=220 " --then quit && has_line "$(conn "$WIN_EX" exempt "$PA") .*exempt=\"127\.0\.0\.9/32\"\$"'
+    eval 'client ex "first-line=220 " "$WIN_EX" --connect "127.0.0.1:$PA" --then quit && has_line "$(conn "$WIN_EX" exempt "$PA") .*exempt=\"127\.0\.0\.9/32\"\$"'
 check "$S: a host p0f does not know is never greylisted: served when hold_ms (50) runs out" \
-    eval 'cl unk "$PA" "$UNK" "first-line=220 " --then quit && between "$(field unk ms)" 40 200'
+    eval 'client unk "first-line=220 " "$UNK" --connect "127.0.0.1:$PA" --then quit && between "$(field unk ms)" 40 200'
 check "$S: p0f v2: greylist_os matches p0f 2's genre (\"Windows\"): 421 4.7.1" \
-    eval 'cl v1 "$PV" "$WIN" "first-line=421 4.7.1" --then eof &&
+    eval 'client v1 "first-line=421 4.7.1" "$WIN" --connect "127.0.0.1:$PV" --then eof &&
           has_line "$(conn "$WIN" greylist "$PV") v2_genre=\"Windows\" .*action=tempfail reply=\"$(re "$GREY")\"\$"'
 check "$S: server A: first contact of another host (seen by A only)" \
-    eval 'cl b1 "$PA" "$WIN_B" "first-line=421 4.7.1" --then eof'
+    eval 'client b1 "first-line=421 4.7.1" "$WIN_B" --connect "127.0.0.1:$PA" --then eof'
 check "$S: /24 server: first contact, 421 4.7.1 with greylist_text (action close does not apply)" \
-    eval 'cl c1 "$PC" "$WIN" "first-line=421 4.7.1" --then eof &&
+    eval 'client c1 "first-line=421 4.7.1" "$WIN" --connect "127.0.0.1:$PC" --then eof &&
           first_is c1 "421 4.7.1 Greylisted by network, retry in a while" eof'
-check "$S: window server: first contact greylisted" cl w1 "$PW" "$WIN_W" "first-line=421 4.7.1" --then eof
+check "$S: window server: first contact greylisted" client w1 "first-line=421 4.7.1" "$WIN_W" --connect "127.0.0.1:$PW" --then eof
 check "$S: async server: the connection is shut, no reply of the shim's (the banner may come first)" \
-    eval 'cl y1 "$PY" "$WIN" "first-line=220 " --then eof;
+    eval 'client y1 "first-line=220 " "$WIN" --connect "127.0.0.1:$PY" --then eof;
           grep -Eq "^result=(eof|first_line ms=[0-9]+ line=\"$BANNER\" then=eof) " "$D/client-y1.out"'
 check "$S: async server: verdict=greylist action=close, no reply" \
     has_line "$(conn "$WIN" greylist "$PY") $WIN_GENRE action=close cutoff=in_time client_sent=0\$"
@@ -464,37 +374,37 @@ check "$S: p0fshim check names the reply and the action" \
     grep -q "the client gets \"$(re "$GREY")\" and is closed (action tempfail)" "$D/check-early.out"
 stop_srv A
 check "$S: A accepted only the FreeBSD, the exempt and the unknown host's connection" accepted_is A 3 3
-start_srv A loop "$PA" "$D/conf"
+start_srv A loop "127.0.0.1:$PA"
 PID_A2=${SRV[A]}
 
 # Wait for the delay (whole seconds: a series that began at t passes from t+2 on).
 left=$((2200 - ($(now_ms) - t_first)))
 [ "$left" -gt 0 ] && sleep_ms "$left"
 check "$S: after the delay and a restart of A: the banner, QUIT answered" \
-    eval 'cl g3 "$PA" "$WIN" "first-line=220 " --then quit && first_is g3 "$BANNER" quit'
+    eval 'client g3 "first-line=220 " "$WIN" --connect "127.0.0.1:$PA" --then quit && first_is g3 "$BANNER" quit'
 check "$S: ... verdict=pass_greylist greylist_wait_s=2 or 3, from the restarted process" \
     from_pid "$PID_A2" "$(conn "$WIN" pass_greylist "$PA") $WIN_GENRE greylist_wait_s=[23]\$"
 check "$S: the next connection: pass_greylist without a wait (good)" \
-    eval 'cl g4 "$PA" "$WIN" served --hold-ms 0 && wait_for 3 count_is "$(conn "$WIN" pass_greylist "$PA") $WIN_GENRE\$" 1'
+    eval 'client g4 served "$WIN" --connect "127.0.0.1:$PA" --hold-ms 0 && wait_for 3 count_is "$(conn "$WIN" pass_greylist "$PA") $WIN_GENRE\$" 1'
 check "$S: server B passes the host A greylisted (shared store, another process)" \
-    eval 'cl b2 "$PB" "$WIN_B" "first-line=220 " --then quit &&
+    eval 'client b2 "first-line=220 " "$WIN_B" --connect "127.0.0.1:$PB" --then quit &&
           from_pid "$PID_B" "$(conn "$WIN_B" pass_greylist "$PB") .*greylist_wait_s=[23]\$"'
 check "$S: A and B are two processes" [ "$PID_A1" != "$PID_B" ] && [ "$PID_A2" != "$PID_B" ]
 check "$S: /32 keying: $WIN24 (same /24 as $WIN) is a first contact on A" \
-    eval 'cl a24 "$PA" "$WIN24" "first-line=421 4.7.1" --then eof && has_line "$(conn "$WIN24" greylist "$PA")"'
+    eval 'client a24 "first-line=421 4.7.1" "$WIN24" --connect "127.0.0.1:$PA" --then eof && has_line "$(conn "$WIN24" greylist "$PA")"'
 check "$S: /24 keying: $WIN24 passes on the /24 server, on $WIN's record" \
-    eval 'cl c2 "$PC" "$WIN24" "first-line=220 " --then quit &&
+    eval 'client c2 "first-line=220 " "$WIN24" --connect "127.0.0.1:$PC" --then quit &&
           has_line "$(conn "$WIN24" pass_greylist "$PC") .*greylist_wait_s=[23]\$"'
 check "$S: /24 keying: $WIN_NET (another /24) is a first contact" \
-    eval 'cl c3 "$PC" "$WIN_NET" "first-line=421 4.7.1" --then eof && has_line "$(conn "$WIN_NET" greylist "$PC") .*action=tempfail "'
+    eval 'client c3 "first-line=421 4.7.1" "$WIN_NET" --connect "127.0.0.1:$PC" --then eof && has_line "$(conn "$WIN_NET" greylist "$PC") .*action=tempfail "'
 check "$S: window 1 s passed without a retry: greylisted again (a new series)" \
-    eval 'cl w2 "$PW" "$WIN_W" "first-line=421 4.7.1" --then eof && wait_for 3 count_is "$(conn "$WIN_W" greylist "$PW")" 2'
+    eval 'client w2 "first-line=421 4.7.1" "$WIN_W" --connect "127.0.0.1:$PW" --then eof && wait_for 3 count_is "$(conn "$WIN_W" greylist "$PW")" 2'
 check "$S: the unknown host's line: verdict=unknown, never greylist" \
     eval 'has_line "$(conn "$UNK" unknown "$PA") reason=\"no match\"\$" && no_line "remote=$(re "$UNK"):.*greylist"'
 check "$S: p0f v2: the retry passes (pass_greylist greylist_wait_s)" \
-    eval 'cl v2 "$PV" "$WIN" "first-line=220 " --then quit &&
+    eval 'client v2 "first-line=220 " "$WIN" --connect "127.0.0.1:$PV" --then quit &&
           has_line "$(conn "$WIN" pass_greylist "$PV") v2_genre=\"Windows\" .*greylist_wait_s=[23]\$"'
-check "$S: async server: the retry is served (full dialog)" cl y2 "$PY" "$WIN" served --hold-ms 300
+check "$S: async server: the retry is served (full dialog)" client y2 served "$WIN" --connect "127.0.0.1:$PY" --hold-ms 300
 check "$S: async server: pass_greylist greylist_wait_s, no action" \
     has_line "$(conn "$WIN" pass_greylist "$PY") $WIN_GENRE greylist_wait_s=[23]\$"
 "${CHECK[@]}" "$WIN" --config "$D/conf" >"$D/check-good.out" 2>&1
@@ -505,7 +415,7 @@ check "$S: p0fshim check: exit 0, verdict pass_greylist, known as good" \
           { sed "s/^/#   /" "$D/check-good.out"; false; }'
 check "$S: no diagnostics at all" no_line 'level='
 for s in A B C W Y V; do stop_srv "$s"; done
-kill "$V2_PID" 2>/dev/null; wait "$V2_PID" 2>/dev/null
+stop_p0f p0f2
 check "$S: accepted: A (restarted) 2, B 1, C 1, W 0, Y 2 (async accepts everything), V 1" \
     eval 'accepted_is A 2 && accepted_is B 1 && accepted_is C 1 && accepted_is W 0 && accepted_is Y 2 && accepted_is V 1'
 
@@ -516,21 +426,21 @@ mkdir -p "$RUN" "$D/gl-ro" "$D/gl-bad"
 chown 65534:65534 "$RUN"                      # the unprivileged server writes its ready/stats files here
 chmod 755 "$D/gl-ro"                          # owned by root: nobody cannot create lock.mdb in it
 head -c 65536 /dev/urandom >"$D/gl-bad/data.mdb"
-conf "$D/conf-ro" "mode hold" "greylist_os windows" "greylist_dir $D/gl-ro"
-conf "$D/conf-bad" "mode hold" "greylist_os windows" "greylist_dir $D/gl-bad"
-conf "$D/conf-none" "mode hold" "greylist_os windows" "greylist_dir $D/gl-missing"
+conf_lines "mode hold" "greylist_os windows" "greylist_dir $D/gl-ro" >"$D/conf-ro"
+conf_lines "mode hold" "greylist_os windows" "greylist_dir $D/gl-bad" >"$D/conf-bad"
+conf_lines "mode hold" "greylist_os windows" "greylist_dir $D/gl-missing" >"$D/conf-none"
 mkdir -p "$D/gl-short"
-conf "$D/conf-short" "mode hold" "greylist_os windows" "greylist_dir $D/gl-short" "greylist_delay 10m" "greylist_window 5m"
+conf_lines "mode hold" "greylist_os windows" "greylist_dir $D/gl-short" "greylist_delay 10m" "greylist_window 5m" >"$D/conf-short"
 start_p0f "${HOSTS[@]}"
-start_srv ro epoll "$PORT" "$D/conf-ro" setpriv --reuid=65534 --regid=65534 --clear-groups
-start_srv bad loop $((PORT + 1)) "$D/conf-bad"
-start_srv none loop $((PORT + 2)) "$D/conf-none"
-start_srv short loop $((PORT + 3)) "$D/conf-short"
+SRV_USER=65534 CONF=$D/conf-ro start_srv ro epoll "127.0.0.1:$PORT"
+CONF=$D/conf-bad start_srv bad loop "127.0.0.1:$((PORT + 1))"
+CONF=$D/conf-none start_srv none loop "127.0.0.1:$((PORT + 2))"
+CONF=$D/conf-short start_srv short loop "127.0.0.1:$((PORT + 3))"
 for s in ro bad none short; do
     case $s in ro) port=$PORT ;; bad) port=$((PORT + 1)) ;; none) port=$((PORT + 2)) ;; short) port=$((PORT + 3)) ;; esac
     pid=${SRV[$s]}
     check "$S: $s: windows client is served (fail open), twice" \
-        eval 'cl $s-1 "$port" "$WIN" "first-line=220 " --then quit && cl $s-2 "$port" "$WIN" served --hold-ms 0'
+        eval 'client $s-1 "first-line=220 " "$WIN" --connect "127.0.0.1:$port" --then quit && client $s-2 served "$WIN" --connect "127.0.0.1:$port" --hold-ms 0'
     check "$S: $s: verdict=allow, twice" eval 'wait_for 3 count_is "$(conn "$WIN" allow "$port")" 2'
     check "$S: $s: exactly one error line from the process" \
         eval '[ "$(grep -c "p0fshim\[$pid\]: level=error" "$(L)")" -eq 1 ]'
@@ -572,16 +482,16 @@ mkdir -p "$D/gl"
 # LMDB commits to disk, one process at a time, on the shim's worker thread: under this load a
 # verdict can take longer than the default hold_ms (up to a few hundred ms on this machine's
 # disk), and such a connection would go to the server and be shut asynchronously instead.
-TMO=3000 conf "$D/conf" "mode hold" "hold_ms 2000" "greylist_os windows" "greylist_delay 2s" "greylist_dir $D/gl"
+TMO=3000 conf_lines "mode hold" "hold_ms 2000" "greylist_os windows" "greylist_delay 2s" "greylist_dir $D/gl" >"$D/conf"
 start_p0f "${MANY[@]}"
 for k in $(seq 0 $((K - 1))); do
     model=loop; [ $((k % 2)) -eq 1 ] && model=epoll
-    start_srv "s$k" "$model" $((PORT + k)) "$D/conf"
+    start_srv "s$k" "$model" "127.0.0.1:$((PORT + k))"
 done
 burst_round() {
     local round=$1 expect=$2 k pids=()
     for k in $(seq 0 $((K - 1))); do
-        "$TOOLS/burst" --connect "127.0.0.1:$((PORT + k))" --bind 127.1.0.1 --spread $N --count $N \
+        "$HELPERS/burst" --connect "127.0.0.1:$((PORT + k))" --bind 127.1.0.1 --spread $N --count $N \
             --concurrency 50 --expect "$expect" --hold-ms 0 >"$D/burst-$round-$k.out" 2>&1 &
         pids+=($!)
     done

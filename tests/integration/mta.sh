@@ -12,20 +12,19 @@
 # (a set-user-ID copy of the library in /usr/lib/<multiarch>/, a temporary /etc/p0fshim) and 8
 # (a temporary system account for p0f -u); both are undone by the cleanup hooks, and at once.
 # KEEP_WORK=1 keeps the scratch directory; P0FSHIM_MTA_PORT_BASE moves the ports (default 43000).
-source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/../scenario.sh"
 # lib.sh cleans up on EXIT: make INT/TERM/HUP exit through it too.
 trap 'exit 130' INT
 trap 'exit 143' TERM HUP
 
 require_root
-for f in "$LIB" "$TOOLS/fake_p0f" "$TOOLS/testsrv" "$TOOLS/testclient" "$TOOLS/logsink"; do
-    [ -e "$f" ] || fail_now "$f is missing (run make)"
-done
+require_built "$LIB" "$HELPERS/fake_p0f" "$HELPERS/testsrv" "$HELPERS/testclient" "$HELPERS/logsink" \
+    "$HELPERS/fdlaunch"
 command -v tcpserver >/dev/null || fail_now "tcpserver is missing (apt-get install ucspi-tcp)"
-"$TOOLS/testsrv" --help 2>&1 | grep -q -- --clearenv || fail_now "$TOOLS/testsrv has no --clearenv (run make)"
+"$HELPERS/testsrv" --help 2>&1 | grep -q -- --clearenv || fail_now "$HELPERS/testsrv has no --clearenv (run make)"
 
 PORT_BASE=${P0FSHIM_MTA_PORT_BASE:-43000}
-TMO=400
+DEFAULT_TMO=400
 WIN=127.0.0.2 LIN=127.0.0.3
 HOSTS=(--host "$WIN" --os Windows --flavor "NT kernel" --match exact --dist 0 --link Ethernet --total 3
        --host "$LIN" --os Linux --flavor "3.11 and newer" --match generic --dist 1 --link Ethernet)
@@ -33,162 +32,7 @@ SCRIPTS=$TOP/scripts
 T_START=$SECONDS
 echo "# scratch directory $WORK"
 
-re() { printf '%s' "$1" | sed 's/[][\.*^$+?(){}|/]/\\&/g'; }   # literal -> grep -E pattern
-sleep_ms() { sleep "$(printf '%d.%03d' $(($1 / 1000)) $(($1 % 1000)))"; }
-
-# ---- a launcher for inetd / systemd Accept=yes style sockets --------------------------------------
-# fdlaunch accepts one connection itself (so the server side of a real TCP connection is what the
-# program gets) and execs the program with it on the fds asked for.
-mkdir -p "$WORK/bin"
-cat >"$WORK/bin/fdlaunch.c" <<'EOF'
-/* fdlaunch: accept one TCP connection and exec a program with the connected socket on chosen
- * fds, as inetd (fd 0 and 1) or systemd Accept=yes (fd 3, LISTEN_FDS=1, LISTEN_PID) do.
- *   fdlaunch --listen IP:PORT --ready FILE --peer FILE [--fds 0,1] [--listen-fds [PID]] -- PROG...
- * --ready is created once listening; --peer receives "remote=IP:PORT local=IP:PORT" of the
- * accepted connection (from accept and getsockname, not from the program under test).
- * --listen-fds sets LISTEN_FDS=1 and LISTEN_PID (its own pid, which the program keeps across
- * exec, or the PID given). fd 0 is /dev/null unless listed. Exit 3 if nobody connects in 10 s. */
-#include <arpa/inet.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
-static void die(const char *what)
-{
-    fprintf(stderr, "fdlaunch: %s: %s\n", what, strerror(errno));
-    exit(2);
-}
-
-static void put(const char *path, const char *text)
-{
-    char tmp[4096];
-    FILE *f;
-    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-    if ((f = fopen(tmp, "w")) == NULL || fputs(text, f) < 0 || fclose(f) != 0 || rename(tmp, path) != 0)
-        die(path);
-}
-
-static void fmt(const struct sockaddr_in *sin, char *out, size_t size)
-{
-    char ip[INET_ADDRSTRLEN];
-    inet_ntop(AF_INET, &sin->sin_addr, ip, sizeof(ip));
-    snprintf(out, size, "%s:%u", ip, (unsigned)ntohs(sin->sin_port));
-}
-
-int main(int argc, char **argv)
-{
-    const char *listen_at = NULL, *ready = NULL, *peer = NULL, *fds = "0,1", *listen_pid = NULL;
-    int want[64] = {0}, i, one = 1, lfd, cfd, listen_fds = 0;
-    struct sockaddr_in sin, rem, loc;
-    socklen_t len;
-    char buf[256], r[64], l[64], *colon;
-
-    for (i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
-        if (strcmp(argv[i], "--listen") == 0 && i + 1 < argc) listen_at = argv[++i];
-        else if (strcmp(argv[i], "--ready") == 0 && i + 1 < argc) ready = argv[++i];
-        else if (strcmp(argv[i], "--peer") == 0 && i + 1 < argc) peer = argv[++i];
-        else if (strcmp(argv[i], "--fds") == 0 && i + 1 < argc) fds = argv[++i];
-        else if (strcmp(argv[i], "--listen-fds") == 0) {
-            listen_fds = 1;
-            if (i + 1 < argc && argv[i + 1][0] >= '0' && argv[i + 1][0] <= '9') listen_pid = argv[++i];
-        } else { fprintf(stderr, "fdlaunch: bad argument %s\n", argv[i]); return 2; }
-    }
-    int cmd = i + 1;
-    if (cmd >= argc || listen_at == NULL || ready == NULL || peer == NULL) {
-        fputs("usage: fdlaunch --listen IP:PORT --ready FILE --peer FILE [--fds 0,1] [--listen-fds [PID]] -- PROG...\n", stderr);
-        return 2;
-    }
-    for (const char *p = fds; *p; ) {
-        char *end;
-        long n = strtol(p, &end, 10);
-        if (end == p || n < 0 || n >= 64) { fputs("fdlaunch: bad --fds\n", stderr); return 2; }
-        want[n] = 1;
-        p = *end == ',' ? end + 1 : end;
-    }
-    /* fds 0-2 open, so that the sockets get numbers above them */
-    for (int nul = open("/dev/null", O_RDWR); nul >= 0 && nul <= 2; nul = open("/dev/null", O_RDWR))
-        ;
-    snprintf(buf, sizeof(buf), "%s", listen_at);
-    if ((colon = strrchr(buf, ':')) == NULL) { fputs("fdlaunch: IP:PORT\n", stderr); return 2; }
-    *colon = '\0';
-    memset(&sin, 0, sizeof(sin));
-    sin.sin_family = AF_INET;
-    sin.sin_port = htons((unsigned short)atoi(colon + 1));
-    if (inet_pton(AF_INET, buf, &sin.sin_addr) != 1) { fputs("fdlaunch: bad IPv4 address\n", stderr); return 2; }
-    if ((lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0) die("socket");
-    setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    if (bind(lfd, (struct sockaddr *)&sin, sizeof(sin)) != 0) die("bind");
-    if (listen(lfd, 4) != 0) die("listen");
-    put(ready, "listening\n");
-    struct pollfd pfd = {.fd = lfd, .events = POLLIN};
-    if (poll(&pfd, 1, 10000) != 1) { fputs("fdlaunch: nobody connected\n", stderr); return 3; }
-    len = sizeof(rem);
-    if ((cfd = accept4(lfd, (struct sockaddr *)&rem, &len, SOCK_CLOEXEC)) < 0) die("accept");
-    len = sizeof(loc);
-    if (getsockname(cfd, (struct sockaddr *)&loc, &len) != 0) die("getsockname");
-    fmt(&rem, r, sizeof(r));
-    fmt(&loc, l, sizeof(l));
-    snprintf(buf, sizeof(buf), "remote=%s local=%s\n", r, l);
-    put(peer, buf);
-    close(lfd);
-    if (!want[0]) {
-        int nul = open("/dev/null", O_RDONLY);
-        if (nul < 0 || dup2(nul, 100) < 0) die("/dev/null");
-        close(nul);
-    }
-    for (i = 0; i < 64; i++)
-        if (want[i] && (dup2(cfd, i) < 0 || fcntl(i, F_SETFD, 0) != 0)) die("dup2");
-    if (!want[0] && (dup2(100, 0) < 0 || close(100) != 0)) die("dup2 /dev/null");
-    for (i = 3; i < 1024; i++)
-        if (!(i < 64 && want[i])) close(i);
-    if (listen_fds) {
-        snprintf(buf, sizeof(buf), "%ld", (long)getpid());
-        setenv("LISTEN_FDS", "1", 1);
-        setenv("LISTEN_PID", listen_pid ? listen_pid : buf, 1);
-    }
-    execvp(argv[cmd], argv + cmd);
-    die(argv[cmd]);
-    return 2;
-}
-EOF
-gcc -O2 -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -o "$WORK/bin/fdlaunch" "$WORK/bin/fdlaunch.c" \
-    2>"$WORK/bin/fdlaunch.err" || fail_now "cannot build fdlaunch: $(cat "$WORK/bin/fdlaunch.err")"
-FDLAUNCH=$WORK/bin/fdlaunch
-
-# ---- scenario plumbing (as in run.sh) --------------------------------------------------------------
-S= D= PORT= P0F_PID= SINK_PID= SRV_PID=
-SCENARIO_NO=0
-
-scenario() {
-    end_scenario
-    BLOCKED=/windows/ scenario_dir "$1" 4
-}
-
-end_scenario() {
-    local pid
-    for pid in $SRV_PID $P0F_PID $SINK_PID; do kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; done
-    SRV_PID= P0F_PID= SINK_PID=
-}
-
-# conf_lines [LINE...]: the scenario's settings (socket, ports, log, blocked file) plus LINEs.
-conf_lines() {
-    echo "# p0fshim mta.sh scenario $S"
-    echo "socket $D/p0f.sock"
-    echo "ports ${PORTS:-$PORT}"
-    echo "timeout_ms $TMO"
-    echo "log_socket ${LOGSOCK:-$D/log.sock}"
-    echo "blocked_os_file $D/blocked"
-    [ $# -gt 0 ] && printf '%s\n' "$@"
-    return 0
-}
-write_conf() { conf_lines "$@" >"$D/conf"; }
-
+# ---- helpers of this file ----------------------------------------------------------------------------
 # from_policy FILE: a sample config from policy/ with the scenario's socket, ports, log and
 # blocked file put in (every other line, `programs` above all, as shipped).
 from_policy() {
@@ -197,56 +41,6 @@ from_policy() {
         -e "s|^blocked_os_file .*|blocked_os_file $D/blocked|" "$1"
 }
 
-start_p0f() {
-    rm -f "$D/p0f.ready"
-    spawn "$TOOLS/fake_p0f" --socket "$D/p0f.sock" --query-log "$D/qlog" \
-        --ready-file "$D/p0f.ready" "$@" 2>>"$D/fake_p0f.err"
-    P0F_PID=$!
-    wait_for 5 test -e "$D/p0f.ready" || echo "# $S: fake_p0f did not start"
-}
-
-# start_clean CMD...: run CMD in the background with fds 0-2 only (0 = /dev/null), so fd censuses
-# show just its own; sets SRV_PID (env and exec keep the pid).
-start_clean() {
-    spawn bash -c 'for f in /proc/$$/fd/*; do n=${f##*/}; [ "$n" -gt 2 ] && eval "exec $n>&-"; done; exec "$@"' \
-        clean "$@" </dev/null 2>>"$D/server.err"
-    SRV_PID=$!
-}
-
-# start_srv MODEL [testsrv ARGS...]: testsrv under the shim with the scenario's config.
-start_srv() {
-    local model=$1; shift
-    rm -f "$D/ready"
-    start_clean env LD_PRELOAD="$LIB" P0FSHIM_CONFIG="$D/conf" "$TOOLS/testsrv" --model "$model" \
-        --listen "127.0.0.1:$PORT" --ready-file "$D/ready" --stats-file "$D/stats" "$@"
-    wait_for 5 test -e "$D/ready" || echo "# $S: testsrv did not get ready"
-}
-
-stop_srv() {
-    local rc=0
-    kill "$SRV_PID" 2>/dev/null
-    wait "$SRV_PID" 2>/dev/null || rc=$?
-    SRV_PID=
-    check "$S: server exits cleanly on SIGTERM" [ "$rc" -eq 0 ]
-}
-
-# client TAG EXPECT BIND [testclient ARGS...]: to 127.0.0.1:$PORT unless --connect is given later.
-client() {
-    local tag=$1 expect=$2 bind=$3; shift 3
-    "$TOOLS/testclient" --connect "127.0.0.1:$PORT" --bind "$bind" --expect "$expect" "$@" \
-        >"$D/client-$tag.out" 2>&1
-}
-
-L() { echo "${LOGTXT:-$D/log.txt}"; }
-# conn IP VERDICT [LOCAL] [PID]: a connection line's beginning.
-conn() {
-    echo "p0fshim\[${4:-[0-9]+}\]: remote=$(re "$1"):[0-9]+ local=$(re "${3:-127.0.0.1:$PORT}") verdict=$2 ms=[0-9]+"
-}
-has_line() { wait_for 3 log_has "$(L)" "$1"; }
-count_is() { [ "$(log_count "$(L)" "$1")" -eq "$2" ]; }
-lines_is() { [ "$(wc -l <"$(L)")" -eq "$1" ]; }
-no_line() { ! log_has "$(L)" "$1"; }
-settle() { sleep_ms $((TMO + 200)); }
 port_listening() { ss -Hltn "sport = :$1" 2>/dev/null | grep -q LISTEN; }
 alive() { local st; st=$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null); [ -n "$st" ] && [ "$st" != Z ]; }   # not a zombie
 has_lib() { grep -q "$2" "/proc/$1/maps" 2>/dev/null; }          # has_lib PID NAME
@@ -292,10 +86,12 @@ sock_census() {
 auxv_secure() {
     od -An -v -t u8 -w16 "/proc/$1/auxv" 2>/dev/null | awk '$1 == 23 { print $2; found = 1 } END { if (!found) print "none" }'
 }
-# launch [fdlaunch ARGS...] -- PROG...: fdlaunch on 127.0.0.1:$PORT in the background (LAUNCH_PID).
+# launch [fdlaunch ARGS...] -- PROG...: fdlaunch on 127.0.0.1:$PORT in the background (LAUNCH_PID):
+# it accepts one connection itself and execs PROG with it on the fds asked for, as inetd or
+# systemd's Accept=yes do.
 launch() {
     rm -f "$D/launch.ready" "$D/peer"
-    spawn "$FDLAUNCH" --listen "127.0.0.1:$PORT" --ready "$D/launch.ready" --peer "$D/peer" "$@" \
+    spawn "$HELPERS/fdlaunch" --listen "127.0.0.1:$PORT" --ready "$D/launch.ready" --peer "$D/peer" "$@" \
         2>>"$D/launch.err"
     LAUNCH_PID=$!
     wait_for 5 test -e "$D/launch.ready" || echo "# $S: fdlaunch did not start"
@@ -310,9 +106,9 @@ scenario tcpserver-shim
 from_policy "$TOP/policy/tcpserver.conf" >"$D/conf"
 check "$S: policy/tcpserver.conf names tcpserver" grep -qx 'programs tcpserver' "$D/conf"
 start_p0f "${HOSTS[@]}"
-start_clean env LD_PRELOAD="$LIB" P0FSHIM_CONFIG="$D/conf" \
-    tcpserver -R -H -l0 127.0.0.1 "$PORT" "$TOOLS/testsrv" --model inetd
-TCPS=$SRV_PID SRV_PID=
+start_clean tcpserver env LD_PRELOAD="$LIB" P0FSHIM_CONFIG="$D/conf" \
+    tcpserver -R -H -l0 127.0.0.1 "$PORT" "$HELPERS/testsrv" --model inetd
+TCPS=$SRV_PID
 wait_for 5 port_listening "$PORT" || echo "# $S: tcpserver is not listening"
 check "$S: tcpserver has the library loaded" has_lib "$TCPS" libp0fshim.so
 check "$S: windows client is closed" client win closed "$WIN"
@@ -335,27 +131,27 @@ settle
 check "$S: one line per connection, none from the service (3 lines, all p0fshim[$TCPS])" \
     eval 'lines_is 3 && count_is "p0fshim\[$TCPS\]: remote=" 3'
 lines_is 3 || show_log
-kill "$TCPS"; wait "$TCPS" 2>/dev/null
+stop_host tcpserver
 
 # Control: the same without `programs`: tcpserver and the service both judge the connection.
 grep -v '^programs ' "$D/conf" >"$D/conf-all"
 : >"$D/log.txt"
-start_clean env LD_PRELOAD="$LIB" P0FSHIM_CONFIG="$D/conf-all" \
-    tcpserver -R -H -l0 127.0.0.1 "$PORT" "$TOOLS/testsrv" --model inetd
-TCPS=$SRV_PID SRV_PID=
+start_clean tcpserver env LD_PRELOAD="$LIB" P0FSHIM_CONFIG="$D/conf-all" \
+    tcpserver -R -H -l0 127.0.0.1 "$PORT" "$HELPERS/testsrv" --model inetd
+TCPS=$SRV_PID
 wait_for 5 port_listening "$PORT"
 client lin2 served "$LIN"
 settle
 check "$S: control: without \`programs\` the service judges it again (2 lines, 2 pids)" \
     eval '[ "$(grep -oE "p0fshim\[[0-9]+\]" "$(L)" | sort -u | wc -l)" -eq 2 ] && lines_is 2'
-kill "$TCPS"; wait "$TCPS" 2>/dev/null
+stop_host tcpserver
 
 # scripts/tcpserver/run, as svscan would start it, with its settings from the environment:
 # tcpserver drops to nobody after binding, under the run script's 30 MB memory limit.
 scenario tcpserver-run
 from_policy "$TOP/policy/tcpserver.conf" >"$D/conf"
 start_p0f "${HOSTS[@]}"
-mkdir -p "$D/bin" && install -m 755 "$TOOLS/testsrv" "$LIB" "$D/bin/" && chmod 755 "$D" "$D/bin" && chmod 644 "$D/conf" "$D/blocked"
+mkdir -p "$D/bin" && install -m 755 "$HELPERS/testsrv" "$LIB" "$D/bin/" && chmod 755 "$D" "$D/bin" && chmod 644 "$D/conf" "$D/blocked"
 check "$S: run script passes sh -n and bash -n" eval 'sh -n "$SCRIPTS/tcpserver/run" && bash -n "$SCRIPTS/tcpserver/run"'
 spawn env P0FSHIM_LIB="$D/bin/libp0fshim.so" P0FSHIM_CONFIG="$D/conf" SMTPD="$D/bin/testsrv --model inetd" \
     IP=127.0.0.1 PORT="$PORT" QMAILDUID=65534 NOFILESGID=65534 LOCAL=0 RULES=/nonexistent \
@@ -383,7 +179,7 @@ start_p0f "${HOSTS[@]}"
 # execs testsrv with the library.
 spawn tcpserver -R -H -l0 127.0.0.1 "$PORT" sh -c \
     'echo "remote=$TCPREMOTEIP:$TCPREMOTEPORT local=$TCPLOCALIP:$TCPLOCALPORT" >>"$0"; exec "$@"' "$D/env.log" \
-    env LD_PRELOAD="$LIB" P0FSHIM_CONFIG="$D/conf" "$TOOLS/testsrv" --model inetd </dev/null 2>>"$D/tcpserver.err"
+    env LD_PRELOAD="$LIB" P0FSHIM_CONFIG="$D/conf" "$HELPERS/testsrv" --model inetd </dev/null 2>>"$D/tcpserver.err"
 TCPS=$!
 wait_for 5 port_listening "$PORT" || echo "# $S: tcpserver is not listening"
 check "$S: tcpserver itself runs without the library" eval '! has_lib "$TCPS" libp0fshim.so'
@@ -406,13 +202,13 @@ kill "$TCPS"; wait "$TCPS" 2>/dev/null
 scenario inetd-fd0
 write_conf "programs testsrv"
 start_p0f "${HOSTS[@]}"
-launch -- env LD_PRELOAD="$LIB" P0FSHIM_CONFIG="$D/conf" "$TOOLS/testsrv" --model inetd
+launch -- env LD_PRELOAD="$LIB" P0FSHIM_CONFIG="$D/conf" "$HELPERS/testsrv" --model inetd
 check "$S: windows client is closed" client win closed "$WIN"
 peer=$(peer_re)
 check "$S: block line with the accepted peer ($(cat "$D/peer"))" has_line \
     "p0fshim\[$LAUNCH_PID\]: $peer verdict=block ms=[0-9]+ os=\"Windows\""
 wait "$LAUNCH_PID"
-launch -- env LD_PRELOAD="$LIB" P0FSHIM_CONFIG="$D/conf" "$TOOLS/testsrv" --model inetd
+launch -- env LD_PRELOAD="$LIB" P0FSHIM_CONFIG="$D/conf" "$HELPERS/testsrv" --model inetd
 check "$S: linux client is served" client lin served "$LIN"
 peer=$(peer_re)
 check "$S: allow line with the accepted peer ($(cat "$D/peer"))" has_line \
@@ -420,7 +216,7 @@ check "$S: allow line with the accepted peer ($(cat "$D/peer"))" has_line \
 wait "$LAUNCH_PID"
 # TCP* variables win over getpeername when set (and not in secure mode: see section 6).
 launch -- env TCPREMOTEIP="$LIN" TCPREMOTEPORT=4242 TCPLOCALIP=127.0.0.1 TCPLOCALPORT="$PORT" \
-    LD_PRELOAD="$LIB" P0FSHIM_CONFIG="$D/conf" "$TOOLS/testsrv" --model inetd
+    LD_PRELOAD="$LIB" P0FSHIM_CONFIG="$D/conf" "$HELPERS/testsrv" --model inetd
 check "$S: a windows client announced by TCPREMOTEIP=$LIN is served" client win-env served "$WIN"
 check "$S: ... logged as remote=$LIN:4242 local=127.0.0.1:$PORT (allow)" has_line \
     "p0fshim\[$LAUNCH_PID\]: remote=$(re "$LIN"):4242 local=127\.0\.0\.1:$PORT verdict=allow ms=[0-9]+ os=\"Linux\""
@@ -432,18 +228,18 @@ check "$S: exactly 3 lines" lines_is 3
 # needs its line: a blocked one (the program exits on the EOF the shutdown causes) ...
 : >"$D/log.txt"
 for i in 1 2 3 4 5 6 7 8 9 10; do
-    launch -- env LD_PRELOAD="$LIB" P0FSHIM_CONFIG="$D/conf" "$TOOLS/testsrv" --model inetd
+    launch -- env LD_PRELOAD="$LIB" P0FSHIM_CONFIG="$D/conf" "$HELPERS/testsrv" --model inetd
     client "rep-$i" closed "$WIN"
     wait "$LAUNCH_PID"
 done
 settle
 check "$S: 10 blocked inetd sessions, 10 block lines (got $(log_count "$(L)" "verdict=block"))" count_is "verdict=block" 10
 # ... and a session that is over before p0f answers (here p0f answers 20 ms late).
-kill "$P0F_PID"; wait "$P0F_PID" 2>/dev/null
+stop_p0f
 start_p0f --delay-ms 20 "${HOSTS[@]}"
 : >"$D/log.txt"
 for i in 1 2 3 4 5; do
-    launch -- env LD_PRELOAD="$LIB" P0FSHIM_CONFIG="$D/conf" "$TOOLS/testsrv" --model inetd
+    launch -- env LD_PRELOAD="$LIB" P0FSHIM_CONFIG="$D/conf" "$HELPERS/testsrv" --model inetd
     client "quick-$i" served "$LIN" --hold-ms 0
     wait "$LAUNCH_PID"
 done
@@ -469,7 +265,7 @@ settle
 check "$S: no line for it" lines_is 1
 # StandardInput=socket as well: systemd then passes the same connection as fd 0, 1 and 3.
 : >"$D/log.txt"
-launch --fds 0,1,3 --listen-fds -- env LD_PRELOAD="$LIB" P0FSHIM_CONFIG="$D/conf" "$TOOLS/testsrv" --model inetd
+launch --fds 0,1,3 --listen-fds -- env LD_PRELOAD="$LIB" P0FSHIM_CONFIG="$D/conf" "$HELPERS/testsrv" --model inetd
 check "$S: fd 0+1+3 (StandardInput=socket): linux client is served" client lin served "$LIN"
 settle
 check "$S: fd 0+1+3: one connection, one log line (got $(wc -l <"$(L)"))" lines_is 1
@@ -484,7 +280,7 @@ scenario fork
 write_conf
 # p0f answers 30 ms late: every verdict lands after the parent closed its copy of the connection.
 start_p0f --delay-ms 30 "${HOSTS[@]}"
-start_srv fork
+start_srv testsrv fork "127.0.0.1:$PORT"
 check "$S: warm-up linux client is served" client warm served "$LIN" --hold-ms 0
 settle
 before=$(fd_count "$SRV_PID") kinds_before=$(fd_kinds "$SRV_PID")
@@ -516,22 +312,15 @@ check "$S: the serving child holds no fd of the shim but its log socket: $census
     eval '[ "${n_unix:-1}" -le 1 ] && [ "${n_other:-1}" -eq 0 ] && [[ "$census" != *unix-stream* ]]'
 wait "$cpid"
 check "$S: the held linux client is served" [ $? -eq 0 ]
-bad=0
-for i in $(seq 1 100); do
-    if [ $((i % 2)) -eq 0 ]; then
-        client storm closed "$WIN" || { bad=$((bad + 1)); cat "$D/client-storm.out"; }
-    else
-        client storm served "$LIN" --hold-ms 0 || { bad=$((bad + 1)); cat "$D/client-storm.out"; }
-    fi
-done
-check "$S: 100 connections: windows closed, linux served ($bad wrong)" [ "$bad" -eq 0 ]
+client_storm 100
+check "$S: 100 connections: windows closed, linux served ($STORM_BAD wrong)" [ "$STORM_BAD" -eq 0 ]
 settle
 after=$(fd_count "$SRV_PID")
 check "$S: parent fd count stable over 100 connections ($before -> $after)" [ "$after" -eq "$before" ]
 check "$S: parent fd kinds unchanged [$kinds_before]" [ "$(fd_kinds "$SRV_PID")" = "$kinds_before" ]
 check "$S: one line per connection (51 block, 52 allow)" \
     eval 'count_is "$(conn "$WIN" block)" 51 && count_is "$(conn "$LIN" allow)" 52 && lines_is 103'
-stop_srv
+stop_srv testsrv
 
 # =====================================================================================================
 # 4. A daemon that clears its environment after start (testsrv --clearenv)
@@ -539,13 +328,14 @@ stop_srv
 scenario clearenv
 write_conf "programs testsrv"
 start_p0f "${HOSTS[@]}"
-start_srv loop --clearenv
-check "$S: testsrv cleared its environment before accepting (ready: $(cat "$D/ready"))" grep -q ' environ=0$' "$D/ready"
+start_srv testsrv loop "127.0.0.1:$PORT" --clearenv
+check "$S: testsrv cleared its environment before accepting (ready: $(cat "$D/testsrv.ready"))" \
+    grep -q ' environ=0$' "$D/testsrv.ready"
 check "$S: windows client is closed" client win closed "$WIN"
 check "$S: linux client is served" client lin served "$LIN"
 check "$S: block line (config and log socket from load time)" has_line "$(conn "$WIN" block) os=\"Windows\""
 check "$S: allow line" has_line "$(conn "$LIN" allow) os=\"Linux\""
-stop_srv
+stop_srv testsrv
 
 # =====================================================================================================
 # 5. `programs`: a process not named is a pure pass-through
@@ -553,12 +343,11 @@ stop_srv
 scenario programs-other
 PORTS="$PORT $((PORT + 1))" write_conf "programs nosuchprogram"
 start_p0f "${HOSTS[@]}"
-start_srv loop
+start_srv testsrv loop "127.0.0.1:$PORT"
 SHIMMED=$SRV_PID
 rm -f "$D/ready2"
-start_clean "$TOOLS/testsrv" --model loop --listen "127.0.0.1:$((PORT + 1))" --ready-file "$D/ready2"
+start_clean plain "$HELPERS/testsrv" --model loop --listen "127.0.0.1:$((PORT + 1))" --ready-file "$D/ready2"
 PLAIN=$SRV_PID
-SRV_PID=$SHIMMED
 wait_for 5 test -e "$D/ready2"
 check "$S: the library is loaded in the shimmed server" has_lib "$SHIMMED" libp0fshim.so
 check "$S: ... and not in the plain one" eval '! has_lib "$PLAIN" libp0fshim.so'
@@ -574,8 +363,8 @@ check "$S: after connections: same fds ($(fd_count "$SHIMMED") [$k1s] vs $(fd_co
     eval '[ "$(fd_count "$SHIMMED")" -eq "$(fd_count "$PLAIN")" ] && [ "$k1s" = "$k1p" ]'
 check "$S: no log line" lines_is 0
 check "$S: p0f was never contacted" eval '! grep -q . "$D/qlog" 2>/dev/null'
-stop_srv
-kill "$PLAIN"; wait "$PLAIN" 2>/dev/null
+stop_srv testsrv
+stop_host plain
 
 # =====================================================================================================
 # 6. Secure-execution mode: a setgid daemon run by root (like Debian's Sendmail)
@@ -607,24 +396,19 @@ echo "# /etc/p0fshim existed before: $had_etc"
 mkdir -p /etc/p0fshim
 PORTS="$PORT $((PORT + 1))" conf_lines "programs testsrv" >/etc/p0fshim/p0fshim.conf
 : >"$D/log-env.txt"
-spawn "$TOOLS/logsink" "$D/log-env.sock" "$D/log-env.txt" 2>>"$D/logsink.err"
+spawn "$HELPERS/logsink" "$D/log-env.sock" "$D/log-env.txt" 2>>"$D/logsink.err"
 ENV_SINK=$!
 wait_for 5 test -S "$D/log-env.sock"
-PORTS="$PORT $((PORT + 1))" LOGSOCK=$D/log-env.sock conf_lines "programs testsrv" >"$D/env.conf"
+PORTS="$PORT $((PORT + 1))" CONF_LOGSOCK=$D/log-env.sock conf_lines "programs testsrv" >"$D/env.conf"
 install -m 4755 "$LIB" "$MULTIARCH_DIR/$SLIB"
 install -m 0755 "$LIB" "$MULTIARCH_DIR/$NOSUID_LIB"
 mkdir -p "$D/sgid" "$D/suid"
-install -m 0755 "$TOOLS/testsrv" "$D/sgid/testsrv"
+install -m 0755 "$HELPERS/testsrv" "$D/sgid/testsrv"
 chgrp mail "$D/sgid/testsrv" && chmod 2755 "$D/sgid/testsrv"
 start_p0f "${HOSTS[@]}"
 
 # secure_srv LD_PRELOAD-VALUE: the setgid testsrv, run by root, with P0FSHIM_CONFIG=env.conf.
-secure_srv() {
-    rm -f "$D/ready"
-    start_clean env LD_PRELOAD="$1" P0FSHIM_CONFIG="$D/env.conf" "$D/sgid/testsrv" --model loop \
-        --listen "127.0.0.1:$PORT" --ready-file "$D/ready"
-    wait_for 5 test -e "$D/ready" || echo "# $S: setgid testsrv did not get ready"
-}
+secure_srv() { SHIM=$1 CONF=$D/env.conf TESTSRV=$D/sgid/testsrv start_srv testsrv loop "127.0.0.1:$PORT"; }
 secure_srv "$SLIB"
 check "$S: AT_SECURE is 1 in the setgid server's auxv (root, egid mail)" [ "$(auxv_secure "$SRV_PID")" = 1 ]
 check "$S: ... its egid is mail" awk -v g="$(getent group mail | cut -d: -f3)" '/^Gid:/ { exit !($3 == g) }' "/proc/$SRV_PID/status"
@@ -636,7 +420,7 @@ check "$S: block line in the log of /etc/p0fshim/p0fshim.conf" has_line \
 check "$S: allow line there too" has_line "$(conn "$LIN" allow "" "$SRV_PID")"
 settle
 check "$S: P0FSHIM_CONFIG was ignored: nothing in its log" eval '[ ! -s "$D/log-env.txt" ]'
-stop_srv
+stop_srv testsrv
 # TCPREMOTEIP is ignored too: the remote comes from getpeername. (A linux client announced as
 # the windows host: honoured, the variable would get it closed.)
 PORT=$((PORT + 1)) launch -- env TCPREMOTEIP="$WIN" TCPREMOTEPORT=4242 TCPLOCALIP=127.0.0.1 \
@@ -652,25 +436,22 @@ lines=$(wc -l <"$(L)")
 secure_srv "$LIB"
 check "$S: a path in LD_PRELOAD is not preloaded" eval '! has_lib "$SRV_PID" libp0fshim'
 check "$S: ... so the windows client is served" client win-path served "$WIN"
-stop_srv
+stop_srv testsrv
 secure_srv "$NOSUID_LIB"
 check "$S: a bare name without the set-user-ID bit is not preloaded" eval '! has_lib "$SRV_PID" libp0fshim'
 check "$S: ... so the windows client is served" client win-nosuid served "$WIN"
-stop_srv
+stop_srv testsrv
 settle
 check "$S: no log line from these" eval '[ "$(wc -l <"$(L)")" -eq "$lines" ] && [ ! -s "$D/log-env.txt" ]'
 # Control (Exim's case): a setuid-root binary run by root is not in secure mode.
-install -m 4755 "$TOOLS/testsrv" "$D/suid/testsrv"
-rm -f "$D/ready"
-start_clean env LD_PRELOAD="$LIB" P0FSHIM_CONFIG="$D/env.conf" "$D/suid/testsrv" --model loop \
-    --listen "127.0.0.1:$PORT" --ready-file "$D/ready"
-wait_for 5 test -e "$D/ready"
+install -m 4755 "$HELPERS/testsrv" "$D/suid/testsrv"
+CONF=$D/env.conf TESTSRV=$D/suid/testsrv start_srv testsrv loop "127.0.0.1:$PORT"
 check "$S: control: setuid-root binary run by root: AT_SECURE is 0" [ "$(auxv_secure "$SRV_PID")" = 0 ]
 check "$S: control: LD_PRELOAD with a path works" has_lib "$SRV_PID" libp0fshim.so
 check "$S: control: windows client is closed" client win-suid closed "$WIN"
 check "$S: control: P0FSHIM_CONFIG is honoured (line in its log)" \
     eval 'LOGTXT=$D/log-env.txt has_line "$(conn "$WIN" block "" "$SRV_PID")"'
-stop_srv
+stop_srv testsrv
 kill "$ENV_SINK"; wait "$ENV_SINK" 2>/dev/null
 # Undo at once (the hooks run again at exit, harmlessly).
 rm -f "$MULTIARCH_DIR/$SLIB" "$MULTIARCH_DIR/$NOSUID_LIB"
@@ -732,28 +513,25 @@ check "$S: programs lines: exim4, sendmail-mta, smtpd, tcpserver" eval '
 # Each config acts in a process of the MTA's name (copies of testsrv). Debian's Sendmail daemon is
 # /usr/sbin/sendmail-mta, a link to the executable /usr/libexec/sendmail/sendmail.
 mkdir -p "$D/mta"
-for n in exim4 sendmail smtpd; do cp "$TOOLS/testsrv" "$D/mta/$n"; done
+for n in exim4 sendmail smtpd; do cp "$HELPERS/testsrv" "$D/mta/$n"; done
 ln -s sendmail "$D/mta/sendmail-mta"
 : >"$D/log.txt"
 # named_srv CONF PROG: PROG --model loop with CONF, one windows client, its pid in $named_pid.
 named_srv() {
-    rm -f "$D/ready"
-    start_clean env LD_PRELOAD="$LIB" P0FSHIM_CONFIG="$D/$1" "$D/mta/$2" --model loop \
-        --listen "127.0.0.1:$PORT" --ready-file "$D/ready"
-    wait_for 5 test -e "$D/ready"
+    CONF=$D/$1 TESTSRV=$D/mta/$2 start_srv testsrv loop "127.0.0.1:$PORT"
     named_pid=$SRV_PID
 }
 for pair in exim4.conf:exim4 sendmail.conf:sendmail-mta opensmtpd.conf:smtpd; do
     named_srv "${pair%%:*}" "${pair##*:}"
     check "$S: policy/${pair%%:*} acts in ${pair##*:}: windows client closed" client "win-${pair##*:}" closed "$WIN"
     check "$S: ... block line from it" has_line "$(conn "$WIN" block "" "$named_pid")"
-    stop_srv
+    stop_srv testsrv
 done
 named_srv sendmail.conf sendmail
 check "$S: policy/sendmail.conf leaves plain sendmail (MSP, local submission) alone" client win-msp served "$WIN"
 settle
 check "$S: ... no line from it" no_line "p0fshim\[$named_pid\]"
-stop_srv
+stop_srv testsrv
 
 # --- scripts: syntax ---
 P0FD=$SCRIPTS/p0f
@@ -847,10 +625,10 @@ check "init: status says running" [ $? -eq 0 ]
 rc=$?
 check "init: a second start is a no-op (still one p0f, pid ${p0fpid:-none})" \
     eval '[ "$rc" -eq 0 ] && [ "$(cat "$D/p0f.pid")" = "$p0fpid" ] && alive "$p0fpid" && [ "$(pgrep -xc p0f -u "$P0F_TEST_USER")" -eq 1 ]'
-start_srv loop
+start_srv testsrv loop "127.0.0.1:$PORT"
 check "init: a linux client is served" client lin served "$LIN"
 check "init: the real p0f identified it (verdict=allow os=\"Linux\")" has_line "$(conn "$LIN" allow) os=\"Linux\""
-stop_srv
+stop_srv testsrv
 "$D/init" stop >"$D/init-stop.out" 2>&1
 check "init: stop succeeds" [ $? -eq 0 ]
 # (start-stop-daemon returns once p0f's executable is gone; the process may take a moment more
@@ -923,10 +701,10 @@ spawn env "${UENV_ARGS[@]}" "${WORDS[@]}" </dev/null >/dev/null 2>"$D/unit-p0f.e
 UNIT_P0F=$!
 check "unit: p0f started from the unit's command line creates its socket" wait_for 5 test -S "$D/run/sub/p0f.sock"
 check "unit: ... runs as $P0F_TEST_USER" eval '[ "$(stat -c %U "/proc/$UNIT_P0F")" = "$P0F_TEST_USER" ]'
-PORT=$((PORT + 1)) start_srv loop
+start_srv testsrv loop "127.0.0.1:$((PORT + 1))"
 check "unit: a linux client is served" client lin-unit served "$LIN" --connect "127.0.0.1:$((PORT + 1))"
-check "unit: the real p0f identified it" has_line "$(conn "$LIN" allow "127.0.0.1:$((PORT + 1))") os=\"Linux\""
-stop_srv
+check "unit: the real p0f identified it" has_line "$(conn "$LIN" allow $((PORT + 1))) os=\"Linux\""
+stop_srv testsrv
 kill "$UNIT_P0F"; wait "$UNIT_P0F" 2>/dev/null
 unit_words "$(unit_line ExecStopPost)"
 env "${UENV_ARGS[@]}" "${WORDS[@]}"

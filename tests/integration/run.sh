@@ -4,12 +4,10 @@
 # address: 127.0.0.2 is "Windows NT kernel", 127.0.0.3 "Linux 3.11 and newer", ::1 Windows too.
 # Each scenario has its own ports and its own config, log, blocked-OS file and p0f socket under
 # $WORK/<scenario>. KEEP_WORK=1 keeps the scratch directory; P0FSHIM_IT_PORT_BASE moves the ports.
-source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/../scenario.sh"
 
-for f in "$LIB" "$TOOLS/fake_p0f" "$TOOLS/testsrv" "$TOOLS/testclient" "$TOOLS/logsink" \
-         "$TOOLS/accept_semantics"; do
-    [ -e "$f" ] || fail_now "$f is missing (run make)"
-done
+require_built "$LIB" "$HELPERS/fake_p0f" "$HELPERS/testsrv" "$HELPERS/testclient" "$HELPERS/logsink" \
+    "$HELPERS/accept_semantics"
 
 PORT_BASE=${P0FSHIM_IT_PORT_BASE:-41000}
 DEFAULT_TMO=300          # the shim's verdict deadline in most scenarios (timeout_ms)
@@ -20,10 +18,6 @@ HOSTS=(--host "$WIN" --os Windows --flavor "NT kernel" --match exact --dist 0 --
        --host "$NOOS")
 SHIM=$LIB                # the library under test (the mutant checks swap it)
 CLIENT_OPTS=            # extra testclient options for one scenario (--mptcp)
-
-re() { printf '%s' "$1" | sed 's/[][\.*^$+?(){}|/]/\\&/g'; }   # literal -> grep -E pattern
-sleep_ms() { sleep "$(printf '%d.%03d' $(($1 / 1000)) $(($1 % 1000)))"; }
-now_ms() { local t=${EPOCHREALTIME/./}; echo $((t / 1000)); }
 
 # ---- mutants: copies of the library with a deliberately leaked dup -------------------------
 # Built in the background at once (MUTANT=-DP0FSHIM_MUTANT_<NAME>=1, src/mutant.h); the fd-leak
@@ -41,92 +35,8 @@ MUTANT_BUILD_LEAK=$!
 MUTANT_BUILD_FORKLEAK=$!
 CHILD_PIDS+=("$MUTANT_BUILD_LEAK" "$MUTANT_BUILD_FORKLEAK")
 
-# ---- scenario plumbing -----------------------------------------------------------------------
-S='' D='' PORT='' TMO=$DEFAULT_TMO SRV_PID='' P0F_PID='' SINK_PID=''
-SCENARIO_NO=0
-
-# scenario NAME: a fresh directory, ports, log sink and blocked-OS file (line 1: $BLOCKED, by
-# default "/windows/").
-scenario() {
-    end_scenario
-    TMO=$DEFAULT_TMO
-    scenario_dir "$1" 4
-}
-
-end_scenario() {
-    local pid
-    for pid in $SRV_PID $P0F_PID $SINK_PID; do kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; done
-    SRV_PID='' P0F_PID='' SINK_PID=''
-}
-
-# write_conf [LINE...]: the scenario's config; PORTS (default $PORT) and TMO can be overridden.
-write_conf() {
-    {
-        echo "# p0fshim integration scenario $S"
-        echo "socket $D/p0f.sock"
-        echo "version 3"
-        echo "ports ${PORTS:-$PORT}"
-        echo "timeout_ms $TMO"
-        echo "log_socket $D/log.sock"
-        echo "blocked_os_file $D/blocked"
-        [ $# -gt 0 ] && printf '%s\n' "$@"
-    } >"$D/conf"
-}
-
-# start_p0f [fake_p0f ARGS...]: a fake p0f on the scenario's socket, query log $D/${QLOG:-qlog}.
-start_p0f() {
-    rm -f "$D/p0f.ready"
-    spawn "$TOOLS/fake_p0f" --socket "$D/p0f.sock" --query-log "$D/${QLOG:-qlog}" \
-        --ready-file "$D/p0f.ready" "$@" 2>>"$D/fake_p0f.err"
-    P0F_PID=$!
-    wait_for 5 test -e "$D/p0f.ready" || echo "# $S: fake_p0f did not start"
-}
-
-# start_srv MODEL LISTEN [testsrv ARGS...]: testsrv under the shim with the scenario's config.
-start_srv() {
-    local model=$1 listen=$2; shift 2
-    rm -f "$D/ready"
-    # Started with fds 0-2 only (this shell may hold others), so fd censuses show just its own.
-    spawn bash -c 'for f in /proc/$$/fd/*; do n=${f##*/}; [ "$n" -gt 2 ] && eval "exec $n>&-"; done; exec "$@"' \
-        testsrv env LD_PRELOAD="$SHIM" P0FSHIM_CONFIG="$D/conf" "$TOOLS/testsrv" --model "$model" \
-        --listen "$listen" --ready-file "$D/ready" --stats-file "$D/stats" "$@" 2>>"$D/testsrv.err"
-    SRV_PID=$!
-    wait_for 15 test -e "$D/ready" || echo "# $S: testsrv did not get ready"
-}
-
-# stop_srv: SIGTERM, then the exit status and the stats the shim must not disturb.
-stop_srv() {
-    local rc=0
-    kill "$SRV_PID" 2>/dev/null
-    wait "$SRV_PID" 2>/dev/null || rc=$?
-    SRV_PID=''
-    check "$S: testsrv exits cleanly on SIGTERM" [ "$rc" -eq 0 ]
-    check "$S: no accept error, errno preserved (stats)" grep -Eq 'accept_errors=0 errno_changed=0' "$D/stats"
-}
-
-# client TAG EXPECT BIND TARGET [testclient ARGS...]
-client() {
-    local tag=$1 expect=$2 bind=$3 target=$4; shift 4
-    "$TOOLS/testclient" --connect "$target" --bind "$bind" --expect "$expect" $CLIENT_OPTS "$@" >"$D/client-$tag.out" 2>&1
-}
-
-L() { echo "$D/log.txt"; }
-# Connection line prefix: conn IP VERDICT [LOCAL] (IPv4 remote; LOCAL default 127.0.0.1:$PORT).
-conn() { echo "p0fshim\[[0-9]+\]: remote=$(re "$1"):[0-9]+ local=$(re "${3:-127.0.0.1:$PORT}") verdict=$2 ms=[0-9]+"; }
-has_line() { wait_for 3 log_has "$(L)" "$1"; }
 has_fixed() { grep -qF -- "$1" "$(L)"; }
-count_is() { [ "$(log_count "$(L)" "$1")" -eq "$2" ]; }
-lines_is() { [ "$(wc -l <"$(L)")" -eq "$1" ]; }
-no_line() { ! log_has "$(L)" "$1"; }
-# ms_between REGEX LO HI: the ms= field of the first line matching REGEX is within [LO, HI].
-ms_between() {
-    local ms
-    ms=$(grep -E -m1 -- "$1" "$(L)" | sed -nE 's/.* verdict=[a-z]+ ms=([0-9]+).*/\1/p')
-    [ -n "$ms" ] && [ "$ms" -ge "$2" ] && [ "$ms" -le "$3" ] || { echo "# ms=$ms not in [$2, $3]"; return 1; }
-}
-settle() { sleep_ms $((TMO + 200)); }   # every pending verdict has landed, the p0f link idled
 sock_count() { local f n=0; for f in /proc/"$1"/fd/*; do [[ $(readlink "$f") == socket:* ]] && n=$((n + 1)); done; echo $n; }
-stats_has() { grep -Eq -- "$1" "$D/stats"; }
 
 # fd census of a forked child: "CONN LISTEN OTHER [details]", fds 0-2 and the shim's log socket left out. A fd is
 # counted as CONN if it refers to an established TCP socket: a dup of the connection shares its
@@ -189,18 +99,18 @@ model_scenario() {
     scenario "$name"
     write_conf
     start_p0f "${HOSTS[@]}"
-    start_srv "$model" "127.0.0.1:$PORT" "$@"
+    start_srv testsrv "$model" "127.0.0.1:$PORT" "$@"
     socks0=$(sock_count "$SRV_PID")
     # The first judged connection starts the shim's worker and its wake-up pipe (2 fds kept for
     # the life of the process); measure after it, once its verdict and the p0f link are gone.
-    check "$S: warm-up linux client is served" client warm served "$LIN" "127.0.0.1:$PORT"
+    check "$S: warm-up linux client is served" client warm served "$LIN"
     has_line "$(conn "$LIN" allow)"
     settle
     before=$(fd_count "$SRV_PID")
     check "$S: after the warm-up the server holds no more sockets than at start ($socks0)" \
         [ "$(sock_count "$SRV_PID")" -eq "$socks0" ]
-    check "$S: windows client is closed" client win closed "$WIN" "127.0.0.1:$PORT"
-    check "$S: linux client is served" client lin served "$LIN" "127.0.0.1:$PORT"
+    check "$S: windows client is closed" client win closed "$WIN"
+    check "$S: linux client is served" client lin served "$LIN"
     check "$S: block line for the windows client" has_line \
         "$(conn "$WIN" block) os=\"Windows\" flavor=\"NT kernel\" genre=\"Windows NT kernel\" match=exact distance=0 link=\"Ethernet\" uptime_min=0 total_conn=3 rule=\"/windows/\" rule_at=\"$(re "$D/blocked"):1\" cutoff=in_time client_sent=0$"
     check "$S: allow line for the linux client" has_line \
@@ -211,7 +121,7 @@ model_scenario() {
         eval 'count_is "remote=$(re "$WIN"):" 1 && count_is "remote=$(re "$LIN"):" 2 && lines_is 3'
     after=$(fd_count "$SRV_PID")
     check "$S: server fd count back to $before after the verdicts (now $after)" [ "$after" -eq "$before" ]
-    stop_srv
+    stop_srv testsrv
 }
 model_scenario model-loop loop
 model_scenario model-loop-null loop --null-addr
@@ -227,9 +137,9 @@ CLIENT_OPTS=--mptcp model_scenario model-mptcp loop --mptcp
 scenario accept-semantics
 PORTS="$PORT $((PORT + 1)) $((PORT + 2))" write_conf
 start_p0f "${HOSTS[@]}"
-"$TOOLS/accept_semantics" --port "$PORT" >"$D/plain.out" 2>&1
+"$HELPERS/accept_semantics" --port "$PORT" >"$D/plain.out" 2>&1
 check "accept_semantics: passes without the shim" [ $? -eq 0 ]
-env LD_PRELOAD="$SHIM" P0FSHIM_CONFIG="$D/conf" "$TOOLS/accept_semantics" --port "$PORT" >"$D/shim.out" 2>&1
+env LD_PRELOAD="$SHIM" P0FSHIM_CONFIG="$D/conf" "$HELPERS/accept_semantics" --port "$PORT" >"$D/shim.out" 2>&1
 rc=$?
 check "accept_semantics: passes under the shim ($(grep -c '^FAIL' "$D/shim.out") FAIL lines)" [ "$rc" -eq 0 ]
 check "accept_semantics: the shim really judged its connections" \
@@ -242,15 +152,15 @@ simple_scenario() {
     scenario "$name"
     write_conf "$@"
     start_p0f "${HOSTS[@]}"
-    start_srv loop "127.0.0.1:$PORT"
+    start_srv testsrv loop "127.0.0.1:$PORT"
 }
 
 # 4.1 no p0f at all
 scenario no-p0f
 write_conf
-start_srv loop "127.0.0.1:$PORT"
-check "$S: windows client is served" client win served "$WIN" "127.0.0.1:$PORT"
-check "$S: linux client is served" client lin served "$LIN" "127.0.0.1:$PORT"
+start_srv testsrv loop "127.0.0.1:$PORT"
+check "$S: windows client is served" client win served "$WIN"
+check "$S: linux client is served" client lin served "$LIN"
 check "$S: verdict=error naming the connect failure (windows)" \
     has_line "$(conn "$WIN" error) reason=\"[^\"]*connect[^\"]*\"$"
 check "$S: verdict=error naming the connect failure (linux)" \
@@ -258,35 +168,30 @@ check "$S: verdict=error naming the connect failure (linux)" \
 settle
 check "$S: exactly one connection line each" \
     eval 'count_is "remote=$(re "$WIN"):" 1 && count_is "remote=$(re "$LIN"):" 1'
-stop_srv
+stop_srv testsrv
 
 # 4.2 p0f hangs: verdict at the deadline, accept and banner not slowed
 scenario p0f-hang
 TMO=800
 write_conf
 start_p0f --mode hang "${HOSTS[@]}"
-start_srv loop "127.0.0.1:$PORT"
-t0=$(now_ms)
-check "$S: windows client is served" client win served "$WIN" "127.0.0.1:$PORT" --hold-ms 50
-check "$S: a second client during the hang gets its banner within 100 ms" \
-    client lin served "$LIN" "127.0.0.1:$PORT" --timeout-ms 100 --hold-ms 0
-t1=$(now_ms)
-check "$S: both clients were done while the first lookup still hung ($((t1 - t0)) ms < $TMO)" [ $((t1 - t0)) -lt "$TMO" ]
+start_srv testsrv loop "127.0.0.1:$PORT"
+served_while_hung
 check "$S: verdict=error reason=\"p0f timeout\" (windows)" has_line "$(conn "$WIN" error) reason=\"p0f timeout\"$"
 check "$S: verdict=error reason=\"p0f timeout\" (linux)" has_line "$(conn "$LIN" error) reason=\"p0f timeout\"$"
 check "$S: the verdict came at about timeout_ms" ms_between "$(conn "$WIN" error)" "$TMO" $((TMO + 150))
 check "$S: the hung p0f got both queries" wait_for 2 eval "[ \$(grep -c 'query addr_type=4' '$D/qlog') -ge 2 ]"
-stop_srv
+stop_srv testsrv
 
 # 4.3 broken p0f replies: the connection is served, verdict=error, the server goes on
 for mode in garbage badmagic badstatus short nonul die-mid-reply unsolicited; do
     scenario "p0f-$mode"
     write_conf
     start_p0f --mode "$mode" "${HOSTS[@]}"
-    start_srv loop "127.0.0.1:$PORT"
-    check "$S: windows client is served" client win served "$WIN" "127.0.0.1:$PORT"
+    start_srv testsrv loop "127.0.0.1:$PORT"
+    check "$S: windows client is served" client win served "$WIN"
     check "$S: verdict=error with a p0f reason" has_line "$(conn "$WIN" error) reason=\"[^\"]*p0f[^\"]*\"$"
-    check "$S: the server serves the next client" client lin served "$LIN" "127.0.0.1:$PORT"
+    check "$S: the server serves the next client" client lin served "$LIN"
     check "$S: the next client is judged too" has_line "$(conn "$LIN" [a-z]+) "
     if [ "$mode" = unsolicited ]; then
         # This p0f speaks out of turn on every connection: answers are matched to queries by
@@ -300,68 +205,68 @@ for mode in garbage badmagic badstatus short nonul die-mid-reply unsolicited; do
     if ! log_has "$(L)" "$(conn "$WIN" error)"; then
         echo "# $S: windows line was: $(grep -E "remote=$(re "$WIN"):" "$(L)")"
     fi
-    stop_srv
+    stop_srv testsrv
 done
 
 # 4.4 p0f learns the host late: NOMATCH twice, the shim asks again
 scenario nomatch-first
 write_conf
 start_p0f --nomatch-first 2 "${HOSTS[@]}"
-start_srv loop "127.0.0.1:$PORT"
-check "$S: windows client is closed" client win closed "$WIN" "127.0.0.1:$PORT"
+start_srv testsrv loop "127.0.0.1:$PORT"
+check "$S: windows client is closed" client win closed "$WIN"
 check "$S: still verdict=block after two NOMATCH" has_line "$(conn "$WIN" block) os=\"Windows\""
 check "$S: the query log shows >= 3 queries for $WIN" \
     eval "[ \$(grep -c 'query addr_type=4 addr=$WIN\$' '$D/qlog') -ge 3 ]"
-stop_srv
+stop_srv testsrv
 
 # 4.5 unknown host, known host without OS
 simple_scenario unknown
-check "$S: unknown host $UNK is served" client unk served "$UNK" "127.0.0.1:$PORT"
+check "$S: unknown host $UNK is served" client unk served "$UNK"
 check "$S: verdict=unknown reason=\"no match\"" has_line "$(conn "$UNK" unknown) reason=\"no match\"$"
 check "$S: ... at about timeout_ms" ms_between "$(conn "$UNK" unknown)" "$TMO" $((TMO + 150))
-check "$S: host $NOOS without OS is served" client noos served "$NOOS" "127.0.0.1:$PORT"
+check "$S: host $NOOS without OS is served" client noos served "$NOOS"
 check "$S: verdict=unknown reason=\"os not identified\"" \
     has_line "$(conn "$NOOS" unknown) os=\"\" .*reason=\"os not identified\"$"
-stop_srv
+stop_srv testsrv
 
 # 4.6 exempt network
 simple_scenario exempt "exempt 127.0.0.2/32"
-check "$S: exempt windows client is served" client win served "$WIN" "127.0.0.1:$PORT"
+check "$S: exempt windows client is served" client win served "$WIN"
 check "$S: verdict=exempt exempt=\"127.0.0.2/32\"" has_line "$(conn "$WIN" exempt) .*exempt=\"127\.0\.0\.2/32\"$"
 check "$S: windows line has no rule" no_line "rule="
 check "$S: linux client is still judged (allow, no exempt)" \
-    eval 'client lin served "$LIN" "127.0.0.1:$PORT" && has_line "$(conn "$LIN" allow)" && no_line "remote=$(re "$LIN"):.*exempt="'
-stop_srv
+    eval 'client lin served "$LIN" && has_line "$(conn "$LIN" allow)" && no_line "remote=$(re "$LIN"):.*exempt="'
+stop_srv testsrv
 
 # 4.7 smite_os
 BLOCKED='/^nothing matches this$/' simple_scenario smite "smite_os windows"
-check "$S: windows client is served (not blocked)" client win served "$WIN" "127.0.0.1:$PORT"
+check "$S: windows client is served (not blocked)" client win served "$WIN"
 check "$S: verdict=allow with karma=-1" has_line "$(conn "$WIN" allow) os=\"Windows\" .* karma=-1$"
-check "$S: linux client is served" client lin served "$LIN" "127.0.0.1:$PORT"
+check "$S: linux client is served" client lin served "$LIN"
 check "$S: linux line has no karma" eval 'has_line "$(conn "$LIN" allow)" && no_line "remote=$(re "$LIN"):.*karma"'
-stop_srv
+stop_srv testsrv
 
 # 4.8 a port the shim is not told about
 scenario other-port
 PORTS=$((PORT + 1)) write_conf
 start_p0f "${HOSTS[@]}"
-start_srv loop "127.0.0.1:$PORT"
-check "$S: windows client is served" client win served "$WIN" "127.0.0.1:$PORT"
+start_srv testsrv loop "127.0.0.1:$PORT"
+check "$S: windows client is served" client win served "$WIN"
 settle
 check "$S: no log line at all" lines_is 0
 check "$S: p0f was not asked" eval "! grep -q query '$D/qlog' 2>/dev/null"
-stop_srv
+stop_srv testsrv
 
 # 4.9 programs: another program -> pure pass-through; this program -> judged
 simple_scenario programs-other "programs nosuchprogram"
-check "$S: windows client is served (no shutdown)" client win served "$WIN" "127.0.0.1:$PORT"
+check "$S: windows client is served (no shutdown)" client win served "$WIN"
 settle
 check "$S: no log line at all" lines_is 0
-stop_srv
+stop_srv testsrv
 simple_scenario programs-self "programs nosuchprogram testsrv"
-check "$S: windows client is closed" client win closed "$WIN" "127.0.0.1:$PORT"
+check "$S: windows client is closed" client win closed "$WIN"
 check "$S: verdict=block" has_line "$(conn "$WIN" block) "
-stop_srv
+stop_srv testsrv
 
 # 4.10 config error on line 3 -> one diagnostic, pass-through
 scenario config-error
@@ -373,24 +278,24 @@ scenario config-error
     echo "blocked_os_file $D/blocked"
 } >"$D/conf"
 start_p0f "${HOSTS[@]}"
-start_srv loop "127.0.0.1:$PORT"
-check "$S: windows client is served (pass-through)" client win served "$WIN" "127.0.0.1:$PORT"
+start_srv testsrv loop "127.0.0.1:$PORT"
+check "$S: windows client is served (pass-through)" client win served "$WIN"
 check "$S: config error line with file and line=3" has_line \
     "level=error msg=\"config error\" file=\"?$(re "$D/conf")\"? line=3 reason=\".*frobnicate.*\" action=pass_through$"
 settle
 check "$S: exactly one line in the log" eval 'count_is "level=error msg=\"config error\"" 1 && lines_is 1'
-stop_srv
+stop_srv testsrv
 
 # 4.11 phrase rules are exact and case-sensitive
 BLOCKED='Windows NT kernel' simple_scenario phrase
-check "$S: 'Windows NT kernel' closes the windows client" client win closed "$WIN" "127.0.0.1:$PORT"
+check "$S: 'Windows NT kernel' closes the windows client" client win closed "$WIN"
 check "$S: verdict=block with the phrase rule" \
     has_line "$(conn "$WIN" block) .*rule=\"Windows NT kernel\" rule_at=\"$(re "$D/blocked"):1\" cutoff=[a-z_]+ client_sent=[0-9]+$"
-stop_srv
+stop_srv testsrv
 BLOCKED='windows nt kernel' simple_scenario phrase-case
-check "$S: 'windows nt kernel' does not block" client win served "$WIN" "127.0.0.1:$PORT"
+check "$S: 'windows nt kernel' does not block" client win served "$WIN"
 check "$S: verdict=allow" has_line "$(conn "$WIN" allow) os=\"Windows\""
-stop_srv
+stop_srv testsrv
 
 # 4.12 hostile strings from p0f cannot forge fields or lines
 BLOCKED='/^win/' scenario hostile
@@ -398,9 +303,9 @@ write_conf
 start_p0f --host "$WIN" --os 'Win\x22 verdict=allow\x0ax' --flavor 'NT\\ kernel\x0d\xff' \
           --host "$LIN" --os 'Linux\x0a<14>x: remote=6.6.6.6:1' \
           --flavor 'x\x22 rule=\x22/x/\x22'
-start_srv loop "127.0.0.1:$PORT"
-check "$S: hostile windows client is closed (rule /^win/)" client win closed "$WIN" "127.0.0.1:$PORT"
-check "$S: hostile linux client is served" client lin served "$LIN" "127.0.0.1:$PORT"
+start_srv testsrv loop "127.0.0.1:$PORT"
+check "$S: hostile windows client is closed (rule /^win/)" client win closed "$WIN"
+check "$S: hostile linux client is served" client lin served "$LIN"
 check "$S: windows line says verdict=block" has_line "$(conn "$WIN" block) os="
 check "$S: linux line says verdict=allow" has_line "$(conn "$LIN" allow) os="
 settle
@@ -411,58 +316,58 @@ check "$S: os, flavor and genre escaped" has_fixed \
 check "$S: injected header stays inside the quoted value" has_fixed \
     'os="Linux\x0a<14>x: remote=6.6.6.6:1" flavor="x\" rule=\"/x/\""'
 check "$S: the allow line has no rule field" no_line "verdict=allow .* rule=\"/\^win/\""
-stop_srv
+stop_srv testsrv
 
 # 4.13 IPv6
 scenario ipv6
 write_conf
 start_p0f "${HOSTS[@]}"
-start_srv loop "[::1]:$PORT"
-check "$S: windows client on ::1 is closed" client win6 closed ::1 "[::1]:$PORT"
+start_srv testsrv loop "[::1]:$PORT"
+check "$S: windows client on ::1 is closed" client win6 closed ::1 --connect "[::1]:$PORT"
 check "$S: remote=[::1]:PORT local=[::1]:$PORT verdict=block" \
     has_line "p0fshim\[[0-9]+\]: remote=\[::1\]:[0-9]+ local=\[::1\]:$PORT verdict=block ms=[0-9]+ os=\"Windows\""
 check "$S: p0f was asked about ::1 (addr_type 6)" grep -q 'query addr_type=6 addr=::1$' "$D/qlog"
-stop_srv
+stop_srv testsrv
 
 # 4.14 v4-mapped peers on a dual-stack listener
 scenario v4mapped
 write_conf
 start_p0f "${HOSTS[@]}"
-start_srv loop "[::]:$PORT"
-check "$S: windows client over IPv4 is closed" client win closed "$WIN" "127.0.0.1:$PORT"
-check "$S: linux client over IPv4 is served" client lin served "$LIN" "127.0.0.1:$PORT"
+start_srv testsrv loop "[::]:$PORT"
+check "$S: windows client over IPv4 is closed" client win closed "$WIN"
+check "$S: linux client over IPv4 is served" client lin served "$LIN"
 check "$S: remote=127.0.0.2:PORT local=127.0.0.1:$PORT verdict=block" has_line "$(conn "$WIN" block) os=\"Windows\""
 check "$S: linux allowed" has_line "$(conn "$LIN" allow) os=\"Linux\""
 check "$S: no ::ffff: anywhere in the log" no_line "ffff"
 check "$S: p0f was asked with IPv4 addresses" grep -q "query addr_type=4 addr=$WIN\$" "$D/qlog"
-stop_srv
+stop_srv testsrv
 
 # 4.15 p0f restarted while a lookup is in flight, and later connections
 scenario p0f-restart
 TMO=1500
 write_conf
 QLOG=qlog1 start_p0f --mode hang "${HOSTS[@]}"
-start_srv loop "127.0.0.1:$PORT"
+start_srv testsrv loop "127.0.0.1:$PORT"
 t0=$(now_ms)
-client win1 closed "$WIN" "127.0.0.1:$PORT" --timeout-ms 3000 &
+client win1 closed "$WIN" --timeout-ms 3000 &
 cpid=$!
 wait_for 3 grep -q "query addr_type=4 addr=$WIN" "$D/qlog1"
-kill "$P0F_PID"; wait "$P0F_PID" 2>/dev/null
+stop_p0f
 sleep_ms 50
 QLOG=qlog2 start_p0f "${HOSTS[@]}"
 wait "$cpid"
 check "$S: the client whose lookup hung in the old p0f is closed" [ $? -eq 0 ]
 check "$S: ... by a block verdict well before the deadline" ms_between "$(conn "$WIN" block)" 0 $((TMO - 300))
 check "$S: the new p0f was asked" grep -q "query addr_type=4 addr=$WIN" "$D/qlog2"
-check "$S: a later windows client is closed" client win2 closed "$WIN" "127.0.0.1:$PORT"
-check "$S: a later linux client is served" client lin served "$LIN" "127.0.0.1:$PORT"
+check "$S: a later windows client is closed" client win2 closed "$WIN"
+check "$S: a later linux client is served" client lin served "$LIN"
 check "$S: block, block, allow" eval 'has_line "$(conn "$LIN" allow)" && count_is "$(conn "$WIN" block)" 2 && count_is " remote=" 3'
-kill "$P0F_PID"; wait "$P0F_PID" 2>/dev/null
+stop_p0f
 QLOG=qlog3 start_p0f "${HOSTS[@]}"
 sleep_ms 300
-check "$S: after another restart (idle link) a windows client is closed" client win3 closed "$WIN" "127.0.0.1:$PORT"
+check "$S: after another restart (idle link) a windows client is closed" client win3 closed "$WIN"
 check "$S: ... and judged block" eval 'wait_for 3 eval "[ \$(log_count \"$(L)\" \"$(conn "$WIN" block)\") -eq 3 ]"'
-stop_srv
+stop_srv testsrv
 
 # ---- 4b. a stream of connections: the worker yields to the host ----------------------------------
 # While connections come less than 1 ms apart the worker runs SCHED_BATCH (it never preempts the
@@ -472,11 +377,11 @@ stop_srv
 scenario stream-policy
 write_conf
 start_p0f "${HOSTS[@]}"
-start_srv epoll "127.0.0.1:$PORT"
-client warm served "$LIN" "127.0.0.1:$PORT" --hold-ms 0
+start_srv testsrv epoll "127.0.0.1:$PORT"
+client warm served "$LIN" --hold-ms 0
 has_line "$(conn "$LIN" allow)"
 policies() { local t; for t in /proc/"$SRV_PID"/task/*; do echo "${t##*/}=$(awk '{print $41}' "$t/stat" 2>/dev/null)"; done | tr '\n' ' '; }
-"$TOOLS/burst" --connect "127.0.0.1:$PORT" --bind "$LIN" --count 5000 --concurrency 16 \
+"$HELPERS/burst" --connect "127.0.0.1:$PORT" --bind "$LIN" --count 5000 --concurrency 16 \
     --expect served --timeout-ms 5000 >"$D/burst.out" 2>&1 &
 burst_pid=$!
 during=''
@@ -504,7 +409,7 @@ arenas() {
 if [ -z "${ASAN_OPTIONS:-}" ] && [ -z "${P0FSHIM_VG_RUN:-}" ]; then
     check "$S: no malloc arena of the worker's own ($(arenas) reserved 64 MiB regions)" [ "$(arenas)" -eq 0 ]
 fi
-stop_srv
+stop_srv testsrv
 
 # ---- 4c. a stalled log receiver ------------------------------------------------------------------
 # The receiver stops reading (SIGSTOP): its queue takes 10 datagrams (net.unix.max_dgram_qlen),
@@ -514,16 +419,16 @@ stop_srv
 scenario log-stalled
 write_conf
 start_p0f "${HOSTS[@]}"
-start_srv epoll "127.0.0.1:$PORT"
-client warm served "$LIN" "127.0.0.1:$PORT" --hold-ms 0
+start_srv testsrv epoll "127.0.0.1:$PORT"
+client warm served "$LIN" --hold-ms 0
 has_line "$(conn "$LIN" allow)"
 kill -STOP "$SINK_PID"
 stalled_ok=0
-for i in $(seq 1 15); do client "stall$i" served "$LIN" "127.0.0.1:$PORT" --hold-ms 0 && stalled_ok=$((stalled_ok + 1)); done
+for i in $(seq 1 15); do client "stall$i" served "$LIN" --hold-ms 0 && stalled_ok=$((stalled_ok + 1)); done
 check "$S: the host served every client while the receiver was stopped ($stalled_ok of 15)" [ "$stalled_ok" -eq 15 ]
 sleep_ms 300   # the last batch's 200 ms wait
 kill -CONT "$SINK_PID"
-client after served "$LIN" "127.0.0.1:$PORT" --hold-ms 0
+client after served "$LIN" --hold-ms 0
 note_re='level=warning msg="log lines dropped: the log socket did not take them" count=[0-9]+'
 check "$S: one warning line with the count of dropped lines" eval 'has_line "$note_re" && count_is "$note_re" 1'
 dropped=$(grep -E -o 'dropped: the log socket did not take them" count=[0-9]+' "$(L)" | grep -o '[0-9]*$')
@@ -531,28 +436,21 @@ logged=$(( $(log_count "$(L)" "$(conn "$LIN" allow)") - 2 ))   # without the war
 echo "# $S: $logged lines of the 15 stalled connections delivered, ${dropped:-?} counted as dropped"
 check "$S: delivered + dropped = 15 (nothing lost silently)" [ "$((logged + ${dropped:-0}))" -eq 15 ]
 check "$S: some lines were dropped (the queue holds 10)" [ "${dropped:-0}" -ge 1 ]
-stop_srv
+stop_srv testsrv
 
 # ---- 5. fork storm ---------------------------------------------------------------------------------
 scenario fork-storm
 write_conf
 start_p0f "${HOSTS[@]}"
-start_srv fork "127.0.0.1:$PORT"
-check "$S: warm-up client served" client warm served "$LIN" "127.0.0.1:$PORT"
+start_srv testsrv fork "127.0.0.1:$PORT"
+check "$S: warm-up client served" client warm served "$LIN"
 has_line "$(conn "$LIN" allow)"
 settle
 before=$(fd_count "$SRV_PID")
-bad=0
-for i in $(seq 1 200); do
-    if [ $((i % 2)) -eq 0 ]; then
-        client storm closed "$WIN" "127.0.0.1:$PORT" || { bad=$((bad + 1)); cat "$D/client-storm.out"; }
-    else
-        client storm served "$LIN" "127.0.0.1:$PORT" --hold-ms 0 || { bad=$((bad + 1)); cat "$D/client-storm.out"; }
-    fi
-done
-check "$S: 200 sequential clients closed/served as expected ($bad wrong)" [ "$bad" -eq 0 ]
+client_storm 200
+check "$S: 200 sequential clients closed/served as expected ($STORM_BAD wrong)" [ "$STORM_BAD" -eq 0 ]
 # A child still serving: only fds 0-2 and its connection (a dup would be a second CONN).
-client held served "$LIN" "127.0.0.1:$PORT" --hold-ms 1500 &
+client held served "$LIN" --hold-ms 1500 &
 cpid=$!
 child=''
 wait_for 3 eval 'child=$(serving_child)'
@@ -570,8 +468,8 @@ check "$S: one line per connection (100 block, 102 allow)" \
     eval 'wait_for 3 eval "[ \$(wc -l <\"$(L)\") -ge 202 ]"; count_is "$(conn "$WIN" block)" 100 && count_is "$(conn "$LIN" allow)" 102 && lines_is 202'
 after=$(fd_count "$SRV_PID")
 check "$S: parent fd count back to $before (now $after)" [ "$after" -eq "$before" ]
-stop_srv
-check "$S: 202 accepted" stats_has '^accepted=202 '
+stop_srv testsrv
+check "$S: 202 accepted" stat_is accepted 202
 
 # ---- the fd checks catch a leaked dup (mutants) --------------------------------------------------
 wait "$MUTANT_BUILD_LEAK" "$MUTANT_BUILD_FORKLEAK" 2>/dev/null
@@ -583,10 +481,10 @@ if [ -e "$WORK/mutant-leak/built" ]; then
     scenario mutant-leak
     write_conf
     start_p0f "${HOSTS[@]}"
-    start_srv loop "127.0.0.1:$PORT"
-    client warm served "$LIN" "127.0.0.1:$PORT"; settle
+    start_srv testsrv loop "127.0.0.1:$PORT"
+    client warm served "$LIN"; settle
     before=$(fd_count "$SRV_PID")
-    client win closed "$WIN" "127.0.0.1:$PORT"; client lin served "$LIN" "127.0.0.1:$PORT"; settle
+    client win closed "$WIN"; client lin served "$LIN"; settle
     after=$(fd_count "$SRV_PID")
     check "mutant leak: the server fd check sees the leaked dups ($before -> $after)" [ "$after" -gt "$before" ]
 fi
@@ -596,8 +494,8 @@ if [ -e "$WORK/mutant-forkleak/built" ]; then
     write_conf
     # A slow answer keeps the parent's dup pending when it forks (an instant one may not).
     start_p0f --delay-ms 250 "${HOSTS[@]}"
-    start_srv fork "127.0.0.1:$PORT"
-    client held served "$LIN" "127.0.0.1:$PORT" --hold-ms 1000 &
+    start_srv testsrv fork "127.0.0.1:$PORT"
+    client held served "$LIN" --hold-ms 1000 &
     cpid=$!
     child=''
     wait_for 3 eval 'child=$(serving_child)'

@@ -9,7 +9,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
 P=$BUILD/p0fshim
 MILTER=$BUILD/p0fshim-milter
-for f in "$P" "$TOOLS/fake_p0f" "$TOOLS/logsink"; do
+for f in "$P" "$HELPERS/fake_p0f" "$HELPERS/logsink"; do
     [ -x "$f" ] || fail_now "$f is missing (run make)"
 done
 
@@ -25,7 +25,7 @@ skip() { echo "skip - $*"; }
 fake() {
     local name=$1; shift
     rm -f "$WORK/$name.ready"
-    spawn "$TOOLS/fake_p0f" --socket "$WORK/$name.sock" --ready-file "$WORK/$name.ready" "$@" 2>>"$WORK/fake.err"
+    spawn "$HELPERS/fake_p0f" --socket "$WORK/$name.sock" --ready-file "$WORK/$name.ready" "$@" 2>>"$WORK/fake.err"
     wait_for 5 test -e "$WORK/$name.ready" || echo "# fake_p0f $name did not start"
 }
 LIN=192.0.2.20 WIN=192.0.2.10 NOOS=192.0.2.40 ESC=192.0.2.50 V6=2001:db8::20 LATE=192.0.2.60
@@ -35,7 +35,7 @@ fake p0f --nomatch-first 0 \
     --host "$NOOS" --link "GPRS, T1, FreeS/WAN" \
     --host "$ESC" --os 'Evil\x0d\x0aX-Injected: 1' --flavor 'a\x1b[31m' --link 'x\x07y   z' \
     --host "$V6" --os Windows --flavor "7 or 8"
-spawn "$TOOLS/logsink" "$WORK/log.sock" "$WORK/log.txt"
+spawn "$HELPERS/logsink" "$WORK/log.sock" "$WORK/log.txt"
 wait_for 5 test -S "$WORK/log.sock" || fail_now "logsink did not start"
 conf() {   # conf NAME [LINES...]: a configuration file for the fake p0f named $P0F
     printf '%s\n' "socket $WORK/${P0F:-p0f}.sock" "log_socket $WORK/log.sock" "${@:2}" >"$WORK/$1.conf"
@@ -224,7 +224,7 @@ check "NOMATCH is asked again: p0f's answer on the third try is used" \
 if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then
     rm -f "$WORK/nobody.ready"
     chmod 777 "$WORK"
-    spawn setpriv --reuid=65534 --regid=65534 --clear-groups "$TOOLS/fake_p0f" --socket "$WORK/nobody.sock" \
+    spawn setpriv --reuid=65534 --regid=65534 --clear-groups "$HELPERS/fake_p0f" --socket "$WORK/nobody.sock" \
         --ready-file "$WORK/nobody.ready" --host "$LIN" --os Linux --flavor "2.2.x-3.x" 2>>"$WORK/fake.err"
     wait_for 5 test -e "$WORK/nobody.ready"
     chmod 755 "$WORK"

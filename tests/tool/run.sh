@@ -10,7 +10,7 @@ P=$BUILD/p0fshim
 SAMPLES=$TOP/tests/tool/samples
 F2B_FILTER=$TOP/scripts/fail2ban/p0fshim.conf
 PORT_BASE=${P0FSHIM_TOOL_PORT_BASE:-43100}
-for f in "$P" "$TOOLS/fake_p0f" "$TOOLS/logsink" "$TOOLS/testsrv" "$TOOLS/testclient"; do
+for f in "$P" "$HELPERS/fake_p0f" "$HELPERS/logsink" "$HELPERS/testsrv" "$HELPERS/testclient"; do
     [ -x "$f" ] || fail_now "$f is missing (run make)"
 done
 
@@ -35,7 +35,7 @@ FAKE_PIDS=()
 fake() {
     local name=$1; shift
     rm -f "$WORK/$name.ready"
-    spawn "$TOOLS/fake_p0f" --socket "$WORK/$name.sock" --query-log "$WORK/$name.qlog" \
+    spawn "$HELPERS/fake_p0f" --socket "$WORK/$name.sock" --query-log "$WORK/$name.qlog" \
         --ready-file "$WORK/$name.ready" "$@" 2>>"$WORK/fake_p0f.err"
     FAKE_PIDS+=("$!")
     wait_for 5 test -e "$WORK/$name.ready" || echo "# fake_p0f $name did not start"
@@ -108,7 +108,7 @@ check "query --json: p0f down" eval 'rc_is 3 && hasF q10 "\"status\":\"p0f_down\
 : >"$WORK/regular"
 t q11 "$P" query "$WIN" --socket "$WORK/regular"
 check "query: a regular file: exit 4, not a socket" eval 'rc_is 4 && ehas q11 "is a regular file, not a socket"'
-spawn "$TOOLS/logsink" "$WORK/dgram.sock" "$WORK/dgram.txt"
+spawn "$HELPERS/logsink" "$WORK/dgram.sock" "$WORK/dgram.txt"
 wait_for 5 test -S "$WORK/dgram.sock"
 t q12 "$P" query "$WIN" --socket "$WORK/dgram.sock"
 check "query: a datagram socket: exit 4, said so" eval 'rc_is 4 && ehas q12 "is a datagram socket, not p0f"'
@@ -225,7 +225,7 @@ check "check: a blocked host is not greylisted" eval 'rc_is 1 && lacks c24 "grey
 G=$C/grey
 mkdir -p "$G/store"
 GPORT=$((PORT_BASE + 5))
-spawn "$TOOLS/logsink" "$G/log.sock" "$G/log.txt"
+spawn "$HELPERS/logsink" "$G/log.sock" "$G/log.txt"
 wait_for 5 test -S "$G/log.sock"
 printf 'socket %s\nports %s\nlog_socket %s\nblocked_os_file %s\ngreylist_os linux\ngreylist_dir %s\ngreylist_delay 300\n' \
     "$S" "$GPORT" "$G/log.sock" "$C/blocked" "$G/store" >"$G/conf"
@@ -234,10 +234,10 @@ t c25 "$P" check 127.0.0.3 --config "$G/conf"
 check "check: greylist_os matches, no store yet: greylist (exit 1), and check creates nothing" eval 'rc_is 1 &&
     has c25 "^verdict: greylist" && has c25 "does not exist yet" && [ -z "$(ls -A "$G/store")" ]'
 if [ -e "$LIB" ]; then
-    spawn env LD_PRELOAD="$LIB" P0FSHIM_CONFIG="$G/conf" "$TOOLS/testsrv" --model loop --listen "127.0.0.1:$GPORT" \
+    spawn env LD_PRELOAD="$LIB" P0FSHIM_CONFIG="$G/conf" "$HELPERS/testsrv" --model loop --listen "127.0.0.1:$GPORT" \
         --ready-file "$G/ready"
     wait_for 5 test -e "$G/ready"
-    "$TOOLS/testclient" --connect "127.0.0.1:$GPORT" --bind 127.0.0.3 --expect closed --timeout-ms 3000 >"$G/client.out" 2>&1
+    "$HELPERS/testclient" --connect "127.0.0.1:$GPORT" --bind 127.0.0.3 --expect closed --timeout-ms 3000 >"$G/client.out" 2>&1
     wait_for 5 grep -q "verdict=greylist" "$G/log.txt"
     t c26 "$P" check 127.0.0.3 --config "$G/conf"
     check "check: after the shim greylisted the host: a retry now is greylisted again" eval 'rc_is 1 &&
@@ -255,7 +255,7 @@ fi
 # A p0f socket served by someone other than root or p0f_user: the shim refuses its answers.
 if command -v setpriv >/dev/null && [ "$(id -u)" -eq 0 ]; then
     mkdir -p "$WORK/nobody" && chmod 777 "$WORK/nobody"
-    spawn setpriv --reuid=nobody --regid=nogroup --clear-groups "$TOOLS/fake_p0f" --socket "$WORK/nobody/p0f.sock" \
+    spawn setpriv --reuid=nobody --regid=nogroup --clear-groups "$HELPERS/fake_p0f" --socket "$WORK/nobody/p0f.sock" \
         --ready-file "$WORK/nobody/ready" "${HOSTS[@]}"
     wait_for 5 test -e "$WORK/nobody/ready"
     t c20 "$P" check "$WIN" --config "$C/conf" --socket "$WORK/nobody/p0f.sock"
@@ -284,7 +284,7 @@ label = s:!:NMap:SYN scan
 label = s:!:Chrome:11 or newer
 EOF
 printf '#!/bin/sh\n' >"$L/bin/exim4" && chmod 755 "$L/bin/exim4"
-spawn "$TOOLS/logsink" "$L/log.sock" "$L/log.txt"
+spawn "$HELPERS/logsink" "$L/log.sock" "$L/log.txt"
 wait_for 5 test -S "$L/log.sock"
 lint() { t "$1" env PATH="$L/bin:$PATH" "$P" lint --fp "$L/p0f.fp" --postfix-dir "$L/nopostfix" "${@:2}"; }
 printf '/windows/\nLinux 2.2.x-3.x\n' >"$L/blocked"
@@ -422,7 +422,7 @@ sed '/^programs/d' "$L/good.conf" >"$L/pf.conf"
 t l12 env PATH="$L/bin:$PATH" "$P" lint --fp "$L/p0f.fp" --postfix-dir "$L/postfix" --config "$L/pf.conf"
 check "lint: smtpd chrooted where the p0f socket is not: warning at master.cf:2" eval 'rc_is 3 && has l12 "^$L/postfix/master.cf:2: warning: service \"smtp\" runs smtpd chrooted in $L/spool, where the p0f socket $S cannot be found"'
 rm -f "$L/spool/p0f/p0f.sock"
-spawn "$TOOLS/fake_p0f" --socket "$L/spool/p0f/p0f.sock" --ready-file "$L/spool.ready" "${HOSTS[@]}"
+spawn "$HELPERS/fake_p0f" --socket "$L/spool/p0f/p0f.sock" --ready-file "$L/spool.ready" "${HOSTS[@]}"
 wait_for 5 test -e "$L/spool.ready"
 sed "s|^socket .*|socket $L/spool/p0f/p0f.sock|" "$L/pf.conf" >"$L/pf2.conf"
 t l13 env PATH="$L/bin:$PATH" "$P" lint --fp "$L/p0f.fp" --postfix-dir "$L/postfix" --config "$L/pf2.conf"
@@ -579,9 +579,9 @@ else
         check "real p0f started" false
         show "$R/p0f.out"
     else
-        spawn "$TOOLS/testsrv" --model loop --listen "127.0.0.1:$RPORT" --ready-file "$R/srv.ready"
+        spawn "$HELPERS/testsrv" --model loop --listen "127.0.0.1:$RPORT" --ready-file "$R/srv.ready"
         wait_for 5 test -e "$R/srv.ready"
-        "$TOOLS/testclient" --connect "127.0.0.1:$RPORT" --expect served --hold-ms 50 >"$R/client.out" 2>&1
+        "$HELPERS/testclient" --connect "127.0.0.1:$RPORT" --expect served --hold-ms 50 >"$R/client.out" 2>&1
         wait_for 5 "$P" query 127.0.0.1 --socket "$R/p0f.sock" >/dev/null 2>&1
         t p1 "$P" query 127.0.0.1 --socket "$R/p0f.sock"
         check "real p0f: query 127.0.0.1: exit 0, Linux" eval 'rc_is 0 && has p1 "^Detected OS   = Linux "'
@@ -602,12 +602,12 @@ else
         # The shim itself, on the same p0f and configuration (without the exemption): its log line
         # and check's verdict agree, and report reads what it wrote.
         sed -i '$d' "$R/conf"
-        spawn "$TOOLS/logsink" "$R/log.sock" "$R/log.txt"
+        spawn "$HELPERS/logsink" "$R/log.sock" "$R/log.txt"
         wait_for 5 test -S "$R/log.sock"
-        spawn env LD_PRELOAD="$LIB" P0FSHIM_CONFIG="$R/conf" "$TOOLS/testsrv" --model loop \
+        spawn env LD_PRELOAD="$LIB" P0FSHIM_CONFIG="$R/conf" "$HELPERS/testsrv" --model loop \
             --listen "127.0.0.1:$((RPORT + 1))" --ready-file "$R/shim.ready"
         wait_for 5 test -e "$R/shim.ready"
-        "$TOOLS/testclient" --connect "127.0.0.1:$((RPORT + 1))" --expect closed --timeout-ms 3000 >"$R/client2.out" 2>&1
+        "$HELPERS/testclient" --connect "127.0.0.1:$((RPORT + 1))" --expect closed --timeout-ms 3000 >"$R/client2.out" 2>&1
         wait_for 5 grep -q "verdict=" "$R/log.txt"
         t p7 "$P" report --csv "$R/log.txt"
         check "real p0f: the shim blocked 127.0.0.1 as check said, report reads its line" eval 'row p7 "verdict,block,,1" && row p7 "blocked_ip,127.0.0.1,,1" && row p7 "rule,/linux/,$R/blocked:1,1" && row p7 "karma_ip,127.0.0.1,,-1" && row p7 "summary,unparsable,,0"'

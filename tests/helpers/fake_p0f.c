@@ -82,26 +82,13 @@
  * SIGTERM/SIGINT: close everything, remove the socket and the ready file, exit 0.
  * Exit status 2 on misuse or a start-up error.
  */
-#include <arpa/inet.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <limits.h>
-#include <poll.h>
-#include <signal.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
-#include <time.h>
-#include <unistd.h>
+
+#define HELPER_NAME "fake_p0f"
+#include "helper.h"
 
 /* ---- p0f v3 wire format (p0f 3.09b api.h), written out independently ---- */
 
@@ -299,8 +286,7 @@ static size_t g_max_clients = 100;
 static int g_qlog_fd = -1;
 static const char *g_socket_path;
 static const char *g_ready_path;
-static ino_t g_socket_ino;
-static dev_t g_socket_dev;
+static struct socket_file g_socket;
 static volatile sig_atomic_t g_stop;
 static bool g_v2;             /* --v2: speak p0f 2.0.8's query protocol */
 static bool g_verify_conn;    /* --v2 --verify-conn */
@@ -346,31 +332,6 @@ static unsigned long g_next_conn_id = 1;
 
 /* ---- small helpers ---- */
 
-static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-#define CLI_DIE die
-#include "cli.h"
-static void die(const char *fmt, ...)
-{
-    va_list ap;
-    fputs("fake_p0f: ", stderr);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    exit(2);
-}
-
-static void warnmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void warnmsg(const char *fmt, ...)
-{
-    va_list ap;
-    fputs("fake_p0f: ", stderr);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-}
-
 static void usage(void) __attribute__((noreturn));
 static void usage(void)
 {
@@ -388,13 +349,6 @@ static void usage(void)
           "v2 MODE: normal hang badmagic badquery short wrongid die-mid-reply\n",
           stderr);
     exit(2);
-}
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static uint32_t unix_now(void)
@@ -426,22 +380,6 @@ static void qlog(const char *fmt, ...)
         if (w >= 0 || errno != EINTR)
             break;
     }
-}
-
-static long parse_long(const char *opt, const char *s, long min, long max)
-{
-    char *end;
-    long v;
-
-    if (*s == '\0' || *s == ' ')
-        die("%s: not a number: \"%s\"", opt, s);
-    errno = 0;
-    v = strtol(s, &end, 10);
-    if (errno != 0 || *end != '\0')
-        die("%s: not a number: \"%s\"", opt, s);
-    if (v < min || v > max)
-        die("%s: %s is out of range %ld..%ld", opt, s, min, max);
-    return v;
 }
 
 static int hexval(char c)
@@ -556,95 +494,6 @@ static struct seen *count_query(const struct p0f_query *q)
     g_seen[n_seen].count = 1;
     g_seen[n_seen].first = unix_now();
     return &g_seen[n_seen++];
-}
-
-/* Write a small file atomically (temporary name + rename). */
-static void write_file_atomic(const char *path, const char *content)
-{
-    char tmp[PATH_MAX];
-    int fd, n;
-    size_t len = strlen(content);
-
-    n = snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
-    if (n < 0 || (size_t)n >= sizeof(tmp))
-        die("path too long: %s", path);
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0)
-        die("cannot create %s: %s", tmp, strerror(errno));
-    if (write(fd, content, len) != (ssize_t)len) {
-        int e = errno;
-        close(fd);
-        unlink(tmp);
-        die("cannot write %s: %s", tmp, strerror(e));
-    }
-    if (close(fd) != 0 || rename(tmp, path) != 0) {
-        int e = errno;
-        unlink(tmp);
-        die("cannot create %s: %s", path, strerror(e));
-    }
-}
-
-/* ---- the listening socket ---- */
-
-static void set_sockaddr_un(struct sockaddr_un *sun, const char *path)
-{
-    memset(sun, 0, sizeof(*sun));
-    sun->sun_family = AF_UNIX;
-    if (strlen(path) >= sizeof(sun->sun_path))
-        die("socket path too long (max %zu bytes): %s", sizeof(sun->sun_path) - 1, path);
-    memcpy(sun->sun_path, path, strlen(path) + 1);
-}
-
-/* Bind and listen under a temporary name, chmod 0666, then rename over PATH, so the socket
- * appears atomically and is already accepting when a client first sees it. */
-static int open_listener(const char *path)
-{
-    struct sockaddr_un sun;
-    struct stat st;
-    char tmp[sizeof(sun.sun_path)];
-    int fd, n;
-
-    if (lstat(path, &st) == 0 && !S_ISSOCK(st.st_mode))
-        die("%s exists and is not a socket; refusing to replace it", path);
-    set_sockaddr_un(&sun, path); /* length check */
-    n = snprintf(tmp, sizeof(tmp), "%s.%ld~", path, (long)getpid());
-    if (n < 0 || (size_t)n >= sizeof(tmp)) {
-        /* No room for a temporary name: bind in place. */
-        if (unlink(path) != 0 && errno != ENOENT)
-            die("cannot remove old %s: %s", path, strerror(errno));
-        memcpy(tmp, path, strlen(path) + 1);
-    }
-    unlink(tmp);
-    set_sockaddr_un(&sun, tmp);
-    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        die("socket: %s", strerror(errno));
-    if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0)
-        die("bind %s: %s", tmp, strerror(errno));
-    if (chmod(tmp, 0666) != 0)
-        die("chmod %s: %s", tmp, strerror(errno));
-    if (listen(fd, 128) != 0)
-        die("listen %s: %s", tmp, strerror(errno));
-    if (strcmp(tmp, path) != 0 && rename(tmp, path) != 0) {
-        int e = errno;
-        unlink(tmp);
-        die("rename %s -> %s: %s", tmp, path, strerror(e));
-    }
-    if (stat(path, &st) == 0) {
-        g_socket_ino = st.st_ino;
-        g_socket_dev = st.st_dev;
-    }
-    return fd;
-}
-
-/* Remove the socket only if it is still ours (a successor may have replaced it). */
-static void remove_socket(void)
-{
-    struct stat st;
-
-    if (g_socket_path != NULL && stat(g_socket_path, &st) == 0 && st.st_ino == g_socket_ino &&
-        st.st_dev == g_socket_dev)
-        unlink(g_socket_path);
 }
 
 /* ---- answers ---- */
@@ -836,12 +685,12 @@ static void accept_clients(int lfd)
             if (errno == EINTR || errno == ECONNABORTED)
                 continue;
             if (errno != EAGAIN && errno != EWOULDBLOCK)
-                warnmsg("accept: %s", strerror(errno));
+                note("accept: %s", strerror(errno));
             return;
         }
         c = calloc(1, sizeof(*c));
         if (c == NULL) {
-            warnmsg("out of memory; dropping a client");
+            note("out of memory; dropping a client");
             close(fd);
             return;
         }
@@ -938,16 +787,11 @@ static void serve(int lfd)
 {
     struct pollfd *pfd = calloc(g_max_clients + 1, sizeof(*pfd));
     size_t *slot_of = calloc(g_max_clients + 1, sizeof(*slot_of));
-    sigset_t block, orig;
+    sigset_t orig;
 
     if (pfd == NULL || slot_of == NULL)
         die("out of memory");
-    sigemptyset(&block);
-    sigaddset(&block, SIGTERM);
-    sigaddset(&block, SIGINT);
-    sigprocmask(SIG_BLOCK, &block, &orig);
-    sigdelset(&orig, SIGTERM);
-    sigdelset(&orig, SIGINT);
+    block_stop_signals(&orig);
 
     while (!g_stop) {
         int64_t now = now_ms();
@@ -1305,14 +1149,9 @@ out:
 
 static void serve_v2(int lfd)
 {
-    sigset_t block, orig;
+    sigset_t orig;
 
-    sigemptyset(&block);
-    sigaddset(&block, SIGTERM);
-    sigaddset(&block, SIGINT);
-    sigprocmask(SIG_BLOCK, &block, &orig);
-    sigdelset(&orig, SIGTERM);
-    sigdelset(&orig, SIGINT);
+    block_stop_signals(&orig);
 
     while (!g_stop) {
         if (wait_readable(lfd, -1, &orig) <= 0)
@@ -1320,7 +1159,7 @@ static void serve_v2(int lfd)
         int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno != EINTR && errno != ECONNABORTED && errno != EAGAIN && errno != EWOULDBLOCK)
-                warnmsg("accept: %s", strerror(errno));
+                note("accept: %s", strerror(errno));
             continue;
         }
         serve_v2_client(fd, g_next_conn_id++, &orig);
@@ -1364,7 +1203,6 @@ int main(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     const char *qlog_path = NULL;
-    struct sigaction sa;
     int opt, lfd;
 
     /* --v2 changes how the host options read their values: look for it first. */
@@ -1395,16 +1233,16 @@ int main(int argc, char **argv)
             parse_pstr("--tos", optarg, &current_host("--tos")->tos, 30);
             break;
         case OPT_SCORE:
-            current_host("--score")->score = (int16_t)parse_long("--score", optarg, INT16_MIN, INT16_MAX);
+            current_host("--score")->score = (int16_t)parse_integer("--score", optarg, INT16_MIN, INT16_MAX);
             break;
         case OPT_MFLAGS:
-            current_host("--mflags")->mflags = (uint16_t)cli_parse_ulong("--mflags", optarg, 0, UINT16_MAX);
+            current_host("--mflags")->mflags = (uint16_t)parse_integer("--mflags", optarg, 0, UINT16_MAX);
             break;
         case OPT_FW:
-            current_host("--fw")->fw = (uint8_t)cli_parse_ulong("--fw", optarg, 0, UINT8_MAX);
+            current_host("--fw")->fw = (uint8_t)parse_integer("--fw", optarg, 0, UINT8_MAX);
             break;
         case OPT_REAL:
-            current_host("--real")->real = (uint8_t)cli_parse_ulong("--real", optarg, 0, UINT8_MAX);
+            current_host("--real")->real = (uint8_t)parse_integer("--real", optarg, 0, UINT8_MAX);
             break;
         case OPT_SOCKET:
             g_socket_path = optarg;
@@ -1415,7 +1253,7 @@ int main(int argc, char **argv)
                 if (strcmp(optarg, mode_names[i].name) == 0)
                     break;
             if (i == sizeof(mode_names) / sizeof(mode_names[0])) {
-                warnmsg("--mode: unknown mode \"%s\"", optarg);
+                note("--mode: unknown mode \"%s\"", optarg);
                 usage();
             }
             g_mode = mode_names[i].mode;
@@ -1446,32 +1284,32 @@ int main(int argc, char **argv)
             break;
         }
         case OPT_DIST:
-            current_host("--dist")->dist = (int16_t)(g_v2 ? parse_long("--dist", optarg, INT8_MIN, INT8_MAX)
-                                                          : parse_long("--dist", optarg, INT16_MIN, INT16_MAX));
+            current_host("--dist")->dist = (int16_t)(g_v2 ? parse_integer("--dist", optarg, INT8_MIN, INT8_MAX)
+                                                          : parse_integer("--dist", optarg, INT16_MIN, INT16_MAX));
             break;
         case OPT_UPTIME:
             if (g_v2)
-                current_host("--uptime")->uptime_h = (int32_t)parse_long("--uptime", optarg, -1, INT32_MAX);
+                current_host("--uptime")->uptime_h = (int32_t)parse_integer("--uptime", optarg, -1, INT32_MAX);
             else
-                current_host("--uptime")->uptime = (uint32_t)cli_parse_ulong("--uptime", optarg, 0, UINT32_MAX);
+                current_host("--uptime")->uptime = (uint32_t)parse_integer("--uptime", optarg, 0, UINT32_MAX);
             break;
         case OPT_TOTAL:
-            current_host("--total")->total = (uint32_t)cli_parse_ulong("--total", optarg, 0, UINT32_MAX);
+            current_host("--total")->total = (uint32_t)parse_integer("--total", optarg, 0, UINT32_MAX);
             break;
         case OPT_NAT:
             if (g_v2)
-                current_host("--nat")->nat2 = (uint8_t)cli_parse_ulong("--nat", optarg, 0, UINT8_MAX);
+                current_host("--nat")->nat2 = (uint8_t)parse_integer("--nat", optarg, 0, UINT8_MAX);
             else
-                current_host("--nat")->nat = (uint32_t)cli_parse_ulong("--nat", optarg, 0, UINT32_MAX);
+                current_host("--nat")->nat = (uint32_t)parse_integer("--nat", optarg, 0, UINT32_MAX);
             break;
         case OPT_CHG:
-            current_host("--chg")->chg = (uint32_t)cli_parse_ulong("--chg", optarg, 0, UINT32_MAX);
+            current_host("--chg")->chg = (uint32_t)parse_integer("--chg", optarg, 0, UINT32_MAX);
             break;
         case OPT_NOMATCH_FIRST:
-            g_nomatch_first = cli_parse_ulong("--nomatch-first", optarg, 0, UINT32_MAX);
+            g_nomatch_first = parse_integer("--nomatch-first", optarg, 0, UINT32_MAX);
             break;
         case OPT_DELAY:
-            g_delay_ms = cli_parse_ulong("--delay-ms", optarg, 0, 600000);
+            g_delay_ms = parse_integer("--delay-ms", optarg, 0, 600000);
             break;
         case OPT_QLOG:
             qlog_path = optarg;
@@ -1480,24 +1318,19 @@ int main(int argc, char **argv)
             g_ready_path = optarg;
             break;
         case OPT_MAX_CLIENTS:
-            g_max_clients = cli_parse_ulong("--max-clients", optarg, 1, 1000);
+            g_max_clients = parse_integer("--max-clients", optarg, 1, 1000);
             break;
         case OPT_HELP:
             usage();
-        case ':':
-            warnmsg("option %s needs a value", argv[optind - 1]);
-            usage();
         default:
-            warnmsg("unknown option %s", argv[optind - 1]);
+            note_bad_option(opt, argv);
             usage();
         }
     }
-    if (optind < argc) {
-        warnmsg("unexpected argument \"%s\"", argv[optind]);
+    if (stray_argument(argc, argv))
         usage();
-    }
     if (g_socket_path == NULL) {
-        warnmsg("--socket is required");
+        note("--socket is required");
         usage();
     }
     {
@@ -1521,21 +1354,18 @@ int main(int argc, char **argv)
     if (g_conns == NULL)
         die("out of memory");
 
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = SIG_IGN;
-    sigaction(SIGPIPE, &sa, NULL);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
+    set_handler(SIGPIPE, SIG_IGN, 0);
+    set_handler(SIGTERM, on_signal, 0);
+    set_handler(SIGINT, on_signal, 0);
 
     if (g_ready_path != NULL && unlink(g_ready_path) != 0 && errno != ENOENT)
         die("cannot remove stale ready file %s: %s", g_ready_path, strerror(errno));
-    lfd = open_listener(g_socket_path);
+    lfd = unix_socket_file(&g_socket, g_socket_path, SOCK_STREAM);
     if (g_ready_path != NULL) {
         char buf[64];
         snprintf(buf, sizeof(buf), "pid=%ld\n", (long)getpid());
-        write_file_atomic(g_ready_path, buf);
+        if (write_file_atomic(g_ready_path, buf) != 0)
+            die("cannot create %s: %s", g_ready_path, strerror(errno));
     }
 
     if (g_v2)
@@ -1544,7 +1374,7 @@ int main(int argc, char **argv)
         serve(lfd);
 
     close(lfd);
-    remove_socket();
+    socket_file_remove(&g_socket);
     if (g_ready_path != NULL)
         unlink(g_ready_path);
     free(g_conns);

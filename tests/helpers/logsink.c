@@ -13,49 +13,19 @@
  * Runs until SIGTERM or SIGINT, then removes SOCKETPATH (if it is still its socket) and exits 0.
  * Exit status 2 on misuse or a start-up error.
  */
-#include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <stdarg.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/uio.h>
-#include <sys/un.h>
-#include <unistd.h>
+
+#define HELPER_NAME "logsink"
+#include "helper.h"
 
 #define MAX_DGRAM 65536
 
 static volatile sig_atomic_t g_stop;
 
-static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-static void die(const char *fmt, ...)
-{
-    va_list ap;
-    fputs("logsink: ", stderr);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    exit(2);
-}
-
 static void on_signal(int sig)
 {
     (void)sig;
     g_stop = 1;
-}
-
-static void set_sockaddr_un(struct sockaddr_un *sun, const char *path)
-{
-    memset(sun, 0, sizeof(*sun));
-    sun->sun_family = AF_UNIX;
-    if (strlen(path) >= sizeof(sun->sun_path))
-        die("socket path too long (max %zu bytes): %s", sizeof(sun->sun_path) - 1, path);
-    memcpy(sun->sun_path, path, strlen(path) + 1);
 }
 
 /* Append one datagram plus "\n" with a single write; retries the remainder on a short write. */
@@ -72,7 +42,7 @@ static void append(int fd, const char *data, size_t len)
         if (w < 0) {
             if (errno == EINTR)
                 continue;
-            fprintf(stderr, "logsink: write: %s\n", strerror(errno));
+            note("write: %s", strerror(errno));
             return;
         }
         size_t n = (size_t)w;
@@ -93,12 +63,9 @@ int main(int argc, char **argv)
     const char *path, *outpath;
     struct sockaddr_un sun;
     struct stat st;
-    char tmp[sizeof(sun.sun_path)];
-    struct sigaction sa;
-    sigset_t block, orig;
-    int sfd, ofd, n;
-    ino_t ino = 0;
-    dev_t dev = 0;
+    struct socket_file sock;
+    sigset_t orig;
+    int sfd, ofd;
 
     if (argc != 3 || argv[1][0] == '\0' || argv[2][0] == '\0') {
         fputs("usage: logsink SOCKETPATH OUTFILE\n", stderr);
@@ -109,54 +76,16 @@ int main(int argc, char **argv)
 
     if (lstat(path, &st) == 0 && !S_ISSOCK(st.st_mode))
         die("%s exists and is not a socket; refusing to replace it", path);
-    set_sockaddr_un(&sun, path); /* length check */
+    unix_address(&sun, path); /* length check, before the output file is created */
     ofd = open(outpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (ofd < 0)
         die("cannot open %s: %s", outpath, strerror(errno));
 
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    sa.sa_handler = SIG_IGN;
-    sigaction(SIGPIPE, &sa, NULL);
-    /* Signals are only delivered inside ppoll(), so a SIGTERM cannot be missed. */
-    sigemptyset(&block);
-    sigaddset(&block, SIGTERM);
-    sigaddset(&block, SIGINT);
-    sigprocmask(SIG_BLOCK, &block, &orig);
-    sigdelset(&orig, SIGTERM);
-    sigdelset(&orig, SIGINT);
-
-    n = snprintf(tmp, sizeof(tmp), "%s.%ld~", path, (long)getpid());
-    if (n < 0 || (size_t)n >= sizeof(tmp)) {
-        /* No room for a temporary name: replace in place. */
-        if (unlink(path) != 0 && errno != ENOENT)
-            die("cannot remove old %s: %s", path, strerror(errno));
-        memcpy(tmp, path, strlen(path) + 1);
-    }
-    unlink(tmp);
-    set_sockaddr_un(&sun, tmp);
-    sfd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (sfd < 0)
-        die("socket: %s", strerror(errno));
-    if (bind(sfd, (struct sockaddr *)&sun, sizeof(sun)) != 0)
-        die("bind %s: %s", tmp, strerror(errno));
-    if (chmod(tmp, 0666) != 0) {
-        int e = errno;
-        unlink(tmp);
-        die("chmod %s: %s", tmp, strerror(e));
-    }
-    if (strcmp(tmp, path) != 0 && rename(tmp, path) != 0) {
-        int e = errno;
-        unlink(tmp);
-        die("rename %s -> %s: %s", tmp, path, strerror(e));
-    }
-    if (stat(path, &st) == 0) {
-        ino = st.st_ino;
-        dev = st.st_dev;
-    }
+    set_handler(SIGTERM, on_signal, 0);
+    set_handler(SIGINT, on_signal, 0);
+    set_handler(SIGPIPE, SIG_IGN, 0);
+    block_stop_signals(&orig); /* SIGTERM comes inside ppoll() only: it cannot be missed */
+    sfd = unix_socket_file(&sock, path, SOCK_DGRAM);
 
     while (!g_stop) {
         struct pollfd pfd = {.fd = sfd, .events = POLLIN};
@@ -173,11 +102,11 @@ int main(int argc, char **argv)
             ssize_t r = recv(sfd, buf, sizeof(buf), MSG_TRUNC);
             if (r < 0) {
                 if (errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK)
-                    fprintf(stderr, "logsink: recv: %s\n", strerror(errno));
+                    note("recv: %s", strerror(errno));
                 break;
             }
             if ((size_t)r > sizeof(buf)) {
-                fprintf(stderr, "logsink: datagram of %zd bytes truncated to %zu\n", r, sizeof(buf));
+                note("datagram of %zd bytes truncated to %zu", r, sizeof(buf));
                 r = (ssize_t)sizeof(buf);
             }
             append(ofd, buf, (size_t)r);
@@ -185,8 +114,7 @@ int main(int argc, char **argv)
     }
 
     close(sfd);
-    if (stat(path, &st) == 0 && st.st_ino == ino && st.st_dev == dev)
-        unlink(path);
+    socket_file_remove(&sock);
     close(ofd);
     return 0;
 }

@@ -35,24 +35,14 @@
  * program notices SIGTERM. --ready-file is created (atomically, "pid=P port=N") once the
  * listener(s) are up. Exit 2 on misuse or start-up failure.
  */
-#include <arpa/inet.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
-#include <limits.h>
-#include <netinet/in.h>
 #include <pthread.h>
-#include <signal.h>
-#include <stdarg.h>
 #include <stdbool.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/resource.h>
 #include <sys/select.h>
-#include <sys/socket.h>
-#include <sys/time.h>
-#include <unistd.h>
+
+#define HELPER_NAME "hostsrv"
+#include "helper.h"
 
 #define ACCEPT_TIMEOUT_MS 300
 #define BANNER "220 hostsrv ready\r\n"
@@ -71,41 +61,17 @@ static struct {
 
 static volatile sig_atomic_t g_stop, g_usr2;
 
-static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-#define CLI_DIE die
-#include "cli.h"
-static void die(const char *fmt, ...)
-{
-    va_list ap;
-    fputs("hostsrv: ", stderr);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    exit(2);
-}
-
-/* Opens the events file for this one line: callers make sure a descriptor is free. */
+/* One line to the events file, which is open for this line only: callers make sure a
+ * descriptor is free. Silent on failure (stderr may be closed: stdio mode). */
 static void event(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void event(const char *fmt, ...)
 {
-    char buf[256];
     va_list ap;
     if (cfg.events_path == NULL)
         return;
     va_start(ap, fmt);
-    int n = vsnprintf(buf, sizeof(buf) - 1, fmt, ap);
+    (void)append_line(cfg.events_path, fmt, ap);
     va_end(ap);
-    if (n < 0)
-        return;
-    if ((size_t)n > sizeof(buf) - 2)
-        n = (int)sizeof(buf) - 2;
-    buf[n++] = '\n';
-    int fd = open(cfg.events_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    if (fd < 0)
-        return;
-    (void)!write(fd, buf, (size_t)n);
-    close(fd);
 }
 
 static void on_term(int sig)
@@ -120,57 +86,30 @@ static void on_usr2(int sig)
     g_usr2 = 1;
 }
 
+/* No SA_RESTART: a blocking call returns EINTR. */
 static void install_handlers(void)
 {
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sigemptyset(&sa.sa_mask);
-    sa.sa_handler = SIG_IGN;
-    sigaction(SIGPIPE, &sa, NULL);
-    sa.sa_handler = on_term;
-    sa.sa_flags = 0;             /* no SA_RESTART: a blocking call returns EINTR */
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    sa.sa_handler = on_usr2;
-    sigaction(SIGUSR2, &sa, NULL);
-}
-
-static unsigned port_of(int fd)
-{
-    struct sockaddr_storage got;
-    socklen_t len = sizeof(got);
-    if (getsockname(fd, (struct sockaddr *)&got, &len) != 0)
-        return 0;
-    return ntohs(got.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&got)->sin6_port
-                                           : ((struct sockaddr_in *)&got)->sin_port);
+    set_handler(SIGPIPE, SIG_IGN, 0);
+    set_handler(SIGTERM, on_term, 0);
+    set_handler(SIGINT, on_term, 0);
+    set_handler(SIGUSR2, on_usr2, 0);
 }
 
 static int open_listener(unsigned i, bool with_timeout)
 {
-    int one = 1, fd = socket(cfg.addr[i].ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct timeval tv = {.tv_sec = 0, .tv_usec = ACCEPT_TIMEOUT_MS * 1000};
-    if (fd < 0)
-        die("socket: %s", strerror(errno));
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    if (bind(fd, (struct sockaddr *)&cfg.addr[i], cfg.addrlen[i]) != 0)
-        die("bind: %s", strerror(errno));
-    if (listen(fd, 128) != 0)
-        die("listen: %s", strerror(errno));
-    if (with_timeout && setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) != 0)
+    int fd = tcp_listener_or_die(&cfg.addr[i], cfg.addrlen[i], 0, 0, -1, 128);
+    if (with_timeout && set_accept_timeout(fd, ACCEPT_TIMEOUT_MS) != 0)
         die("SO_RCVTIMEO: %s", strerror(errno));
     return fd;
 }
 
 static void write_ready(int lfd)
 {
-    char text[96], tmp[PATH_MAX];
+    char text[96];
     if (cfg.ready_path == NULL)
         return;
-    snprintf(text, sizeof(text), "pid=%ld port=%u\n", (long)getpid(), port_of(lfd));
-    snprintf(tmp, sizeof(tmp), "%s.tmp", cfg.ready_path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0 || write(fd, text, strlen(text)) != (ssize_t)strlen(text) || close(fd) != 0 ||
-        rename(tmp, cfg.ready_path) != 0)
+    snprintf(text, sizeof(text), "pid=%ld port=%u\n", (long)getpid(), local_port(lfd));
+    if (write_file_atomic(cfg.ready_path, text) != 0)
         die("cannot write %s: %s", cfg.ready_path, strerror(errno));
 }
 
@@ -204,10 +143,10 @@ static void run_select2(int l0, int l1)
                 usleep((useconds_t)(cfg.pause_ms * 1000));
             int c = accept(fds[i], NULL, NULL);
             if (c >= 0) {
-                event("accept port=%u", port_of(fds[i]));
+                event("accept port=%u", local_port(fds[i]));
                 say_and_close(c, BANNER);
             } else {
-                event("accept_error port=%u errno=%s", port_of(fds[i]), errno_name(errno));
+                event("accept_error port=%u errno=%s", local_port(fds[i]), errno_name(errno));
             }
         }
     }
@@ -353,15 +292,15 @@ int main(int argc, char **argv)
                 die("--mode: unknown mode \"%s\"", optarg);
             break;
         case 'l':
-            cli_parse_hostport("--listen", optarg, 1, &cfg.addr[0], &cfg.addrlen[0]);
+            parse_hostport("--listen", optarg, 1, &cfg.addr[0], &cfg.addrlen[0]);
             have[0] = true;
             break;
         case 'L':
-            cli_parse_hostport("--listen2", optarg, 1, &cfg.addr[1], &cfg.addrlen[1]);
+            parse_hostport("--listen2", optarg, 1, &cfg.addr[1], &cfg.addrlen[1]);
             have[1] = true;
             break;
-        case 'n': cfg.limit = cli_parse_ulong("--limit", optarg, 32, 4096); break;
-        case 'p': cfg.pause_ms = cli_parse_ulong("--pause-ms", optarg, 0, 10000); break;
+        case 'n': cfg.limit = (unsigned long)parse_integer("--limit", optarg, 32, 4096); break;
+        case 'p': cfg.pause_ms = (unsigned long)parse_integer("--pause-ms", optarg, 0, 10000); break;
         case 'r': cfg.ready_path = optarg; break;
         case 'e': cfg.events_path = optarg; break;
         default: usage();

@@ -1,6 +1,6 @@
 /*
  * vgwrap: runs a test server under valgrind for `make check-valgrind` (mk/hardening.mk), so that
- * the scripts' `env LD_PRELOAD=libp0fshim.so $TOOLS/testsrv ...` starts valgrind instead.
+ * the scripts' `env LD_PRELOAD=libp0fshim.so $HELPERS/testsrv ...` starts valgrind instead.
  *
  * CLI (as installed by mk/hardening.mk: a static copy named after the server it stands for):
  *   NAME ARGS...    with P0FSHIM_VG_REAL_DIR (where the real NAME is) and P0FSHIM_VG_RUN (a

@@ -48,30 +48,17 @@
  *   connection is queued, then the server sleeps N ms before it accepts).
  * SIGTERM/SIGINT: clean exit 0. Exit 2 on misuse or start-up failure.
  */
-#include <arpa/inet.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
-#include <limits.h>
-#include <netinet/in.h>
-#include <poll.h>
 #include <pthread.h>
-#include <signal.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <strings.h>
 #include <sys/epoll.h>
 #include <sys/prctl.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
+
+#define HELPER_NAME "testsrv"
+#include "helper.h"
 
 #define ACCEPT_TIMEOUT_MS 300
 #define IDLE_TIMEOUT_MS 30000
@@ -113,20 +100,6 @@ static atomic_uint g_warnings;
 
 /* ---- helpers ---- */
 
-static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-#define CLI_DIE die
-#include "cli.h"
-static void die(const char *fmt, ...)
-{
-    va_list ap;
-    fputs("testsrv: ", stderr);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    exit(2);
-}
-
 /* Rate-limited warning (at most MAX_WARNINGS lines per process). */
 static void warnmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void warnmsg(const char *fmt, ...)
@@ -155,49 +128,12 @@ static void usage(void)
     exit(2);
 }
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(long ms)
+/* A pause that a stop request cuts short (the back-off after an accept error). */
+static void pause_ms(long ms)
 {
     struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR && !atomic_load(&g_stop))
         ;
-}
-
-/* Write a small file atomically: temporary name + rename. Returns 0 or -1 (errno set). */
-static int write_file_atomic(const char *path, const char *content)
-{
-    char tmp[PATH_MAX];
-    size_t len = strlen(content);
-    int fd, n, e;
-
-    n = snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
-    if (n < 0 || (size_t)n >= sizeof(tmp)) {
-        errno = ENAMETOOLONG;
-        return -1;
-    }
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0)
-        return -1;
-    if (write(fd, content, len) != (ssize_t)len) {
-        e = errno ? errno : EIO;
-        close(fd);
-        unlink(tmp);
-        errno = e;
-        return -1;
-    }
-    if (close(fd) != 0 || rename(tmp, path) != 0) {
-        e = errno;
-        unlink(tmp);
-        errno = e;
-        return -1;
-    }
-    return 0;
 }
 
 /* Rewrite the stats file; the caller holds g_stats_mu. */
@@ -508,32 +444,18 @@ static enum acc accept_one(int lfd, bool nonblock_model, int *fdp)
     warnmsg("accept failed: %s", strerror(e));
     stats_add(&g_stats.accept_errors, 1);
     /* Back off so a persistent error cannot spin the CPU. */
-    sleep_ms(e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM ? 100 : 10);
+    pause_ms(e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM ? 100 : 10);
     return ACC_ERR;
 }
 
+/* The listener; an IPv6 one takes IPv4 clients too (dual stack, as MTAs listen on [::]). */
 static int open_listener(bool nonblock)
 {
-    int one = 1, zero = 0;
-    int fd = socket(cfg.addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC | (nonblock ? SOCK_NONBLOCK : 0),
-                    cfg.mptcp ? 262 /* IPPROTO_MPTCP */ : 0);
+    int fd = tcp_listener_or_die(&cfg.addr, cfg.addrlen, nonblock ? SOCK_NONBLOCK : 0,
+                                 cfg.mptcp ? 262 /* IPPROTO_MPTCP */ : 0, 0, 128);
 
-    if (fd < 0)
-        die("socket: %s", strerror(errno));
-    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0)
-        die("setsockopt SO_REUSEADDR: %s", strerror(errno));
-    if (cfg.addr.ss_family == AF_INET6 &&
-        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero)) != 0)
-        warnmsg("cannot clear IPV6_V6ONLY: %s", strerror(errno));
-    if (bind(fd, (struct sockaddr *)&cfg.addr, cfg.addrlen) != 0)
-        die("bind: %s", strerror(errno));
-    if (listen(fd, 128) != 0)
-        die("listen: %s", strerror(errno));
-    if (!nonblock) {
-        struct timeval tv = {.tv_sec = 0, .tv_usec = ACCEPT_TIMEOUT_MS * 1000};
-        if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) != 0)
-            die("setsockopt SO_RCVTIMEO: %s", strerror(errno));
-    }
+    if (!nonblock && set_accept_timeout(fd, ACCEPT_TIMEOUT_MS) != 0)
+        die("setsockopt SO_RCVTIMEO: %s", strerror(errno));
     g_listen_family = cfg.addr.ss_family;
     return fd;
 }
@@ -541,17 +463,11 @@ static int open_listener(bool nonblock)
 static void announce_ready(int lfd)
 {
     char buf[80];
-    struct sockaddr_storage ss;
-    socklen_t sl = sizeof(ss);
-    unsigned port = 0;
 
     if (cfg.ready_path == NULL)
         return;
-    if (lfd >= 0 && getsockname(lfd, (struct sockaddr *)&ss, &sl) == 0)
-        port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-                                              : ((struct sockaddr_in *)&ss)->sin_port);
     if (lfd >= 0)
-        snprintf(buf, sizeof(buf), "pid=%ld port=%u", (long)getpid(), port);
+        snprintf(buf, sizeof(buf), "pid=%ld port=%u", (long)getpid(), local_port(lfd));
     else
         snprintf(buf, sizeof(buf), "pid=%ld", (long)getpid());
     if (cfg.clear_env) {
@@ -583,7 +499,7 @@ static void run_loop(int lfd)
             struct pollfd queued = {.fd = lfd, .events = POLLIN};
             if (poll(&queued, 1, 300) != 1)
                 continue;
-            sleep_ms((long)cfg.slow_ms);
+            pause_ms((long)cfg.slow_ms);
         }
         if (accept_one(lfd, false, &fd) != ACC_OK)
             continue;
@@ -624,7 +540,7 @@ static void run_fork(int lfd)
         }
         if (pid < 0) {
             warnmsg("fork: %s; dropping the connection", strerror(errno));
-            sleep_ms(10);
+            pause_ms(10);
         }
         close(fd);
     }
@@ -793,19 +709,14 @@ static void run_epoll(int lfd)
     struct epoll_event evs[64];
     struct epoll_event le = {.events = EPOLLIN, .data.ptr = NULL};
     int64_t listener_resume = 0; /* paused after a resource error, so it cannot spin */
-    sigset_t block, orig;
+    sigset_t orig;
     int ep = epoll_create1(EPOLL_CLOEXEC);
 
     if (ep < 0)
         die("epoll_create1: %s", strerror(errno));
     if (epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &le) != 0)
         die("epoll_ctl: %s", strerror(errno));
-    sigemptyset(&block);
-    sigaddset(&block, SIGTERM);
-    sigaddset(&block, SIGINT);
-    sigprocmask(SIG_BLOCK, &block, &orig);
-    sigdelset(&orig, SIGTERM);
-    sigdelset(&orig, SIGINT);
+    block_stop_signals(&orig);
 
     while (!atomic_load(&g_stop)) {
         int n = epoll_pwait(ep, evs, 64, TICK_MS, &orig);
@@ -917,7 +828,7 @@ int main(int argc, char **argv)
                 if (strcmp(optarg, model_names[i]) == 0)
                     break;
             if (i == sizeof(model_names) / sizeof(model_names[0])) {
-                fprintf(stderr, "testsrv: unknown model \"%s\"\n", optarg);
+                note("unknown model \"%s\"", optarg);
                 usage();
             }
             cfg.model = (enum model)i;
@@ -925,11 +836,11 @@ int main(int argc, char **argv)
             break;
         }
         case OPT_LISTEN:
-            cli_parse_hostport("--listen", optarg, 0, &cfg.addr, &cfg.addrlen);
+            parse_hostport("--listen", optarg, 0, &cfg.addr, &cfg.addrlen);
             cfg.listen_set = true;
             break;
         case OPT_THREADS:
-            cfg.threads = (unsigned)cli_parse_ulong("--threads", optarg, 1, MAX_THREADS);
+            cfg.threads = (unsigned)parse_integer("--threads", optarg, 1, MAX_THREADS);
             cfg.threads_set = true;
             break;
         case OPT_NULL_ADDR:
@@ -939,10 +850,10 @@ int main(int argc, char **argv)
             cfg.mptcp = true;
             break;
         case OPT_SLOW_AFTER:
-            cfg.slow_after = cli_parse_ulong("--slow-accept-after", optarg, 0, 1000000);
+            cfg.slow_after = parse_integer("--slow-accept-after", optarg, 0, 1000000);
             break;
         case OPT_SLOW_MS:
-            cfg.slow_ms = cli_parse_ulong("--slow-accept-ms", optarg, 1, 10000);
+            cfg.slow_ms = parse_integer("--slow-accept-ms", optarg, 1, 10000);
             break;
         case OPT_READY:
             cfg.ready_path = optarg;
@@ -955,32 +866,27 @@ int main(int argc, char **argv)
             break;
         case OPT_HELP:
             usage();
-        case ':':
-            fprintf(stderr, "testsrv: option %s needs a value\n", argv[optind - 1]);
-            usage();
         default:
-            fprintf(stderr, "testsrv: unknown option %s\n", argv[optind - 1]);
+            note_bad_option(opt, argv);
             usage();
         }
     }
-    if (optind < argc) {
-        fprintf(stderr, "testsrv: unexpected argument \"%s\"\n", argv[optind]);
+    if (stray_argument(argc, argv))
         usage();
-    }
     if (!cfg.model_set) {
-        fputs("testsrv: --model is required\n", stderr);
+        note("--model is required");
         usage();
     }
     if (cfg.model == M_INETD && cfg.listen_set) {
-        fputs("testsrv: --listen cannot be used with --model inetd (the socket is fd 0)\n", stderr);
+        note("--listen cannot be used with --model inetd (the socket is fd 0)");
         usage();
     }
     if (cfg.model != M_INETD && !cfg.listen_set) {
-        fputs("testsrv: --listen is required\n", stderr);
+        note("--listen is required");
         usage();
     }
     if (cfg.threads_set && cfg.model != M_THREADS) {
-        fputs("testsrv: --threads only applies to --model threads\n", stderr);
+        note("--threads only applies to --model threads");
         usage();
     }
 

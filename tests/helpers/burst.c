@@ -26,22 +26,13 @@
  * and, on stderr, the first few failures. Exit status: 0 when every connection had the expected
  * outcome, 1 otherwise, 2 on misuse.
  */
-#include <arpa/inet.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
-#include <netinet/in.h>
-#include <stdarg.h>
 #include <stdbool.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
-#include <sys/socket.h>
-#include <time.h>
-#include <unistd.h>
+
+#define HELPER_NAME "burst"
+#include "helper.h"
 
 #ifndef IP_BIND_ADDRESS_NO_PORT
 #define IP_BIND_ADDRESS_NO_PORT 24
@@ -67,74 +58,16 @@ static unsigned long g_spread = 1, g_next_source;
 static unsigned long g_counts[O_N];
 static unsigned g_notes;
 
-static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-#define CLI_DIE die
-#include "cli.h"
-static void die(const char *fmt, ...)
-{
-    va_list ap;
-    fputs("burst: ", stderr);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    exit(2);
-}
-
-static void note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void note(const char *fmt, ...)
+/* The first MAX_NOTES failures only: a burst's failures would flood stderr. */
+static void note_failure(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void note_failure(const char *fmt, ...)
 {
     va_list ap;
     if (g_notes++ >= MAX_NOTES)
         return;
-    fputs("burst: ", stderr);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vnote(fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
-}
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* "IP" (port 0) or, with want_port, "IP:PORT" / "[IPv6]:PORT". */
-static void parse_addr(const char *opt, const char *s, bool want_port, struct sockaddr_storage *ss, socklen_t *len)
-{
-    char host[INET6_ADDRSTRLEN + 1];
-    unsigned long port = 0;
-    size_t hlen = strlen(s);
-    const char *h = s;
-
-    if (want_port) {
-        const char *colon = s[0] == '[' ? strchr(s, ']') : strrchr(s, ':');
-        if (colon == NULL || (s[0] == '[' && colon[1] != ':'))
-            die("%s: expected IP:PORT or [IPv6]:PORT, got \"%s\"", opt, s);
-        port = cli_parse_ulong(opt, colon + (s[0] == '[' ? 2 : 1), 1, 65535);
-        h = s[0] == '[' ? s + 1 : s;
-        hlen = (size_t)(colon - h);
-    }
-    if (hlen >= sizeof(host))
-        die("%s: bad address \"%s\"", opt, s);
-    memcpy(host, h, hlen);
-    host[hlen] = '\0';
-    memset(ss, 0, sizeof(*ss));
-    struct sockaddr_in *sin = (struct sockaddr_in *)ss;
-    struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
-    if (inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
-        sin->sin_family = AF_INET;
-        sin->sin_port = htons((uint16_t)port);
-        *len = sizeof(*sin);
-    } else if (inet_pton(AF_INET6, host, &sin6->sin6_addr) == 1) {
-        sin6->sin6_family = AF_INET6;
-        sin6->sin6_port = htons((uint16_t)port);
-        *len = sizeof(*sin6);
-    } else {
-        die("%s: not an IP address: \"%s\"", opt, host);
-    }
 }
 
 static void finish(int ep, struct conn *c, enum outcome o, const char *why)
@@ -142,7 +75,7 @@ static void finish(int ep, struct conn *c, enum outcome o, const char *why)
     static const char *const names[O_N] = {"served", "closed", "open", "timeout", "failed"};
     bool expected = g_expect_closed ? o == O_CLOSED : o == O_SERVED;
     if (!expected)
-        note("a connection ended %s%s%s", names[o], why ? ": " : "", why ? why : "");
+        note_failure("a connection ended %s%s%s", names[o], why ? ": " : "", why ? why : "");
     g_counts[o]++;
     epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
     close(c->fd);
@@ -155,7 +88,7 @@ static void start(int ep, struct conn *c, int timeout_ms)
     int one = 1;
     int fd = socket(g_target.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
-        note("socket: %s", strerror(errno));
+        note_failure("socket: %s", strerror(errno));
         g_counts[O_FAILED]++;
         return;
     }
@@ -167,7 +100,7 @@ static void start(int ep, struct conn *c, int timeout_ms)
             setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
         }
         if (bind(fd, (struct sockaddr *)&src, g_bind_len) != 0) {
-            note("bind: %s", strerror(errno));
+            note_failure("bind: %s", strerror(errno));
             close(fd);
             g_counts[O_FAILED]++;
             return;
@@ -179,7 +112,7 @@ static void start(int ep, struct conn *c, int timeout_ms)
     c->state = S_CONNECT;
     struct epoll_event ev = {.events = EPOLLOUT | EPOLLIN | EPOLLRDHUP, .data.ptr = c};
     if (connect(fd, (struct sockaddr *)&g_target, g_target_len) != 0 && errno != EINPROGRESS) {
-        note("connect: %s", strerror(errno));
+        note_failure("connect: %s", strerror(errno));
         close(fd);
         c->fd = -1;
         c->state = S_FREE;
@@ -298,19 +231,19 @@ int main(int argc, char **argv)
 
     while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (opt) {
-        case 'c': parse_addr("--connect", optarg, true, &g_target, &g_target_len); have_target = true; break;
-        case 'b': parse_addr("--bind", optarg, false, &g_bind, &g_bind_len); break;
-        case 'n': count = cli_parse_ulong("--count", optarg, 1, 1000000); break;
-        case 'j': conc = cli_parse_ulong("--concurrency", optarg, 1, 4096); break;
+        case 'c': parse_hostport("--connect", optarg, 1, &g_target, &g_target_len); have_target = true; break;
+        case 'b': parse_ip("--bind", optarg, &g_bind, &g_bind_len); break;
+        case 'n': count = (unsigned long)parse_integer("--count", optarg, 1, 1000000); break;
+        case 'j': conc = (unsigned long)parse_integer("--concurrency", optarg, 1, 4096); break;
         case 'e':
             if (strcmp(optarg, "served") != 0 && strcmp(optarg, "closed") != 0)
                 die("--expect: served or closed");
             g_expect_closed = optarg[0] == 'c';
             have_expect = true;
             break;
-        case 't': timeout_ms = (int)cli_parse_ulong("--timeout-ms", optarg, 1, 600000); break;
-        case 'h': hold_ms = (int)cli_parse_ulong("--hold-ms", optarg, 0, 600000); break;
-        case 's': g_spread = cli_parse_ulong("--spread", optarg, 1, 1u << 20); break;
+        case 't': timeout_ms = (int)parse_integer("--timeout-ms", optarg, 1, 600000); break;
+        case 'h': hold_ms = (int)parse_integer("--hold-ms", optarg, 0, 600000); break;
+        case 's': g_spread = (unsigned long)parse_integer("--spread", optarg, 1, 1u << 20); break;
         default:
             die("usage: burst --connect IP:PORT [--bind IP [--spread K]] --count N [--concurrency C] --expect served|closed "
                 "[--timeout-ms T] [--hold-ms H]");

@@ -21,27 +21,13 @@
  * poll with 2 s timeouts, and a watchdog thread ends the program (exit 100, naming the check)
  * if one check takes 10 s or the whole run 60 s.
  */
-#include <arpa/inet.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
-#include <netinet/in.h>
-#include <poll.h>
 #include <pthread.h>
-#include <signal.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/time.h>
-#include <sys/un.h>
-#include <time.h>
-#include <unistd.h>
+
+#define HELPER_NAME "accept_semantics"
+#include "helper.h"
 
 #define IO_TIMEOUT_MS 2000
 #define WATCHDOG_S 60      /* whole run */
@@ -58,8 +44,6 @@ static volatile sig_atomic_t g_alarms;
 static pthread_mutex_t g_cur_mu = PTHREAD_MUTEX_INITIALIZER;
 static char g_cur_name[160];
 static int64_t g_cur_since;
-
-static int64_t now_ms(void);
 
 static void begin(const char *name)
 {
@@ -115,20 +99,6 @@ static const char *errname(int e)
 
 /* ---- small helpers ---- */
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-        ;
-}
-
 static socklen_t inet_addr_of(struct sockaddr_storage *ss, int family, const char *ip, unsigned port)
 {
     memset(ss, 0, sizeof(*ss));
@@ -146,70 +116,33 @@ static socklen_t inet_addr_of(struct sockaddr_storage *ss, int family, const cha
     return sizeof(*sin6);
 }
 
-static void set_rcvtimeo(int fd, int ms)
-{
-    struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-}
-
-/*
- * A listening TCP socket; v6only: -1 leave alone, 0/1 set IPV6_V6ONLY. Returns the fd or -1
- * with errno set. Blocking, with a SO_RCVTIMEO so that no accept() can hang.
- */
-static int tcp_listener(int family, const char *ip, unsigned port, int v6only)
+/* A listening TCP socket on ip:port; v6only: -1 leave alone, 0/1 set IPV6_V6ONLY. Returns the fd or
+ * -1 with errno set. Blocking, with a receive timeout so that no accept() can hang. */
+static int listen_on(int family, const char *ip, unsigned port, int v6only)
 {
     struct sockaddr_storage ss;
     socklen_t len = inet_addr_of(&ss, family, ip, port);
-    int one = 1, e;
-    int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    const char *failed;
+    int fd = tcp_listener(&ss, len, 0, 0, v6only, 16, &failed);
 
-    if (fd < 0)
-        return -1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    if (v6only >= 0 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof(v6only)) != 0)
-        goto err;
-    if (bind(fd, (struct sockaddr *)&ss, len) != 0 || listen(fd, 16) != 0)
-        goto err;
-    set_rcvtimeo(fd, IO_TIMEOUT_MS);
+    if (fd >= 0)
+        set_accept_timeout(fd, IO_TIMEOUT_MS);
     return fd;
-err:
-    e = errno;
-    close(fd);
-    errno = e;
-    return -1;
 }
 
 /* Connect a client (bounded wait); returns a blocking fd or -1 with errno set. */
 static int client_connect(const struct sockaddr *sa, socklen_t len)
 {
-    int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    int err = 0;
-    socklen_t elen = sizeof(err);
-    struct pollfd pfd;
+    struct sockaddr_storage to;
+    const char *failed;
+    int fd;
 
-    if (fd < 0)
-        return -1;
-    if (connect(fd, sa, len) != 0) {
-        if (errno != EINPROGRESS)
-            goto bad;
-        pfd.fd = fd;
-        pfd.events = POLLOUT;
-        if (poll(&pfd, 1, IO_TIMEOUT_MS) != 1) {
-            errno = ETIMEDOUT;
-            goto bad;
-        }
-        if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) != 0 || err != 0) {
-            errno = err ? err : errno;
-            goto bad;
-        }
-    }
-    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+    memset(&to, 0, sizeof(to));
+    memcpy(&to, sa, len);
+    fd = stream_connect(&to, len, NULL, 0, 0, IO_TIMEOUT_MS, &failed);
+    if (fd >= 0)
+        fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
     return fd;
-bad:
-    err = errno;
-    close(fd);
-    errno = err;
-    return -1;
 }
 
 static int connect_inet(int family, const char *ip, unsigned port)
@@ -217,20 +150,6 @@ static int connect_inet(int family, const char *ip, unsigned port)
     struct sockaddr_storage ss;
     socklen_t len = inet_addr_of(&ss, family, ip, port);
     return client_connect((struct sockaddr *)&ss, len);
-}
-
-static unsigned local_port(int fd)
-{
-    struct sockaddr_storage ss;
-    socklen_t len = sizeof(ss);
-
-    if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
-        return 0;
-    if (ss.ss_family == AF_INET)
-        return ntohs(((struct sockaddr_in *)&ss)->sin_port);
-    if (ss.ss_family == AF_INET6)
-        return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-    return 0;
 }
 
 /* Wait until the listener has a connection queued. */
@@ -614,7 +533,7 @@ static void check_unix(void)
         fail(name, "listener: %s", strerror(errno));
         goto out;
     }
-    set_rcvtimeo(lfd, IO_TIMEOUT_MS);
+    set_accept_timeout(lfd, IO_TIMEOUT_MS);
     c1 = client_connect((struct sockaddr *)&sun, sizeof(sun));
     c2 = client_connect((struct sockaddr *)&sun, sizeof(sun));
     if (c1 < 0 || c2 < 0) {
@@ -666,23 +585,26 @@ static bool no_ipv6(int e)
     return e == EAFNOSUPPORT || e == EADDRNOTAVAIL || e == EPROTONOSUPPORT;
 }
 
-static void check_ipv6(void)
+/* An IPv6 listener on [listen_ip]:port (IPV6_V6ONLY v6only) accepts a client from client_ip (of
+ * client_family): the peer is AF_INET6 want_peer with the client's port, and data flows. Skipped
+ * (with no_ipv6_why) when the machine has no IPv6 of that kind. */
+static void check_ipv6_peer(const char *name, const char *listen_ip, unsigned port, int v6only, int client_family,
+                            const char *client_ip, const char *want_peer, const char *no_ipv6_why)
 {
-    const char *name = "an IPv6 listener on [::1] accepts an IPv6 client with the right address";
     struct sockaddr_storage ss;
+    struct in6_addr want;
     socklen_t len = sizeof(ss);
-    unsigned port = g_port + 1;
-    int lfd = tcp_listener(AF_INET6, "::1", port, 1), c = -1, a = -1;
+    int lfd = listen_on(AF_INET6, listen_ip, port, v6only), c = -1, a = -1;
     char detail[128];
 
     if (lfd < 0) {
         if (no_ipv6(errno))
-            skip(name, "no IPv6 loopback");
+            skip(name, no_ipv6_why);
         else
-            fail(name, "listen on [::1]:%u: %s", port, strerror(errno));
+            fail(name, "listen on [%s]:%u: %s", listen_ip, port, strerror(errno));
         return;
     }
-    c = connect_inet(AF_INET6, "::1", port);
+    c = connect_inet(client_family, client_ip, port);
     if (c < 0) {
         fail(name, "connect: %s", strerror(errno));
         goto out;
@@ -694,11 +616,12 @@ static void check_ipv6(void)
         goto out;
     }
     struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+    inet_pton(AF_INET6, want_peer, &want);
     if (len != sizeof(struct sockaddr_in6) || sin6->sin6_family != AF_INET6)
         fail(name, "family=%d addrlen=%u, want AF_INET6/%zu", (int)sin6->sin6_family, (unsigned)len,
              sizeof(struct sockaddr_in6));
-    else if (!IN6_IS_ADDR_LOOPBACK(&sin6->sin6_addr))
-        fail(name, "address is not ::1");
+    else if (memcmp(&sin6->sin6_addr, &want, sizeof(want)) != 0)
+        fail(name, "address is not %s", want_peer);
     else if (ntohs(sin6->sin6_port) != local_port(c))
         fail(name, "port=%u, want the client's %u", ntohs(sin6->sin6_port), local_port(c));
     else if (!data_flows(a, c, detail, sizeof(detail)))
@@ -710,49 +633,17 @@ out:
     close(lfd);
 }
 
+static void check_ipv6(void)
+{
+    check_ipv6_peer("an IPv6 listener on [::1] accepts an IPv6 client with the right address", "::1", g_port + 1,
+                    1, AF_INET6, "::1", "::1", "no IPv6 loopback");
+}
+
+/* IPV6_V6ONLY off: it takes IPv4 clients, which it sees as v4-mapped IPv6 peers. */
 static void check_v4_mapped(void)
 {
-    const char *name = "a dual-stack IPv6 listener sees an IPv4 client as ::ffff:127.0.0.1 with its port";
-    struct sockaddr_storage ss;
-    socklen_t len = sizeof(ss);
-    unsigned port = g_port + 2;
-    int lfd = tcp_listener(AF_INET6, "::ffff:127.0.0.1", port, 0), c = -1, a = -1;
-    char detail[128];
-
-    if (lfd < 0) {
-        if (no_ipv6(errno))
-            skip(name, "no IPv6 support");
-        else
-            fail(name, "listen on [::ffff:127.0.0.1]:%u: %s", port, strerror(errno));
-        return;
-    }
-    c = connect_inet(AF_INET, "127.0.0.1", port);
-    if (c < 0) {
-        fail(name, "connect: %s", strerror(errno));
-        goto out;
-    }
-    memset(&ss, 0, sizeof(ss));
-    a = accept(lfd, (struct sockaddr *)&ss, &len);
-    if (a < 0) {
-        fail(name, "accept: %s", errname(errno));
-        goto out;
-    }
-    struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
-    static const unsigned char lo4[4] = {127, 0, 0, 1};
-    if (len != sizeof(struct sockaddr_in6) || sin6->sin6_family != AF_INET6)
-        fail(name, "family=%d addrlen=%u, want AF_INET6/%zu", (int)sin6->sin6_family, (unsigned)len,
-             sizeof(struct sockaddr_in6));
-    else if (!IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr) || memcmp(&sin6->sin6_addr.s6_addr[12], lo4, 4) != 0)
-        fail(name, "address is not ::ffff:127.0.0.1");
-    else if (ntohs(sin6->sin6_port) != local_port(c))
-        fail(name, "port=%u, want the client's %u", ntohs(sin6->sin6_port), local_port(c));
-    else if (!data_flows(a, c, detail, sizeof(detail)))
-        fail(name, "%s", detail);
-    else
-        pass(name);
-out:
-    close2(a, c);
-    close(lfd);
+    check_ipv6_peer("a dual-stack IPv6 listener sees an IPv4 client as ::ffff:127.0.0.1 with its port",
+                    "::ffff:127.0.0.1", g_port + 2, 0, AF_INET, "127.0.0.1", "::ffff:127.0.0.1", "no IPv6 support");
 }
 
 /* ---- signals ---- */
@@ -791,7 +682,7 @@ static void check_eintr(int lfd)
     int64_t t0, el;
     int a, e;
 
-    set_rcvtimeo(lfd, 3000); /* if EINTR were swallowed, accept ends with EAGAIN after 3 s */
+    set_accept_timeout(lfd, 3000); /* if EINTR were swallowed, accept ends with EAGAIN after 3 s */
     g_alarms = 0;
     set_alarm_handler(false);
     t0 = now_ms();
@@ -802,7 +693,7 @@ static void check_eintr(int lfd)
     el = now_ms() - t0;
     arm_timer(0);
     signal(SIGALRM, SIG_DFL);
-    set_rcvtimeo(lfd, IO_TIMEOUT_MS);
+    set_accept_timeout(lfd, IO_TIMEOUT_MS);
     if (a >= 0) {
         fail(name, "accept returned fd %d: something connected to port %u", a, g_port);
         close(a);
@@ -946,23 +837,19 @@ int main(int argc, char **argv)
             errno = 0;
             v = strtoul(optarg, &end, 10);
             if (optarg[0] < '0' || optarg[0] > '9' || errno != 0 || *end != '\0' || v < 1 || v > 65533) {
-                fprintf(stderr, "accept_semantics: --port: want a number 1..65533, not \"%s\"\n", optarg);
+                note("--port: want a number 1..65533, not \"%s\"", optarg);
                 usage();
             }
             g_port = (unsigned)v;
-        } else if (opt == ':') {
-            fprintf(stderr, "accept_semantics: option %s needs a value\n", argv[optind - 1]);
-            usage();
         } else if (opt == 'h') {
             usage();
         } else {
-            fprintf(stderr, "accept_semantics: unknown option %s\n", argv[optind - 1]);
+            note_bad_option(opt, argv);
             usage();
         }
     }
     if (optind < argc || g_port == 0) {
-        fputs(g_port == 0 ? "accept_semantics: --port is required\n" : "accept_semantics: unexpected argument\n",
-              stderr);
+        note(g_port == 0 ? "--port is required" : "unexpected argument");
         usage();
     }
     signal(SIGPIPE, SIG_IGN);
@@ -973,7 +860,7 @@ int main(int argc, char **argv)
     rc = pthread_create(&wd, NULL, watchdog_main, NULL);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (rc != 0) {
-        fprintf(stderr, "accept_semantics: pthread_create: %s\n", strerror(rc));
+        note("pthread_create: %s", strerror(rc));
         return 2;
     }
 
@@ -985,7 +872,7 @@ int main(int argc, char **argv)
     begin("check_not_listening()");
     check_not_listening();
 
-    lfd = tcp_listener(AF_INET, "127.0.0.1", g_port, -1);
+    lfd = listen_on(AF_INET, "127.0.0.1", g_port, -1);
     if (lfd < 0) {
         fail("listen on 127.0.0.1 (setup)", "port %u: %s", g_port, strerror(errno));
     } else {
@@ -1012,7 +899,7 @@ int main(int argc, char **argv)
         close(lfd);
     }
     /* A fresh listener, so that no connection left queued by a failed check can be accepted. */
-    lfd = tcp_listener(AF_INET, "127.0.0.1", g_port, -1);
+    lfd = listen_on(AF_INET, "127.0.0.1", g_port, -1);
     if (lfd < 0) {
         fail("listen on 127.0.0.1 again (setup)", "port %u: %s", g_port, strerror(errno));
     } else {

@@ -38,22 +38,11 @@
  * Exit status: 0 the result matches --expect (and --then), 1 it does not, 2 connect failure or
  * misuse.
  */
-#include <arpa/inet.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <signal.h>
-#include <stdarg.h>
 #include <stdbool.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/socket.h>
-#include <time.h>
-#include <unistd.h>
+
+#define HELPER_NAME "testclient"
+#include "helper.h"
 
 #define BUF_SIZE 8192
 
@@ -76,62 +65,6 @@ static void usage(void)
     exit(2);
 }
 
-static void die_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-#define CLI_DIE die_usage
-#include "cli.h"
-static void die_usage(const char *fmt, ...)
-{
-    va_list ap;
-    fputs("testclient: ", stderr);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    exit(2);
-}
-
-static void note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void note(const char *fmt, ...)
-{
-    va_list ap;
-    fputs("testclient: ", stderr);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-}
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int remaining(int64_t deadline)
-{
-    int64_t left = deadline - now_ms();
-    return left < 0 ? 0 : left > INT32_MAX ? INT32_MAX : (int)left;
-}
-
-/* Plain IP (v4 or v6, no brackets, no port) -> sockaddr with port 0. */
-static void parse_ip(const char *opt, const char *s, struct sockaddr_storage *ss, socklen_t *len)
-{
-    struct sockaddr_in *sin = (struct sockaddr_in *)ss;
-    struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
-
-    memset(ss, 0, sizeof(*ss));
-    if (inet_pton(AF_INET, s, &sin->sin_addr) == 1) {
-        sin->sin_family = AF_INET;
-        *len = sizeof(*sin);
-    } else if (inet_pton(AF_INET6, s, &sin6->sin6_addr) == 1) {
-        sin6->sin6_family = AF_INET6;
-        *len = sizeof(*sin6);
-    } else {
-        die_usage("%s: not an IP address: \"%s\"", opt, s);
-    }
-}
-
 /* Read more bytes into the buffer, waiting until deadline. */
 static enum rr fill(struct client *c, int64_t deadline)
 {
@@ -144,7 +77,7 @@ static enum rr fill(struct client *c, int64_t deadline)
             note("reply line longer than %d bytes", BUF_SIZE);
             return RR_ERROR;
         }
-        rc = poll(&pfd, 1, remaining(deadline));
+        rc = poll(&pfd, 1, ms_until(deadline));
         if (rc < 0) {
             if (errno == EINTR)
                 continue;
@@ -223,7 +156,7 @@ static enum rr send_all(struct client *c, const char *s, int timeout_ms)
             return RR_ERROR;
         }
         struct pollfd pfd = {.fd = c->fd, .events = POLLOUT};
-        int rc = poll(&pfd, 1, remaining(deadline));
+        int rc = poll(&pfd, 1, ms_until(deadline));
         if (rc == 0)
             return RR_TIMEOUT;
         if (rc < 0 && errno != EINTR) {
@@ -240,50 +173,13 @@ static bool use_mptcp;
 static int do_connect(const struct sockaddr_storage *to, socklen_t tolen, const struct sockaddr_storage *from,
                       socklen_t fromlen, int timeout_ms)
 {
-    int fd = socket(to->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, use_mptcp ? 262 /* IPPROTO_MPTCP */ : 0);
-    int err = 0;
-    socklen_t elen = sizeof(err);
+    const char *failed;
+    int fd = stream_connect(to, tolen, from, fromlen, use_mptcp ? 262 /* IPPROTO_MPTCP */ : 0, timeout_ms, &failed);
 
-    if (fd < 0) {
-        note("socket: %s", strerror(errno));
-        return -1;
-    }
-    if (from != NULL && bind(fd, (const struct sockaddr *)from, fromlen) != 0) {
-        note("bind: %s", strerror(errno));
-        close(fd);
-        return -1;
-    }
-    if (connect(fd, (const struct sockaddr *)to, tolen) != 0) {
-        if (errno != EINPROGRESS && errno != EINTR) {
-            note("connect: %s", strerror(errno));
-            close(fd);
-            return -1;
-        }
-        int64_t deadline = now_ms() + timeout_ms;
-        for (;;) {
-            struct pollfd pfd = {.fd = fd, .events = POLLOUT};
-            int rc = poll(&pfd, 1, remaining(deadline));
-            if (rc > 0)
-                break;
-            if (rc == 0) {
-                note("connect: timed out after %d ms", timeout_ms);
-                close(fd);
-                return -1;
-            }
-            if (errno != EINTR) {
-                note("poll: %s", strerror(errno));
-                close(fd);
-                return -1;
-            }
-        }
-        if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) != 0)
-            err = errno;
-        if (err != 0) {
-            note("connect: %s", strerror(err));
-            close(fd);
-            return -1;
-        }
-    }
+    if (fd < 0 && strcmp(failed, "timeout") == 0)
+        note("connect: timed out after %d ms", timeout_ms);
+    else if (fd < 0)
+        note("%s: %s", failed, strerror(errno));
     return fd;
 }
 
@@ -534,7 +430,7 @@ int main(int argc, char **argv)
     while ((opt = getopt_long(argc, argv, "+:", opts, NULL)) != -1) {
         switch (opt) {
         case OPT_CONNECT:
-            cli_parse_hostport("--connect", optarg, 1, &to, &tolen);
+            parse_hostport("--connect", optarg, 1, &to, &tolen);
             have_to = true;
             break;
         case OPT_BIND:
@@ -551,7 +447,7 @@ int main(int argc, char **argv)
             else if (strcmp(optarg, "eof") == 0)
                 expect = 3;
             else
-                die_usage("--expect: served, closed, eof or first-line=PREFIX, not \"%s\"", optarg);
+                die("--expect: served, closed, eof or first-line=PREFIX, not \"%s\"", optarg);
             break;
         case OPT_THEN:
             if (strcmp(optarg, "eof") == 0)
@@ -559,44 +455,39 @@ int main(int argc, char **argv)
             else if (strcmp(optarg, "quit") == 0)
                 then = THEN_QUIT;
             else
-                die_usage("--then: eof or quit, not \"%s\"", optarg);
+                die("--then: eof or quit, not \"%s\"", optarg);
             break;
         case OPT_TIMEOUT:
-            timeout_ms = (int)cli_parse_ulong("--timeout-ms", optarg, 1, 600000);
+            timeout_ms = (int)parse_integer("--timeout-ms", optarg, 1, 600000);
             break;
         case OPT_HOLD:
-            hold_ms = (int)cli_parse_ulong("--hold-ms", optarg, 0, 600000);
+            hold_ms = (int)parse_integer("--hold-ms", optarg, 0, 600000);
             break;
         case OPT_MPTCP:
             use_mptcp = true;
             break;
         case OPT_HELP:
             usage();
-        case ':':
-            fprintf(stderr, "testclient: option %s needs a value\n", argv[optind - 1]);
-            usage();
         default:
-            fprintf(stderr, "testclient: unknown option %s\n", argv[optind - 1]);
+            note_bad_option(opt, argv);
             usage();
         }
     }
-    if (optind < argc) {
-        fprintf(stderr, "testclient: unexpected argument \"%s\"\n", argv[optind]);
+    if (stray_argument(argc, argv))
         usage();
-    }
     if (!have_to || expect < 0) {
-        fputs("testclient: --connect and --expect are required\n", stderr);
+        note("--connect and --expect are required");
         usage();
     }
     if (then != THEN_NONE && expect != 2)
-        die_usage("--then goes with --expect first-line=PREFIX");
+        die("--then goes with --expect first-line=PREFIX");
     if (have_from && from.ss_family != to.ss_family)
-        die_usage("--bind and --connect addresses are of different families");
+        die("--bind and --connect addresses are of different families");
 
     signal(SIGPIPE, SIG_IGN);
     c = calloc(1, sizeof(*c));
     if (c == NULL)
-        die_usage("out of memory");
+        die("out of memory");
     c->fd = do_connect(&to, tolen, have_from ? &from : NULL, fromlen, timeout_ms);
     if (c->fd < 0) {
         printf("result=connect_failed\n");

@@ -41,28 +41,16 @@
  * listener is up. Stats (--stats-file) are rewritten atomically after each accept and each
  * session. SIGTERM/SIGINT: clean exit 0. Exit 2 on misuse or start-up failure.
  */
-#include <arpa/inet.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
-#include <limits.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <signal.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <strings.h>
 #include <sys/resource.h>
-#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
+
+#define HELPER_NAME "faultsrv"
+#include "helper.h"
 
 #define ACCEPT_TIMEOUT_MS 300
 #define IO_TIMEOUT_MS 10000
@@ -96,92 +84,6 @@ static pid_t g_main_tid;
 static atomic_ulong g_handled, g_wrong_thread;
 static atomic_long g_last_wrong_tid;
 
-static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-#define CLI_DIE die
-#include "cli.h"
-static void die(const char *fmt, ...)
-{
-    va_list ap;
-    fputs("faultsrv: ", stderr);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    exit(2);
-}
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int remaining(int64_t deadline)
-{
-    int64_t left = deadline - now_ms();
-    return left < 0 ? 0 : left > INT32_MAX ? INT32_MAX : (int)left;
-}
-
-/* "IP:PORT" or "[IPv6]:PORT" -> sockaddr. */
-static void parse_hostport(const char *s)
-{
-    char host[INET6_ADDRSTRLEN + 1];
-    const char *port, *end;
-    size_t hlen;
-    bool v6 = s[0] == '[';
-
-    end = v6 ? strchr(s, ']') : strrchr(s, ':');
-    if (end == NULL || (v6 && end[1] != ':'))
-        die("--listen: expected IP:PORT or [IPv6]:PORT, got \"%s\"", s);
-    hlen = (size_t)(end - s) - (v6 ? 1 : 0);
-    if (hlen >= sizeof(host))
-        die("--listen: bad address in \"%s\"", s);
-    memcpy(host, s + (v6 ? 1 : 0), hlen);
-    host[hlen] = '\0';
-    port = end + (v6 ? 2 : 1);
-    unsigned long p = cli_parse_ulong("--listen", port, 0, 65535);
-    memset(&cfg.addr, 0, sizeof(cfg.addr));
-    if (v6) {
-        struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&cfg.addr;
-        sin6->sin6_family = AF_INET6;
-        sin6->sin6_port = htons((uint16_t)p);
-        if (inet_pton(AF_INET6, host, &sin6->sin6_addr) != 1)
-            die("--listen: not an IPv6 address: \"%s\"", host);
-        cfg.addrlen = sizeof(*sin6);
-    } else {
-        struct sockaddr_in *sin = (struct sockaddr_in *)&cfg.addr;
-        sin->sin_family = AF_INET;
-        sin->sin_port = htons((uint16_t)p);
-        if (inet_pton(AF_INET, host, &sin->sin_addr) != 1)
-            die("--listen: not an IPv4 address: \"%s\"", host);
-        cfg.addrlen = sizeof(*sin);
-    }
-    cfg.listen_set = true;
-}
-
-static int write_file_atomic(const char *path, const char *content)
-{
-    char tmp[PATH_MAX];
-    size_t len = strlen(content);
-    int fd, e;
-
-    if (snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof(tmp)) {
-        errno = ENAMETOOLONG;
-        return -1;
-    }
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0)
-        return -1;
-    if (write(fd, content, len) != (ssize_t)len || close(fd) != 0 || rename(tmp, path) != 0) {
-        e = errno ? errno : EIO;
-        unlink(tmp);
-        errno = e;
-        return -1;
-    }
-    return 0;
-}
-
 static void stats_write(void)
 {
     char buf[512];
@@ -196,7 +98,7 @@ static void stats_write(void)
              atomic_load(&g_last_wrong_tid), st.limit, st.lowest);
     /* At the descriptor limit (emfile) there may be none to spare: the next write catches up. */
     if (write_file_atomic(cfg.stats_path, buf) != 0 && errno != EMFILE)
-        fprintf(stderr, "faultsrv: cannot write %s: %s\n", cfg.stats_path, strerror(errno));
+        note("cannot write %s: %s", cfg.stats_path, strerror(errno));
 }
 
 /* One line appended to the events file with a single write. Needs no free descriptor
@@ -204,28 +106,16 @@ static void stats_write(void)
 static void event(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void event(const char *fmt, ...)
 {
-    char buf[512];
     va_list ap;
-    int fd, n;
+    int rc;
 
     if (cfg.events_path == NULL)
         return;
     va_start(ap, fmt);
-    n = vsnprintf(buf, sizeof(buf) - 1, fmt, ap);
+    rc = append_line(cfg.events_path, fmt, ap);
     va_end(ap);
-    if (n < 0)
-        return;
-    if ((size_t)n > sizeof(buf) - 2)
-        n = (int)sizeof(buf) - 2;
-    buf[n++] = '\n';
-    fd = open(cfg.events_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        fprintf(stderr, "faultsrv: cannot open %s: %s\n", cfg.events_path, strerror(errno));
-        return;
-    }
-    if (write(fd, buf, (size_t)n) != n)
-        fprintf(stderr, "faultsrv: short write to %s\n", cfg.events_path);
-    close(fd);
+    if (rc != 0)
+        note("cannot append to %s: %s", cfg.events_path, strerror(errno));
 }
 
 /* ---- signals ---- */
@@ -260,27 +150,16 @@ static void on_counted(int sig)
 
 static void install_handlers(void)
 {
-    struct sigaction sa;
-
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = SIG_IGN;
-    sigaction(SIGPIPE, &sa, NULL);
-    sa.sa_handler = on_term;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    if (cfg.mode == M_EMFILE) {
-        sa.sa_handler = on_usr2;
-        sigaction(SIGUSR2, &sa, NULL);
-    }
+    set_handler(SIGPIPE, SIG_IGN, 0);
+    set_handler(SIGTERM, on_term, 0);
+    set_handler(SIGINT, on_term, 0);
+    if (cfg.mode == M_EMFILE)
+        set_handler(SIGUSR2, on_usr2, 0);
     if (cfg.mode != M_SIGNALS)
         return;
-    sa.sa_handler = on_counted;
-    sa.sa_flags = 0;                         /* no SA_RESTART: accept() returns EINTR */
-    sigaction(SIGUSR1, &sa, NULL);
-    sigaction(SIGALRM, &sa, NULL);
-    sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
-    sigaction(SIGCHLD, &sa, NULL);
+    set_handler(SIGUSR1, on_counted, 0);   /* no SA_RESTART: accept() returns EINTR */
+    set_handler(SIGALRM, on_counted, 0);
+    set_handler(SIGCHLD, on_counted, SA_RESTART | SA_NOCLDSTOP);
 }
 
 /* ---- the dialog ---- */
@@ -301,7 +180,7 @@ static int write_all(int fd, const char *s)
         if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK))
             return -1;
         struct pollfd pfd = {.fd = fd, .events = POLLOUT};
-        if (remaining(deadline) == 0 || poll(&pfd, 1, remaining(deadline)) == 0)
+        if (ms_until(deadline) == 0 || poll(&pfd, 1, ms_until(deadline)) == 0)
             return -1;
     }
     return 0;
@@ -319,7 +198,7 @@ static bool serve(int fd)
         return false;
     while (!g_stop) {
         struct pollfd pfd = {.fd = fd, .events = POLLIN};
-        int rc = poll(&pfd, 1, remaining(deadline));
+        int rc = poll(&pfd, 1, ms_until(deadline));
         if (rc < 0 && errno == EINTR)
             continue;
         if (rc <= 0)
@@ -372,27 +251,13 @@ static void serve_and_close(int fd)
 
 static int open_listener(void)
 {
-    int one = 1, fd = socket(cfg.addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct timeval tv = {.tv_sec = 0, .tv_usec = ACCEPT_TIMEOUT_MS * 1000};
-    struct sockaddr_storage got;
-    socklen_t glen = sizeof(got);
+    int fd = tcp_listener_or_die(&cfg.addr, cfg.addrlen, 0, 0, -1, 1024);
     char ready[128];
 
-    if (fd < 0)
-        die("socket: %s", strerror(errno));
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    if (bind(fd, (struct sockaddr *)&cfg.addr, cfg.addrlen) != 0)
-        die("bind: %s", strerror(errno));
-    if (listen(fd, 1024) != 0)
-        die("listen: %s", strerror(errno));
-    if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) != 0)
+    if (set_accept_timeout(fd, ACCEPT_TIMEOUT_MS) != 0)
         die("SO_RCVTIMEO: %s", strerror(errno));
-    if (getsockname(fd, (struct sockaddr *)&got, &glen) != 0)
-        die("getsockname: %s", strerror(errno));
-    unsigned port = ntohs(got.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&got)->sin6_port
-                                                     : ((struct sockaddr_in *)&got)->sin_port);
     if (cfg.ready_path) {
-        snprintf(ready, sizeof(ready), "pid=%ld port=%u\n", (long)getpid(), port);
+        snprintf(ready, sizeof(ready), "pid=%ld port=%u\n", (long)getpid(), local_port(fd));
         if (write_file_atomic(cfg.ready_path, ready) != 0)
             die("cannot write %s: %s", cfg.ready_path, strerror(errno));
     }
@@ -424,7 +289,7 @@ static int accept_one(int lfd, bool *quiet)
         int e = errno;
         st.accept_errors++;
         stats_write();
-        fprintf(stderr, "faultsrv: accept: %s\n", strerror(e));
+        note("accept: %s", strerror(e));
         errno = e;
     }
     return -1;
@@ -634,7 +499,10 @@ int main(int argc, char **argv)
             if (cfg.mode == M_NONE)
                 die("--mode: unknown mode \"%s\"", optarg);
             break;
-        case 'l': parse_hostport(optarg); break;
+        case 'l':
+            parse_hostport("--listen", optarg, 0, &cfg.addr, &cfg.addrlen);
+            cfg.listen_set = true;
+            break;
         case 'r': cfg.ready_path = optarg; break;
         case 's': cfg.stats_path = optarg; break;
         case 'e': cfg.events_path = optarg; break;
@@ -643,11 +511,11 @@ int main(int argc, char **argv)
                 die("--squeeze: now or usr2");
             cfg.squeeze_on_usr2 = optarg[0] == 'u';
             break;
-        case 'n': cfg.left = cli_parse_ulong("--left", optarg, 1, 1000); break;
-        case 'b': cfg.batch = cli_parse_ulong("--batch", optarg, 1, MAX_BATCH); break;
-        case 'p': cfg.pid = (long)cli_parse_ulong("--pid", optarg, 2, INT_MAX); break;
-        case 'i': cfg.interval_us = cli_parse_ulong("--interval-us", optarg, 0, 1000000); break;
-        case 'd': cfg.duration_ms = cli_parse_ulong("--duration-ms", optarg, 1, 600000); break;
+        case 'n': cfg.left = (unsigned long)parse_integer("--left", optarg, 1, 1000); break;
+        case 'b': cfg.batch = (unsigned long)parse_integer("--batch", optarg, 1, MAX_BATCH); break;
+        case 'p': cfg.pid = (long)parse_integer("--pid", optarg, 2, INT_MAX); break;
+        case 'i': cfg.interval_us = (unsigned long)parse_integer("--interval-us", optarg, 0, 1000000); break;
+        case 'd': cfg.duration_ms = (unsigned long)parse_integer("--duration-ms", optarg, 1, 600000); break;
         case 'g': cfg.signals = optarg; break;
         default: usage();
         }
