@@ -7,7 +7,7 @@ BENCH_BIN := $(patsubst bench/%.c,$(B)/bench/%,$(BENCH_SRC))
 
 .PHONY: bench bench-tools
 
-# Standalone programs, like the test tools: they share no code with the shim.
+# Standalone programs, like the test helpers: they share no code with the shim.
 $(B)/bench/%: bench/%.c $(wildcard bench/*.h)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $< -pthread -lm
