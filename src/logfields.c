@@ -53,20 +53,12 @@ const struct log_field_spec log_field_table[LOG_FIELDS] = {
     FIELD(LF_SUPPRESSED, "suppressed", LOG_NUMBER),
 };
 
-int log_field_word_index(enum log_field f, const char *w, size_t len)
-{
-    const struct log_field_spec *spec = &log_field_table[f];
-    for (unsigned i = 0; i < spec->nwords; i++)
-        if (len == strlen(spec->words[i]) && memcmp(w, spec->words[i], len) == 0)
-            return (int)i;
-    return -1;
-}
-
 void log_field_index_build(struct log_field_index *ix)
 {
     memset(ix, 0, sizeof(*ix));
     for (unsigned f = 0; f < LOG_FIELDS; f++) {
-        unsigned s = log_field_hash(log_field_table[f].name, log_field_table[f].name_len);
+        ix->key[f] = log_field_key(log_field_table[f].name, log_field_table[f].name_len);
+        unsigned s = log_field_slot(&ix->key[f]);
         while (ix->slot[s])
             s = (s + 1) & (LOG_FIELD_SLOTS - 1);
         ix->slot[s] = (uint8_t)(f + 1);

@@ -5,6 +5,7 @@
 #ifndef P0FSHIM_LOGFIELDS_H
 #define P0FSHIM_LOGFIELDS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -66,6 +67,10 @@ enum log_field_kind {
     LOG_QUOTED,              /* "...", with \" \\ \xHH escapes: text from p0f, the network or a file */
 };
 
+#define LOG_FIELD_NAME_MAX 15
+
+/* The words of verdict= are enum verdict's (verdict_name), cutoff= enum cutoff's from
+ * CUTOFF_IN_TIME on, match= p0f3_match_word's, action= action_log_word's. */
 struct log_field_spec {
     const char *name;
     uint8_t name_len;
@@ -76,27 +81,66 @@ struct log_field_spec {
 
 extern const struct log_field_spec log_field_table[LOG_FIELDS];
 
-/* The words of verdict= are enum verdict's (verdict_name), cutoff= enum cutoff's from
- * CUTOFF_IN_TIME on, match= p0f3_match_word's, action= action_log_word's. */
-#define LOG_FIELD_NAME_MAX 15
+/* The index of the word w[0..len) in the field's vocabulary, or -1. w holds no NUL (no log
+ * value can); a word is NUL-terminated, so the first differing byte ends the comparison. */
+static inline int log_field_word_index(enum log_field f, const char *w, size_t len)
+{
+    const struct log_field_spec *spec = &log_field_table[f];
+    for (unsigned i = 0; i < spec->nwords; i++) {
+        const char *word = spec->words[i];
+        size_t j = 0;
+        while (j < len && word[j] == w[j])
+            j++;
+        if (j == len && word[j] == '\0')
+            return (int)i;
+    }
+    return -1;
+}
 
-/* The index of the word w[0..len) in the field's vocabulary, or -1. */
-int log_field_word_index(enum log_field f, const char *w, size_t len);
-
-/* Finding a field by name as fast as a hand-written switch: a small hash of the names, built
- * once by its user (log_field_index_build) and then only read. */
+/* Finding a field by name as fast as a hand-written switch: the name's bytes are read as two
+ * (overlapping) words, which both pick a slot of a small hash and, compared with the words
+ * stored for the field there, decide the match. Built once by its user, then only read. */
 #define LOG_FIELD_SLOTS 128
+
+struct log_field_key {
+    uint64_t head, tail;     /* the first and the last min(8, width) bytes, see log_field_key */
+    uint32_t len;
+};
 
 struct log_field_index {
     uint8_t slot[LOG_FIELD_SLOTS];   /* 0 empty, else field + 1 */
+    struct log_field_key key[LOG_FIELDS];
 };
 
 void log_field_index_build(struct log_field_index *ix);
 
-static inline unsigned log_field_hash(const char *name, size_t len)
+/* The words of name[0..len), 0 < len <= 16, reading no byte outside it: of the widest load
+ * size (8, 4, 2, 1) that fits, the first and the last such load. */
+static inline struct log_field_key log_field_key(const char *name, size_t len)
 {
-    return ((unsigned char)name[0] * 7u + (unsigned char)name[len - 1] * 3u + (unsigned char)name[len / 2] +
-            (unsigned)len * 13u) & (LOG_FIELD_SLOTS - 1);
+    struct log_field_key k = {.len = (uint32_t)len};
+    if (len >= 8) {
+        memcpy(&k.head, name, 8);
+        memcpy(&k.tail, name + len - 8, 8);
+    } else if (len >= 4) {
+        uint32_t h, t;
+        memcpy(&h, name, 4);
+        memcpy(&t, name + len - 4, 4);
+        k.head = h, k.tail = t;
+    } else if (len >= 2) {
+        uint16_t h, t;
+        memcpy(&h, name, 2);
+        memcpy(&t, name + len - 2, 2);
+        k.head = h, k.tail = t;
+    } else {
+        k.head = (unsigned char)name[0];
+    }
+    return k;
+}
+
+static inline unsigned log_field_slot(const struct log_field_key *k)
+{
+    return (unsigned)(((k->head ^ (k->tail << 3) ^ k->len) * 0x9e3779b97f4a7c15ull) >> 57);
 }
 
 /* The field called name[0..len), or -1 when the shim writes no such field. */
@@ -104,12 +148,13 @@ static inline int log_field_find(const struct log_field_index *ix, const char *n
 {
     if (len == 0 || len > LOG_FIELD_NAME_MAX)
         return -1;
-    for (unsigned s = log_field_hash(name, len);; s = (s + 1) & (LOG_FIELD_SLOTS - 1)) {
+    struct log_field_key k = log_field_key(name, len);
+    for (unsigned s = log_field_slot(&k);; s = (s + 1) & (LOG_FIELD_SLOTS - 1)) {
         unsigned id = ix->slot[s];
         if (id == 0)
             return -1;
-        const struct log_field_spec *f = &log_field_table[id - 1];
-        if (f->name_len == len && memcmp(f->name, name, len) == 0)
+        const struct log_field_key *f = &ix->key[id - 1];
+        if (f->head == k.head && f->tail == k.tail && f->len == k.len)
             return (int)id - 1;
     }
 }

@@ -34,6 +34,8 @@ extern char **environ;
 
 static const char *const match_words[] = {"exact", "generic", "fuzzy", "other"};
 static const char *const action_words[] = {"close", "reject", "tempfail", "other"};
+/* The count of match= and action= words the table does not know. */
+#define OTHER_WORD 3
 
 /* Refusals the library carried out itself after the MTA already had the connection (async
  * mode, or a hold that timed out), that could no longer stop everything: cutoff= on a block
@@ -154,29 +156,21 @@ static void count_connection(struct report *r, const struct message *m, const st
             r->ms_max = (uint64_t)m->ms;
         r->ms_count += w;
     }
-    if (m->f[F_OS].present) {
-        k = key_of(&m->f[F_OS], buf, &klen);
+    if (has_field(m, LF_OS)) {
+        k = key_of(&m->f[LF_OS], buf, &klen);
         strtab_add(&r->os, k, klen, v, w);
     }
-    if (m->f[F_GENRE].present) {
-        k = key_of(&m->f[F_GENRE], buf, &klen);
+    if (has_field(m, LF_GENRE)) {
+        k = key_of(&m->f[LF_GENRE], buf, &klen);
         strtab_add(&r->genre, k, klen, v, w);
     }
-    if (m->f[F_MATCH].present) {
-        const struct field *f = &m->f[F_MATCH];
-        int i = 3;
-        for (int j = 0; j < 3; j++)
-            if (f->len == strlen(match_words[j]) && memcmp(f->v, match_words[j], f->len) == 0)
-                i = j;
-        r->match[i] += w;
+    if (has_field(m, LF_MATCH)) {
+        int i = log_field_word_index(LF_MATCH, m->f[LF_MATCH].v, m->f[LF_MATCH].len);
+        r->match[i < 0 ? OTHER_WORD : i] += w;
     }
-    if (m->f[F_ACTION].present) {
-        const struct field *f = &m->f[F_ACTION];
-        int i = 3;
-        for (int j = 0; j < 3; j++)
-            if (f->len == strlen(action_words[j]) && memcmp(f->v, action_words[j], f->len) == 0)
-                i = j;
-        r->action[i] += w;
+    if (has_field(m, LF_ACTION)) {
+        int i = log_field_word_index(LF_ACTION, m->f[LF_ACTION].v, m->f[LF_ACTION].len);
+        r->action[i < 0 ? OTHER_WORD : i] += w;
     }
     if (m->cutoff != CUTOFF_NONE && (v == VERDICT_BLOCK || v == VERDICT_GREYLIST)) {
         r->saw_cutoff = true;
@@ -184,25 +178,25 @@ static void count_connection(struct report *r, const struct message *m, const st
             if (cutoff_rows[i].verdict == v && cutoff_rows[i].cutoff == m->cutoff)
                 r->cutoff[i] += w;
     }
-    if (v == VERDICT_BLOCK && m->f[F_RULE].present) {
+    if (v == VERDICT_BLOCK && has_field(m, LF_RULE)) {
         size_t at_len = 0;
-        k = key_of(&m->f[F_RULE], buf, &klen);
+        k = key_of(&m->f[LF_RULE], buf, &klen);
         if (k != buf)
             memcpy(buf, k, klen);
         buf[klen] = '\0';
-        if (m->f[F_RULEAT].present) {
-            const char *at = key_of(&m->f[F_RULEAT], buf + klen + 1, &at_len);
+        if (has_field(m, LF_RULE_AT)) {
+            const char *at = key_of(&m->f[LF_RULE_AT], buf + klen + 1, &at_len);
             if (at != buf + klen + 1)
                 memcpy(buf + klen + 1, at, at_len);
         }
         strtab_add(&r->rules, buf, klen + 1 + at_len, v, w);
     }
-    if (m->f[F_REASON].present) {
-        k = key_of(&m->f[F_REASON], buf, &klen);
+    if (has_field(m, LF_REASON)) {
+        k = key_of(&m->f[LF_REASON], buf, &klen);
         strtab_add(&r->reasons, k, klen, v, w);
     }
-    if (m->f[F_EXEMPT].present) {
-        k = key_of(&m->f[F_EXEMPT], buf, &klen);
+    if (has_field(m, LF_EXEMPT)) {
+        k = key_of(&m->f[LF_EXEMPT], buf, &klen);
         strtab_add(&r->exempts, k, klen, v, w);
     }
     int64_t karma = 0;
@@ -219,19 +213,19 @@ static void count_diagnostic(struct report *r, const struct message *m, uint64_t
 {
     static char buf[2 * REPORT_MSG_MAX + 2], reason[REPORT_MSG_MAX];
     size_t llen, mlen, rlen;
-    const char *level = m->f[F_LEVEL].v;
-    llen = m->f[F_LEVEL].len;
+    const char *level = m->f[LF_LEVEL].v;
+    llen = m->f[LF_LEVEL].len;
     memcpy(buf, level, llen);
     buf[llen] = '\0';
-    const char *msg = key_of(&m->f[F_MSG], buf + llen + 1, &mlen);
+    const char *msg = key_of(&m->f[LF_MSG], buf + llen + 1, &mlen);
     if (msg != buf + llen + 1)
         memcpy(buf + llen + 1, msg, mlen);
     r->diagnostics += w;
     struct sent *e = strtab_add(&r->diags, buf, llen + 1 + mlen, VERDICT_ERROR, w);
     if (e) {
         e->extra += m->suppressed * (int64_t)w;
-        if (m->f[F_REASON].present) {
-            const char *why = key_of(&m->f[F_REASON], reason, &rlen);
+        if (has_field(m, LF_REASON)) {
+            const char *why = key_of(&m->f[LF_REASON], reason, &rlen);
             strtab_set_aux(&r->diags, e, why, rlen);
         }
     }

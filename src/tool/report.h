@@ -53,17 +53,10 @@ void format_wall(int64_t t, char *buf, size_t size);
 
 /* ---- the logfmt message ---- */
 
-enum field_id {
-    F_REMOTE, F_LOCAL, F_VERDICT, F_MS, F_OS, F_FLAVOR, F_GENRE, F_MATCH, F_DISTANCE, F_LINK,
-    F_UPTIME, F_TOTAL, F_NAT, F_OSCHG, F_RULE, F_RULEAT, F_KARMA, F_EXEMPT, F_REASON,
-    F_ACTION, F_LEVEL, F_MSG, F_SUPPRESSED, F_CUTOFF,
-    F_COUNT
-};
-
 struct field {
     const char *v;
     uint32_t len;
-    bool present, escaped;
+    bool escaped;
 };
 
 enum msg_kind { MSG_CONNECTION, MSG_DIAGNOSTIC };
@@ -78,13 +71,21 @@ struct ipkey {
 
 struct message {
     enum msg_kind kind;
-    struct field f[F_COUNT];
+    uint64_t present;            /* bit f: field f was given */
+    struct field f[LOG_FIELDS];  /* by enum log_field; only the fields the report reads */
     int verdict;             /* enum verdict */
     enum cutoff cutoff;      /* logfmt.h's; CUTOFF_NONE too for a word not known here */
     struct ipkey remote;
     bool has_ms, has_karma;
     int64_t ms, karma, suppressed;
 };
+
+_Static_assert(LOG_FIELDS <= 64, "struct message's present has a bit per field");
+
+static inline bool has_field(const struct message *m, enum log_field f)
+{
+    return m->present >> f & 1;
+}
 
 /* 0, or -1 with *why (a static string). */
 int parse_message(const char *msg, size_t len, struct message *m, const char **why);
