@@ -69,6 +69,12 @@ enum log_field_kind {
 
 #define LOG_FIELD_NAME_MAX 15
 
+/* The sizes of the enumerated vocabularies, for counters kept per word. */
+#define LOG_VERDICT_WORDS 7
+#define LOG_MATCH_WORDS 3
+#define LOG_ACTION_WORDS 3
+#define LOG_CUTOFF_WORDS 3
+
 /* The words of verdict= are enum verdict's (verdict_name), cutoff= enum cutoff's from
  * CUTOFF_IN_TIME on, match= p0f3_match_word's, action= action_log_word's. */
 struct log_field_spec {

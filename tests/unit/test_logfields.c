@@ -25,6 +25,8 @@ Test(logfields, names_are_unique_keys_and_found)
             cr_assert_str_neq(log_field_table[g].name, s->name);
         cr_assert_eq(log_field_find(&ix, s->name, s->name_len), f, "%s", s->name);
         cr_assert_eq((s->words != NULL), (s->nwords > 0), "%s", s->name);
+        for (unsigned w = 0; w < s->nwords; w++)
+            cr_assert(s->words[w] && s->words[w][0], "%s: word %u is missing", s->name, w);
     }
 }
 
@@ -44,6 +46,7 @@ Test(logfields, verdict_words_are_verdict_names)
 {
     const struct log_field_spec *s = &log_field_table[LF_VERDICT];
     cr_assert_eq(s->nwords, VERDICT_PASS_GREYLIST + 1);
+    cr_assert_eq(s->nwords, LOG_VERDICT_WORDS);
     for (int v = 0; v <= VERDICT_PASS_GREYLIST; v++) {
         cr_assert_str_eq(s->words[v], verdict_name((enum verdict)v));
         cr_assert_eq(log_field_word_index(LF_VERDICT, s->words[v], strlen(s->words[v])), v);
@@ -56,7 +59,7 @@ Test(logfields, verdict_words_are_verdict_names)
 Test(logfields, match_words_are_p0f3_match_words)
 {
     const struct log_field_spec *s = &log_field_table[LF_MATCH];
-    cr_assert_eq(s->nwords, 3);
+    cr_assert_eq(s->nwords, LOG_MATCH_WORDS);
     cr_assert_str_eq(s->words[0], p0f3_match_word(0));
     cr_assert_str_eq(s->words[1], p0f3_match_word(P0F3_MATCH_GENERIC));
     cr_assert_str_eq(s->words[2], p0f3_match_word(P0F3_MATCH_FUZZY));
@@ -66,7 +69,8 @@ Test(logfields, match_words_are_p0f3_match_words)
 Test(logfields, action_words_are_every_action_log_word)
 {
     struct config cfg;
-    bool seen[3] = {false, false, false};
+    bool seen[LOG_ACTION_WORDS] = {false, false, false};
+    cr_assert_eq(log_field_table[LF_ACTION].nwords, LOG_ACTION_WORDS);
     config_init(&cfg);
     for (int mode = MODE_ASYNC; mode <= MODE_HOLD; mode++)
         for (int action = ACTION_CLOSE; action <= ACTION_TEMPFAIL; action++)
@@ -88,6 +92,7 @@ Test(logfields, cutoff_words_follow_enum_cutoff)
 {
     const struct log_field_spec *s = &log_field_table[LF_CUTOFF];
     cr_assert_eq(s->nwords, CUTOFF_TOO_LATE - CUTOFF_IN_TIME + 1);
+    cr_assert_eq(s->nwords, LOG_CUTOFF_WORDS);
     cr_assert_str_eq(s->words[CUTOFF_IN_TIME - CUTOFF_IN_TIME], "in_time");
     cr_assert_str_eq(s->words[CUTOFF_AFTER_DATA - CUTOFF_IN_TIME], "after_data");
     cr_assert_str_eq(s->words[CUTOFF_TOO_LATE - CUTOFF_IN_TIME], "too_late");
