@@ -109,7 +109,7 @@ static inline int log_field_word_index(enum log_field f, const char *w, size_t l
 #define LOG_FIELD_SLOTS 128
 
 struct log_field_key {
-    uint64_t head, tail;     /* the first and the last min(8, width) bytes, see log_field_key */
+    uint64_t head, tail;     /* the name's first and last bytes, as log_field_key reads them */
     uint32_t len;
 };
 
