@@ -74,8 +74,8 @@ struct ipkey {
 
 struct message {
     enum msg_kind kind;
-    uint64_t present;            /* bit f: field f was given */
-    struct field f[LOG_FIELDS];  /* by enum log_field; only the fields the report reads */
+    uint64_t present;        /* bit f: field f was given */
+    struct field f[LOG_FIELDS]; /* by enum log_field; only the fields the report reads */
     int verdict;             /* enum verdict */
     enum cutoff cutoff;      /* logfmt.h's; CUTOFF_NONE too for a word not known here */
     struct ipkey remote;
