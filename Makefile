@@ -98,6 +98,7 @@ check-integration: all
 check-tool: all
 	bash tests/tool/run.sh
 	bash tests/tool/report_cutoff.sh
+	bash tests/tool/report_golden.sh
 
 bench-report: $(B)/p0fshim
 	bash tests/tool/bench_report.sh

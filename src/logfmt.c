@@ -1,3 +1,5 @@
+/* Writing logfmt lines: each field whole or not at all, every value from outside quoted and
+ * escaped; a connection's line is its fields in the log field table's order. */
 #include "logfmt.h"
 
 #include <limits.h>
@@ -80,73 +82,113 @@ void genre_format(const struct p0f3_answer *a, char *buf, size_t size)
         snprintf(buf, size, "%s", a->os_name);
 }
 
+/* One connection line's values, by field: a field is written when present, as its kind says
+ * (only the present ones are ever set: the line is built for every connection). */
+_Static_assert(LOG_CONNECTION_FIELDS <= 64, "a bit per field");
+
+struct line_values {
+    uint64_t present;        /* bit f: field f */
+    struct {
+        const char *text;    /* endpoint, word, quoted */
+        long long number;
+    } v[LOG_CONNECTION_FIELDS];
+};
+
+static void put_text(struct line_values *lv, enum log_field f, const char *text)
+{
+    lv->present |= 1ull << f;
+    lv->v[f].text = text;
+}
+
+static void put_number(struct line_values *lv, enum log_field f, long long number)
+{
+    lv->present |= 1ull << f;
+    lv->v[f].number = number;
+}
+
+static void put_word(struct line_values *lv, enum log_field f, unsigned index)
+{
+    put_text(lv, f, log_field_table[f].words[index]);
+}
+
 void logfmt_connection(struct logfmt *l, const struct connection_report *r)
 {
-    char text[ENDPOINT_TEXT_MAX];
+    char remote[ENDPOINT_TEXT_MAX], local[ENDPOINT_TEXT_MAX], exempt[ENDPOINT_TEXT_MAX], at[PATH_MAX + 16];
+    struct line_values lv;
 
-    logfmt_init(l);
-    endpoint_format(&r->remote, text, sizeof(text));
-    logfmt_word(l, "remote", text);
-    endpoint_format(&r->local, text, sizeof(text));
-    logfmt_word(l, "local", text);
-    logfmt_word(l, "verdict", verdict_name(r->judgement.verdict));
-    logfmt_int(l, "ms", r->elapsed_ms);
+    lv.present = 0;
+    endpoint_format(&r->remote, remote, sizeof(remote));
+    put_text(&lv, LF_REMOTE, remote);
+    endpoint_format(&r->local, local, sizeof(local));
+    put_text(&lv, LF_LOCAL, local);
+    put_word(&lv, LF_VERDICT, r->judgement.verdict);
+    put_number(&lv, LF_MS, r->elapsed_ms);
 
     const struct p0f3_answer *a = r->answer;
     if (a) {
-        logfmt_quoted(l, "os", a->os_name);
-        logfmt_quoted(l, "flavor", a->os_flavor);
-        logfmt_quoted(l, "genre", r->genre ? r->genre : "");
-        logfmt_word(l, "match", p0f3_match_word(a->os_match_q));
-        logfmt_int(l, "distance", a->distance);
-        logfmt_quoted(l, "link", a->link_type);
-        logfmt_int(l, "uptime_min", a->uptime_min);
-        logfmt_int(l, "total_conn", a->total_conn);
+        put_text(&lv, LF_OS, a->os_name);
+        put_text(&lv, LF_FLAVOR, a->os_flavor);
+        put_text(&lv, LF_GENRE, r->genre ? r->genre : "");
+        put_text(&lv, LF_MATCH, p0f3_match_word(a->os_match_q));
+        put_number(&lv, LF_DISTANCE, a->distance);
+        put_text(&lv, LF_LINK, a->link_type);
+        put_number(&lv, LF_UPTIME_MIN, a->uptime_min);
+        put_number(&lv, LF_TOTAL_CONN, a->total_conn);
         if (a->last_nat)
-            logfmt_int(l, "nat", a->last_nat);
+            put_number(&lv, LF_NAT, a->last_nat);
         if (a->last_chg)
-            logfmt_int(l, "os_change", a->last_chg);
+            put_number(&lv, LF_OS_CHANGE, a->last_chg);
     }
     const struct p0f2_answer *a2 = r->answer_v2;
     if (a2) {
-        logfmt_quoted(l, "v2_genre", a2->genre);
-        logfmt_quoted(l, "v2_detail", a2->detail);
-        logfmt_int(l, "v2_dist", a2->dist);
-        logfmt_quoted(l, "v2_link", a2->link);
-        logfmt_int(l, "v2_uptime_h", a2->uptime_h);
-        logfmt_int(l, "v2_nat", a2->nat);
-        logfmt_int(l, "v2_fw", a2->fw);
-        logfmt_int(l, "v2_real", a2->real);
-        logfmt_int(l, "v2_score", a2->score);
-        logfmt_int(l, "v2_mflags", a2->mflags);
+        put_text(&lv, LF_V2_GENRE, a2->genre);
+        put_text(&lv, LF_V2_DETAIL, a2->detail);
+        put_number(&lv, LF_V2_DIST, a2->dist);
+        put_text(&lv, LF_V2_LINK, a2->link);
+        put_number(&lv, LF_V2_UPTIME_H, a2->uptime_h);
+        put_number(&lv, LF_V2_NAT, a2->nat);
+        put_number(&lv, LF_V2_FW, a2->fw);
+        put_number(&lv, LF_V2_REAL, a2->real);
+        put_number(&lv, LF_V2_SCORE, a2->score);
+        put_number(&lv, LF_V2_MFLAGS, a2->mflags);
     }
     if (r->judgement.verdict == VERDICT_BLOCK && r->judgement.rule) {
-        char at[PATH_MAX + 16];
-        logfmt_quoted(l, "rule", r->judgement.rule->text);
+        put_text(&lv, LF_RULE, r->judgement.rule->text);
         snprintf(at, sizeof(at), "%s:%u", r->blocked_file ? r->blocked_file : "", r->judgement.rule->line);
-        logfmt_quoted(l, "rule_at", at);
+        put_text(&lv, LF_RULE_AT, at);
     }
     if (r->judgement.karma)
-        logfmt_int(l, "karma", r->judgement.karma);
+        put_number(&lv, LF_KARMA, r->judgement.karma);
     if (r->judgement.exempt) {
-        cidr_format(r->judgement.exempt, text, sizeof(text));
-        logfmt_quoted(l, "exempt", text);
+        cidr_format(r->judgement.exempt, exempt, sizeof(exempt));
+        put_text(&lv, LF_EXEMPT, exempt);
     }
     if (r->action)
-        logfmt_word(l, "action", r->action);
+        put_text(&lv, LF_ACTION, r->action);
     if (r->reply)
-        logfmt_quoted(l, "reply", r->reply);
+        put_text(&lv, LF_REPLY, r->reply);
     if (r->cutoff != CUTOFF_NONE) {
-        static const char *const words[] = {
-            [CUTOFF_IN_TIME] = "in_time", [CUTOFF_AFTER_DATA] = "after_data", [CUTOFF_TOO_LATE] = "too_late"};
-        logfmt_word(l, "cutoff", words[r->cutoff]);
+        put_word(&lv, LF_CUTOFF, r->cutoff - CUTOFF_IN_TIME);
         if (r->client_sent_known)
-            logfmt_int(l, "client_sent", (long long)r->client_sent);
+            put_number(&lv, LF_CLIENT_SENT, (long long)r->client_sent);
     }
     if (r->judgement.verdict == VERDICT_PASS_GREYLIST && r->greylist_wait_s >= 0)
-        logfmt_int(l, "greylist_wait_s", r->greylist_wait_s);
+        put_number(&lv, LF_GREYLIST_WAIT_S, r->greylist_wait_s);
     if (r->reason)
-        logfmt_quoted(l, "reason", r->reason);
+        put_text(&lv, LF_REASON, r->reason);
     if (r->reason_v2)
-        logfmt_quoted(l, "v2_reason", r->reason_v2);
+        put_text(&lv, LF_V2_REASON, r->reason_v2);
+
+    logfmt_init(l);
+    for (int f = 0; f < LOG_CONNECTION_FIELDS; f++) {
+        if (!(lv.present >> f & 1))
+            continue;
+        const char *name = log_field_table[f].name;
+        switch (log_field_table[f].kind) {
+        case LOG_ENDPOINT:
+        case LOG_WORD: logfmt_word(l, name, lv.v[f].text); break;
+        case LOG_NUMBER: logfmt_int(l, name, lv.v[f].number); break;
+        case LOG_QUOTED: logfmt_quoted(l, name, lv.v[f].text); break;
+        }
+    }
 }

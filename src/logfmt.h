@@ -7,6 +7,7 @@
 #include <stddef.h>
 
 #include "addr.h"
+#include "logfields.h"
 #include "p0f2.h"
 #include "p0f3.h"
 #include "policy.h"
@@ -25,7 +26,8 @@ void logfmt_quoted(struct logfmt *l, const char *key, const char *value);
 void logfmt_word(struct logfmt *l, const char *key, const char *value);
 void logfmt_int(struct logfmt *l, const char *key, long long value);
 
-/* How far the client had got when the shim cut its connection off (cutoff=). */
+/* How far the client had got when the shim cut its connection off (cutoff=; its words are
+ * log_field_table[LF_CUTOFF]'s, from CUTOFF_IN_TIME on). */
 enum cutoff {
     CUTOFF_NONE,             /* not cut off by the shim: no field */
     CUTOFF_IN_TIME,          /* the client had sent nothing yet */
@@ -52,6 +54,7 @@ struct connection_report {
     unsigned long long client_sent;      /* bytes the client had sent by then */
 };
 
+/* The fields in log_field_table's order, each written as its kind says. */
 void logfmt_connection(struct logfmt *l, const struct connection_report *r);
 
 /* "Windows NT kernel": os_name, a space, os_flavor; just os_name when the flavor is empty. */

@@ -1,5 +1,8 @@
-/* p0fshim report: the pieces behind cmd_report. Line classification and the logfmt
- * parser are pure (no I/O, no allocation); the tables have bounded memory. */
+/* p0fshim report: the pieces behind cmd_report, in the order a line goes through them:
+ * reading the inputs (report.c), classifying lines and parsing the shim's messages
+ * (report_parse.c, pure: no I/O, no allocation), counting (report_count.c, into tables with
+ * bounded memory: report_tab.c), and drawing the counts as text, JSON or CSV
+ * (report_out.c, one table of sections). */
 #ifndef P0FSHIM_TOOL_REPORT_H
 #define P0FSHIM_TOOL_REPORT_H
 
@@ -53,17 +56,10 @@ void format_wall(int64_t t, char *buf, size_t size);
 
 /* ---- the logfmt message ---- */
 
-enum field_id {
-    F_REMOTE, F_LOCAL, F_VERDICT, F_MS, F_OS, F_FLAVOR, F_GENRE, F_MATCH, F_DISTANCE, F_LINK,
-    F_UPTIME, F_TOTAL, F_NAT, F_OSCHG, F_RULE, F_RULEAT, F_KARMA, F_EXEMPT, F_REASON,
-    F_ACTION, F_LEVEL, F_MSG, F_SUPPRESSED, F_CUTOFF,
-    F_COUNT
-};
-
 struct field {
     const char *v;
     uint32_t len;
-    bool present, escaped;
+    bool escaped;
 };
 
 enum msg_kind { MSG_CONNECTION, MSG_DIAGNOSTIC };
@@ -78,13 +74,21 @@ struct ipkey {
 
 struct message {
     enum msg_kind kind;
-    struct field f[F_COUNT];
+    uint64_t present;        /* bit f: field f was given */
+    struct field f[LOG_FIELDS]; /* by enum log_field; only the fields the report reads */
     int verdict;             /* enum verdict */
     enum cutoff cutoff;      /* logfmt.h's; CUTOFF_NONE too for a word not known here */
     struct ipkey remote;
     bool has_ms, has_karma;
     int64_t ms, karma, suppressed;
 };
+
+_Static_assert(LOG_FIELDS <= 64, "struct message's present has a bit per field");
+
+static inline bool has_field(const struct message *m, enum log_field f)
+{
+    return m->present >> f & 1;
+}
 
 /* 0, or -1 with *why (a static string). */
 int parse_message(const char *msg, size_t len, struct message *m, const char **why);
@@ -156,5 +160,83 @@ struct hourtab {
 void hourtab_init(struct hourtab *t, size_t max_hours);
 void hourtab_free(struct hourtab *t);
 void hourtab_add(struct hourtab *t, int64_t hour, int verdict, uint64_t weight);
+
+/* ---- the counts (report_count.c) ---- */
+
+#define MS_BUCKETS 10000
+#define EXAMPLE_TEXT_MAX 160
+
+/* Refusals the library carried out itself after the MTA already had the connection (async
+ * mode, or a hold that timed out), that could no longer stop everything: cutoff= on a block
+ * or greylist line. One row per counter. cutoff=in_time, the usual and effective case, is no
+ * row: these are the ones to look at. */
+struct cutoff_row {
+    const char *key;         /* JSON and CSV */
+    const char *label;       /* text */
+    int verdict;
+    enum cutoff cutoff;
+};
+#define CUTOFF_ROWS 4
+extern const struct cutoff_row cutoff_rows[CUTOFF_ROWS];
+
+/* An unparsable line, as shown. */
+struct example {
+    size_t input;
+    uint64_t line;
+    const char *why;
+    char text[EXAMPLE_TEXT_MAX + 1];
+    size_t len;
+    size_t full_len;
+};
+
+struct input {
+    const char *name;
+    uint64_t lines, bytes;
+    char error[300];
+};
+
+struct report {
+    /* options */
+    bool has_since, has_until;
+    int64_t since, until;
+    size_t top, show_bad;
+    int fixed_year;
+    /* the input being read */
+    struct input *inputs;
+    size_t ninputs, cur;
+    struct time_ctx tc;
+    uint64_t lineno;
+    /* counts */
+    /* lines = shim_lines + other + not_syslog; shim_lines = connection lines + diagnostics +
+     * bad_shim + outside + undated_left_out; bad = bad_shim + not_syslog */
+    uint64_t lines, shim_lines, conn_lines, connections, diagnostics, other, bad, bad_shim, not_syslog;
+    uint64_t undated, outside, undated_left_out;
+    uint64_t verdict[VERDICTS], karma_lines;
+    /* per word of match= and action=, then the words the log field table does not know */
+    uint64_t match[LOG_MATCH_WORDS + 1], action[LOG_ACTION_WORDS + 1];
+    /* saw_cutoff: a block or greylist line said cutoff=, so the log is new enough for the
+     * cutoff counters to mean something (an older log has none, and shows none) */
+    uint64_t cutoff[CUTOFF_ROWS];
+    bool saw_cutoff;
+    int64_t karma_sum;
+    bool have_period;
+    int64_t first_t, last_t;
+    uint64_t *ms_hist, ms_over, ms_count, ms_max;
+    struct strtab os, genre, rules, reasons, exempts, diags;
+    struct iptab ips;
+    struct hourtab hours;
+    struct example *examples;
+    size_t nexamples;
+};
+
+/* One line of the input being read (r->cur); overlong: it was cut at REPORT_LINE_MAX. */
+void report_line(struct report *r, const char *p, size_t n, bool overlong);
+
+/* ---- drawing the counts (report_out.c) ---- */
+
+enum report_format { REPORT_TEXT, REPORT_JSON, REPORT_CSV };
+
+/* The whole report on stdout. */
+void report_print(const struct report *r, enum report_format format);
 
 #endif

@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "policy.h"
 #include "report.h"
 
 #define TAG "p0fshim"
@@ -330,36 +329,38 @@ static const uint8_t qclass[256] = {
     ['\\'] = C_BACKSLASH,     [0x5d ... 0x7e] = C_PLAIN, [0x7f ... 0xff] = C_BAD,
 };
 
-static inline bool key_char(char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || (c >= 'A' && c <= 'Z');
-}
+/* The bytes of a key, and of a bare value (printable ASCII but the space and the quote). */
+static const bool key_chars[256] = {
+    ['0' ... '9'] = true, ['A' ... 'Z'] = true, ['_'] = true, ['a' ... 'z'] = true,
+};
+static const bool bare_chars[256] = {
+    [0x21] = true, [0x23 ... 0x7e] = true,
+};
 
 static inline bool hex_digit(char c)
 {
     return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
 
+/* The fields the report reads. Any other key, even one given twice, is skipped like an
+ * unknown one: a line a newer shim writes with more fields must still be read. */
+static const bool report_reads[LOG_FIELDS] = {
+    [LF_REMOTE] = true,  [LF_LOCAL] = true,      [LF_VERDICT] = true,     [LF_MS] = true,
+    [LF_OS] = true,      [LF_FLAVOR] = true,     [LF_GENRE] = true,       [LF_MATCH] = true,
+    [LF_DISTANCE] = true, [LF_LINK] = true,      [LF_UPTIME_MIN] = true,  [LF_TOTAL_CONN] = true,
+    [LF_NAT] = true,     [LF_OS_CHANGE] = true,  [LF_RULE] = true,        [LF_RULE_AT] = true,
+    [LF_KARMA] = true,   [LF_EXEMPT] = true,     [LF_REASON] = true,      [LF_ACTION] = true,
+    [LF_LEVEL] = true,   [LF_MSG] = true,        [LF_SUPPRESSED] = true,  [LF_CUTOFF] = true,
+};
+
+/* Built on the first message; the tool is single-threaded. */
+static struct log_field_index field_index;
+static bool field_index_built;
+
 static int field_of(const char *k, size_t n)
 {
-#define IS(word) (memcmp(k, word, n) == 0)
-    switch (n) {
-    case 2: return IS("os") ? F_OS : IS("ms") ? F_MS : -1;
-    case 3: return IS("msg") ? F_MSG : IS("nat") ? F_NAT : -1;
-    case 4: return IS("link") ? F_LINK : IS("rule") ? F_RULE : -1;
-    case 5:
-        return IS("local") ? F_LOCAL : IS("genre") ? F_GENRE : IS("match") ? F_MATCH : IS("karma") ? F_KARMA
-             : IS("level") ? F_LEVEL : -1;
-    case 6:
-        return IS("remote") ? F_REMOTE : IS("flavor") ? F_FLAVOR : IS("reason") ? F_REASON
-             : IS("exempt") ? F_EXEMPT : IS("action") ? F_ACTION : IS("cutoff") ? F_CUTOFF : -1;
-    case 7: return IS("verdict") ? F_VERDICT : IS("rule_at") ? F_RULEAT : -1;
-    case 8: return IS("distance") ? F_DISTANCE : -1;
-    case 9: return IS("os_change") ? F_OSCHG : -1;
-    case 10: return IS("uptime_min") ? F_UPTIME : IS("total_conn") ? F_TOTAL : IS("suppressed") ? F_SUPPRESSED : -1;
-    }
-    return -1;
-#undef IS
+    int id = log_field_find(&field_index, k, n);
+    return id >= 0 && report_reads[id] ? id : -1;
 }
 
 static int parse_int(const struct field *f, int64_t *out)
@@ -428,33 +429,17 @@ static int parse_endpoint(const struct field *f, struct ipkey *k)
     return parse_port(p, end);
 }
 
-/* The words are the core's (verdict_name), so the two cannot drift apart. */
 static int verdict_of(const struct field *f)
 {
-    for (int v = 0; v < VERDICTS; v++) {
-        const char *word = verdict_name((enum verdict)v);
-        if (f->len == strlen(word) && memcmp(f->v, word, f->len) == 0)
-            return v;
-    }
-    return -1;
+    return log_field_word_index(LF_VERDICT, f->v, f->len);
 }
 
 /* An unknown word is no cutoff: a newer shim may add words, and an old report must still
  * read its lines. */
 static enum cutoff cutoff_of(const struct field *f)
 {
-    static const struct {
-        const char *word;
-        enum cutoff cutoff;
-    } words[] = {
-        {"in_time", CUTOFF_IN_TIME},
-        {"after_data", CUTOFF_AFTER_DATA},
-        {"too_late", CUTOFF_TOO_LATE},
-    };
-    for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
-        if (f->len == strlen(words[i].word) && memcmp(f->v, words[i].word, f->len) == 0)
-            return words[i].cutoff;
-    return CUTOFF_NONE;
+    int i = log_field_word_index(LF_CUTOFF, f->v, f->len);
+    return i < 0 ? CUTOFF_NONE : (enum cutoff)(CUTOFF_IN_TIME + i);
 }
 
 int parse_message(const char *msg, size_t len, struct message *m, const char **why)
@@ -466,8 +451,11 @@ int parse_message(const char *msg, size_t len, struct message *m, const char **w
         *why = "message longer than the shim ever writes";
         return -1;
     }
-    for (int i = 0; i < F_COUNT; i++)
-        m->f[i].present = false;
+    if (!field_index_built) {
+        log_field_index_build(&field_index);
+        field_index_built = true;
+    }
+    m->present = 0;
     m->has_ms = m->has_karma = false;
     m->suppressed = 0;
     m->cutoff = CUTOFF_NONE;
@@ -479,7 +467,7 @@ int parse_message(const char *msg, size_t len, struct message *m, const char **w
     }
     while (p < end) {
         const char *k = p;
-        while (p < end && key_char(*p))
+        while (p < end && key_chars[(unsigned char)*p])
             p++;
         if (p == k || p == end || *p != '=') {
             *why = first < 0 ? "neither a connection (remote=...) nor a diagnostic (level=...)"
@@ -494,14 +482,14 @@ int parse_message(const char *msg, size_t len, struct message *m, const char **w
         if (p < end && *p == '"') {
             v = ++p;
             for (;;) {
+                while (p < end && qclass[(unsigned char)*p] == C_PLAIN)
+                    p++;
                 if (p >= end) {
                     *why = "unterminated quoted value (a truncated line?)";
                     return -1;
                 }
                 uint8_t c = qclass[(unsigned char)*p];
-                if (c == C_PLAIN) {
-                    p++;
-                } else if (c == C_QUOTE) {
+                if (c == C_QUOTE) {
                     break;
                 } else if (c == C_BACKSLASH) {
                     escaped = true;
@@ -522,25 +510,24 @@ int parse_message(const char *msg, size_t len, struct message *m, const char **w
             vend = p++;
         } else {
             v = p;
-            while (p < end && *p != ' ') {
-                unsigned char c = (unsigned char)*p;
-                if (c == '"' || c < 0x21 || c >= 0x7f) {
-                    *why = c == '"' ? "a quote inside a bare value" : "raw control or non-ASCII byte in a value";
-                    return -1;
-                }
+            while (p < end && bare_chars[(unsigned char)*p])
                 p++;
+            if (p < end && *p != ' ') {
+                *why = *p == '"' ? "a quote inside a bare value" : "raw control or non-ASCII byte in a value";
+                return -1;
             }
             vend = p;
         }
         if (id >= 0) {
-            if (m->f[id].present) {
+            if (has_field(m, id)) {
                 *why = "a field given twice";
                 return -1;
             }
-            m->f[id] = (struct field){v, (uint32_t)(vend - v), true, escaped};
+            m->f[id] = (struct field){v, (uint32_t)(vend - v), escaped};
+            m->present |= 1ull << id;
         }
         if (first < 0)
-            first = id == F_REMOTE ? F_REMOTE : id == F_LEVEL ? F_LEVEL : F_COUNT;
+            first = id == LF_REMOTE ? LF_REMOTE : id == LF_LEVEL ? LF_LEVEL : LOG_FIELDS;
         if (p < end) {
             if (*p != ' ') {
                 *why = "text after a quoted value";
@@ -551,47 +538,47 @@ int parse_message(const char *msg, size_t len, struct message *m, const char **w
         }
     }
 
-    if (first == F_LEVEL) {
+    if (first == LF_LEVEL) {
         m->kind = MSG_DIAGNOSTIC;
-        if (!m->f[F_MSG].present) {
+        if (!has_field(m, LF_MSG)) {
             *why = "diagnostic without msg=";
             return -1;
         }
-        if (m->f[F_SUPPRESSED].present && parse_int(&m->f[F_SUPPRESSED], &m->suppressed) != 0) {
+        if (has_field(m, LF_SUPPRESSED) && parse_int(&m->f[LF_SUPPRESSED], &m->suppressed) != 0) {
             *why = "suppressed= is not a number";
             return -1;
         }
         return 0;
     }
-    if (first != F_REMOTE) {
+    if (first != LF_REMOTE) {
         *why = "neither a connection (remote=...) nor a diagnostic (level=...)";
         return -1;
     }
     m->kind = MSG_CONNECTION;
-    if (parse_endpoint(&m->f[F_REMOTE], &m->remote) != 0) {
+    if (parse_endpoint(&m->f[LF_REMOTE], &m->remote) != 0) {
         *why = "remote= is not IP:PORT";
         return -1;
     }
-    if (!m->f[F_VERDICT].present || (m->verdict = verdict_of(&m->f[F_VERDICT])) < 0) {
-        *why = m->f[F_VERDICT].present ? "unknown verdict" : "connection without verdict=";
+    if (!has_field(m, LF_VERDICT) || (m->verdict = verdict_of(&m->f[LF_VERDICT])) < 0) {
+        *why = has_field(m, LF_VERDICT) ? "unknown verdict" : "connection without verdict=";
         return -1;
     }
-    if (m->f[F_MS].present) {
-        if (parse_int(&m->f[F_MS], &m->ms) != 0 || m->ms < 0) {
+    if (has_field(m, LF_MS)) {
+        if (parse_int(&m->f[LF_MS], &m->ms) != 0 || m->ms < 0) {
             *why = "ms= is not a number";
             return -1;
         }
         m->has_ms = true;
     }
-    if (m->f[F_KARMA].present) {
-        if (parse_int(&m->f[F_KARMA], &m->karma) != 0 || m->karma < -1000000 || m->karma > 1000000) {
+    if (has_field(m, LF_KARMA)) {
+        if (parse_int(&m->f[LF_KARMA], &m->karma) != 0 || m->karma < -1000000 || m->karma > 1000000) {
             *why = "karma= is not a number";
             return -1;
         }
         m->has_karma = true;
     }
-    if (m->f[F_CUTOFF].present)
-        m->cutoff = cutoff_of(&m->f[F_CUTOFF]);
+    if (has_field(m, LF_CUTOFF))
+        m->cutoff = cutoff_of(&m->f[LF_CUTOFF]);
     return 0;
 }
 

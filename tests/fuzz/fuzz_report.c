@@ -31,8 +31,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (li.kind == LINE_SHIM) {
         assert(li.msg >= line && li.msg + li.msg_len <= line + size);
         if (parse_message(li.msg, li.msg_len, &m, &why) == 0) {
-            for (int f = 0; f < F_COUNT; f++) {
-                if (!m.f[f].present)
+            for (int f = 0; f < LOG_FIELDS; f++) {
+                if (!has_field(&m, f))
                     continue;
                 assert(m.f[f].v >= li.msg && m.f[f].v + m.f[f].len <= li.msg + li.msg_len);
                 size_t n = unescape_value(m.f[f].v, m.f[f].len, out);
@@ -42,8 +42,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     /* The whole input as a bare message too. */
     if (parse_message(line, size, &m, &why) == 0)
-        for (int f = 0; f < F_COUNT; f++)
-            if (m.f[f].present)
+        for (int f = 0; f < LOG_FIELDS; f++)
+            if (has_field(&m, f))
                 assert(unescape_value(m.f[f].v, m.f[f].len, out) <= m.f[f].len);
     free(line);
     return 0;
