@@ -2,6 +2,8 @@
 
 #include <stdio.h>
 
+#include "logfields.h"
+
 enum hold_reply action_reply_kind(const struct config *cfg, enum verdict v)
 {
     if (v == VERDICT_GREYLIST)
@@ -37,7 +39,9 @@ const char *action_log_word(const struct config *cfg, enum verdict v, bool hande
     enum hold_reply kind = action_reply_kind(cfg, v);
     if (kind == HOLD_PASS || (cfg->mode != MODE_HOLD && v != VERDICT_GREYLIST))
         return NULL;
+    /* The log field table's words for action=: close, reject, tempfail. */
+    const char *const *words = log_field_table[LF_ACTION].words;
     if (!handed || kind == HOLD_CLOSE)
-        return "close";
-    return kind == HOLD_REJECT ? "reject" : "tempfail";
+        return words[0];
+    return kind == HOLD_REJECT ? words[1] : words[2];
 }

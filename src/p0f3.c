@@ -3,6 +3,8 @@
 #include <netinet/in.h>
 #include <string.h>
 
+#include "logfields.h"
+
 void p0f3_encode_query(const struct endpoint *peer, uint8_t out[P0F3_QUERY_LEN])
 {
     struct p0f3_query_wire query;
@@ -82,9 +84,11 @@ const char *p0f3_decode_strerror(enum p0f3_decode_status status)
 
 const char *p0f3_match_word(uint8_t os_match_q)
 {
+    /* The log field table's words for match=: exact, generic, fuzzy. */
+    const char *const *words = log_field_table[LF_MATCH].words;
     if (os_match_q & P0F3_MATCH_FUZZY)
-        return "fuzzy";
+        return words[2];
     if (os_match_q & P0F3_MATCH_GENERIC)
-        return "generic";
-    return "exact";
+        return words[1];
+    return words[0];
 }

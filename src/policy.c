@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "textfile.h"
+#include "logfields.h"
 #include "tunables.h"
 
 
@@ -19,16 +20,9 @@ struct regex {
 
 const char *verdict_name(enum verdict v)
 {
-    switch (v) {
-    case VERDICT_ALLOW: return "allow";
-    case VERDICT_BLOCK: return "block";
-    case VERDICT_EXEMPT: return "exempt";
-    case VERDICT_UNKNOWN: return "unknown";
-    case VERDICT_ERROR: return "error";
-    case VERDICT_GREYLIST: return "greylist";
-    case VERDICT_PASS_GREYLIST: return "pass_greylist";
-    }
-    return "error";
+    /* The log's words for verdict= are the log field table's, in enum verdict's order. */
+    const struct log_field_spec *f = &log_field_table[LF_VERDICT];
+    return (unsigned)v < f->nwords ? f->words[v] : f->words[VERDICT_ERROR];
 }
 
 struct regex *regex_compile(const char *pattern, char *why, size_t why_size)
