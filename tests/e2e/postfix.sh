@@ -59,10 +59,11 @@ write_main_cf "$IMPORT"
 PF_PORTS="25 587"
 postfix_master_cf $PF_PORTS
 
-# pids_of REGEX: the pids of the shim lines matching REGEX, sorted, unique.
-pids_of() { grep -E -- "$1" "$LOGF" | sed -nE 's/.*p0fshim\[([0-9]+)\]:.*/\1/p' | sort -un; }
-# The pids Postfix's own log shows for smtpd.
-smtpd_pids() { sed -nE 's/.* postfix\/smtpd\[([0-9]+)\]: .*/\1/p' "$PFLOG" | sort -un; }
+# pids_of REGEX: the pids of the shim lines matching REGEX, unique, in comm's (lexical) order:
+# numeric order breaks comm once pids cross a power of ten (9999, 10001).
+pids_of() { grep -E -- "$1" "$LOGF" | sed -nE 's/.*p0fshim\[([0-9]+)\]:.*/\1/p' | sort -u; }
+# The pids Postfix's own log shows for smtpd, in the same order.
+smtpd_pids() { sed -nE 's/.* postfix\/smtpd\[([0-9]+)\]: .*/\1/p' "$PFLOG" | sort -u; }
 
 # ---- 1. Postfix with the shim: a Windows client is cut off, a Linux client's mail arrives -----
 postfix_start || { cat "$WORK/postfix-start.out" "$PFLOG"; fail_now "our Postfix did not start"; }
@@ -122,7 +123,7 @@ check "p0f restarted: linux client is served" client linux lin-again served --ho
 MAILS=$((MAILS + 1))
 check "p0f restarted: block line for the windows client" wait_lines 2 "$(line_re "$WIN" block) os=\"Windows\""
 check "p0f restarted: allow line for the linux client" wait_lines 2 "$(line_re "$LIN" allow) os=\"Linux\""
-AFTER=$(tail -n +"$((BASE + 1))" "$LOGF" | grep -E 'verdict=(block|allow)' | sed -nE 's/.*p0fshim\[([0-9]+)\]:.*/\1/p' | sort -un)
+AFTER=$(tail -n +"$((BASE + 1))" "$LOGF" | grep -E 'verdict=(block|allow)' | sed -nE 's/.*p0fshim\[([0-9]+)\]:.*/\1/p' | sort -u)
 check "p0f restarted: judged by smtpd processes that talked to the old p0f (reconnected)" \
     eval '[ -n "$AFTER" ] && [ -z "$(comm -23 <(echo "$AFTER") <(echo "$PIDS_BEFORE"))" ]'
 
