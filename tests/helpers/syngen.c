@@ -25,136 +25,9 @@
 #define HELPER_NAME "syngen"
 #include "helper.h"
 
-#include <ctype.h>
 #include <getopt.h>
 
-/* ---- signatures of a p0f.fp ---- */
-
-struct fp_sig {
-    int line;
-    char label[160];        /* the label line's value, e.g. "s:unix:Linux:3.11 and newer" */
-    char text[200];         /* the sig line's value */
-    char ver;               /* '4', '6' or '*' */
-    int ttl;                /* initial TTL, any "+N" added */
-    bool random_ttl;        /* "64-" */
-    int olen;
-    long mss;               /* -1: wildcard */
-    char win_kind;          /* '=' literal, '*', '%', 's' mss*N, 't' mtu*N */
-    long win;
-    long scale;             /* -1: wildcard */
-    char layout[120];       /* option layout text */
-    char quirks[120];
-    char pclass;            /* '0', '+' or '*' */
-};
-
-static struct fp_sig *sigs;
-static size_t sig_count;
-
-static char *trim(char *s)
-{
-    char *end;
-    while (isspace((unsigned char)*s))
-        s++;
-    end = s + strlen(s);
-    while (end > s && isspace((unsigned char)end[-1]))
-        *--end = '\0';
-    return s;
-}
-
-/* One "sig = ..." value into *s; false if it does not have p0f's eight fields. */
-static bool parse_sig(char *v, struct fp_sig *s)
-{
-    char *f[8], *ttl, *comma;
-    size_t n = 0;
-
-    snprintf(s->text, sizeof(s->text), "%s", v);
-    /* The layout and quirk fields may be empty, so strtok (which merges separators) won't do. */
-    for (f[n++] = v; *v != '\0' && n < 8; v++)
-        if (*v == ':') {
-            *v = '\0';
-            f[n++] = v + 1;
-        }
-    if (n != 8 || strchr(f[7], ':') != NULL)
-        return false;
-    s->ver = f[0][0];
-    ttl = f[1];
-    s->ttl = atoi(ttl);
-    s->random_ttl = strchr(ttl, '-') != NULL;
-    if (strchr(ttl, '+') != NULL)
-        s->ttl += atoi(strchr(ttl, '+') + 1);
-    s->olen = atoi(f[2]);
-    s->mss = strcmp(f[3], "*") == 0 ? -1 : atol(f[3]);
-    comma = strchr(f[4], ',');
-    if (comma == NULL)
-        return false;
-    *comma = '\0';
-    s->scale = strcmp(comma + 1, "*") == 0 ? -1 : atol(comma + 1);
-    if (strcmp(f[4], "*") == 0) {
-        s->win_kind = '*';
-    } else if (f[4][0] == '%') {
-        s->win_kind = '%';
-        s->win = atol(f[4] + 1);
-    } else if (strncmp(f[4], "mss*", 4) == 0 || strncmp(f[4], "mtu*", 4) == 0) {
-        s->win_kind = f[4][1] == 's' ? 's' : 't';
-        s->win = atol(f[4] + 4);
-    } else {
-        s->win_kind = '=';
-        s->win = atol(f[4]);
-    }
-    snprintf(s->layout, sizeof(s->layout), "%s", f[5]);
-    snprintf(s->quirks, sizeof(s->quirks), "%s", f[6]);
-    s->pclass = f[7][0];
-    return true;
-}
-
-/* The [tcp:request] signatures of path, in file order. */
-static void read_fp_file(const char *path)
-{
-    FILE *fp = fopen(path, "r");
-    char buf[512], label[160] = "";
-    bool in_section = false;
-    int line = 0;
-
-    if (fp == NULL)
-        die("%s: %s", path, strerror(errno));
-    while (fgets(buf, sizeof(buf), fp) != NULL) {
-        char *s = trim(buf), *eq;
-        line++;
-        if (*s == ';' || *s == '\0')
-            continue;
-        if (*s == '[') {
-            in_section = strcmp(s, "[tcp:request]") == 0;
-            continue;
-        }
-        if (!in_section || (eq = strchr(s, '=')) == NULL)
-            continue;
-        *eq = '\0';
-        if (strcmp(trim(s), "label") == 0) {
-            snprintf(label, sizeof(label), "%s", trim(eq + 1));
-        } else if (strcmp(trim(s), "sig") == 0) {
-            struct fp_sig sig = {.line = line};
-            snprintf(sig.label, sizeof(sig.label), "%s", label);
-            if (!parse_sig(trim(eq + 1), &sig))
-                die("%s:%d: cannot read this signature", path, line);
-            sigs = realloc(sigs, (sig_count + 1) * sizeof(*sigs));
-            if (sigs == NULL)
-                die("out of memory");
-            sigs[sig_count++] = sig;
-        }
-    }
-    fclose(fp);
-    if (sig_count == 0)
-        die("%s: no [tcp:request] signatures", path);
-}
-
-static bool has_word(const char *list, const char *word)
-{
-    size_t n = strlen(word);
-    for (const char *p = list; (p = strstr(p, word)) != NULL; p += n)
-        if ((p == list || p[-1] == ',') && (p[n] == ',' || p[n] == '\0'))
-            return true;
-    return false;
-}
+#include "syngen_sig.h"
 
 /* ---- a SYN, field by field ---- */
 
@@ -211,27 +84,29 @@ static bool add_layout(struct syn *s, const char *layout)
     char buf[160], *tok, *save = NULL;
 
     snprintf(buf, sizeof(buf), "%s", layout);
+    static const struct { const char *name; uint8_t kind, size; } known[] = {
+        {"nop", K_NOP, 1}, {"mss", K_MSS, 4}, {"ws", K_WS, 3}, {"sok", K_SOK, 2}, {"sack", K_SACK, 10}, {"ts", K_TS, 10}};
+
     for (tok = strtok_r(buf, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save)) {
-        if (strncmp(tok, "eol+", 4) == 0)
+        size_t k = 0;
+        if (strncmp(tok, "eol+", 4) == 0) {
             add_option(s, K_EOL, (uint8_t)(1 + atoi(tok + 4)));
-        else if (strcmp(tok, "nop") == 0)
-            add_option(s, K_NOP, 1);
-        else if (strcmp(tok, "mss") == 0)
-            add_option(s, K_MSS, 4);
-        else if (strcmp(tok, "ws") == 0)
-            add_option(s, K_WS, 3);
-        else if (strcmp(tok, "sok") == 0)
-            add_option(s, K_SOK, 2);
-        else if (strcmp(tok, "sack") == 0)
-            add_option(s, K_SACK, 10);
-        else if (strcmp(tok, "ts") == 0)
-            add_option(s, K_TS, 10);
-        else if (tok[0] == '?')
+        } else if (tok[0] == '?') {
             add_option(s, (uint8_t)atoi(tok + 1), 2);
-        else
-            return false;
+        } else {
+            while (k < sizeof(known) / sizeof(known[0]) && strcmp(tok, known[k].name) != 0)
+                k++;
+            if (k == sizeof(known) / sizeof(known[0]))
+                return false;
+            add_option(s, known[k].kind, known[k].size);
+        }
     }
     return true;
+}
+
+static uint8_t valid_ttl(long ttl)
+{
+    return (uint8_t)(ttl < 1 ? 1 : ttl > 255 ? 255 : ttl);
 }
 
 static bool has_option(const struct syn *s, uint8_t kind)
@@ -281,27 +156,18 @@ static bool syn_for_sig(const struct fp_sig *sig, int ver, struct syn *s, char *
     if (has_word(q, "flow") && ver == 4)
         CANNOT("flow needs IPv6");
     s->ip_opt_len = (uint8_t)sig->olen;
-    s->ttl = (uint8_t)(sig->random_ttl ? sig->ttl - 20 : sig->ttl - sig->line % 8);
-    if (s->ttl == 0)
-        s->ttl = 1;
-
-    s->flags = F_SYN;
+    s->ttl = valid_ttl(sig->random_ttl ? sig->ttl - 20 : sig->ttl - sig->line % 8);
+    s->flags = F_SYN | (has_word(q, "ecn") ? F_ECE | F_CWR : 0) | (has_word(q, "urgf+") ? F_URG : 0) |
+               (has_word(q, "pushf+") ? F_PSH : 0);
     s->df = has_word(q, "df");
     s->mbz = has_word(q, "0+");
     s->ip_id = (uint16_t)((s->df ? has_word(q, "id+") : !has_word(q, "id-")) ? 0x1234 + sig->line : 0);
-    if (has_word(q, "ecn"))
-        s->flags |= F_ECE | F_CWR;
-    if (has_word(q, "flow"))
-        s->flow = 0x12345;
+    s->flow = has_word(q, "flow") ? 0x12345 : 0;
     s->seq = has_word(q, "seq-") ? 0 : 0x10000000u + (uint32_t)sig->line;
     /* p0f tests a non-SYN ACK number with `RD32(ack) & 1` (a bitwise and), so on a
      * little-endian machine only an odd first byte counts. */
     s->ack = has_word(q, "ack+") ? 0x01000000u + (uint32_t)sig->line : 0;
     s->urg_ptr = has_word(q, "uptr+") ? 0x7 : 0;
-    if (has_word(q, "urgf+"))
-        s->flags |= F_URG;
-    if (has_word(q, "pushf+"))
-        s->flags |= F_PSH;
     s->ts1 = has_word(q, "ts1-") ? 0 : 0x00a0b0c0u + (uint32_t)sig->line;
     s->ts2 = has_word(q, "ts2+") ? 0x00010203u : 0;
     if ((has_word(q, "ts1-") || has_word(q, "ts2+")) && !has_option(s, K_TS))
@@ -316,11 +182,10 @@ static bool syn_for_sig(const struct fp_sig *sig, int ver, struct syn *s, char *
     if (has_word(q, "bad")) {
         /* A wrong length on an option of fixed size: p0f notes it and reads on, so the layout
          * stays the signature's. */
-        size_t i;
-        for (i = 0; i < s->opt_count; i++)
-            if (s->opt[i].kind == K_MSS || s->opt[i].kind == K_WS || s->opt[i].kind == K_SOK ||
-                s->opt[i].kind == K_TS)
-                break;
+        size_t i = 0;
+        while (i < s->opt_count && s->opt[i].kind != K_MSS && s->opt[i].kind != K_WS && s->opt[i].kind != K_SOK &&
+               s->opt[i].kind != K_TS)
+            i++;
         if (i == s->opt_count)
             CANNOT("bad needs an option of fixed size to damage");
         s->opt[i].len_byte = (uint8_t)(s->opt[i].size + 1);
@@ -353,18 +218,13 @@ static bool syn_for_sig(const struct fp_sig *sig, int ver, struct syn *s, char *
     if (!has_option(s, K_MSS) && sig->mss > 0)
         CANNOT("MSS %ld without an mss option", sig->mss);
     s->mss = (uint16_t)(sig->mss >= 0 ? sig->mss : has_option(s, K_MSS) ? 1460 : 0);
-    switch (sig->win_kind) {
-    case '=':
+    if (sig->win_kind == '=') {
         s->win = (uint16_t)sig->win;
-        break;
-    case '%':
+    } else if (sig->win_kind == '%') {
         s->win = (uint16_t)(sig->win * (sig->win * 3 <= 65535 ? 3 : 1));
-        break;
-    case '*':
+    } else if (sig->win_kind == '*') {
         s->win = 7919; /* prime: no mss*N, mtu*N or %N reading */
-        break;
-    case 's':
-    case 't': {
+    } else {
         static const uint16_t msses[] = {1460, 1400, 1360, 1440, 1380, 1200, 1000, 536, 256, 128};
         bool found = false;
         for (size_t c = 0; c < sizeof(msses) / sizeof(msses[0]) && !found; c++) {
@@ -382,8 +242,6 @@ static bool syn_for_sig(const struct fp_sig *sig, int ver, struct syn *s, char *
         }
         if (!found)
             CANNOT("no MSS gives window %s*%ld", sig->win_kind == 's' ? "mss" : "mtu", sig->win);
-        break;
-    }
     }
     return true;
 #undef CANNOT
@@ -525,9 +383,7 @@ static void random_syn(struct syn *s)
 
     memset(s, 0, sizeof(*s));
     s->ver = one_in(4) ? 6 : 4;
-    s->ttl = rnd(3) ? (uint8_t)(ttl_bases[rnd(5)] - rnd(46)) : (uint8_t)(1 + rnd(255));
-    if (s->ttl == 0)
-        s->ttl = 1;
+    s->ttl = valid_ttl(rnd(3) ? ttl_bases[rnd(5)] - (long)rnd(46) : 1 + (long)rnd(255));
     s->tos = rnd(3) ? 0 : (uint8_t)rnd(256);
     s->df = !one_in(4);
     s->ip_id = rnd(2) ? 0 : (uint16_t)(1 + rnd(65535));
@@ -563,9 +419,7 @@ static void mutated_syn(struct syn *s, char *why, size_t whylen)
         sig = &sigs[rnd((uint32_t)sig_count)];
         ver = sig->ver == '6' ? 6 : sig->ver == '4' ? 4 : rnd(3) ? 4 : 6;
     } while (!syn_for_sig(sig, ver, s, why, whylen));
-    s->ttl = (uint8_t)(sig->ttl - rnd(sig->random_ttl ? (uint32_t)sig->ttl : 40));
-    if (s->ttl == 0)
-        s->ttl = 1;
+    s->ttl = valid_ttl(sig->ttl - (long)rnd(sig->random_ttl ? (uint32_t)sig->ttl : 40));
     if (sig->mss < 0 && s->mss != 0 && sig->win_kind != 's' && sig->win_kind != 't')
         s->mss = pick_mss();
     if (sig->scale < 0 && has_option(s, K_WS))
@@ -620,17 +474,10 @@ static uint16_t fold(uint32_t sum)
 static void client_address(int ver, unsigned block, uint32_t i, uint8_t *a)
 {
     if (ver == 4) {
-        uint32_t v = (block ? 0x0a000000u : 0xac100000u) + 1 + i;
-        put32(a, v);
+        put32(a, (block ? 0x0a000000u : 0xac100000u) + 1 + i);
     } else {
-        uint8_t *p = a;
-        p = put32(p, 0x20010db8u);
-        p = put16(p, (uint16_t)(block ? 0xa : 0xf));
-        p = put16(p, 1);
-        p = put16(p, 1);
-        p = put16(p, 1);
-        p = put16(p, (uint16_t)(1 + i / 65535));
-        put16(p, (uint16_t)(1 + i % 65535));
+        put32(put32(put32(a, 0x20010db8u), (block ? 0xau : 0xfu) << 16 | 1), 0x00010001u);
+        put16(put16(a + 12, (uint16_t)(1 + i / 65535)), (uint16_t)(1 + i % 65535));
     }
 }
 
@@ -713,10 +560,10 @@ struct output {
     uint32_t count;
 };
 
-static void put_le32(FILE *f, uint32_t v)
+static void put_le32s(FILE *f, const uint32_t *v, size_t n)
 {
-    uint8_t b[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
-    fwrite(b, 1, 4, f);
+    for (size_t i = 0; i < n; i++)
+        fwrite((uint8_t[]){(uint8_t)v[i], (uint8_t)(v[i] >> 8), (uint8_t)(v[i] >> 16), (uint8_t)(v[i] >> 24)}, 1, 4, f);
 }
 
 static void write_syn(struct output *out, const struct syn *s, const char *note)
@@ -726,10 +573,8 @@ static void write_syn(struct output *out, const struct syn *s, const char *note)
     char addr[INET6_ADDRSTRLEN];
     const uint8_t *src = s->ver == 4 ? buf + 12 : buf + 8;
 
-    put_le32(out->pcap, 1700000000u + out->count); /* one second apart: p0f's flows expire */
-    put_le32(out->pcap, 0);
-    put_le32(out->pcap, (uint32_t)len);
-    put_le32(out->pcap, (uint32_t)len);
+    /* One second apart, so that p0f's flows expire and its tables never fill up. */
+    put_le32s(out->pcap, (uint32_t[]){1700000000u + out->count, 0, (uint32_t)len, (uint32_t)len}, 4);
     fwrite(buf, 1, len, out->pcap);
     if (out->index != NULL) {
         inet_ntop(s->ver == 4 ? AF_INET : AF_INET6, src, addr, sizeof(addr));
@@ -779,25 +624,18 @@ int main(int argc, char **argv)
     if (stray_argument(argc, argv) || out_path == NULL || (from_fp != NULL) == (random_count >= 0) ||
         (random_count >= 0 && seed < 0) || (from_fp != NULL && mutate_fp != NULL))
         usage();
-    out.pcap = fopen(out_path, "wb");
-    if (out.pcap == NULL)
+    if ((out.pcap = fopen(out_path, "wb")) == NULL)
         die("%s: %s", out_path, strerror(errno));
     if (index_path != NULL && (out.index = fopen(index_path, "w")) == NULL)
         die("%s: %s", index_path, strerror(errno));
-    put_le32(out.pcap, 0xa1b2c3d4u);           /* classic pcap, microseconds */
-    put_le32(out.pcap, 2 | 4u << 16);          /* version 2.4 */
-    put_le32(out.pcap, 0);
-    put_le32(out.pcap, 0);
-    put_le32(out.pcap, 65535);                 /* snaplen */
-    put_le32(out.pcap, 101);                   /* LINKTYPE_RAW */
+    /* Classic pcap in microseconds, version 2.4, snaplen 65535, LINKTYPE_RAW. */
+    put_le32s(out.pcap, (uint32_t[]){0xa1b2c3d4u, 2 | 4u << 16, 0, 0, 65535, 101}, 6);
 
     if (from_fp != NULL) {
         read_fp_file(from_fp);
         for (size_t k = 0; k < sig_count; k++) {
             const struct fp_sig *sig = &sigs[k];
-            for (int ver = 4; ver <= 6; ver += 2) {
-                if ((sig->ver == '4' && ver == 6) || (sig->ver == '6' && ver == 4))
-                    continue;
+            for (int ver = sig->ver == '6' ? 6 : 4; ver <= (sig->ver == '4' ? 4 : 6); ver += 2) {
                 snprintf(what, sizeof(what), "fp_line=%d\tlabel=%s\tsig=%s", sig->line, sig->label, sig->text);
                 if (syn_for_sig(sig, ver, &s, why, sizeof(why)))
                     write_syn(&out, &s, what);
