@@ -100,6 +100,12 @@ check-tool: all
 	bash tests/tool/report_cutoff.sh
 	bash tests/tool/report_golden.sh
 
+# `p0fshim fingerprint` against the real p0f 3.09b: one SYN per p0f.fp signature and N random
+# ones (default 10000), e.g. `make conformance N=100000`.
+.PHONY: conformance
+conformance: all
+	CONFORMANCE_N=$(or $(N),10000) bash tests/tool/conformance.sh
+
 bench-report: $(B)/p0fshim
 	bash tests/tool/bench_report.sh
 
