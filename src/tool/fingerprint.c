@@ -3,6 +3,7 @@
  * against a capture with it, and the conformance test compares it with `p0f -r` on the same
  * file. Reads classic pcap files (either byte order, micro- or nanosecond) with Ethernet, raw
  * IPv4/IPv6 or Linux cooked link types; one logfmt line (or JSON object) per SYN. */
+#include <errno.h>
 #include <getopt.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -48,7 +49,7 @@ static int pcap_open(struct pcap_reader *r, const char *path, const char **why)
     r->path = path;
     r->f = fopen(path, "re");
     if (!r->f) {
-        *why = "cannot open";
+        *why = strerror(errno);
         return -1;
     }
     if (fread(h, 1, sizeof(h), r->f) != sizeof(h)) {
@@ -106,6 +107,9 @@ static long ip_offset(uint32_t link, const uint8_t *p, size_t len)
     switch (link) {
     case LINK_ETHERNET: off = 14, type_at = 12; break;
     case LINK_LINUX_SLL: off = 16, type_at = 14; break;
+    /* A raw IPv4 or IPv6 link carries only its own version (p0f's capture filter says so). */
+    case LINK_IPV4: return len && p[0] >> 4 == 4 ? 0 : -1;
+    case LINK_IPV6: return len && p[0] >> 4 == 6 ? 0 : -1;
     default: return 0;
     }
     if (len < off)
