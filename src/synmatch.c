@@ -8,6 +8,8 @@
 #include "logfields.h"
 
 #define QUIRK(q) SYN_QUIRK_BIT(SYN_QUIRK_##q)
+#define SENDSYN_WIN 1337     /* p0f-sendsyn's SYNs (p0f's SPECIAL_WIN, SPECIAL_MSS) */
+#define SENDSYN_MSS 1331
 
 /* Does signature r's window field accept the probe's? */
 static bool window_fits(const struct p0ffp_sig *r, const struct syn_probe *p, int multiplier, bool use_mtu)
@@ -123,7 +125,10 @@ void synmatch_packet(const struct p0ffp_db *db, const struct syn_features *f, st
         m->fuzzy = fz != NULL;
     }
 
-    m->os = m->sig && !m->sig->userland;
+    /* p0f-sendsyn's probes (its own window and MSS) are reported as a tool, like '!'
+     * classes, and get no MTU either. */
+    const bool sendsyn_probe = f->win == SENDSYN_WIN && f->mss == SENDSYN_MSS;
+    m->os = m->sig && !m->sig->userland && !sendsyn_probe;
     if (m->os) {
         m->match = m->fuzzy ? SYN_MATCH_FUZZY : m->sig->generic ? SYN_MATCH_GENERIC : SYN_MATCH_EXACT;
         if (m->sig->flavor[0])
@@ -132,7 +137,7 @@ void synmatch_packet(const struct p0ffp_db *db, const struct syn_features *f, st
             snprintf(m->genre, sizeof(m->genre), "%s", m->sig->name);
     }
     /* p0f stops at a tool's SYN before looking at the MTU, and has none without an MSS. */
-    if (f->mss && (m->sig == NULL || m->os))
+    if (f->mss && !sendsyn_probe && (m->sig == NULL || m->os))
         m->link = p0ffp_link_for_mtu(db, (unsigned)f->mss + (f->ip_ver == 4 ? SYN_MIN_TCP4 : SYN_MIN_TCP6));
     synpkt_raw_sig(f, m->raw_sig, sizeof(m->raw_sig));
 }

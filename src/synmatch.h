@@ -50,7 +50,8 @@ enum syn_match_class { SYN_MATCH_NONE, SYN_MATCH_EXACT, SYN_MATCH_GENERIC, SYN_M
 struct syn_match {
     const struct p0ffp_sig *sig;         /* the signature p0f would report; NULL if none */
     bool fuzzy;
-    bool os;                             /* sig names an operating system ('!' classes do not) */
+    bool os;                             /* sig names an operating system ('!' classes and
+                                          * p0f-sendsyn probes do not) */
     enum syn_match_class match;          /* NONE unless os */
     unsigned distance;                   /* hops; guessed from the TTL when nothing matched */
     const char *link;                    /* [mtu]'s link type, or NULL */

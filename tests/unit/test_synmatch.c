@@ -177,3 +177,19 @@ Test(synmatch, system_p0f_fp)
     cr_assert_eq(m.distance, 7);
     cr_assert_str_eq(m.link, "Ethernet or modem");
 }
+
+/* p0f-sendsyn's probe (window 1337, MSS 1331) is reported as a tool, without a link. */
+Test(synmatch, sendsyn_probe_is_a_tool)
+{
+    load(HEAD "label = s:unix:p0f:sendsyn utility\nsig = *:192:0:1331:1337,0:mss,nop,eol+18::0\n");
+    struct syn_features f;
+    struct syn_match m;
+    memset(&f, 0, sizeof(f));
+    f.ip_ver = 4, f.ttl = 192, f.mss = 1331, f.win = 1337, f.opt_cnt = 3, f.opt_eol_pad = 18, f.tot_hdr = 64;
+    memcpy(f.opt_layout, (const uint8_t[]){SYN_OPT_MSS, SYN_OPT_NOP, SYN_OPT_EOL}, 3);
+    synmatch_packet(&db, &f, &m);
+    cr_assert_not_null(m.sig);
+    cr_assert(!m.os);
+    cr_assert_eq(m.match, SYN_MATCH_NONE);
+    cr_assert_null(m.link);
+}
