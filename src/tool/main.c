@@ -27,6 +27,8 @@ static const struct subcommand subcommands[] = {
      "Postfix policy service: X-P0F-Genre / X-P0F-Link-Type headers (PREPEND)"},
     {"header", cmd_header, "IP genre|link [--config FILE] [--timeout MS]",
      "the X-P0F-Genre or X-P0F-Link-Type value for IP (Exim's ${run})"},
+    {"fingerprint", cmd_fingerprint, "[--fp-file FILE]... [--json] FILE.pcap...",
+     " the OS of each TCP SYN in a capture, by p0f's signatures, in-process"},
 };
 #define NSUBCOMMANDS (sizeof(subcommands) / sizeof(subcommands[0]))
 

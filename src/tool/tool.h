@@ -26,6 +26,7 @@ int cmd_lint(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_policy_service(int argc, char **argv);   /* `p0fshim policy`: Postfix policy service (headers) */
 int cmd_header(int argc, char **argv);           /* one header value, for Exim's ${run} */
+int cmd_fingerprint(int argc, char **argv);      /* the in-process fingerprinter on a capture */
 
 /* query.c: the exit status of a p0f query's outcome, for query and check. */
 int query_exit_status(enum p0fq_status s);
