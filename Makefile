@@ -99,6 +99,7 @@ check-tool: all
 	bash tests/tool/run.sh
 	bash tests/tool/report_cutoff.sh
 	bash tests/tool/report_golden.sh
+	bash tests/tool/conformance.sh
 
 # `p0fshim fingerprint` against the real p0f 3.09b: one SYN per p0f.fp signature and N random
 # ones (default 10000), e.g. `make conformance N=100000`.

@@ -4,7 +4,7 @@
 # signature of p0f.fp and CONFORMANCE_N random ones (default 10000, seed CONFORMANCE_SEED)
 # into pcaps, `p0f -r` reads them (offline: no daemon, no network) and `p0fshim fingerprint`
 # reads the same files. Per SYN, keyed by the client's address and port, the two must agree
-# on the label (p0f's os= or app= against genre=, ??? against match=none), the match class
+# on the label (p0f's os= against genre=, app= against app= with match=none, ??? against match=none), the match class
 # (p0f's params generic/fuzzy against match=), the distance, the raw signature (raw_sig
 # against sig=) and, where p0f names one, the link. Any disagreement fails and is shown with
 # the packet in hex; all of them are in $WORK/disagreements.txt (KEEP_WORK=1 keeps it).
@@ -174,8 +174,8 @@ check "p0fshim fingerprint reads both pcaps: exit 0" \
     eval '[ $RC -eq 0 ] || { echo "# exit status $RC"; head -5 "$WORK/shim.err" | sed "s/^/#   /"; false; }'
 [ "$RC" -eq 0 ] || summary
 
-# p0fshim's logfmt lines into the same shape: key, genre, match, distance, sig, link ("-" if
-# absent), then the whole line.
+# p0fshim's logfmt lines into the same shape: key, genre, match, distance, sig, link, app ("-"
+# if absent), then the whole line.
 awk '
     function logfmt(line,    i, n, c, k, val) {
         delete F
@@ -203,7 +203,7 @@ awk '
         logfmt($0)
         key = F["remote"]; gsub(/[][]/, "", key)
         print key "\t" (("genre" in F) ? F["genre"] : "-") "\t" F["match"] "\t" F["distance"] "\t" F["sig"] "\t" \
-            (("link" in F) ? F["link"] : "-") "\t" $0
+            (("link" in F) ? F["link"] : "-") "\t" (("app" in F) ? F["app"] : "-") "\t" $0
     }' "$WORK/shim.out" >"$WORK/shim.tab"
 
 cat "$WORK/fp.idx" "$WORK/random.idx" >"$WORK/all.idx"
@@ -229,11 +229,12 @@ awk -F'\t' -v out="$WORK/disagreements.txt" -v show="$SHOW_MAX" '
             split(p0f[k], a, "\t")   # key kind label dist params raw link
             if (!(k in shim)) why = "p0fshim printed no line"
             else {
-                split(shim[k], b, "\t")   # key genre match dist sig link line
-                class = a[3] == "???" ? "none" : a[5] ~ /fuzzy/ ? "fuzzy" : a[5] ~ /generic/ ? "generic" : "exact"
+                split(shim[k], b, "\t")   # key genre match dist sig link app line
+                # A tool (app=, a "!" class) names no OS: p0fshim says match=none and app=.
+                class = a[3] == "???" || a[2] == "app" ? "none" : a[5] ~ /fuzzy/ ? "fuzzy" : a[5] ~ /generic/ ? "generic" : "exact"
                 if (k in extra) why = why "; p0fshim printed several lines"
-                if (class == "none" ? b[2] != "-" : b[2] != a[3])
-                    why = why "; label: p0f " a[2] "=\"" a[3] "\", p0fshim genre=\"" b[2] "\""
+                if (a[2] == "app" ? (b[7] != a[3] || b[2] != "-") : class == "none" ? b[2] != "-" : b[2] != a[3])
+                    why = why "; label: p0f " a[2] "=\"" a[3] "\", p0fshim genre=\"" b[2] "\" app=\"" b[7] "\""
                 if (b[3] != class) why = why "; match: p0f " class " (params=" a[5] "), p0fshim " b[3]
                 if (b[4] != a[4]) why = why "; distance: p0f " a[4] ", p0fshim " b[4]
                 if (b[5] != a[6]) why = why "; sig: p0f " a[6] ", p0fshim " b[5]
@@ -243,7 +244,7 @@ awk -F'\t' -v out="$WORK/disagreements.txt" -v show="$SHOW_MAX" '
             }
             if (why == "") { agree++; continue }
             text = "# " k " (" what[k] "): " why "\n#     packet:  " hex[k] p0fline[k]
-            if (k in shim) { split(shim[k], b, "\t"); text = text "\n#     p0fshim: " b[7] }
+            if (k in shim) { split(shim[k], b, "\t"); text = text "\n#     p0fshim: " b[8] }
             print text >out
             if (++bad <= show) print text
         }
