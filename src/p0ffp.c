@@ -14,18 +14,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "p0ffp_loader.h"
 #include "synmatch.h"
 
 #define FP_FILE_MAX (16 * 1024 * 1024)
-#define NAME_CHARS " ./-_!?()"   /* besides letters and digits, in names (p0f's NAME_CHARS) */
 #define LINE_PAD 4               /* NULs after a line: p0f's "ittl-:" skip may step past its end */
-
-/* Character classes of the C locale, whatever locale the host process has set. */
-static bool is_digit(char c) { return c >= '0' && c <= '9'; }
-static bool is_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
-static bool is_alnum(char c) { return is_digit(c) || is_alpha(c); }
-static bool is_blank(char c) { return c == ' ' || c == '\t'; }
-static bool is_name_char(char c) { return is_alnum(c) || (c && strchr(NAME_CHARS, c)); }
 
 static char lower(char c)
 {
@@ -40,8 +33,7 @@ static bool same_ignoring_case(const char *a, const char *b, size_t n)
     return true;
 }
 
-/* atol() as glibc's, then stored in p0f's 32-bit variable. */
-static int32_t p0f_atol(const char *s)
+int32_t p0f_atol(const char *s)
 {
     unsigned long long v = 0;
     bool negative = false, overflow = false;
@@ -63,31 +55,7 @@ static int32_t p0f_atol(const char *s)
     return (int32_t)(uint32_t)(unsigned long)r;
 }
 
-enum need { NEED_SECT, NEED_LABEL, NEED_SYS, NEED_SIG };
-enum module { MOD_NONE, MOD_TCP, MOD_HTTP, MOD_MTU };
-
-struct loader {
-    struct p0ffp_db *db;
-    const char *file;
-    unsigned line;
-    enum need state;
-    enum module mod;
-    bool to_server;
-    /* the current label */
-    bool generic, userland;
-    const char *name, *flavor;
-    /* this file's classes and names (names keep the spelling of their first use) */
-    char **classes;
-    size_t nclasses;
-    const char **names;
-    size_t nnames;
-    size_t first_sig;
-    char *err;
-    size_t errsize;
-};
-
-static int fail(struct loader *ld, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int fail(struct loader *ld, const char *fmt, ...)
+int p0ffp_fail(struct loader *ld, const char *fmt, ...)
 {
     char reason[P0FFP_ERROR_MAX];
     va_list ap;
@@ -117,7 +85,7 @@ static const char *keep(struct p0ffp_db *db, const char *s, size_t n)
 
 static int out_of_memory(struct loader *ld)
 {
-    return fail(ld, "out of memory");
+    return p0ffp_fail(ld, "out of memory");
 }
 
 /* classes = win,unix,other */
@@ -130,7 +98,7 @@ static int parse_classes(struct loader *ld, const char *val)
         while (is_alnum(*end))
             end++;
         if (end == val || (*end && *end != ','))
-            return fail(ld, "Malformed class entry");
+            return p0ffp_fail(ld, "Malformed class entry");
         char **grown = realloc(ld->classes, (ld->nclasses + 1) * sizeof(*grown));
         char *copy = strndup(val, (size_t)(end - val));
         if (!grown || !copy) {
@@ -175,26 +143,26 @@ static int parse_label(struct loader *ld, const char *val)
 {
     if (ld->mod == MOD_MTU) {
         if (!*val)
-            return fail(ld, "Empty MTU label");
+            return p0ffp_fail(ld, "Empty MTU label");
         ld->flavor = keep(ld->db, val, strlen(val));
         return ld->flavor ? 0 : out_of_memory(ld);
     }
     if (*val != 'g' && *val != 's')
-        return fail(ld, "Malformed class entry");
+        return p0ffp_fail(ld, "Malformed class entry");
     ld->generic = *val == 'g';
     if (val[1] != ':')
-        return fail(ld, "Malformed class entry");
+        return p0ffp_fail(ld, "Malformed class entry");
     val += 2;
     const char *end = val;
     while (is_alnum(*end) || *end == '!')
         end++;
     if (end == val || *end != ':')
-        return fail(ld, "Malformed class entry");
+        return p0ffp_fail(ld, "Malformed class entry");
     if (*val == '!' && val[1] == ':') {
         ld->userland = true;
     } else {
         if (!find_class(ld, val, (size_t)(end - val)))
-            return fail(ld, "Unknown class '%.*s'", (int)(end - val), val);
+            return p0ffp_fail(ld, "Unknown class '%.*s'", (int)(end - val), val);
         ld->userland = false;
     }
     val = end + 1;
@@ -202,7 +170,7 @@ static int parse_label(struct loader *ld, const char *val)
     while (is_name_char(*end))
         end++;
     if (end == val || *end != ':')
-        return fail(ld, "Malformed name");
+        return p0ffp_fail(ld, "Malformed name");
     ld->name = name_of(ld, val, (size_t)(end - val));
     ld->flavor = keep(ld->db, end + 1, strlen(end + 1));
     return ld->name && ld->flavor ? 0 : out_of_memory(ld);
@@ -221,10 +189,10 @@ static int parse_sys(struct loader *ld, const char *val)
         while (is_name_char(*end))
             end++;
         if (end == val || (*end && *end != ','))
-            return fail(ld, "Malformed sys entry");
+            return p0ffp_fail(ld, "Malformed sys entry");
         if (is_class) {
             if (!find_class(ld, val, (size_t)(end - val)))
-                return fail(ld, "Unknown class '%.*s'", (int)(end - val), val);
+                return p0ffp_fail(ld, "Unknown class '%.*s'", (int)(end - val), val);
         } else if (!name_of(ld, val, (size_t)(end - val))) {
             return out_of_memory(ld);
         }
@@ -240,10 +208,10 @@ static int parse_mtu_sig(struct loader *ld, const char *val)
     while (is_digit(*end))
         end++;
     if (end == val || *end)
-        return fail(ld, "Malformed MTU value");
+        return p0ffp_fail(ld, "Malformed MTU value");
     int32_t mtu = p0f_atol(val);
     if (mtu <= 0 || mtu > 65535)
-        return fail(ld, "Malformed MTU value");
+        return p0ffp_fail(ld, "Malformed MTU value");
     struct p0ffp_db *db = ld->db;
     if (db->nmtu == db->mtu_cap) {
         size_t cap = db->mtu_cap ? 2 * db->mtu_cap : 32;
@@ -254,228 +222,6 @@ static int parse_mtu_sig(struct loader *ld, const char *val)
         db->mtu_cap = cap;
     }
     db->mtu[db->nmtu++] = (struct p0ffp_mtu){.mtu = (uint16_t)mtu, .link = ld->flavor};
-    return 0;
-}
-
-/* The digits at *p, then one of the delimiters; the text after the delimiter follows. */
-static const char *skip_digits(const char *p)
-{
-    while (is_digit(*p))
-        p++;
-    return p;
-}
-
-static int parse_layout(struct loader *ld, const char **valp, struct p0ffp_sig *s)
-{
-    const char *val = *valp;
-    static const struct {
-        const char *word;
-        uint8_t kind;
-    } named[] = {
-        {"nop", SYN_OPT_NOP}, {"mss", SYN_OPT_MSS}, {"ws", SYN_OPT_WS}, {"sok", SYN_OPT_SACKOK},
-        {"sack", SYN_OPT_SACK}, {"ts", SYN_OPT_TS},
-    };
-
-    while (*val != ':') {
-        if (s->opt_cnt >= SYN_MAX_OPTS)
-            return fail(ld, "Too many TCP options");
-        if (strncmp(val, "eol", 3) == 0) {
-            s->opt_layout[s->opt_cnt++] = SYN_OPT_EOL;
-            val += 3;
-            if (*val != '+')
-                return fail(ld, "Malformed EOL option");
-            val++;
-            const char *end = skip_digits(val);
-            if (!*end)
-                return fail(ld, "Truncated options");
-            if (*end != ':')
-                return fail(ld, "EOL must be the last option");
-            int32_t pad = p0f_atol(val);
-            if (pad < 0 || pad > 255)
-                return fail(ld, "Bogus EOL padding");
-            s->opt_eol_pad = (uint8_t)pad;
-            val = end;
-        } else if (*val == '?') {
-            val++;
-            const char *end = skip_digits(val);
-            if (*end != ':' && *end != ',')
-                return fail(ld, "Malformed '?' option");
-            int32_t kind = p0f_atol(val);
-            if (kind < 0 || kind > 255)
-                return fail(ld, "Bogus '?' option");
-            s->opt_layout[s->opt_cnt++] = (uint8_t)kind;
-            val = end;
-        } else {
-            size_t i;
-            for (i = 0; i < sizeof(named) / sizeof(named[0]); i++)
-                if (strncmp(val, named[i].word, strlen(named[i].word)) == 0)
-                    break;
-            if (i == sizeof(named) / sizeof(named[0]))
-                return fail(ld, "Unrecognized TCP option");
-            s->opt_layout[s->opt_cnt++] = named[i].kind;
-            val += strlen(named[i].word);
-        }
-        if (*val == ':')
-            break;
-        if (*val != ',')
-            return fail(ld, "Malformed TCP options");
-        val++;
-    }
-    *valp = val + 1;
-    return 0;
-}
-
-static int parse_quirks(struct loader *ld, const char **valp, struct p0ffp_sig *s)
-{
-    const char *val = *valp;
-    /* Quirks that cannot occur in one IP version are refused in its signatures. */
-    const uint32_t v4_only = SYN_QUIRK_BIT(SYN_QUIRK_DF) | SYN_QUIRK_BIT(SYN_QUIRK_NZ_ID) |
-                             SYN_QUIRK_BIT(SYN_QUIRK_ZERO_ID) | SYN_QUIRK_BIT(SYN_QUIRK_NZ_MBZ);
-
-    while (*val != ':') {
-        unsigned q;
-        for (q = 0; q < SYN_QUIRKS; q++)
-            if (strncmp(val, syn_quirk_names[q], strlen(syn_quirk_names[q])) == 0)
-                break;
-        if (q == SYN_QUIRKS)
-            return fail(ld, "Unrecognized quirk");
-        if (s->ip_ver == 6 && (SYN_QUIRK_BIT(q) & v4_only))
-            return fail(ld, "'%s' is not valid for IPv6", syn_quirk_names[q]);
-        if (s->ip_ver == 4 && q == SYN_QUIRK_FLOW)
-            return fail(ld, "'flow' is not valid for IPv4");
-        s->quirks |= SYN_QUIRK_BIT(q);
-        val += strlen(syn_quirk_names[q]);
-        if (*val == ':')
-            break;
-        if (*val != ',')
-            return fail(ld, "Malformed quirks");
-        val++;
-    }
-    *valp = val + 1;
-    return 0;
-}
-
-/* sig = ver:ittl:olen:mss:wsize,scale:olayout:quirks:pclass, into *s. */
-static int parse_tcp_sig(struct loader *ld, const char *val, struct p0ffp_sig *s)
-{
-    const char *end;
-
-    switch (*val) {
-    case '4': s->ip_ver = 4; break;
-    case '6': s->ip_ver = 6; break;
-    case '*': s->ip_ver = -1; break;
-    default: return fail(ld, "Unrecognized IP version");
-    }
-    if (val[1] != ':')
-        return fail(ld, "Malformed signature");
-    val += 2;
-
-    /* Initial TTL: N, N+distance, or N- (random) */
-    end = skip_digits(val);
-    if (*end != ':' && *end != '+' && *end != '-')
-        return fail(ld, "Malformed signature");
-    int32_t ittl = p0f_atol(val);
-    if (ittl < 1 || ittl > 255)
-        return fail(ld, "Bogus initial TTL");
-    val = end + 1;
-    if (*end == '-' && end[1] == ':') {
-        /* p0f steps two more characters here, past the ':' and one after it. */
-        s->bad_ttl = true;
-        val += 2;
-    } else if (*end == '+') {
-        end = skip_digits(end + 1);
-        if (*end != ':')
-            return fail(ld, "Malformed signature");
-        int32_t add = p0f_atol(val);
-        if (add < 0 || ittl + add > 255)
-            return fail(ld, "Bogus initial TTL");
-        ittl += add;
-        val = end + 1;
-    }
-    s->ttl = (uint8_t)ittl;
-
-    end = skip_digits(val);
-    if (*end != ':')
-        return fail(ld, "Malformed signature");
-    int32_t olen = p0f_atol(val);
-    if (olen < 0 || olen > 255)
-        return fail(ld, "Bogus IP option length");
-    s->ip_opt_len = (uint8_t)olen;
-    val = end + 1;
-
-    if (*val == '*' && val[1] == ':') {
-        s->mss = -1;
-        val += 2;
-    } else {
-        end = skip_digits(val);
-        if (*end != ':')
-            return fail(ld, "Malformed signature");
-        s->mss = p0f_atol(val);
-        if (s->mss < 0 || s->mss > 65535)
-            return fail(ld, "Bogus MSS");
-        val = end + 1;
-    }
-
-    if (*val == '*' && val[1] == ',') {
-        s->win_type = P0FFP_WIN_ANY;
-        s->win = 0;
-        val += 2;
-    } else if (*val == '%') {
-        s->win_type = P0FFP_WIN_MOD;
-        end = skip_digits(++val);
-        if (*end != ',')
-            return fail(ld, "Malformed signature");
-        s->win = p0f_atol(val);
-        if (s->win < 2 || s->win > 65535)
-            return fail(ld, "Bogus '%%' value");
-        val = end + 1;
-    } else if (strncmp(val, "mss*", 4) == 0 || strncmp(val, "mtu*", 4) == 0) {
-        s->win_type = val[1] == 's' ? P0FFP_WIN_MSS : P0FFP_WIN_MTU;
-        val += 4;
-        end = skip_digits(val);
-        if (*end != ',')
-            return fail(ld, "Malformed signature");
-        s->win = p0f_atol(val);
-        if (s->win < 1 || s->win > 1000)
-            return fail(ld, "Bogus MSS/MTU multiplier");
-        val = end + 1;
-    } else {
-        s->win_type = P0FFP_WIN_NORMAL;
-        end = skip_digits(val);
-        if (*end != ',')
-            return fail(ld, "Malformed signature");
-        s->win = p0f_atol(val);
-        if (s->win < 0 || s->win > 65535)
-            return fail(ld, "Bogus window size");
-        val = end + 1;
-    }
-
-    if (*val == '*' && val[1] == ':') {
-        s->wscale = -1;
-        val += 2;
-    } else {
-        end = skip_digits(val);
-        if (*end != ':')
-            return fail(ld, "Malformed signature");
-        int32_t scale = p0f_atol(val);
-        if (scale < 0 || scale > 255)
-            return fail(ld, "Bogus window scale");
-        s->wscale = (int16_t)scale;
-        val = end + 1;
-    }
-
-    if (parse_layout(ld, &val, s) < 0 || parse_quirks(ld, &val, s) < 0)
-        return -1;
-    s->layout_hash = p0ffp_layout_hash(s->opt_layout, s->opt_cnt);
-
-    if (strcmp(val, "*") == 0)
-        s->pay_class = -1;
-    else if (strcmp(val, "0") == 0)
-        s->pay_class = 0;
-    else if (strcmp(val, "+") == 0)
-        s->pay_class = 1;
-    else
-        return fail(ld, "Malformed payload class");
     return 0;
 }
 
@@ -515,7 +261,7 @@ static int add_tcp_sig(struct loader *ld, const char *val)
 {
     struct p0ffp_sig s;
     memset(&s, 0, sizeof(s));
-    if (parse_tcp_sig(ld, val, &s) < 0)
+    if (p0ffp_parse_tcp_sig(ld, val, &s) < 0)
         return -1;
     s.name = ld->name;
     s.flavor = ld->flavor;
@@ -526,7 +272,7 @@ static int add_tcp_sig(struct loader *ld, const char *val)
     s.line = ld->line;
     const struct p0ffp_sig *earlier = covered_by(ld, &s);
     if (earlier)
-        return fail(ld, "Signature is already covered by line %u", earlier->line);
+        return p0ffp_fail(ld, "Signature is already covered by line %u", earlier->line);
 
     struct p0ffp_db *db = ld->db;
     if (db->nsig == db->sig_cap) {
@@ -551,20 +297,20 @@ static int parse_section(struct loader *ld, const char *line)
     }
     const char *colon = strchr(line, ':');
     if (!colon)
-        return fail(ld, "Malformed section identifier");
+        return p0ffp_fail(ld, "Malformed section identifier");
     size_t n = (size_t)(colon - line);
     if (n == 3 && strncmp(line, "tcp", 3) == 0)
         ld->mod = MOD_TCP;
     else if (n == 4 && strncmp(line, "http", 4) == 0)
         ld->mod = MOD_HTTP;
     else
-        return fail(ld, "Unrecognized fingerprinting module '%.*s'", (int)n, line);
+        return p0ffp_fail(ld, "Unrecognized fingerprinting module '%.*s'", (int)n, line);
     if (strcmp(colon + 1, "request]") == 0)
         ld->to_server = true;
     else if (strcmp(colon + 1, "response]") == 0)
         ld->to_server = false;
     else
-        return fail(ld, "Unrecognized traffic direction");
+        return p0ffp_fail(ld, "Unrecognized traffic direction");
     return 0;
 }
 
@@ -580,24 +326,24 @@ static int parse_line(struct loader *ld, const char *line)
     while (is_blank(*val))
         val++;
     if (line == val || *val != '=')
-        return fail(ld, "Unexpected statement");
+        return p0ffp_fail(ld, "Unexpected statement");
     while (is_blank(*++val))
         ;
 #define IS(word) (name_len == sizeof(word) - 1 && strncmp(line, word, name_len) == 0)
     if (IS("classes")) {
         if (ld->state != NEED_SECT)
-            return fail(ld, "misplaced 'classes'");
+            return p0ffp_fail(ld, "misplaced 'classes'");
         return parse_classes(ld, val);
     }
     if (IS("ua_os")) {
         /* The HTTP module's; not checked beyond its place. */
         if (ld->state != NEED_LABEL || !ld->to_server || ld->mod != MOD_HTTP)
-            return fail(ld, "misplaced 'us_os'");
+            return p0ffp_fail(ld, "misplaced 'us_os'");
         return 0;
     }
     if (IS("label")) {
         if (ld->state != NEED_LABEL && ld->state != NEED_SIG)
-            return fail(ld, "misplaced 'label'");
+            return p0ffp_fail(ld, "misplaced 'label'");
         if (parse_label(ld, val) < 0)
             return -1;
         ld->state = ld->mod != MOD_MTU && ld->userland ? NEED_SYS : NEED_SIG;
@@ -605,13 +351,13 @@ static int parse_line(struct loader *ld, const char *line)
     }
     if (IS("sys")) {
         if (ld->state != NEED_SYS)
-            return fail(ld, "Misplaced 'sys'");
+            return p0ffp_fail(ld, "Misplaced 'sys'");
         ld->state = NEED_SIG;
         return parse_sys(ld, val);
     }
     if (IS("sig")) {
         if (ld->state != NEED_SIG)
-            return fail(ld, "Misplaced 'sig'");
+            return p0ffp_fail(ld, "Misplaced 'sig'");
         switch (ld->mod) {
         case MOD_TCP: return add_tcp_sig(ld, val);
         case MOD_MTU: return parse_mtu_sig(ld, val);
@@ -619,7 +365,7 @@ static int parse_line(struct loader *ld, const char *line)
         }
     }
 #undef IS
-    return fail(ld, "Unrecognized field '%.*s'", (int)name_len, line);
+    return p0ffp_fail(ld, "Unrecognized field '%.*s'", (int)name_len, line);
 }
 
 uint32_t p0ffp_layout_hash(const uint8_t *layout, unsigned cnt)
