@@ -221,7 +221,7 @@ int main(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
     };
     const char *spec = NULL, *config_path = NULL;
-    unsigned long mode = 0666;
+    unsigned long mode = 0666, number;
     int opt;
     char *end;
 
@@ -232,11 +232,13 @@ int main(int argc, char **argv)
         case 'c': config_path = optarg; break;
         case 't':
             errno = 0;
-            timeout_ms = (unsigned)strtoul(optarg, &end, 10);
-            if (errno || *end || optarg[0] < '0' || optarg[0] > '9' || timeout_ms < 1 || timeout_ms > 10000) {
+            /* Range-checked before it is narrowed: 4294967297 must not become 1 ms. */
+            number = strtoul(optarg, &end, 10);
+            if (errno || *end || optarg[0] < '0' || optarg[0] > '9' || number < 1 || number > 10000) {
                 fprintf(stderr, MILTER_NAME ": --timeout wants milliseconds from 1 to 10000\n");
                 return EXIT_USAGE;
             }
+            timeout_ms = (unsigned)number;
             break;
         case 'm':
             errno = 0;

@@ -395,6 +395,9 @@ if [ -x "$MILTER" ]; then
     t m2 "$MILTER" --socket "unix:$WORK/m.sock" --config "$WORK/bad.conf"
     check "milter: config error: exit 5, named on stderr" eval 'rc_is 5 && grep -q "bad.conf:1: " "$WORK/m2.err"'
     t m3 "$MILTER" --socket "unix:$WORK/m.sock" --timeout 0; check "milter: --timeout 0: exit 2" rc_is 2
+    # 2^32 + 1 ms: out of range, not 1 ms after a cast to unsigned (a milter that takes it
+    # starts serving: timeout ends it)
+    t m3b timeout 5 "$MILTER" --socket "unix:$WORK/m.sock" --timeout 4294967297; check "milter: --timeout 4294967297: exit 2" rc_is 2
     spawn "$MILTER" --socket "unix:$WORK/m.sock" --config "$WORK/main.conf" --socket-mode 0600 2>"$WORK/m4.err"
     MP=$!
     check "milter: listens, socket mode as asked" eval 'wait_for 5 test -S "$WORK/m.sock" && [ "$(stat -c %a "$WORK/m.sock")" = 600 ]'
