@@ -133,7 +133,7 @@ stop_pid() { kill "$1" 2>/dev/null; wait "$1" 2>/dev/null; }
 printf '%s\n' "/windows/" >"$WORK/blocked"
 write_conf() {
     printf '%s\n' "socket $2" "version 3" "ports $PORT" "timeout_ms ${4:-500}" "log_socket $3" \
-        "blocked_os_file $WORK/blocked" >"$WORK/$1.conf"
+        "blocked_os_file $WORK/blocked" "fingerprint ${5:-p0f}" >"$WORK/$1.conf"
 }
 
 MIXED=127.0.3.1-50,127.0.2.101-150     # 50 allowed (Linux) and 50 blocked (Windows) hosts

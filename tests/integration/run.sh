@@ -90,7 +90,7 @@ T_START=$SECONDS
 
 # ---- 1. symbol table -------------------------------------------------------------------------
 syms=$(nm -D --defined-only "$LIB" | awk '{ print $NF }' | sort | tr '\n' ' ')
-check "symbols: the library exports exactly accept, accept4 and close (got: $syms)" [ "$syms" = "accept accept4 close " ]
+check "symbols: the library exports exactly accept, accept4, close and listen (got: $syms)" [ "$syms" = "accept accept4 close listen " ]
 
 # ---- 2. server models --------------------------------------------------------------------------
 # model_scenario NAME MODEL [testsrv ARGS...]
@@ -325,7 +325,7 @@ start_p0f "${HOSTS[@]}"
 start_srv testsrv loop "[::1]:$PORT"
 check "$S: windows client on ::1 is closed" client win6 closed ::1 --connect "[::1]:$PORT"
 check "$S: remote=[::1]:PORT local=[::1]:$PORT verdict=block" \
-    has_line "p0fshim\[[0-9]+\]: remote=\[::1\]:[0-9]+ local=\[::1\]:$PORT verdict=block ms=[0-9]+ os=\"Windows\""
+    has_line "p0fshim\[[0-9]+\]: remote=\[::1\]:[0-9]+ local=\[::1\]:$PORT verdict=block ms=[0-9]+ fp=p0f os=\"Windows\""
 check "$S: p0f was asked about ::1 (addr_type 6)" grep -q 'query addr_type=6 addr=::1$' "$D/qlog"
 stop_srv testsrv
 
