@@ -114,6 +114,7 @@ check-e2e: all
 	bash tests/e2e/run.sh
 	bash tests/e2e/postfix.sh
 	bash tests/e2e/postfix-hold.sh
+	bash tests/e2e/syn.sh
 
 demo: deps all
 	bash scripts/demo.sh
