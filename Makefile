@@ -35,19 +35,32 @@ HELPERS  := $(patsubst tests/helpers/%.c,$(B)/tests/%,$(HELPER_SRC))
 all: $(B)/libp0fshim.so $(if $(TOOL_MAIN_SRC),$(B)/p0fshim) $(HELPERS) \
      $(if $(wildcard /usr/include/libmilter/mfapi.h),$(B)/p0fshim-milter)
 
-$(B)/obj/%.o: src/%.c $(wildcard src/*.h)
+# The Debian packages the build needs, each as package=a file it installs, so that `make` on a
+# machine without them stops with one line naming them instead of a compiler error. Every
+# compile rule waits for this check (an order-only prerequisite: it never forces a rebuild);
+# `make deps` installs them (scripts/install-deps.sh). The compiler is named by its command
+# (make's default `cc` comes with gcc).
+BUILD_DEP_FILES := libc6-dev=/usr/include/stdio.h libpcre2-dev=/usr/include/pcre2.h liblmdb-dev=/usr/include/lmdb.h
+missing_build_deps = $(strip $(if $(shell command -v $(firstword $(CC))),,$(patsubst cc,gcc,$(firstword $(CC)))) \
+    $(foreach d,$(BUILD_DEP_FILES),$(if $(shell test -e $(lastword $(subst =, ,$d)) && echo y),,$(firstword $(subst =, ,$d)))))
+
+.PHONY: build-deps-present
+build-deps-present:
+	$(if $(missing_build_deps),$(error missing build dependencies: $(missing_build_deps); run `make deps` (as root) first))
+
+$(B)/obj/%.o: src/%.c $(wildcard src/*.h) | build-deps-present
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
-$(B)/obj/shim_%.o: shim/%.c $(wildcard src/*.h)
+$(B)/obj/shim_%.o: shim/%.c $(wildcard src/*.h) | build-deps-present
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Isrc -c -o $@ $<
 
-$(B)/obj/client_%.o: src/client/%.c $(wildcard src/*.h src/client/*.h)
+$(B)/obj/client_%.o: src/client/%.c $(wildcard src/*.h src/client/*.h) | build-deps-present
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Isrc -c -o $@ $<
 
-$(B)/obj/tool_%.o: src/tool/%.c $(wildcard src/*.h src/client/*.h src/tool/*.h)
+$(B)/obj/tool_%.o: src/tool/%.c $(wildcard src/*.h src/client/*.h src/tool/*.h) | build-deps-present
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Isrc -c -o $@ $<
 
@@ -71,7 +84,7 @@ $(B)/libp0fshim.so: $(SHIM_OBJ) $(B)/libp0fshim-core.a shim/p0fshim.map
 
 # Test helpers: each is one .c file plus tests/helpers/helper.h, and none shares code with the
 # library on purpose: the fake p0f must not share the codec it tests.
-$(B)/tests/%: tests/helpers/%.c $(wildcard tests/helpers/*.h)
+$(B)/tests/%: tests/helpers/%.c $(wildcard tests/helpers/*.h) | build-deps-present
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $< -pthread
 
