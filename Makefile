@@ -12,6 +12,7 @@ SYSCONFDIR ?= /etc
 WARN     := -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes -Wmissing-prototypes -Wformat=2
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu11 $(WARN) -fPIC -fvisibility=hidden -D_GNU_SOURCE -pthread
+# CPPFLAGS and LDFLAGS are the caller's (the Debian package passes dpkg-buildflags' hardening).
 # Test builds only: MUTANT=-DP0FSHIM_MUTANT_X=1 removes one protection (src/mutant.h).
 MUTANT   ?=
 CFLAGS   += $(MUTANT)
@@ -50,19 +51,19 @@ build-deps-present:
 
 $(B)/obj/%.o: src/%.c $(wildcard src/*.h) | build-deps-present
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
 $(B)/obj/shim_%.o: shim/%.c $(wildcard src/*.h) | build-deps-present
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -Isrc -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(CFLAGS) -Isrc -c -o $@ $<
 
 $(B)/obj/client_%.o: src/client/%.c $(wildcard src/*.h src/client/*.h) | build-deps-present
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -Isrc -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(CFLAGS) -Isrc -c -o $@ $<
 
 $(B)/obj/tool_%.o: src/tool/%.c $(wildcard src/*.h src/client/*.h src/tool/*.h) | build-deps-present
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -Isrc -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(CFLAGS) -Isrc -c -o $@ $<
 
 # The p0f client of the programs beside the library (the tool, the milter): p0f queries,
 # the fingerprint-header lookup, Postfix's policy protocol, the configuration they read.
@@ -72,14 +73,16 @@ $(B)/libp0fshim-client.a: $(CLIENT_OBJ)
 
 # The operator's tool: the same core (codec, policy, config) as the library.
 $(B)/p0fshim: $(TOOL_MAIN_OBJ) $(B)/libp0fshim-client.a $(B)/libp0fshim-core.a
-	$(CC) -o $@ $(TOOL_MAIN_OBJ) $(B)/libp0fshim-client.a $(B)/libp0fshim-core.a $(LDLIBS_CORE)
+	$(CC) $(LDFLAGS) -o $@ $(TOOL_MAIN_OBJ) $(B)/libp0fshim-client.a $(B)/libp0fshim-core.a $(LDLIBS_CORE)
 
 $(B)/libp0fshim-core.a: $(CORE_OBJ)
 	@mkdir -p $(@D)
 	rm -f $@ && ar rcs $@ $^
 
+# Its SONAME is its file name: installed in the multiarch directory (the Debian package), a
+# shared object there is expected to carry one; preloads name the file, never a version.
 $(B)/libp0fshim.so: $(SHIM_OBJ) $(B)/libp0fshim-core.a shim/p0fshim.map
-	$(CC) -shared -o $@ $(SHIM_OBJ) $(B)/libp0fshim-core.a \
+	$(CC) $(LDFLAGS) -shared -Wl,-soname,libp0fshim.so -o $@ $(SHIM_OBJ) $(B)/libp0fshim-core.a \
 	    -Wl,--version-script=shim/p0fshim.map -Wl,-z,now -Wl,-z,relro -Wl,--no-undefined $(LDLIBS_CORE)
 
 # Test helpers: each is one .c file plus tests/helpers/helper.h, and none shares code with the
@@ -139,7 +142,7 @@ install: $(B)/libp0fshim.so $(B)/p0fshim
 	test ! -e $(B)/p0fshim-milter || install -m 0755 $(B)/p0fshim-milter $(DESTDIR)$(BINDIR)/p0fshim-milter
 	install -m 0644 man/p0fshim.1 $(DESTDIR)$(MANDIR)/man1/
 	install -m 0644 man/blocked_operating_systems.5 $(DESTDIR)$(MANDIR)/man5/
-	install -m 0644 man/p0fshim.8 $(DESTDIR)$(MANDIR)/man8/
+	install -m 0644 man/p0fshim.8 man/p0fshim-milter.8 $(DESTDIR)$(MANDIR)/man8/
 	test -e $(DESTDIR)$(SYSCONFDIR)/p0fshim/p0fshim.conf || \
 	    install -m 0644 policy/p0fshim.conf $(DESTDIR)$(SYSCONFDIR)/p0fshim/p0fshim.conf
 	test -e $(DESTDIR)$(SYSCONFDIR)/p0fshim/blocked_operating_systems || \
@@ -147,7 +150,7 @@ install: $(B)/libp0fshim.so $(B)/p0fshim
 
 uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/libp0fshim.so $(DESTDIR)$(BINDIR)/p0fshim $(DESTDIR)$(BINDIR)/p0fshim-milter
-	rm -f $(DESTDIR)$(MANDIR)/man1/p0fshim.1 $(DESTDIR)$(MANDIR)/man5/blocked_operating_systems.5 $(DESTDIR)$(MANDIR)/man8/p0fshim.8
+	rm -f $(DESTDIR)$(MANDIR)/man1/p0fshim.1 $(DESTDIR)$(MANDIR)/man5/blocked_operating_systems.5 $(DESTDIR)$(MANDIR)/man8/p0fshim.8 $(DESTDIR)$(MANDIR)/man8/p0fshim-milter.8
 
 clean:
 	rm -rf $(B)
