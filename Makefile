@@ -99,7 +99,7 @@ deps:
 	bash scripts/install-deps.sh
 
 check: deps all $(B)/tests/unit
-	$(MAKE) --no-print-directory check-unit check-integration check-faults check-tool check-e2e check-headers
+	$(MAKE) --no-print-directory check-unit check-integration check-faults check-tool check-e2e check-headers check-deb
 
 check-unit: $(B)/tests/unit
 	$(B)/tests/unit --jobs 2
@@ -151,6 +151,21 @@ install: $(B)/libp0fshim.so $(B)/p0fshim
 uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/libp0fshim.so $(DESTDIR)$(BINDIR)/p0fshim $(DESTDIR)$(BINDIR)/p0fshim-milter
 	rm -f $(DESTDIR)$(MANDIR)/man1/p0fshim.1 $(DESTDIR)$(MANDIR)/man5/blocked_operating_systems.5 $(DESTDIR)$(MANDIR)/man8/p0fshim.8 $(DESTDIR)$(MANDIR)/man8/p0fshim-milter.8
+
+# The Debian package (debian/, docs/packaging.md): dpkg-buildpackage in a copy of the tree,
+# so that the packaging's leftovers (debian/tmp, debian/files) never land in the tree; the
+# .deb is left in $(B)/deb/. check-deb installs it into a throw-away root and tests it.
+DEB_DIR := $(B)/deb
+
+.PHONY: deb check-deb
+deb:
+	rm -rf $(DEB_DIR) && mkdir -p $(DEB_DIR)/src
+	tar -c --exclude-vcs --exclude='./build*' --exclude='./$(B)' . | tar -x -C $(DEB_DIR)/src
+	cd $(DEB_DIR)/src && dpkg-buildpackage --build=binary --no-sign -Jauto
+	@ls $(DEB_DIR)/*.deb
+
+check-deb:
+	bash tests/package/deb.sh
 
 clean:
 	rm -rf $(B)
