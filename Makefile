@@ -152,19 +152,21 @@ uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/libp0fshim.so $(DESTDIR)$(BINDIR)/p0fshim $(DESTDIR)$(BINDIR)/p0fshim-milter
 	rm -f $(DESTDIR)$(MANDIR)/man1/p0fshim.1 $(DESTDIR)$(MANDIR)/man5/blocked_operating_systems.5 $(DESTDIR)$(MANDIR)/man8/p0fshim.8 $(DESTDIR)$(MANDIR)/man8/p0fshim-milter.8
 
-# The Debian package (debian/, docs/packaging.md): dpkg-buildpackage in a copy of the tree,
-# so that the packaging's leftovers (debian/tmp, debian/files) never land in the tree; the
-# .deb is left in $(B)/deb/. check-deb installs it into a throw-away root and tests it.
+# The Debian package (debian/, docs/packaging.md): dpkg-buildpackage in a copy of the tree
+# (without .git and build directories), so that the packaging's leftovers (debian/tmp,
+# debian/files) never land in the tree; the .deb is left in $(B)/deb/. check-deb installs it
+# into a throw-away root and tests it.
 DEB_DIR := $(B)/deb
 
 .PHONY: deb check-deb
 deb:
 	rm -rf $(DEB_DIR) && mkdir -p $(DEB_DIR)/src
 	tar -c --exclude-vcs --exclude='./build*' --exclude='./$(B)' . | tar -x -C $(DEB_DIR)/src
-	cd $(DEB_DIR)/src && dpkg-buildpackage --build=binary --no-sign -Jauto
+	@# MAKEFLAGS would hand this make's command-line variables (B=...) to debian/rules' make.
+	cd $(DEB_DIR)/src && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL dpkg-buildpackage --build=binary --no-sign -Jauto
 	@ls $(DEB_DIR)/*.deb
 
-check-deb:
+check-deb: all
 	bash tests/package/deb.sh
 
 clean:
