@@ -163,7 +163,7 @@ void synsource_match(const struct p0ffp_db *sigs, const unsigned char *pkt, size
     int rc = synpkt_parse(pkt, len, flags, &f, &why);
     if (rc != 0) {
         out->status = SYN_UNREADABLE;
-        snprintf(out->reason, sizeof(out->reason), "%s SYN: %s", rc == SYNPKT_IGNORED ? "not a" : "malformed",
+        snprintf(out->reason, sizeof(out->reason), "%s: %s", rc == SYNPKT_IGNORED ? "not fingerprinted" : "malformed SYN",
                  why ? why : "?");
         return;
     }
