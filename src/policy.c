@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <pcre2.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,8 +15,9 @@
 
 struct regex {
     pcre2_code *code;
-    pcre2_match_data *match;
+    pcre2_match_data *match;     /* written by every match (its backtracking frames too) */
     pcre2_match_context *context;
+    pthread_mutex_t lock;        /* so one match at a time uses it */
 };
 
 const char *verdict_name(enum verdict v)
@@ -43,6 +45,7 @@ struct regex *regex_compile(const char *pattern, char *why, size_t why_size)
         free(re);
         return NULL;
     }
+    pthread_mutex_init(&re->lock, NULL);
     re->match = pcre2_match_data_create_from_pattern(re->code, NULL);
     re->context = pcre2_match_context_create(NULL);
     if (re->match == NULL || re->context == NULL) {
@@ -59,10 +62,25 @@ struct regex *regex_compile(const char *pattern, char *why, size_t why_size)
     return re;
 }
 
-/* Match data is per pattern: callers serialise matching (the engine has one worker). */
+/* The engine's worker and the host's accepting threads (a verdict from the SYN) match at the
+ * same time, and PCRE2 writes into the match data: the pattern's own match data is used under
+ * its lock, and a match that finds it taken (another thread matching; or, in a forked child,
+ * a thread of the parent that was matching at the fork) uses match data of its own instead.
+ * Nobody waits. */
 bool regex_matches(const struct regex *re, const char *subject)
 {
-    int rc = pcre2_match(re->code, (PCRE2_SPTR)subject, strlen(subject), 0, 0, re->match, re->context);
+    struct regex *shared = (struct regex *)re;
+    int rc;
+    if (pthread_mutex_trylock(&shared->lock) == 0) {
+        rc = pcre2_match(re->code, (PCRE2_SPTR)subject, strlen(subject), 0, 0, re->match, re->context);
+        pthread_mutex_unlock(&shared->lock);
+        return rc >= 0;
+    }
+    pcre2_match_data *own = pcre2_match_data_create_from_pattern(re->code, NULL);
+    if (own == NULL)
+        return false;
+    rc = pcre2_match(re->code, (PCRE2_SPTR)subject, strlen(subject), 0, 0, own, re->context);
+    pcre2_match_data_free(own);
     return rc >= 0;
 }
 
@@ -73,6 +91,7 @@ void regex_free(struct regex *re)
     pcre2_match_context_free(re->context);
     pcre2_match_data_free(re->match);
     pcre2_code_free(re->code);
+    pthread_mutex_destroy(&re->lock);
     free(re);
 }
 
