@@ -13,65 +13,105 @@ void logfmt_init(struct logfmt *l)
     l->text[0] = '\0';
 }
 
-/* Appends a whole field or nothing, so a line never ends in half a value. */
-static void append_field(struct logfmt *l, const char *field, size_t len)
+/* Fields are written in place, a whole field or nothing, so a line never ends in half a
+ * value: begin_field() writes the separator and "key=" when they fit (start: where to roll
+ * back to), a value that does not fit rolls the field back. (No stdio: a verdict made inside
+ * accept() writes its line there.) */
+static bool begin_field(struct logfmt *l, const char *key, size_t *start)
 {
-    size_t sep = l->len ? 1 : 0;
-    if (l->len + sep + len >= sizeof(l->text)) {
+    size_t klen = strlen(key), sep = l->len ? 1 : 0;
+    *start = l->len;
+    if (l->len + sep + klen + 1 >= sizeof(l->text)) {
         l->truncated = true;
-        return;
+        return false;
     }
     if (sep)
         l->text[l->len++] = ' ';
-    memcpy(l->text + l->len, field, len);
-    l->len += len;
+    memcpy(l->text + l->len, key, klen);
+    l->len += klen;
+    l->text[l->len++] = '=';
+    return true;
+}
+
+static void end_field(struct logfmt *l)
+{
     l->text[l->len] = '\0';
+}
+
+static void roll_back(struct logfmt *l, size_t start)
+{
+    l->len = start;
+    l->text[start] = '\0';
+    l->truncated = true;
 }
 
 void logfmt_quoted(struct logfmt *l, const char *key, const char *value)
 {
     static const char hex[] = "0123456789abcdef";
-    char field[LOGFMT_MAX];
-    int prefix = snprintf(field, sizeof(field), "%s=\"", key);
-    size_t n = prefix > 0 ? (size_t)prefix : 0;
-
+    size_t start;
+    if (!begin_field(l, key, &start))
+        return;
+    char *t = l->text;
+    size_t n = l->len;
+    t[n++] = '"';
     for (const unsigned char *p = (const unsigned char *)value; *p; p++) {
-        /* Room for the longest escape and the closing quote, or the field is left out. */
-        if (n + 5 >= sizeof(field)) {
-            l->truncated = true;
+        /* Room for the longest escape, the closing quote and the NUL, or the field is left out. */
+        if (n + 6 >= sizeof(l->text)) {
+            roll_back(l, start);
             return;
         }
         if (*p == '"' || *p == '\\') {
-            field[n++] = '\\';
-            field[n++] = (char)*p;
+            t[n++] = '\\';
+            t[n++] = (char)*p;
         } else if (*p < 0x20 || *p >= 0x7f) {
-            field[n++] = '\\';
-            field[n++] = 'x';
-            field[n++] = hex[*p >> 4];
-            field[n++] = hex[*p & 15];
+            t[n++] = '\\';
+            t[n++] = 'x';
+            t[n++] = hex[*p >> 4];
+            t[n++] = hex[*p & 15];
         } else {
-            field[n++] = (char)*p;
+            t[n++] = (char)*p;
         }
     }
-    field[n++] = '"';
-    append_field(l, field, n);
+    if (n + 1 >= sizeof(l->text)) {
+        roll_back(l, start);
+        return;
+    }
+    t[n++] = '"';
+    l->len = n;
+    end_field(l);
+}
+
+static void append_bytes(struct logfmt *l, size_t start, const char *bytes, size_t len)
+{
+    if (l->len + len >= sizeof(l->text)) {
+        roll_back(l, start);
+        return;
+    }
+    memcpy(l->text + l->len, bytes, len);
+    l->len += len;
+    end_field(l);
 }
 
 void logfmt_word(struct logfmt *l, const char *key, const char *value)
 {
-    char field[256];
-    int n = snprintf(field, sizeof(field), "%s=%s", key, value);
-    if (n > 0 && (size_t)n < sizeof(field))
-        append_field(l, field, (size_t)n);
-    else
-        l->truncated = true;
+    size_t start;
+    if (begin_field(l, key, &start))
+        append_bytes(l, start, value, strlen(value));
 }
 
 void logfmt_int(struct logfmt *l, const char *key, long long value)
 {
-    char field[96];
-    int n = snprintf(field, sizeof(field), "%s=%lld", key, value);
-    append_field(l, field, (size_t)n);
+    char digits[24];
+    size_t n = sizeof(digits), start;
+    unsigned long long magnitude = value < 0 ? 0ull - (unsigned long long)value : (unsigned long long)value;
+    do {
+        digits[--n] = (char)('0' + magnitude % 10);
+        magnitude /= 10;
+    } while (magnitude);
+    if (value < 0)
+        digits[--n] = '-';
+    if (begin_field(l, key, &start))
+        append_bytes(l, start, digits + n, sizeof(digits) - n);
 }
 
 void genre_format(const struct p0f3_answer *a, char *buf, size_t size)

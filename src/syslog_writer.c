@@ -203,15 +203,37 @@ void syslog_writer_send_wait(struct syslog_writer *w, int severity, const char *
     errno = saved;
 }
 
+/* Under the lock: the line's head for this second, priority and process. */
+static void refresh_head_locked(struct syslog_writer *w, int priority)
+{
+    time_t now = time(NULL);
+    if (now == w->head_second && priority == w->head_priority && w->head_len && w->head_pid)
+        return;
+    struct tm tm;
+    localtime_r(&now, &tm);
+    if (w->head_pid == 0)
+        w->head_pid = getpid();
+    w->head_len = syslog_format(w->head, sizeof(w->head), priority, &tm, w->head_pid, "");
+    w->head_second = now;
+    w->head_priority = priority;
+}
+
 void syslog_writer_send_now(struct syslog_writer *w, int severity, const char *msg)
 {
     char text[SYSLOG_LINE_MAX];
     int saved = errno;
-    struct iovec line = {.iov_base = text, .iov_len = format_line(w, severity, msg, text, sizeof(text))};
+    size_t msg_len = strlen(msg);
+    struct iovec line = {.iov_base = text};
     /* The lock is held only to send (or, by the worker, to wait for a full receiver, when
      * this line could not go out either): a few tries cover the first case. */
     for (unsigned i = 0; i < SEND_NOW_LOCK_TRIES; i++) {
         if (pthread_mutex_trylock(&w->lock) == 0) {
+            refresh_head_locked(w, w->facility | severity);
+            if (msg_len > sizeof(text) - 1 - w->head_len)
+                msg_len = sizeof(text) - 1 - w->head_len;
+            memcpy(text, w->head, w->head_len);
+            memcpy(text + w->head_len, msg, msg_len);
+            line.iov_len = w->head_len + msg_len;
             send_lines_locked(w, &line, 1, 0);
             pthread_mutex_unlock(&w->lock);
             errno = saved;
@@ -231,6 +253,7 @@ void syslog_writer_send(struct syslog_writer *w, int severity, const char *msg)
 void syslog_writer_after_fork_child(struct syslog_writer *w)
 {
     pthread_mutex_init(&w->lock, NULL);
+    w->head_pid = 0;   /* the child's own, when it first logs */
 }
 
 bool rate_limit_allow(struct rate_limit *r, time_t now, unsigned long *suppressed)

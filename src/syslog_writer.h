@@ -26,6 +26,13 @@ struct syslog_writer {
     unsigned long dropped;   /* lines the receiver did not take, not yet reported */
     atomic_ulong dropped_busy;   /* lines of syslog_writer_send_now() that found the writer busy */
     char note[SYSLOG_LINE_MAX];   /* the line that reports them (under the lock) */
+    /* "<PRI>Mmm dd HH:MM:SS p0fshim[PID]: " of the current second (under the lock), so that a
+     * line sent from inside accept() costs no localtime() and no getpid() */
+    time_t head_second;
+    int head_priority;
+    pid_t head_pid;
+    char head[80];
+    size_t head_len;
 };
 
 void syslog_writer_init(struct syslog_writer *w);
