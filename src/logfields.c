@@ -6,6 +6,7 @@ static const char *const verdict_words[LOG_VERDICT_WORDS] = {"allow",   "block",
 static const char *const match_words[LOG_MATCH_WORDS] = {"exact", "generic", "fuzzy"};
 static const char *const action_words[LOG_ACTION_WORDS] = {"close", "reject", "tempfail"};
 static const char *const cutoff_words[LOG_CUTOFF_WORDS] = {"in_time", "after_data", "too_late"};
+static const char *const fp_words[LOG_FP_WORDS] = {"syn", "p0f"};
 
 #define FIELD(id, text, k) [id] = {.name = text, .name_len = sizeof(text) - 1, .kind = k}
 #define ENUMERATED(id, text, vocabulary)                                                                  \
@@ -17,12 +18,14 @@ const struct log_field_spec log_field_table[LOG_FIELDS] = {
     FIELD(LF_LOCAL, "local", LOG_ENDPOINT),
     ENUMERATED(LF_VERDICT, "verdict", verdict_words),
     FIELD(LF_MS, "ms", LOG_NUMBER),
+    ENUMERATED(LF_FP, "fp", fp_words),
     FIELD(LF_OS, "os", LOG_QUOTED),
     FIELD(LF_FLAVOR, "flavor", LOG_QUOTED),
     FIELD(LF_GENRE, "genre", LOG_QUOTED),
     ENUMERATED(LF_MATCH, "match", match_words),
     FIELD(LF_DISTANCE, "distance", LOG_NUMBER),
     FIELD(LF_LINK, "link", LOG_QUOTED),
+    FIELD(LF_SIG, "sig", LOG_QUOTED),
     FIELD(LF_UPTIME_MIN, "uptime_min", LOG_NUMBER),
     FIELD(LF_TOTAL_CONN, "total_conn", LOG_NUMBER),
     FIELD(LF_NAT, "nat", LOG_NUMBER),
@@ -47,6 +50,7 @@ const struct log_field_spec log_field_table[LOG_FIELDS] = {
     FIELD(LF_CLIENT_SENT, "client_sent", LOG_NUMBER),
     FIELD(LF_GREYLIST_WAIT_S, "greylist_wait_s", LOG_NUMBER),
     FIELD(LF_REASON, "reason", LOG_QUOTED),
+    FIELD(LF_FP_REASON, "fp_reason", LOG_QUOTED),
     FIELD(LF_V2_REASON, "v2_reason", LOG_QUOTED),
     FIELD(LF_LEVEL, "level", LOG_WORD),
     FIELD(LF_MSG, "msg", LOG_QUOTED),

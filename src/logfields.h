@@ -18,6 +18,7 @@ enum log_field {
     LF_LOCAL,
     LF_VERDICT,
     LF_MS,
+    LF_FP,
     /* p0f v3's answer */
     LF_OS,
     LF_FLAVOR,
@@ -25,6 +26,7 @@ enum log_field {
     LF_MATCH,
     LF_DISTANCE,
     LF_LINK,
+    LF_SIG,
     LF_UPTIME_MIN,
     LF_TOTAL_CONN,
     LF_NAT,
@@ -51,6 +53,7 @@ enum log_field {
     LF_CLIENT_SENT,
     LF_GREYLIST_WAIT_S,
     LF_REASON,
+    LF_FP_REASON,
     LF_V2_REASON,
     /* diagnostics only */
     LF_LEVEL,
@@ -74,9 +77,11 @@ enum log_field_kind {
 #define LOG_MATCH_WORDS 3
 #define LOG_ACTION_WORDS 3
 #define LOG_CUTOFF_WORDS 3
+#define LOG_FP_WORDS 2
 
 /* The words of verdict= are enum verdict's (verdict_name), cutoff= enum cutoff's from
- * CUTOFF_IN_TIME on, match= p0f3_match_word's, action= action_log_word's. */
+ * CUTOFF_IN_TIME on, match= p0f3_match_word's, action= action_log_word's; fp= names the source
+ * that decided: syn (the SYN fingerprinted in-process) or p0f (the daemon's answer). */
 struct log_field_spec {
     const char *name;
     uint8_t name_len;
