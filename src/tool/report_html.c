@@ -89,12 +89,13 @@ static void share_td(uint64_t part, uint64_t whole)
     printf("<td class=\"n\">%.1f%%</td>", percent(part, whole));
 }
 
-/* A string from the log; the empty string shown as empty_label. */
-static void text_td(const char *json_path, const char *s, size_t n, const char *empty_label)
+/* A string from the log; the empty string shown as empty_label. The cell is marked
+ * key_attr="key" (data-json="its JSON path", or data-sig="row") unless key_attr is NULL. */
+static void text_td(const char *key_attr, const char *key, const char *s, size_t n, const char *empty_label)
 {
     printf("<td class=\"t\"");
-    if (json_path)
-        printf(" data-json=\"%s\"", json_path);
+    if (key_attr)
+        printf(" %s=\"%s\"", key_attr, key);
     if (n == 0) {
         printf(" data-empty=\"1\"><em>%s</em></td>", empty_label);
         return;
@@ -176,7 +177,8 @@ static void overview(const struct report *r)
     if (r->saw_cutoff)
         card("blocks too late", "cutoff.blocks_too_late", r->cutoff[0]);
     card("distinct genres", "genre.distinct", r->genre.n);
-    card("diagnostics", "diagnostics", r->diagnostics);
+    /* not held to the JSON output: its "diagnostics" member is given twice, the count and the list */
+    card("diagnostics", NULL, r->diagnostics);
     card("unparsable lines", "unparsable", r->bad);
     printf("</div>\n<div class=\"grid2\"><div><table id=\"verdicts\"><thead><tr><th>verdict</th>"
            "<th class=\"n\">connections</th><th class=\"n\">share</th></tr></thead><tbody>");
@@ -332,7 +334,7 @@ static void genres_table(const struct report *r)
                "<th class=\"n\">share</th><th class=\"n\">blocked</th></tr></thead><tbody>");
     for (size_t i = 0; i < shown; i++) {
         printf("<tr>");
-        text_td(path(p, sizeof(p), "genre", i, "value"), strtab_key(&r->genre, v[i]), v[i]->len, NOT_IDENTIFIED);
+        text_td("data-json", path(p, sizeof(p), "genre", i, "value"), strtab_key(&r->genre, v[i]), v[i]->len, NOT_IDENTIFIED);
         count_td(path(p, sizeof(p), "genre", i, "count"), v[i]->total);
         share_td(v[i]->total, r->connections);
         count_td(path(p, sizeof(p), "genre", i, "block"), v[i]->n[VERDICT_BLOCK]);
@@ -470,8 +472,8 @@ static void rules_table(const struct report *r)
         size_t rule_len, at_len;
         split_rule(&r->rules, v[i], &rule, &rule_len, &at, &at_len);
         printf("<tr>");
-        text_td(path(p, sizeof(p), "rules", i, "rule"), rule, rule_len, "(empty)");
-        text_td(path(p, sizeof(p), "rules", i, "at"), at, at_len, "(not said)");
+        text_td("data-json", path(p, sizeof(p), "rules", i, "rule"), rule, rule_len, "(empty)");
+        text_td("data-json", path(p, sizeof(p), "rules", i, "at"), at, at_len, "(not said)");
         count_td(path(p, sizeof(p), "rules", i, "count"), v[i]->total);
         printf("</tr>");
     }
@@ -496,8 +498,10 @@ static void signatures_table(const struct report *r)
                "<table id=\"sigs\"><thead><tr><th>sig</th><th class=\"n\">connections</th>"
                "<th class=\"n\">unknown</th></tr></thead><tbody>");
         for (size_t i = 0; i < shown; i++) {
+            char row[24];
+            snprintf(row, sizeof(row), "%zu", i);
             printf("<tr>");
-            text_td(NULL, strtab_key(&r->sigs, v[i]), v[i]->len, "(empty)");
+            text_td("data-sig", row, strtab_key(&r->sigs, v[i]), v[i]->len, "(empty)");
             count_td(NULL, v[i]->total);
             count_td(NULL, v[i]->n[VERDICT_UNKNOWN]);
             printf("</tr>");
@@ -525,9 +529,9 @@ static void page_foot(const struct report *r)
            "<th>error</th></tr></thead><tbody>");
     for (size_t i = 0; i < r->ninputs; i++) {
         printf("<tr>");
-        text_td(NULL, r->inputs[i].name, strlen(r->inputs[i].name), "");
+        text_td(NULL, NULL, r->inputs[i].name, strlen(r->inputs[i].name), "");
         count_td(NULL, r->inputs[i].lines);
-        text_td(NULL, r->inputs[i].error, strlen(r->inputs[i].error), "");
+        text_td(NULL, NULL, r->inputs[i].error, strlen(r->inputs[i].error), "");
         printf("</tr>");
     }
     printf("</tbody></table><p class=\"note\">");
