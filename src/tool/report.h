@@ -192,7 +192,8 @@ struct timeline {
     enum bucket_width width; /* of every cell: the finest the table has had room for */
     struct tcell *c;
     size_t nslots, n, max;
-    uint64_t dropped;        /* connections in no cell: day buckets filled the table */
+    uint64_t folded;         /* genre counts put under "other genres": day buckets filled the table */
+    uint64_t dropped;        /* counts in no cell: day buckets filled even the table's reserve */
     unsigned coarsened;      /* how often the width grew */
 };
 

@@ -19,6 +19,7 @@
 
 /* Rows of a table even with --top 0 (all): a page stays a few MB with 50,000 genres. */
 #define HTML_ROWS_MAX 500
+#define HTML_ROWS_MAX_TEXT "500"
 /* Bars of a chart: past these (days: almost three years), the latest are drawn. */
 #define CHART_BUCKETS_MAX 1000
 /* Genres drawn on their own in the genre chart; the rest are one "other genres" series. */
@@ -118,10 +119,14 @@ static size_t rows_of(const struct report *r, size_t n)
     return rows > HTML_ROWS_MAX ? HTML_ROWS_MAX : rows;
 }
 
-static void more_rows(size_t shown, size_t n, const char *what)
+static void more_rows(const struct report *r, size_t shown, size_t n, const char *what)
 {
-    if (shown < n)
-        printf("<p class=\"note\">%zu more %s not shown (--top).</p>", n - shown, what);
+    if (shown < n) {
+        printf("<p class=\"note\">");
+        put_count(n - shown);
+        printf(" more %s not shown (%s).</p>", what,
+               shown < top_limit(r, n) ? "a table of the page has at most " HTML_ROWS_MAX_TEXT " rows" : "--top");
+    }
 }
 
 static void overflow_note(uint64_t overflow, const char *what)
@@ -129,7 +134,7 @@ static void overflow_note(uint64_t overflow, const char *what)
     if (overflow) {
         printf("<p class=\"note\">");
         put_count(overflow);
-        printf(" connections had %s the table had no room for (their counts are in the totals).</p>", what);
+        printf(" connections had %s beyond the most the report keeps: in the totals, in no row.</p>", what);
     }
 }
 
@@ -255,10 +260,15 @@ static void chart_notes(const struct report *r, const struct chart *c, uint64_t 
         put_count(r->undated);
         printf(" connections without a timestamp (journalctl -o cat) are counted, but in no bar.</p>");
     }
+    if (r->timeline.folded) {
+        printf("<p class=\"note\">");
+        put_count(r->timeline.folded);
+        printf(" connections are drawn as other genres: the log has more days and genres than the chart holds.</p>");
+    }
     if (r->timeline.dropped) {
         printf("<p class=\"note\">");
         put_count(r->timeline.dropped);
-        printf(" counts are in no bar: the log has more distinct days and genres than the timeline holds.</p>");
+        printf(" counts are in no bar: the log has more days than the chart holds.</p>");
     }
 }
 
@@ -342,8 +352,8 @@ static void genres_table(const struct report *r)
     }
     if (shown)
         printf("</tbody></table>");
-    more_rows(shown, r->genre.n, "genres");
-    overflow_note(r->genre.overflow_total, "more distinct genres than");
+    more_rows(r, shown, r->genre.n, "genres");
+    overflow_note(r->genre.overflow_total, "genres");
     printf("</div>");
     free(v);
 }
@@ -422,7 +432,7 @@ static void networks_table(const struct report *r)
     }
     if (shown)
         printf("</tbody></table>");
-    more_rows(shown, n, "networks");
+    more_rows(r, shown, n, "networks");
     if (r->ips.evictions)
         printf("<p class=\"note\">Approximate: more addresses than --max-ips %zu; a count may be low by at most "
                "%" PRIu64 ".</p>", r->ips.max, r->ips.evicted_max);
@@ -451,7 +461,7 @@ static void karma_table(const struct report *r)
     }
     if (shown)
         printf("</tbody></table>");
-    more_rows(shown, n, "addresses");
+    more_rows(r, shown, n, "addresses");
     printf("</div>");
     free(ips);
 }
@@ -479,8 +489,8 @@ static void rules_table(const struct report *r)
     }
     if (shown)
         printf("</tbody></table>");
-    more_rows(shown, r->rules.n, "rules");
-    overflow_note(r->rules.overflow_total, "more distinct rules than");
+    more_rows(r, shown, r->rules.n, "rules");
+    overflow_note(r->rules.overflow_total, "rules");
     printf("</div>");
     free(v);
 }
@@ -508,8 +518,8 @@ static void signatures_table(const struct report *r)
         }
         printf("</tbody></table>");
     }
-    more_rows(shown, r->sigs.n, "signatures");
-    overflow_note(r->sigs.overflow_total, "more distinct signatures than");
+    more_rows(r, shown, r->sigs.n, "signatures");
+    overflow_note(r->sigs.overflow_total, "signatures");
     printf("</section>\n");
 }
 

@@ -1,8 +1,9 @@
 /* Connections over time, for the charts of `report --html`: one count per time bucket and
  * series (a verdict, or a genre), kept at the finest width the table has room for. It starts
  * at a minute; when the table is full, every count is merged into the next wider bucket (an
- * hour, then a day), so memory stays bounded however long or varied the log is, and a count
- * is lost only when a table of day buckets is full (the timeline says how many). Lines may
+ * hour, then a day), so memory stays bounded however long or varied the log is. A table of
+ * day buckets that is still full draws further genres as "other genres", and loses a count
+ * only when even its reserve is full (the timeline says how many of each). Lines may
  * come in any order (several files, rotated ones): buckets are hashed, not appended. The
  * width the charts draw is chosen from the time range at the end (timeline_width_for). */
 #include <stdlib.h>
@@ -86,20 +87,26 @@ static bool cells_rebuild(struct timeline *t, size_t nslots)
     return true;
 }
 
-/* The table is full: the next wider buckets, until there is room. false when even day
- * buckets fill it. */
+/* Genres may fill the table up to its last eighth, which is kept for the cells of the
+ * verdicts, of "no genre" and of "other genres" (nine a bucket at most): so that a log of
+ * countless genres still has every bucket's verdicts, and draws the genres it has no room
+ * for as other genres rather than not at all. */
+static size_t room_for(const struct timeline *t, uint32_t series)
+{
+    return series < SERIES_GENRE ? t->max : t->max - t->max / 8;
+}
+
+/* Every cell merged into the next wider bucket; false at days, or when out of memory. */
 static bool coarsen(struct timeline *t)
 {
-    while (t->n >= t->max) {
-        if (t->width + 1 >= BUCKET_WIDTHS)
-            return false;
-        t->width++;
-        if (!cells_rebuild(t, t->nslots)) {
-            t->width--;
-            return false;
-        }
-        t->coarsened++;
+    if (t->width + 1 >= BUCKET_WIDTHS)
+        return false;
+    t->width++;
+    if (!cells_rebuild(t, t->nslots)) {
+        t->width--;
+        return false;
     }
+    t->coarsened++;
     return true;
 }
 
@@ -111,19 +118,20 @@ void timeline_add(struct timeline *t, int64_t when, uint32_t series, uint64_t we
         c->n += weight;
         return;
     }
-    if (t->n >= t->max) {
-        if (!coarsen(t)) {
+    if (t->n >= room_for(t, series)) {
+        if (coarsen(t)) {
+            timeline_add(t, when, series, weight);
+        } else if (series >= SERIES_GENRE) {
+            t->folded += weight;
+            timeline_add(t, when, SERIES_GENRE_OVERFLOW, weight);
+        } else {
             t->dropped += weight;
-            return;
         }
-        timeline_add(t, when, series, weight);
         return;
     }
-    if ((t->n + 1) * 2 > t->nslots) {
-        if (!cells_rebuild(t, t->nslots ? t->nslots * 2 : 1024)) {
-            t->dropped += weight;
-            return;
-        }
+    if ((t->n + 1) * 2 > t->nslots && !cells_rebuild(t, t->nslots ? t->nslots * 2 : 1024)) {
+        t->dropped += weight;
+        return;
     }
     c = cell_find(t->c, t->nslots, start, series);
     *c = (struct tcell){.start = start, .series = series, .used = 1, .n = weight};

@@ -110,6 +110,24 @@ Test(report_time, a_full_table_widens_its_buckets_and_keeps_every_count)
     timeline_free(&t);
 }
 
+Test(report_time, countless_genres_are_drawn_as_other_genres)
+{
+    struct timeline t;
+    timeline_init(&t, 16); /* genres may take 14 cells, the last 2 are kept for the rest */
+    t.width = BUCKET_DAY;
+    for (uint32_t g = 0; g < 20; g++)
+        timeline_add(&t, T0, SERIES_GENRE + g, 1);
+    cr_assert_eq(cell_count(&t, T0 - 4 * 3600, SERIES_GENRE + 13), 1, "the 14th genre has its cell");
+    cr_assert_eq(cell_count(&t, T0 - 4 * 3600, SERIES_GENRE + 14), 0, "the 15th has none");
+    cr_assert_eq(cell_count(&t, T0 - 4 * 3600, SERIES_GENRE_OVERFLOW), 6, "it is under other genres");
+    cr_assert_eq(t.folded, 6);
+    timeline_add(&t, T0, SERIES_VERDICT + VERDICT_BLOCK, 4);
+    cr_assert_eq(cell_count(&t, T0 - 4 * 3600, SERIES_VERDICT + VERDICT_BLOCK), 4, "verdicts have the reserve");
+    cr_assert_eq(t.dropped, 0);
+    cr_assert_eq(all_counts(&t), 24);
+    timeline_free(&t);
+}
+
 Test(report_time, the_width_drawn_follows_the_range)
 {
     struct timeline t;
