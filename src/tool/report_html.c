@@ -82,7 +82,9 @@ static void count_td(const char *json_path, uint64_t n)
 
 static void signed_td(const char *json_path, int64_t n)
 {
-    printf("<td class=\"n\" data-json=\"%s\" data-n=\"%" PRId64 "\">%" PRId64 "</td>", json_path, n, n);
+    printf("<td class=\"n\" data-json=\"%s\" data-n=\"%" PRId64 "\">%s", json_path, n, n < 0 ? "-" : "");
+    put_count(n < 0 ? -(uint64_t)n : (uint64_t)n);
+    printf("</td>");
 }
 
 static void share_td(uint64_t part, uint64_t whole)
@@ -246,6 +248,7 @@ static int verdict_column(uint32_t series, const void *ctx)
     return series < SERIES_VERDICT + VERDICTS ? (int)(series - SERIES_VERDICT) : -1;
 }
 
+/* What the bars of both charts leave out. */
 static void chart_notes(const struct report *r, const struct chart *c, uint64_t outside)
 {
     char a[32];
@@ -288,6 +291,7 @@ static void charts(const struct report *r)
         from = last - (int64_t)(nb - 1) * secs;
     }
 
+    uint64_t outside = 0;
     /* connections per genre: the most frequent ones on their own, bottom first */
     const struct sent **genres = sorted(&r->genre);
     struct genre_columns g = {.of_entry = malloc((r->genre.n + 1) * sizeof(uint32_t))};
@@ -304,9 +308,8 @@ static void charts(const struct report *r)
         struct chart c = {.id = "chart-genres", .title = "Connections per OS genre", .width = width, .from = from,
                           .nbuckets = nb, .nseries = g.ntop + 2, .series = series, .m = m,
                           .empty_label = NOT_IDENTIFIED};
-        uint64_t outside = timeline_sum(&r->timeline, width, from, nb, genre_column, &g, m, c.nseries);
+        outside = timeline_sum(&r->timeline, width, from, nb, genre_column, &g, m, c.nseries);
         chart_svg(&c);
-        chart_notes(r, &c, outside);
     }
     free(genres);
     free(g.of_entry);
@@ -324,6 +327,7 @@ static void charts(const struct report *r)
                           .nbuckets = nb, .nseries = VERDICTS, .series = series, .m = m, .empty_label = ""};
         timeline_sum(&r->timeline, width, from, nb, verdict_column, NULL, m, VERDICTS);
         chart_svg(&c);
+        chart_notes(r, &c, outside);
     }
     free(m);
     printf("</section>\n");
