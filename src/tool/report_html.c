@@ -525,6 +525,7 @@ static void signatures_table(const struct report *r)
     more_rows(r, shown, r->sigs.n, "signatures");
     overflow_note(r->sigs.overflow_total, "signatures");
     printf("</section>\n");
+    free(v);
 }
 
 static void tables(const struct report *r)

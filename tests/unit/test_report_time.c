@@ -168,6 +168,18 @@ static struct report *new_report(void)
     return r;
 }
 
+static void free_report(struct report *r)
+{
+    struct strtab *tabs[] = {&r->os, &r->genre, &r->rules, &r->reasons, &r->exempts, &r->diags, &r->sigs};
+    for (size_t i = 0; i < sizeof(tabs) / sizeof(tabs[0]); i++)
+        strtab_free(tabs[i]);
+    iptab_free(&r->ips);
+    hourtab_free(&r->hours);
+    timeline_free(&r->timeline);
+    free(r->ms_hist);
+    free(r);
+}
+
 static void line(struct report *r, const char *text)
 {
     report_line(r, text, strlen(text), false);
@@ -250,7 +262,7 @@ Test(report_time, report_lines_fill_the_timeline_as_they_fill_the_counts)
     /* the signature of the host no OS was named for, and not of the others */
     cr_assert_eq(r->sigs.n, 1);
     cr_assert_eq(r->sigs.e[0].n[VERDICT_UNKNOWN], 1);
-    free(r);
+    free_report(r);
 }
 
 Test(report_time, no_timeline_unless_asked)
@@ -260,5 +272,5 @@ Test(report_time, no_timeline_unless_asked)
     line(r, "Nov 27 04:00:01 mx1 p0fshim[1]: remote=192.0.2.1:1 local=192.0.2.9:25 verdict=allow ms=2");
     cr_assert_eq(r->connections, 1);
     cr_assert_eq(r->timeline.n, 0);
-    free(r);
+    free_report(r);
 }
