@@ -12,6 +12,7 @@ SYSCONFDIR ?= /etc
 WARN     := -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes -Wmissing-prototypes -Wformat=2
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu11 $(WARN) -fPIC -fvisibility=hidden -D_GNU_SOURCE -pthread
+# CPPFLAGS and LDFLAGS are the caller's (the Debian package passes dpkg-buildflags' hardening).
 # Test builds only: MUTANT=-DP0FSHIM_MUTANT_X=1 removes one protection (src/mutant.h).
 MUTANT   ?=
 CFLAGS   += $(MUTANT)
@@ -35,21 +36,34 @@ HELPERS  := $(patsubst tests/helpers/%.c,$(B)/tests/%,$(HELPER_SRC))
 all: $(B)/libp0fshim.so $(if $(TOOL_MAIN_SRC),$(B)/p0fshim) $(HELPERS) \
      $(if $(wildcard /usr/include/libmilter/mfapi.h),$(B)/p0fshim-milter)
 
-$(B)/obj/%.o: src/%.c $(wildcard src/*.h)
-	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -c -o $@ $<
+# The Debian packages the build needs, each as package=a file it installs, so that `make` on a
+# machine without them stops with one line naming them instead of a compiler error. Every
+# compile rule waits for this check (an order-only prerequisite: it never forces a rebuild);
+# `make deps` installs them (scripts/install-deps.sh). The compiler is named by its command
+# (make's default `cc` comes with gcc).
+BUILD_DEP_FILES := libc6-dev=/usr/include/stdio.h libpcre2-dev=/usr/include/pcre2.h liblmdb-dev=/usr/include/lmdb.h
+missing_build_deps = $(strip $(if $(shell command -v $(firstword $(CC))),,$(patsubst cc,gcc,$(firstword $(CC)))) \
+    $(foreach d,$(BUILD_DEP_FILES),$(if $(shell test -e $(lastword $(subst =, ,$d)) && echo y),,$(firstword $(subst =, ,$d)))))
 
-$(B)/obj/shim_%.o: shim/%.c $(wildcard src/*.h)
-	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -Isrc -c -o $@ $<
+.PHONY: build-deps-present
+build-deps-present:
+	$(if $(missing_build_deps),$(error missing build dependencies: $(missing_build_deps); run `make deps` (as root) first))
 
-$(B)/obj/client_%.o: src/client/%.c $(wildcard src/*.h src/client/*.h)
+$(B)/obj/%.o: src/%.c $(wildcard src/*.h) | build-deps-present
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -Isrc -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
-$(B)/obj/tool_%.o: src/tool/%.c $(wildcard src/*.h src/client/*.h src/tool/*.h)
+$(B)/obj/shim_%.o: shim/%.c $(wildcard src/*.h) | build-deps-present
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -Isrc -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(CFLAGS) -Isrc -c -o $@ $<
+
+$(B)/obj/client_%.o: src/client/%.c $(wildcard src/*.h src/client/*.h) | build-deps-present
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -Isrc -c -o $@ $<
+
+$(B)/obj/tool_%.o: src/tool/%.c $(wildcard src/*.h src/client/*.h src/tool/*.h) | build-deps-present
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -Isrc -c -o $@ $<
 
 # The p0f client of the programs beside the library (the tool, the milter): p0f queries,
 # the fingerprint-header lookup, Postfix's policy protocol, the configuration they read.
@@ -59,19 +73,21 @@ $(B)/libp0fshim-client.a: $(CLIENT_OBJ)
 
 # The operator's tool: the same core (codec, policy, config) as the library.
 $(B)/p0fshim: $(TOOL_MAIN_OBJ) $(B)/libp0fshim-client.a $(B)/libp0fshim-core.a
-	$(CC) -o $@ $(TOOL_MAIN_OBJ) $(B)/libp0fshim-client.a $(B)/libp0fshim-core.a $(LDLIBS_CORE)
+	$(CC) $(LDFLAGS) -o $@ $(TOOL_MAIN_OBJ) $(B)/libp0fshim-client.a $(B)/libp0fshim-core.a $(LDLIBS_CORE)
 
 $(B)/libp0fshim-core.a: $(CORE_OBJ)
 	@mkdir -p $(@D)
 	rm -f $@ && ar rcs $@ $^
 
+# Its SONAME is its file name: installed in the multiarch directory (the Debian package), a
+# shared object there is expected to carry one; preloads name the file, never a version.
 $(B)/libp0fshim.so: $(SHIM_OBJ) $(B)/libp0fshim-core.a shim/p0fshim.map
-	$(CC) -shared -o $@ $(SHIM_OBJ) $(B)/libp0fshim-core.a \
+	$(CC) $(LDFLAGS) -shared -Wl,-soname,libp0fshim.so -o $@ $(SHIM_OBJ) $(B)/libp0fshim-core.a \
 	    -Wl,--version-script=shim/p0fshim.map -Wl,-z,now -Wl,-z,relro -Wl,--no-undefined $(LDLIBS_CORE)
 
 # Test helpers: each is one .c file plus tests/helpers/helper.h, and none shares code with the
 # library on purpose: the fake p0f must not share the codec it tests.
-$(B)/tests/%: tests/helpers/%.c $(wildcard tests/helpers/*.h)
+$(B)/tests/%: tests/helpers/%.c $(wildcard tests/helpers/*.h) | build-deps-present
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $< -pthread
 
@@ -92,7 +108,7 @@ deps:
 	bash scripts/install-deps.sh
 
 check: deps all $(B)/tests/unit
-	$(MAKE) --no-print-directory check-unit check-integration check-faults check-tool check-e2e check-headers
+	$(MAKE) --no-print-directory check-unit check-integration check-faults check-tool check-e2e check-headers check-deb
 
 check-unit: $(B)/tests/unit
 	$(B)/tests/unit --jobs 2
@@ -124,6 +140,7 @@ check-e2e: all
 	bash tests/e2e/run.sh
 	bash tests/e2e/postfix.sh
 	bash tests/e2e/postfix-hold.sh
+	bash tests/e2e/syn.sh
 
 demo: deps all
 	bash scripts/demo.sh
@@ -136,7 +153,7 @@ install: $(B)/libp0fshim.so $(B)/p0fshim
 	test ! -e $(B)/p0fshim-milter || install -m 0755 $(B)/p0fshim-milter $(DESTDIR)$(BINDIR)/p0fshim-milter
 	install -m 0644 man/p0fshim.1 $(DESTDIR)$(MANDIR)/man1/
 	install -m 0644 man/blocked_operating_systems.5 $(DESTDIR)$(MANDIR)/man5/
-	install -m 0644 man/p0fshim.8 $(DESTDIR)$(MANDIR)/man8/
+	install -m 0644 man/p0fshim.8 man/p0fshim-milter.8 $(DESTDIR)$(MANDIR)/man8/
 	test -e $(DESTDIR)$(SYSCONFDIR)/p0fshim/p0fshim.conf || \
 	    install -m 0644 policy/p0fshim.conf $(DESTDIR)$(SYSCONFDIR)/p0fshim/p0fshim.conf
 	test -e $(DESTDIR)$(SYSCONFDIR)/p0fshim/blocked_operating_systems || \
@@ -144,7 +161,24 @@ install: $(B)/libp0fshim.so $(B)/p0fshim
 
 uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/libp0fshim.so $(DESTDIR)$(BINDIR)/p0fshim $(DESTDIR)$(BINDIR)/p0fshim-milter
-	rm -f $(DESTDIR)$(MANDIR)/man1/p0fshim.1 $(DESTDIR)$(MANDIR)/man5/blocked_operating_systems.5 $(DESTDIR)$(MANDIR)/man8/p0fshim.8
+	rm -f $(DESTDIR)$(MANDIR)/man1/p0fshim.1 $(DESTDIR)$(MANDIR)/man5/blocked_operating_systems.5 $(DESTDIR)$(MANDIR)/man8/p0fshim.8 $(DESTDIR)$(MANDIR)/man8/p0fshim-milter.8
+
+# The Debian package (debian/, docs/packaging.md): dpkg-buildpackage in a copy of the tree
+# (without .git and build directories), so that the packaging's leftovers (debian/tmp,
+# debian/files) never land in the tree; the .deb is left in $(B)/deb/. check-deb installs it
+# into a throw-away root and tests it.
+DEB_DIR := $(B)/deb
+
+.PHONY: deb check-deb
+deb:
+	rm -rf $(DEB_DIR) && mkdir -p $(DEB_DIR)/src
+	tar -c --exclude-vcs --exclude='./build*' --exclude='./$(B)' . | tar -x -C $(DEB_DIR)/src
+	@# MAKEFLAGS would hand this make's command-line variables (B=...) to debian/rules' make.
+	cd $(DEB_DIR)/src && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL dpkg-buildpackage --build=binary --no-sign -Jauto
+	@ls $(DEB_DIR)/*.deb
+
+check-deb: all
+	bash tests/package/deb.sh
 
 clean:
 	rm -rf $(B)

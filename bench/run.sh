@@ -133,7 +133,7 @@ stop_pid() { kill "$1" 2>/dev/null; wait "$1" 2>/dev/null; }
 printf '%s\n' "/windows/" >"$WORK/blocked"
 write_conf() {
     printf '%s\n' "socket $2" "version 3" "ports $PORT" "timeout_ms ${4:-500}" "log_socket $3" \
-        "blocked_os_file $WORK/blocked" >"$WORK/$1.conf"
+        "blocked_os_file $WORK/blocked" "fingerprint ${5:-p0f}" >"$WORK/$1.conf"
 }
 
 MIXED=127.0.3.1-50,127.0.2.101-150     # 50 allowed (Linux) and 50 blocked (Windows) hosts
@@ -153,6 +153,7 @@ start_fake FAKE fake "${HOSTS[@]}"
 start_fake HUNG hung --mode hang "${HOSTS[@]}"
 write_conf fake "$WORK/fake.sock" "$WORK/null.sock"
 write_conf hung "$WORK/hung.sock" "$WORK/null.sock"
+write_conf syn "$WORK/fake.sock" "$WORK/null.sock" 500 syn   # p0f's socket is never used
 
 # ---- throughput: no shim, shim, synchronous plugin, shim with p0f hung, forking server -------
 # Per round, each variant: a fresh server, 500 warm-up connections, then N measured ones
@@ -160,9 +161,9 @@ write_conf hung "$WORK/hung.sock" "$WORK/null.sock"
 # The server also reports its CPU time (every thread, the shim's worker included) and, for
 # base and shim, the duration of every accept() call (the saturated accept-cost row).
 N_TP=${BENCH_N:-15000} N_FORK=3000
-VARIANTS=(base shim sync hung fbase fshim)
+VARIANTS=(base shim sync hung fbase fshim syn fsyn)
 declare -A TP CPU
-: >"$OUT/accsat-base.ns"; : >"$OUT/accsat-shim.ns"
+: >"$OUT/accsat-base.ns"; : >"$OUT/accsat-shim.ns"; : >"$OUT/accsat-syn.ns"
 run_tp() {   # run_tp VARIANT ROUND
     local v=$1 r=$2 shim=0 conf=$WORK/fake.conf args=(--mode close) n=$N_TP out st extra=()
     case $v in
@@ -171,8 +172,10 @@ run_tp() {   # run_tp VARIANT ROUND
         hung) shim=1 conf=$WORK/hung.conf ;;
         fbase) args=(--mode close --fork) n=$N_FORK ;;
         fshim) shim=1 args=(--mode close --fork) n=$N_FORK ;;
+        syn) shim=1 conf=$WORK/syn.conf ;;
+        fsyn) shim=1 conf=$WORK/syn.conf args=(--mode close --fork) n=$N_FORK ;;
     esac
-    case $v in base|shim) extra=(--samples "$OUT/tp-$v-$r.srv" --expect $((n + 500))) ;; esac
+    case $v in base|shim|syn) extra=(--samples "$OUT/tp-$v-$r.srv" --expect $((n + 500))) ;; esac
     rm -f "$OUT/tp-$v-$r.stats"
     if ! start_srv "tp-$v-$r" "$shim" "$conf" - --listen "127.0.0.1:$PORT" "${args[@]}" "${extra[@]}" \
         --stats "$OUT/tp-$v-$r.stats"; then
@@ -204,27 +207,40 @@ paired() { paste <(tr ' ' '\n' <<<"${TP[$1]}" | grep .) <(tr ' ' '\n' <<<"${TP[$
 spread() { paste <(tr ' ' '\n' <<<"${TP[$1]}" | grep .) <(tr ' ' '\n' <<<"${TP[$2]}" | grep .) |
     awk '$1 > 0 && $2 > 0 {printf "%.2f\n", $1 / $2}' | sort -g | awk '{v[NR]=$1} END {printf "%s..%s", v[1], v[NR]}'; }
 R_SHIM=$(paired shim base) R_HUNG=$(paired hung shim) R_ASYNC=$(paired shim sync) R_FORK=$(paired fshim fbase)
+R_SYN=$(paired syn base) R_FSYN=$(paired fsyn fbase)
 
 row "connections/s through the accept loop, fake p0f answering (loopback, 32 in flight, $N_TP conns x $ROUNDS rounds)" \
     "$(calc "${TPM[base]}" %.0f)/s" "$(calc "${TPM[shim]}" %.0f)/s" "$(calc "$R_SHIM" %.3f) (rounds $(spread shim base))" \
     ">= 0.95" "$(verdict "$R_SHIM >= 0.95")"
 row "server CPU time per connection, all threads (the same runs; what the ratio above costs on $CORES cores)" \
     "$(calc "${CPUM[base]}" %.1f) us" "$(calc "${CPUM[shim]}" %.1f) us" "+$(calc "${CPUM[shim]} - ${CPUM[base]}" %.1f) us" "-" "-"
+row "connections/s through the accept loop, fingerprint syn: decided inside accept() from the saved SYN, line sent from there (the same runs)" \
+    "$(calc "${TPM[base]}" %.0f)/s" "$(calc "${TPM[syn]}" %.0f)/s" "$(calc "$R_SYN" %.3f) (rounds $(spread syn base))" \
+    ">= 0.97" "$(verdict "$R_SYN >= 0.97")"
+row "server CPU time per connection, fingerprint syn (the same runs)" \
+    "$(calc "${CPUM[base]}" %.1f) us" "$(calc "${CPUM[syn]}" %.1f) us" "+$(calc "${CPUM[syn]} - ${CPUM[base]}" %.1f) us" "-" "-"
 read -r _ SB50 SB99 _ < <(dist <"$OUT/accsat-base.ns")
 read -r _ SS50 SS99 _ < <(dist <"$OUT/accsat-shim.ns")
 row "extra time inside accept() per call, median / p99, saturated (the same runs: the worker is mostly awake)" \
     "$(calc "$SB50/1000" %.2f) / $(calc "$SB99/1000" %.2f) us" "$(calc "$SS50/1000" %.2f) / $(calc "$SS99/1000" %.2f) us" \
     "+$(calc "($SS50 - $SB50) / 1000" %.2f) / +$(calc "($SS99 - $SB99) / 1000" %.2f) us" "median <= 2 us" \
     "$(verdict "$SS50 - $SB50 <= 2000")"
+read -r _ SY50 SY99 _ < <(dist <"$OUT/accsat-syn.ns")
+row "extra time inside accept() per call, median / p99, saturated, fingerprint syn (SYN read, matched, decided, line sent)" \
+    "$(calc "$SB50/1000" %.2f) / $(calc "$SB99/1000" %.2f) us" "$(calc "$SY50/1000" %.2f) / $(calc "$SY99/1000" %.2f) us" \
+    "+$(calc "($SY50 - $SB50) / 1000" %.2f) / +$(calc "($SY99 - $SB99) / 1000" %.2f) us" "median <= 3 us" \
+    "$(verdict "$SY50 - $SB50 <= 3000")"
 
 # ---- extra time inside accept(): paced, every accept finds one connection queued -------------
 say "accept() cost: $R3 rounds, paced 2000/s"
-ACC_BASE=$OUT/acc-base.ns ACC_SHIM=$OUT/acc-shim.ns
-: >"$ACC_BASE"; : >"$ACC_SHIM"
+ACC_BASE=$OUT/acc-base.ns ACC_SHIM=$OUT/acc-shim.ns ACC_SYN=$OUT/acc-syn.ns
+: >"$ACC_BASE"; : >"$ACC_SHIM"; : >"$ACC_SYN"
 for r in $(seq 1 "$R3"); do
-    for v in $([ $((r % 2)) = 1 ] && echo "base shim" || echo "shim base"); do
-        shim=0; [ "$v" = shim ] && shim=1
-        start_srv "acc-$v-$r" "$shim" "$WORK/fake.conf" - --listen "127.0.0.1:$PORT" --mode close \
+    for v in $([ $((r % 2)) = 1 ] && echo "base shim syn" || echo "syn shim base"); do
+        shim=0 conf=$WORK/fake.conf
+        [ "$v" = shim ] && shim=1
+        [ "$v" = syn ] && shim=1 conf=$WORK/syn.conf
+        start_srv "acc-$v-$r" "$shim" "$conf" - --listen "127.0.0.1:$PORT" --mode close \
             --samples "$OUT/acc-$v-$r.srv" --expect 4200 || continue
         lg - --connect "127.0.0.1:$PORT" --count 200 --concurrency 8 --sources "$MIXED" >/dev/null
         out=$(lg - --connect "127.0.0.1:$PORT" --count 4000 --rate 2000 --concurrency 8 --sources "$MIXED")
@@ -241,6 +257,11 @@ EX50=$(calc "($AS50 - $AB50) / 1000" %.2f) EX99=$(calc "($AS99 - $AB99) / 1000" 
 row "extra time inside accept() per call, median / p99, paced 2,000 conns/s (between connections the worker sleeps, woken by the accept or on its 1 ms stream timer; $((R3 * 4000)) calls each)" \
     "$(calc "$AB50/1000" %.2f) / $(calc "$AB99/1000" %.2f) us" "$(calc "$AS50/1000" %.2f) / $(calc "$AS99/1000" %.2f) us" \
     "+$EX50 / +$EX99 us" "median <= 2 us" "$(verdict "$EX50 <= 2")"
+read -r _ AY50 AY99 _ < <(dist <"$ACC_SYN")
+EY50=$(calc "($AY50 - $AB50) / 1000" %.2f) EY99=$(calc "($AY99 - $AB99) / 1000" %.2f)
+row "extra time inside accept() per call, median / p99, paced 2,000 conns/s, fingerprint syn (SYN read, matched, decided, line sent; no thread)" \
+    "$(calc "$AB50/1000" %.2f) / $(calc "$AB99/1000" %.2f) us" "$(calc "$AY50/1000" %.2f) / $(calc "$AY99/1000" %.2f) us" \
+    "+$EY50 / +$EY99 us" "median <= 3 us" "$(verdict "$EY50 <= 3")"
 
 # ---- verdict latency, instant fake p0f ------------------------------------------------------------
 # 150 blocked hosts, Poisson arrivals at 200 conns/s: a host comes back after 750 ms on average
@@ -329,9 +350,11 @@ row "open fds after 1,000 -> 100,000 connections" \
 N_EOF=2000
 EOFR=()
 for r in $(seq 1 "$R3"); do
-    for v in base shim; do
-        shim=0; [ "$v" = shim ] && shim=1
-        start_srv "eof-$v-$r" "$shim" "$WORK/fake.conf" - --listen "127.0.0.1:$PORT" --mode close || continue
+    for v in base shim syn; do
+        shim=0 conf=$WORK/fake.conf
+        [ "$v" = shim ] && shim=1
+        [ "$v" = syn ] && shim=1 conf=$WORK/syn.conf
+        start_srv "eof-$v-$r" "$shim" "$conf" - --listen "127.0.0.1:$PORT" --mode close || continue
         out=$(lg - --connect "127.0.0.1:$PORT" --count "$N_EOF" --concurrency 1 --expect eof --sources 127.0.3.1-50)
         stop_srv
         detail "close-at-once round=$r variant=$v $out"
@@ -341,13 +364,32 @@ done
 EOF_BASE=$(printf '%s\n' "${EOFR[@]}" | awk '$1 == "base" {print $2}' | median)
 EOF_SHIM=$(printf '%s\n' "${EOFR[@]}" | awk '$1 == "shim" {print $2}' | median)
 R_EOF=$(calc "$EOF_SHIM / $EOF_BASE" %.3f)
+EOF_SYN=$(printf '%s\n' "${EOFR[@]}" | awk '$1 == "syn" {print $2}' | median)
+R_EOF_SYN=$(calc "$EOF_SYN / $EOF_BASE" %.3f)
 row "connections/s, server writes its banner and closes at once, serial client waits for EOF ($N_EOF conns x $R3 rounds, allowed hosts)" \
     "$(calc "$EOF_BASE" %.0f)/s" "$(calc "$EOF_SHIM" %.0f)/s" "$R_EOF" ">= 0.9" "$(verdict "$R_EOF >= 0.9")"
+row "the same, fingerprint syn (no duplicate: the client sees the MTA's own close)" \
+    "$(calc "$EOF_BASE" %.0f)/s" "$(calc "$EOF_SYN" %.0f)/s" "$R_EOF_SYN" ">= 0.95" "$(verdict "$R_EOF_SYN >= 0.95")"
 
 row "accept-loop connections/s: shim (asynchronous) vs synchronous connect-query-close per connection (qpsmtpd's ident/p0f way), fake p0f" \
     "$(calc "${TPM[sync]}" %.0f)/s sync" "$(calc "${TPM[shim]}" %.0f)/s shim" "$(calc "$R_ASYNC" %.2f)x" "report" "-"
 row "connections/s, forking server (fork per connection), fake p0f answering" \
     "$(calc "${TPM[fbase]}" %.0f)/s" "$(calc "${TPM[fshim]}" %.0f)/s" "$(calc "$R_FORK" %.3f)" "(>= 0.95)" "$(verdict "$R_FORK >= 0.95")"
+row "connections/s, forking server (fork per connection), fingerprint syn (no worker, no duplicate)" \
+    "$(calc "${TPM[fbase]}" %.0f)/s" "$(calc "${TPM[fsyn]}" %.0f)/s" "$(calc "$R_FSYN" %.3f)" ">= 0.95" "$(verdict "$R_FSYN >= 0.95")"
+
+# ---- matching one SYN against p0f.fp -------------------------------------------------------------
+# p0fshim fingerprint over 100,000 random SYNs (syngen, signatures of p0f.fp mutated): reading the
+# capture, parsing, matching and formatting each line, per SYN; the matching alone is what the
+# library adds to accept() (the rows above hold the whole cost there).
+if [ -r /etc/p0f/p0f.fp ] && [ -x "$HELPERS/syngen" ] && [ -x "$BUILD/p0fshim" ]; then
+    "$HELPERS/syngen" --random 100000 --seed 7 --mutate-fp /etc/p0f/p0f.fp --out "$WORK/match.pcap" 2>/dev/null
+    t0=$(date +%s%N)
+    "$BUILD/p0fshim" fingerprint --fp-file /etc/p0f/p0f.fp "$WORK/match.pcap" >/dev/null 2>&1
+    t1=$(date +%s%N)
+    row "time to fingerprint one SYN against p0f.fp ($(grep -c '^sig' /etc/p0f/p0f.fp) signatures): p0fshim fingerprint over 100,000 SYNs, parse + match + one line" \
+        "-" "$(calc "($t1 - $t0) / 100000 / 1000" %.2f) us" "-" "report" "-"
+fi
 
 stop_pid "$FAKE"; stop_pid "$HUNG"
 

@@ -12,7 +12,7 @@ $(B)/bench/%: bench/%.c $(wildcard bench/*.h)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $< -pthread -lm
 
-bench-tools: $(BENCH_BIN) $(B)/libp0fshim.so $(B)/tests/fake_p0f $(B)/tests/logsink
+bench-tools: $(BENCH_BIN) $(B)/libp0fshim.so $(B)/p0fshim $(B)/tests/fake_p0f $(B)/tests/logsink $(B)/tests/syngen
 
 bench: deps bench-tools
 	bash bench/run.sh

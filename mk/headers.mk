@@ -12,10 +12,10 @@ milter: $(B)/p0fshim-milter
 
 $(B)/obj/milter_%.o: src/milter/%.c $(wildcard src/*.h src/client/*.h)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -Isrc -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(CFLAGS) -Isrc -c -o $@ $<
 
 $(B)/p0fshim-milter: $(MILTER_OBJ) $(B)/libp0fshim-client.a $(B)/libp0fshim-core.a
-	$(CC) -o $@ $(MILTER_OBJ) $(B)/libp0fshim-client.a $(B)/libp0fshim-core.a -lmilter $(LDLIBS_CORE)
+	$(CC) $(LDFLAGS) -o $@ $(MILTER_OBJ) $(B)/libp0fshim-client.a $(B)/libp0fshim-core.a -lmilter $(LDLIBS_CORE)
 
 check-headers-tool: all $(B)/p0fshim-milter
 	bash tests/tool/headers.sh

@@ -1,7 +1,9 @@
 #!/bin/bash
 # `make demo`: p0fshim doing its job in a throw-away network lab (scripts/lab.sh).
 # A demo SMTP daemon (build/tests/testsrv) runs under LD_PRELOAD=build/libp0fshim.so in a server
-# namespace watched by the real p0f; a Windows-like and a Linux-like client connect to it.
+# namespace watched by the real p0f; a Windows-like and a Linux-like client connect to it. The
+# shim decides from each client's SYN inside accept() (fingerprint auto), with p0f's signatures;
+# p0f's own output is shown beside it.
 # Needs root and the built tree (make); everything it creates is removed at the end.
 source "$(dirname "${BASH_SOURCE[0]}")/../tests/lib.sh"   # $WORK, spawn, wait_for, cleanup on exit
 source "$TOP/scripts/lab.sh"
@@ -21,7 +23,7 @@ bold "== p0fshim demo"
 lab_up || die "could not build the network lab"
 cat <<EOF
 Lab (network namespaces ${LAB_PREFIX}-*, removed at the end):
-    server   $LAB_SERVER_IP   real p0f on $LAB_SERVER_IFACE + demo SMTP daemon on port 25 under the shim
+    server   $LAB_SERVER_IP   demo SMTP daemon on port 25 under the shim + the real p0f on $LAB_SERVER_IFACE
     windows  $LAB_WINDOWS_IP  sysctls: ip_default_ttl=128 tcp_timestamps=0 tcp_window_scaling=0
     linux    $LAB_LINUX_IP  Linux defaults
 EOF
@@ -42,6 +44,11 @@ blocked_os_file  $WORK/blocked_operating_systems
 ports            25
 timeout_ms       1000
 log_socket       $WORK/log.sock
+# Decide inside accept() from the client's SYN, matched against p0f's signatures; ask the p0f
+# daemon only about a connection without a saved SYN. A refused client gets the reply below.
+fingerprint      auto
+fp_file          /etc/p0f/p0f.fp
+action           reject
 EOF
 echo
 bold "== Configuration (P0FSHIM_CONFIG=$WORK/p0fshim.conf)"
@@ -63,6 +70,8 @@ connect() {
     case $out in
         *result=closed*) printf '  %-8s %-13s connection closed by the shim, %s ms after connect\n' \
             "$name" "$ip" "$(sed -nE 's/.*result=closed ms=([0-9]+).*/\1/p' <<<"$out" | head -n1)" ;;
+        *result=first_line*) printf '  %-8s %-13s refused inside accept(), never reached the daemon; its first line: %s\n' \
+            "$name" "$ip" "$(sed -nE 's/.*line=("[^"]*").*/\1/p' <<<"$out" | head -n1)" ;;
         *result=served*) printf '  %-8s %-13s served: full SMTP session (EHLO, MAIL, RCPT, DATA, QUIT)\n' \
             "$name" "$ip" ;;
         *) printf '  %-8s %-13s unexpected: %s\n' "$name" "$ip" "$(tr '\n' ' ' <<<"$out")" ;;
@@ -73,23 +82,23 @@ connect() {
 echo
 bold "== Connections to $LAB_SERVER_IP:25"
 ok=0
-connect windows "$LAB_NS_WINDOWS" "$LAB_WINDOWS_IP" closed || ok=1
+connect windows "$LAB_NS_WINDOWS" "$LAB_WINDOWS_IP" "first-line=554 5.7.1" || ok=1
 connect linux "$LAB_NS_LINUX" "$LAB_LINUX_IP" served || ok=1
 wait_for 3 eval '[ "$(grep -c "remote=" "$WORK/log.txt" 2>/dev/null)" -ge 2 ]'
 
 echo
-bold "== What p0f saw (its own output)"
+bold "== What the p0f daemon saw of the same SYNs (its own output)"
 awk '/^\| client   = / { c = $4; sub(/\/[0-9]+$/, "", c); next }
      /^\| os       = / && c != "" { sub(/^\| os       = /, ""); if (!seen[c]++) printf "  %-13s %s\n", c, $0 }
      { c = "" }' "$WORK/p0f.out"
 
 echo
-bold "== The shim's log lines"
+bold "== The shim's log lines (fp=syn: decided from the SYN; sig= is the packet's p0f signature)"
 if [ -s "$WORK/log.txt" ]; then indent <"$WORK/log.txt"; else echo "    (none)"; ok=1; fi
 
 echo
 if [ $ok -eq 0 ]; then
-    bold "== Result: the Windows-like client was closed, the Linux-like client was served."
+    bold "== Result: the Windows-like client was refused with 554 before the daemon saw it; the Linux-like client was served."
 else
     bold "== Result: something did not go as expected (see above)."
 fi

@@ -17,6 +17,8 @@ PACKAGES=(
     ucspi-tcp                       # tcpserver, for the qmail-style test
     libmilter-dev                   # p0fshim-milter (libmilter, Sendmail's milter API)
     strace util-linux               # the fault tests: strace of a host, setpriv and unshare
+    debhelper dpkg-dev fakeroot     # make deb: dpkg-buildpackage with debhelper (debian/)
+    lintian                         # the package test: lintian on the .deb (tests/package/deb.sh)
     chromium python3                # report --html in a real browser, its DOM and screenshot checked (tests/tool)
 )
 PACKAGES+=("$@")

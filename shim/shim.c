@@ -19,10 +19,12 @@
 typedef int (*accept_fn)(int, struct sockaddr *, socklen_t *);
 typedef int (*accept4_fn)(int, struct sockaddr *, socklen_t *, int);
 typedef int (*close_fn)(int);
+typedef int (*listen_fn)(int, int);
 
 static accept_fn real_accept;
 static accept4_fn real_accept4;
 static close_fn real_close;
+static listen_fn real_listen;
 
 static void resolve_real(void)
 {
@@ -33,6 +35,8 @@ static void resolve_real(void)
         real_accept4 = (accept4_fn)dlsym(RTLD_NEXT, "accept4");
     if (real_close == NULL)
         real_close = (close_fn)dlsym(RTLD_NEXT, "close");
+    if (real_listen == NULL)
+        real_listen = (listen_fn)dlsym(RTLD_NEXT, "listen");
     errno = saved;
 }
 
@@ -79,10 +83,11 @@ static int nothing_to_accept(int fd, bool at_cap)
     return -1;
 }
 
-/* A connection that hold mode answered and closed itself is never returned. */
+/* A connection the shim refused (answered and closed itself) is never returned. */
 static int accept_judged(int fd, struct sockaddr *addr, socklen_t *addrlen, int flags, bool plain)
 {
     socklen_t given = addr && addrlen ? *addrlen : 0;
+    p0fshim_before_accept(fd);
     for (unsigned refused = 0;; refused++) {
         int rc;
         if (refused > 0) {
@@ -99,7 +104,7 @@ static int accept_judged(int fd, struct sockaddr *addr, socklen_t *addrlen, int 
             rc = call_accept4(fd, addr, addrlen, flags);
         }
         /* A non-blocking listener emptied meanwhile says EAGAIN itself. */
-        if (rc < 0 || p0fshim_after_accept(rc, addr, addrlen, given) == P0FSHIM_PASS)
+        if (rc < 0 || p0fshim_after_accept(fd, rc, addr, addrlen, given) == P0FSHIM_PASS)
             return rc;
         if (addrlen)
             *addrlen = given;
@@ -114,6 +119,18 @@ EXPORT int accept(int fd, struct sockaddr *addr, socklen_t *addrlen)
 EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *addrlen, int flags)
 {
     return accept_judged(fd, addr, addrlen, flags, false);
+}
+
+/* A listener of the configured ports keeps its connections' SYNs from the start: a server
+ * that polls before it accepts would otherwise have its first connection queued without. */
+EXPORT int listen(int fd, int backlog)
+{
+    if (real_listen == NULL)
+        resolve_real();
+    int rc = real_listen ? real_listen(fd, backlog) : (int)syscall(SYS_listen, fd, backlog);
+    if (rc == 0)
+        p0fshim_after_listen(fd);
+    return rc;
 }
 
 /* close() is watched only for the numbers of connections awaiting a verdict: the shim's

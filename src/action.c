@@ -37,7 +37,7 @@ size_t action_reply_text(const struct config *cfg, enum hold_reply kind, char *b
 const char *action_log_word(const struct config *cfg, enum verdict v, bool handed)
 {
     enum hold_reply kind = action_reply_kind(cfg, v);
-    if (kind == HOLD_PASS || (cfg->mode != MODE_HOLD && v != VERDICT_GREYLIST))
+    if (kind == HOLD_PASS || (!handed && cfg->mode != MODE_HOLD && v != VERDICT_GREYLIST))
         return NULL;
     /* The log field table's words for action=: close, reject, tempfail. */
     const char *const *words = log_field_table[LF_ACTION].words;

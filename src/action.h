@@ -21,7 +21,8 @@ enum hold_reply {
 enum hold_reply action_reply_kind(const struct config *cfg, enum verdict v);
 /* "554 5.7.1 text\r\n"; 0 and an empty string for HOLD_PASS and HOLD_CLOSE. */
 size_t action_reply_text(const struct config *cfg, enum hold_reply kind, char *buf, size_t size);
-/* The log's action= word for a verdict; handed: a hold-mode accept() took the connection.
+/* The log's action= word for a verdict; handed: the accept path refused the connection
+ * itself (a hold-mode accept(), or the SYN's verdict inside accept()).
  * NULL where there is no choice to report (a block in async mode is always a close). */
 const char *action_log_word(const struct config *cfg, enum verdict v, bool handed);
 

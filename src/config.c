@@ -41,7 +41,7 @@ struct config_parser {
 typedef int value_parser(struct config_parser *p, const struct config_directive *d, const char *value);
 
 static value_parser set_path, set_choice, set_number, set_prefix_length, set_duration, set_regex, set_reply_text,
-    add_exempt, add_port, add_program, set_facility, set_local_ip, set_p0f_user, set_qpsmtpd_flag,
+    add_exempt, add_port, add_program, add_fp_file, set_facility, set_local_ip, set_p0f_user, set_qpsmtpd_flag,
     parse_qpsmtpd_line, parse_p0f2_line, parse_p0f3_line;
 
 #define FIELD(member) .offset = offsetof(struct config, member), .size = sizeof(((struct config *)0)->member)
@@ -50,6 +50,11 @@ static const struct config_choice versions[] = {{"3", 3}, {"2", 2}, {NULL, 0}};
 static const struct config_choice modes[] = {{"async", MODE_ASYNC}, {"hold", MODE_HOLD}, {NULL, 0}};
 static const struct config_choice actions[] = {
     {"close", ACTION_CLOSE}, {"reject", ACTION_REJECT}, {"tempfail", ACTION_TEMPFAIL}, {NULL, 0}};
+static const struct config_choice fingerprints[] = {{"auto", FINGERPRINT_AUTO},
+                                                    {"syn", FINGERPRINT_SYN},
+                                                    {"syn+p0f", FINGERPRINT_SYN_P0F},
+                                                    {"p0f", FINGERPRINT_P0F},
+                                                    {NULL, 0}};
 static const struct config_choice v4_prefixes[] = {{"32", 32}, {"24", 24}, {NULL, 0}};
 static const struct config_choice v6_prefixes[] = {{"128", 128}, {"64", 64}, {NULL, 0}};
 
@@ -68,6 +73,10 @@ const struct config_directive config_directives[] = {
     {.name = "exempt", .kind = CONFIG_CIDR_LIST, .repeat = CONFIG_ADDS_UP, .parse = add_exempt},
     {.name = "ports", .kind = CONFIG_PORT_LIST, .repeat = CONFIG_ADDS_UP, .default_value = "25 465 587", .min = 1,
      .max = 65535, .parse = add_port},
+    {.name = "fingerprint", .kind = CONFIG_CHOICE, .default_value = "auto", .choices = fingerprints,
+     .expected = "auto, syn, syn+p0f or p0f", FIELD(fingerprint), .parse = set_choice},
+    {.name = "fp_file", .kind = CONFIG_PATH_LIST, .repeat = CONFIG_ADDS_UP, .default_value = "/etc/p0f/p0f.fp",
+     .parse = add_fp_file},
     {.name = "timeout_ms", .kind = CONFIG_NUMBER, .default_value = "500", .min = 1, .max = 60000,
      FIELD(timeout_ms), .parse = set_number},
     {.name = "log_socket", .kind = CONFIG_PATH, .default_value = "/dev/log", FIELD(log_socket), .parse = set_path},
@@ -114,7 +123,8 @@ const size_t config_ndirectives = sizeof(config_directives) / sizeof(config_dire
 _Static_assert(sizeof(config_directives) / sizeof(config_directives[0]) <= CONFIG_MAX_DIRECTIVES,
                "config.set_on_line has a slot per directive");
 _Static_assert(sizeof(((struct config *)0)->mode) == sizeof(int) && sizeof(((struct config *)0)->action) ==
-                   sizeof(int) && sizeof(((struct config *)0)->version) == sizeof(int),
+                   sizeof(int) && sizeof(((struct config *)0)->version) == sizeof(int) &&
+                   sizeof(((struct config *)0)->fingerprint) == sizeof(int),
                "set_choice stores an int");
 
 const struct config_directive *config_directive_find(const char *word)
@@ -292,6 +302,17 @@ static int add_port(struct config_parser *p, const struct config_directive *d, c
     if (p->c->nports == CONFIG_MAX_PORTS)
         return fail(p, "too many %s", d->name);
     p->c->ports[p->c->nports++] = (uint16_t)port;
+    return 0;
+}
+
+static int add_fp_file(struct config_parser *p, const struct config_directive *d, const char *value)
+{
+    struct config *c = p->c;
+    if (c->nfp_files == CONFIG_MAX_FP_FILES)
+        return fail(p, "too many %s entries (at most %d)", d->name, CONFIG_MAX_FP_FILES);
+    if (store_path(p, c->fp_files[c->nfp_files], sizeof(c->fp_files[0]), value, "a signature file") != 0)
+        return -1;
+    c->fp_file_lines[c->nfp_files++] = p->line;
     return 0;
 }
 
@@ -491,6 +512,7 @@ static enum value_shape shape_of(enum config_kind kind)
     case CONFIG_CIDR_LIST:
     case CONFIG_PORT_LIST:
     case CONFIG_NAME_LIST:
+    case CONFIG_PATH_LIST:
         return EACH_WORD;
     case CONFIG_SOURCE:
         return WHOLE_LINE;
@@ -519,9 +541,11 @@ static int parse_directive(struct config_parser *p)
     case EACH_WORD:
         if (w->n < 2)
             return fail(p, "%s needs at least one value", d->name);
-        /* The first line replaces the default list (ports 25 465 587) instead of adding to it. */
+        /* The first line replaces a default list (ports 25 465 587) instead of adding to it. */
         if (d->kind == CONFIG_PORT_LIST && p->c->set_on_line[d - config_directives] == 0)
             p->c->nports = 0;
+        if (d->kind == CONFIG_PATH_LIST && p->c->set_on_line[d - config_directives] == 0)
+            p->c->nfp_files = 0;
         for (size_t i = 1; i < w->n && rc == 0; i++)
             rc = d->parse(p, d, w->word[i]);
         break;
@@ -654,6 +678,11 @@ bool config_port_selected(const struct config *c, uint16_t port)
         if (c->ports[i] == port)
             return true;
     return false;
+}
+
+bool config_uses_syn(const struct config *c)
+{
+    return c->fingerprint != FINGERPRINT_P0F;
 }
 
 bool config_program_selected(const struct config *c, const char *name)

@@ -23,6 +23,7 @@
 #define CONFIG_MAX_PROGRAMS 32
 #define CONFIG_PROGRAM_NAME_MAX 64
 #define CONFIG_MAX_DIRECTIVES 32
+#define CONFIG_MAX_FP_FILES 8
 #define UNIX_PATH_MAX_LEN (sizeof(((struct sockaddr_un *)0)->sun_path))
 
 /* One p0f daemon to ask. At most one per protocol version: the log line carries the
@@ -36,6 +37,13 @@ struct p0f_source {
 };
 
 enum config_mode { MODE_ASYNC, MODE_HOLD };
+/* Where the fingerprint comes from (the `fingerprint` directive). */
+enum config_fingerprint {
+    FINGERPRINT_AUTO,        /* the saved SYN; p0f for a connection without one */
+    FINGERPRINT_SYN,         /* the saved SYN only: no p0f, no thread */
+    FINGERPRINT_SYN_P0F,     /* the SYN decides; p0f adds what only it knows to the line */
+    FINGERPRINT_P0F,         /* p0f only, asked asynchronously (or held for, in hold mode) */
+};
 enum config_action { ACTION_CLOSE, ACTION_REJECT, ACTION_TEMPFAIL };
 
 struct config {
@@ -64,6 +72,12 @@ struct config {
     enum config_action action;
     char reject_text[200], tempfail_text[200], greylist_text[200];
 
+    /* The SYN fingerprinter: p0f-format signature files, matched in this order. */
+    enum config_fingerprint fingerprint;
+    char fp_files[CONFIG_MAX_FP_FILES][PATH_MAX];
+    size_t nfp_files;
+    unsigned fp_file_lines[CONFIG_MAX_FP_FILES];
+
     /* Greylisting by OS: greylist_os NULL = off. */
     struct regex *greylist_os;
     struct greylist_settings greylist;
@@ -91,6 +105,7 @@ enum config_kind {
     CONFIG_CIDR_LIST,        /* networks; a bare address is a host */
     CONFIG_PORT_LIST,        /* numbers from min to max */
     CONFIG_NAME_LIST,        /* program names */
+    CONFIG_PATH_LIST,        /* absolute paths */
     CONFIG_FACILITY,         /* a syslog facility name */
     CONFIG_IPV4,             /* an IPv4 address (p0f v2 knows no other) */
     CONFIG_USER,             /* a user name, or a uid */
@@ -148,6 +163,8 @@ unsigned config_line_of(const struct config *c, const char *directive);
 unsigned config_exempt_line(const struct config *c, const struct cidr *entry);
 
 bool config_port_selected(const struct config *c, uint16_t port);
+/* Whether the configuration asks for the SYN fingerprinter (every mode but p0f). */
+bool config_uses_syn(const struct config *c);
 bool config_program_selected(const struct config *c, const char *name);
 /* "mail" -> LOG_MAIL; -1 when unknown. */
 int config_facility_from_name(const char *name);

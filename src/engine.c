@@ -25,6 +25,7 @@
 
 struct engine E = {
     .lock = PTHREAD_MUTEX_INITIALIZER,
+    .greylist_lock = PTHREAD_MUTEX_INITIALIZER,
     .wake = {.fd = -1}, .p0f = {.fd = -1}, .v2 = {.fd = -1},
 };
 
@@ -48,7 +49,8 @@ void diagnostic(int severity, struct rate_limit *rl, const char *msg, const char
         logfmt_quoted(&l, key, value);
     if (suppressed)
         logfmt_int(&l, "suppressed", (long long)suppressed);
-    syslog_writer_send(E.log, severity, l.text);
+    /* Also called from the host's threads (the greylist store inside accept()): never wait. */
+    syslog_writer_send_now(E.log, severity, l.text);
 }
 
 static bool root_changed(void)
@@ -121,6 +123,7 @@ static void atfork_parent(void)
 static void atfork_child(void)
 {
     pthread_mutex_init(&E.lock, NULL);
+    pthread_mutex_init(&E.greylist_lock, NULL);
     judged_cond_init();
     if (E.greylist) {
         /* LMDB environments must not be used across fork(): give back the child's copies of
@@ -175,9 +178,25 @@ void engine_setup(const struct config *cfg, struct syslog_writer *log)
     pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
 }
 
+bool engine_greylist_check(void *unused, const struct endpoint *peer, struct greylist_result *out)
+{
+    (void)unused;
+    if (E.greylist == NULL) {
+        diagnostic(LOG_WARNING, &E.rl_greylist, "greylisting is unavailable; host passed", "reason",
+                   E.greylist_error);
+        return false;
+    }
+    pthread_mutex_lock(&E.greylist_lock);
+    greylist_check(E.greylist, peer, time(NULL), out);
+    pthread_mutex_unlock(&E.greylist_lock);
+    if (out->outcome == GREYLIST_FAILED)
+        diagnostic(LOG_WARNING, &E.rl_greylist, "greylist store failed; host passed", "reason", out->error);
+    return true;
+}
+
 /* A connection passed unjudged on the accept path: the worker says so (started if need
  * be: the first connection may be the one that failed). */
-static void wake_worker_to_report(void)
+void wake_worker_to_report(void)
 {
     pthread_mutex_lock(&E.lock);
     bool started = worker_start_locked();
@@ -249,23 +268,51 @@ struct engine_ticket engine_submit(int fd, const struct endpoint *remote, const 
     pthread_mutex_lock(&E.lock);
     if (!E.slots_ready)
         slots_init_locked();
-    bool crowded = fdband_host_inside(floor, dup_fd, (unsigned)E.nactive);
-    if (crowded || E.nfree == 0 || !worker_start_locked()) {
-        bool no_worker = !crowded && E.nfree != 0;
-        if (E.nfree == 0 && !crowded) {
-            atomic_fetch_add(&E.overflowed, 1);
-            wake_worker_locked();
-        }
+    bool crowded = fdband_host_inside(floor, dup_fd, (unsigned)E.nactive), report = crowded;
+    struct pending *p = crowded ? NULL : slot_take_locked(remote, local, now, &report);
+    if (p == NULL) {
         pthread_mutex_unlock(&E.lock);
         close(dup_fd);
         if (crowded)
             atomic_fetch_add(&E.near_fd_limit, 1);
-        if (no_worker)
-            atomic_fetch_add(&E.no_worker, 1);
-        if (crowded || no_worker)
+        if (report)
             wake_worker_to_report();
         errno = saved;
         return none;
+    }
+    p->conn = conn;
+    p->host_fd = fd;
+    p->held = hold;
+    p->inherited = inherited;
+    if (!inherited)
+        watch_fd(fd);
+    ticket = (struct engine_ticket){.valid = true, .slot = (uint32_t)(p - E.slots), .generation = p->generation};
+    /* No wake-up when the sleeping worker will look at this connection within COALESCE_NS
+     * anyway: its timer ends by then, or a p0f reply is on its way. (Not "by the first
+     * query's time": the worker may find, once it sees the handshake's round trip, that
+     * the query is due at once.) */
+    if (hold || !(E.sleep_until_ns <= now + COALESCE_NS || E.reply_expected_until_ns > now))
+        wake_worker_locked();
+    pthread_mutex_unlock(&E.lock);
+    errno = saved;
+    return ticket;
+}
+
+struct pending *slot_take_locked(const struct endpoint *remote, const struct endpoint *local, uint64_t now,
+                                 bool *report)
+{
+    *report = false;
+    if (!E.slots_ready)
+        slots_init_locked();
+    if (E.nfree == 0) {
+        atomic_fetch_add(&E.overflowed, 1);
+        wake_worker_locked();
+        return NULL;
+    }
+    if (!worker_start_locked()) {
+        atomic_fetch_add(&E.no_worker, 1);
+        *report = true;
+        return NULL;
     }
     uint32_t idx = E.free_stack[--E.nfree];
     struct pending *p = &E.slots[idx];
@@ -274,8 +321,8 @@ struct engine_ticket engine_submit(int fd, const struct endpoint *remote, const 
         .used = true,
         .active_pos = (uint32_t)E.nactive,
         .generation = generation,
-        .conn = conn,
-        .host_fd = fd,
+        .conn = {.fd = -1},
+        .host_fd = -1,
         .forks_at_submit = E.forks,
         .remote = *remote,
         .local = *local,
@@ -283,16 +330,11 @@ struct engine_ticket engine_submit(int fd, const struct endpoint *remote, const 
         .deadline_ns = now + (uint64_t)E.cfg->timeout_ms * NS_PER_MS,
         .v3 = {.active = E.cfg->v3.enabled, .retry_ms = ENGINE_RETRY_FIRST_MS},
         .v2 = {.active = E.cfg->v2.enabled, .next_query_ns = now, .retry_ms = ENGINE_RETRY_FIRST_MS},
-        .held = hold,
-        .inherited = inherited,
     };
     E.active[E.nactive++] = idx;
-    if (!inherited)
-        watch_fd(fd);
     /* The SYN came one round trip before accept(); the worker knows that round trip
      * (vet_locked) and corrects this. */
     first_query_schedule(&E.timing, &p->v3, now, now, now);
-    ticket = (struct engine_ticket){.valid = true, .slot = idx, .generation = generation};
     /* p0f v2 knows IPv4 only: an IPv6 peer is unknown to it from the start. */
     if (p->v2.active && (remote->family != AF_INET || (!E.cfg->v2.has_local_ip && local->family != AF_INET))) {
         p->v2.done = true;
@@ -311,15 +353,7 @@ struct engine_ticket engine_submit(int fd, const struct endpoint *remote, const 
     E.streaming = E.arrival_gap_ns < COALESCE_NS;
     if (now > E.last_submit_ns)
         E.last_submit_ns = now;
-    /* No wake-up when the sleeping worker will look at this connection within COALESCE_NS
-     * anyway: its timer ends by then, or a p0f reply is on its way. (Not "by the first
-     * query's time": the worker may find, once it sees the handshake's round trip, that
-     * the query is due at once.) */
-    if (hold || !(E.sleep_until_ns <= now + COALESCE_NS || E.reply_expected_until_ns > now))
-        wake_worker_locked();
-    pthread_mutex_unlock(&E.lock);
-    errno = saved;
-    return ticket;
+    return p;
 }
 
 /* Cancellation of the waiting thread (pthread_cond_timedwait is a cancellation point): the

@@ -12,6 +12,7 @@
 #include "action.h"
 #include "addr.h"
 #include "config.h"
+#include "synsource.h"
 #include "syslog_writer.h"
 #include "tunables.h"
 
@@ -32,6 +33,15 @@ struct engine_ticket engine_submit(int fd, const struct endpoint *remote, const 
  * called with cancellation disabled; cancel_state is the caller's own, in force during the
  * wait only (a cancelled wait leaves the connection to the worker and the lock free). */
 enum hold_reply engine_wait(struct engine_ticket ticket, unsigned hold_ms, int cancel_state);
+/* A connection's verdict from its SYN, inside accept() (engine_syn.c): decided (greylist
+ * store included) and logged from the caller's thread with one non-blocking send; or, with
+ * ask_p0f (fingerprint syn+p0f), decided now and logged by the worker once p0f added what
+ * only it knows. Returns what the caller does with the connection (HOLD_PASS: hand it to the
+ * host). Never blocks but for the greylist store; keeps errno; called with cancellation
+ * disabled. */
+enum hold_reply engine_judge_syn(const struct endpoint *remote, const struct endpoint *local,
+                                 const struct syn_reading *syn, bool ask_p0f);
+
 /* The reply for a kind under the process's configuration (action_reply_text). */
 size_t engine_reply_text(enum hold_reply kind, char *buf, size_t size);
 

@@ -45,21 +45,6 @@ void settle_flush(void)
     nsettled = 0;
 }
 
-/* The engine's greylist store: checked and recorded (verdict_greylist_fn). */
-static bool greylist_check_and_record(void *unused, const struct endpoint *peer, struct greylist_result *out)
-{
-    (void)unused;
-    if (E.greylist == NULL) {
-        diagnostic(LOG_WARNING, &E.rl_greylist, "greylisting is unavailable; host passed", "reason",
-                   E.greylist_error);
-        return false;
-    }
-    greylist_check(E.greylist, peer, time(NULL), out);
-    if (out->outcome == GREYLIST_FAILED)
-        diagnostic(LOG_WARNING, &E.rl_greylist, "greylist store failed; host passed", "reason", out->error);
-    return true;
-}
-
 /* A connection the shim cuts off after the MTA had it: how far its client had got, so that
  * a block that came too late is not mistaken for one that worked. */
 static void describe_cutoff(const struct pending *p, struct connection_report *report)
@@ -77,6 +62,32 @@ static void describe_cutoff(const struct pending *p, struct connection_report *r
     }
     report->client_sent_known = progress.bytes_known;
     report->client_sent = progress.bytes_received;
+}
+
+static void log_line(const struct logfmt *line)
+{
+    if (log_batch.n == SYSLOG_BATCH_MAX)
+        settle_flush();
+    syslog_batch_add(E.log, &log_batch, LOG_INFO, line->text);
+}
+
+/* A connection the SYN decided inside accept(): p0f's answer only adds its own fields to the
+ * line (report holds them); the verdict stands and was acted on. */
+static void settle_decided(uint32_t idx, const struct pending *p, struct connection_report *report, uint64_t now)
+{
+    struct logfmt line;
+    const struct p0f3_answer *answer = report->answer;
+    const struct p0f2_answer *answer_v2 = report->answer_v2;
+    const char *reason = report->reason, *reason_v2 = report->reason_v2;
+    syn_decision_report(p->decided, &p->remote, &p->local, report);
+    report->answer = answer;
+    report->answer_v2 = answer_v2;
+    report->reason = reason;
+    report->reason_v2 = reason_v2;
+    report->elapsed_ms = (long)((now - p->accepted_ns) / NS_PER_MS);
+    logfmt_connection(&line, report);
+    log_line(&line);
+    settled[nsettled++] = (struct settled){idx, p->generation, false};
 }
 
 /* Judges, acts and logs outside the lock. A connection a hold-mode accept() still waits
@@ -114,9 +125,13 @@ void settle(uint32_t idx, uint64_t now)
         report.answer_v2 = known ? &snapshot.a2 : NULL;
         report.reason_v2 = snapshot.v2.reason[0] ? snapshot.v2.reason : NULL;
     }
+    if (snapshot.decided) {
+        settle_decided(idx, &snapshot, &report, now);
+        return;
+    }
     struct verdict_request rq = {
         .cfg = E.cfg, .peer = &snapshot.remote, .views = views, .nviews = nviews,
-        .greylist = greylist_check_and_record,
+        .greylist = engine_greylist_check,
     };
     verdict_decide(&rq, &v);
     bool refuse = verdict_refuses(&v);
@@ -133,6 +148,7 @@ void settle(uint32_t idx, uint64_t now)
     }
     pthread_mutex_unlock(&E.lock);
 
+    report.fp = FP_SOURCE_P0F;
     report.judgement = v.judgement;
     report.greylist_wait_s = v.greylist_wait_s;
     report.remote = snapshot.remote;
@@ -151,9 +167,7 @@ void settle(uint32_t idx, uint64_t now)
     bool shut = !handed && refuse && !snapshot.inherited && (P0FSHIM_MUTANT_NODUP || owned_fd_still(&snapshot.conn));
     if (shut)
         shutdown(snapshot.conn.fd, SHUT_RDWR);
-    if (log_batch.n == SYSLOG_BATCH_MAX)
-        settle_flush();
-    syslog_batch_add(E.log, &log_batch, LOG_INFO, line.text);
+    log_line(&line);
     if (!handed)
         settled[nsettled++] = (struct settled){idx, snapshot.generation, !shut && refuse};
     if (snapshot.inherited)

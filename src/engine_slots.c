@@ -8,6 +8,7 @@
 #include <netinet/tcp.h>
 #include <sched.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -53,6 +54,8 @@ void slot_free_locked(uint32_t idx)
     E.slots[last].active_pos = p->active_pos;
     if (!P0FSHIM_MUTANT_LEAK)
         owned_fd_release(&p->conn);
+    free(p->decided);
+    p->decided = NULL;
     p->used = false;
     E.free_stack[E.nfree++] = idx;
 }

@@ -6,6 +6,7 @@
  *   engine_settle.c   a connection's end: the verdict (verdict.h), handed over or applied, logged
  *   p0f3_client.c     the pipelined p0f v3 connection, with the answer cache
  *   p0f2_client.c     the one-shot p0f v2 queries
+ *   engine_syn.c      a verdict from the saved SYN, decided inside accept()
  *   schedule.c        when to ask (pure)
  *
  * Locking: E.lock guards the slots, the FIFO of v3 queries in flight and the fields marked
@@ -31,6 +32,16 @@
 #include "tcpprogress.h"
 #include "tunables.h"
 
+/* A verdict the SYN decided inside accept() (fingerprint syn+p0f): the worker only adds p0f's
+ * fields to its line. */
+struct syn_decision {
+    struct syn_reading syn;
+    struct judgement judgement;
+    long greylist_wait_s;
+    const char *action;
+    char reply[256];
+};
+
 struct pending {
     bool used;
     bool vetted;             /* the worker saw that the socket is TCP (SO_PROTOCOL) */
@@ -52,6 +63,7 @@ struct pending {
     bool judged;             /* ... and the verdict is in: reply says what to do */
     bool finished;           /* judged and logged: the slot waits for its log line to go out */
     enum hold_reply reply;
+    struct syn_decision *decided;    /* malloc'd: the SYN decided, p0f is asked for the line only */
 };
 
 struct outstanding {
@@ -86,6 +98,7 @@ struct engine {
     pthread_cond_t judged;   /* broadcast when a held connection's verdict is in */
     struct greylist *greylist;
     char greylist_error[256];
+    pthread_mutex_t greylist_lock;   /* the store is used by the worker and inside accept() */
     struct owned_fd wake;    /* an eventfd: the accept path's doorbell for a sleeping worker */
 
     size_t nfree;
@@ -141,6 +154,21 @@ void diagnostic(int severity, struct rate_limit *rl, const char *msg, const char
 /* A new connection to the p0f socket at path, in the descriptor band, served by a trusted
  * peer; -1 with why set (and logged where the admin must act). label: "p0f" or "p0f v2". */
 int engine_p0f_open(const char *path, const char *label, char *why, size_t why_size);
+
+/* The greylist store, checked and recorded (a verdict_greylist_fn); from any thread. */
+bool engine_greylist_check(void *unused, const struct endpoint *peer, struct greylist_result *out);
+/* Under E.lock: a free slot for a connection, filled in and listed, the worker started; NULL
+ * when none (counted; with *report, the caller calls wake_worker_to_report() once unlocked). */
+struct pending *slot_take_locked(const struct endpoint *remote, const struct endpoint *local, uint64_t now,
+                                 bool *report);
+/* A connection passed unjudged: the worker (started if need be) says so. Not under E.lock. */
+void wake_worker_to_report(void);
+
+/* ---- engine_syn.c ---- */
+/* The line of a connection the SYN decided (p0f's fields are added by the caller). */
+struct connection_report;
+void syn_decision_report(const struct syn_decision *d, const struct endpoint *remote, const struct endpoint *local,
+                         struct connection_report *r);
 
 /* ---- engine_slots.c (all under E.lock) ---- */
 void slots_init_locked(void);

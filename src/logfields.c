@@ -5,8 +5,8 @@ static const char *const verdict_words[LOG_VERDICT_WORDS] = {"allow",   "block",
                                                              "error",   "greylist", "pass_greylist"};
 static const char *const match_words[LOG_MATCH_WORDS] = {"exact", "generic", "fuzzy"};
 static const char *const action_words[LOG_ACTION_WORDS] = {"close", "reject", "tempfail"};
-static const char *const cutoff_words[LOG_CUTOFF_WORDS] = {"in_time", "after_data", "too_late"};
 static const char *const fp_words[LOG_FP_WORDS] = {"syn", "p0f"};
+static const char *const cutoff_words[LOG_CUTOFF_WORDS] = {"in_time", "after_data", "too_late"};
 
 #define FIELD(id, text, k) [id] = {.name = text, .name_len = sizeof(text) - 1, .kind = k}
 #define ENUMERATED(id, text, vocabulary)                                                                  \

@@ -18,15 +18,16 @@ enum log_field {
     LF_LOCAL,
     LF_VERDICT,
     LF_MS,
-    LF_FP,
-    /* p0f v3's answer */
+    LF_FP,                   /* the source that decided: syn or p0f */
+    /* the fingerprint: from the SYN, or p0f v3's answer */
     LF_OS,
     LF_FLAVOR,
     LF_GENRE,
     LF_MATCH,
     LF_DISTANCE,
     LF_LINK,
-    LF_SIG,
+    LF_SIG,                  /* the SYN's signature, in p0f's raw_sig form */
+    /* p0f v3's own */
     LF_UPTIME_MIN,
     LF_TOTAL_CONN,
     LF_NAT,
@@ -53,7 +54,7 @@ enum log_field {
     LF_CLIENT_SENT,
     LF_GREYLIST_WAIT_S,
     LF_REASON,
-    LF_FP_REASON,
+    LF_FP_REASON,            /* why the SYN gave no fingerprint */
     LF_V2_REASON,
     /* diagnostics only */
     LF_LEVEL,
@@ -80,8 +81,8 @@ enum log_field_kind {
 #define LOG_FP_WORDS 2
 
 /* The words of verdict= are enum verdict's (verdict_name), cutoff= enum cutoff's from
- * CUTOFF_IN_TIME on, match= p0f3_match_word's, action= action_log_word's; fp= names the source
- * that decided: syn (the SYN fingerprinted in-process) or p0f (the daemon's answer). */
+ * CUTOFF_IN_TIME on, match= p0f3_match_word's, action= action_log_word's, fp= enum
+ * fp_source's from FP_SOURCE_SYN on. */
 struct log_field_spec {
     const char *name;
     uint8_t name_len;

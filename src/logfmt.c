@@ -124,14 +124,30 @@ void logfmt_connection(struct logfmt *l, const struct connection_report *r)
     put_word(&lv, LF_VERDICT, r->judgement.verdict);
     put_number(&lv, LF_MS, r->elapsed_ms);
 
+    if (r->fp != FP_SOURCE_NONE)
+        put_word(&lv, LF_FP, r->fp - FP_SOURCE_SYN);
+    const struct syn_match *syn = r->syn;
     const struct p0f3_answer *a = r->answer;
-    if (a) {
+    if (syn) {
+        if (syn->os) {
+            put_text(&lv, LF_OS, syn->sig->name);
+            put_text(&lv, LF_FLAVOR, syn->sig->flavor);
+            put_text(&lv, LF_GENRE, syn->genre);
+            put_text(&lv, LF_MATCH, synmatch_match_word(syn->match));
+        }
+        put_number(&lv, LF_DISTANCE, syn->distance);
+        if (syn->link)
+            put_text(&lv, LF_LINK, syn->link);
+        put_text(&lv, LF_SIG, syn->raw_sig);
+    } else if (a) {
         put_text(&lv, LF_OS, a->os_name);
         put_text(&lv, LF_FLAVOR, a->os_flavor);
         put_text(&lv, LF_GENRE, r->genre ? r->genre : "");
         put_text(&lv, LF_MATCH, p0f3_match_word(a->os_match_q));
         put_number(&lv, LF_DISTANCE, a->distance);
         put_text(&lv, LF_LINK, a->link_type);
+    }
+    if (a) {
         put_number(&lv, LF_UPTIME_MIN, a->uptime_min);
         put_number(&lv, LF_TOTAL_CONN, a->total_conn);
         if (a->last_nat)
@@ -176,6 +192,8 @@ void logfmt_connection(struct logfmt *l, const struct connection_report *r)
         put_number(&lv, LF_GREYLIST_WAIT_S, r->greylist_wait_s);
     if (r->reason)
         put_text(&lv, LF_REASON, r->reason);
+    if (r->fp_reason)
+        put_text(&lv, LF_FP_REASON, r->fp_reason);
     if (r->reason_v2)
         put_text(&lv, LF_V2_REASON, r->reason_v2);
 

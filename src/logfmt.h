@@ -11,6 +11,7 @@
 #include "p0f2.h"
 #include "p0f3.h"
 #include "policy.h"
+#include "synmatch.h"
 
 #define LOGFMT_MAX 1536
 
@@ -35,11 +36,23 @@ enum cutoff {
     CUTOFF_TOO_LATE,         /* the MTA or the client had already closed the connection */
 };
 
+/* Which source decided (fp=; its words are log_field_table[LF_FP]'s, from FP_SOURCE_SYN on). */
+enum fp_source {
+    FP_SOURCE_NONE,          /* no field (lines of the tool's own making) */
+    FP_SOURCE_SYN,           /* the kernel's saved SYN, matched in-process */
+    FP_SOURCE_P0F,           /* the p0f daemon */
+};
+
 /* Everything one connection's line says. */
 struct connection_report {
     struct endpoint remote, local;
     struct judgement judgement;
     long elapsed_ms;
+    enum fp_source fp;
+    const struct syn_match *syn;         /* the SYN's match when a SYN was read: os fields and sig=
+                                          * from it, p0f's answer then adds only what the SYN
+                                          * cannot tell (uptime, total_conn, nat, os_change) */
+    const char *fp_reason;               /* why there is no SYN fingerprint */
     const struct p0f3_answer *answer;    /* NULL unless p0f answered OK */
     const char *genre;                   /* with answer */
     const char *blocked_file;            /* for rule_at= */

@@ -19,11 +19,14 @@
 #include "config.h"
 #include "engine.h"
 #include "logfmt.h"
+#include "synsource.h"
 #include "syslog_writer.h"
 
 static struct config cfg;
 static struct syslog_writer logw;
 static atomic_bool active;
+/* The SYN fingerprinter is configured and its signatures loaded. */
+static bool syn_active;
 
 static const char *base_name(const char *path)
 {
@@ -49,12 +52,12 @@ static bool this_program_selected(void)
     return config_program_selected(&cfg, base_name(exe));
 }
 
-static void log_config_error(const struct diag *err)
+static void log_config_error(const struct diag *err, const char *msg)
 {
     struct logfmt l;
     logfmt_init(&l);
     logfmt_word(&l, "level", "error");
-    logfmt_quoted(&l, "msg", "config error");
+    logfmt_quoted(&l, "msg", msg);
     logfmt_quoted(&l, "file", err->file);
     if (err->line)
         logfmt_int(&l, "line", err->line);
@@ -88,6 +91,38 @@ static bool is_connected_stream(int fd)
     return getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) == 0 && !listening;
 }
 
+/* The SYN's verdict, when the SYN (or, in `fingerprint syn`, its absence) decides; false when
+ * p0f is to be asked. *reply: what to do with the connection. */
+static bool judged_from_syn(int listen_fd, int fd, const struct endpoint *remote, const struct endpoint *local,
+                            enum hold_reply *reply)
+{
+    struct syn_reading syn;
+    if (!syn_active) {
+        if (cfg.fingerprint != FINGERPRINT_SYN)
+            return false;
+        syn.status = SYN_UNREADABLE;
+        snprintf(syn.reason, sizeof(syn.reason), "no signatures");
+    } else {
+        synsource_read(fd, &syn);
+        /* The listener may be new under a number already seen: the next ones will have it. */
+        if (syn.status == SYN_NONE && listen_fd >= 0)
+            synsource_arm_listener(listen_fd);
+        if (syn.status == SYN_NONE && cfg.fingerprint != FINGERPRINT_SYN)
+            return false;
+    }
+    *reply = engine_judge_syn(remote, local, &syn, cfg.fingerprint == FINGERPRINT_SYN_P0F);
+    return true;
+}
+
+/* A refused connection's reply (if any), sent into an empty socket buffer, never waiting. */
+static void send_reply(int fd, enum hold_reply kind)
+{
+    char reply[256];
+    size_t len = engine_reply_text(kind, reply, sizeof(reply));
+    if (len > 0)
+        (void)!send(fd, reply, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+}
+
 /* inetd, xinetd, systemd Accept=yes and tcpserver's child hand the program a connected
  * socket and it never calls accept: judge that connection now. */
 static void judge_inherited_connection(int fd)
@@ -113,7 +148,16 @@ static void judge_inherited_connection(int fd)
             endpoint_from_sockaddr((struct sockaddr *)&ss, len, &remote) != 0)
             return;
     }
-    engine_submit(fd, &remote, &local, false, true);
+    enum hold_reply reply;
+    if (!judged_from_syn(-1, fd, &remote, &local, &reply)) {
+        engine_submit(fd, &remote, &local, false, true);
+        return;
+    }
+    /* The program got this connection before the shim: it sees the refusal as its end. */
+    if (reply != HOLD_PASS) {
+        send_reply(fd, reply);
+        shutdown(fd, SHUT_RDWR);
+    }
 }
 
 /* systemd passes an Accept=yes connection as fd 3, and also as fd 0 and 1 with
@@ -125,6 +169,31 @@ static bool systemd_passed_fd3(void)
     if (!(pid && fds && strtol(pid, NULL, 10) == (long)getpid() && strcmp(fds, "1") == 0))
         return false;
     return !(fstat(0, &st0) == 0 && fstat(3, &st3) == 0 && st0.st_dev == st3.st_dev && st0.st_ino == st3.st_ino);
+}
+
+/* The SYN fingerprinter's signatures, read now, before the daemon chroots. A file p0f would
+ * refuse is a configuration error (false: the library passes everything through); one that
+ * cannot be read leaves the SYN source off, and p0f decides (fingerprint syn: nobody does). */
+static bool load_signatures(void)
+{
+    struct diag err = {0};
+    if (!config_uses_syn(&cfg) || synsource_load(&cfg, &err) == 0) {
+        syn_active = config_uses_syn(&cfg);
+        return true;
+    }
+    if (err.line != 0) {
+        log_config_error(&err, "signature file error");
+        return false;
+    }
+    struct logfmt l;
+    logfmt_init(&l);
+    logfmt_word(&l, "level", "error");
+    logfmt_quoted(&l, "msg", cfg.fingerprint == FINGERPRINT_SYN
+                                 ? "no signatures: fingerprinting from the SYN is off, every verdict is unknown"
+                                 : "no signatures: fingerprinting from the SYN is off, p0f decides");
+    logfmt_quoted(&l, "reason", err.reason);
+    syslog_writer_send(&logw, LOG_ERR, l.text);
+    return true;
 }
 
 void p0fshim_init(void)
@@ -146,7 +215,7 @@ void p0fshim_init(void)
     tzset();
     if (config_load(&cfg, path, must_exist, &err) != 0) {
         syslog_writer_open(&logw, cfg.log_socket, cfg.log_facility);
-        log_config_error(&err);
+        log_config_error(&err, "config error");
         /* Pass-through holds nothing: the log socket goes too. */
         syslog_writer_close(&logw);
         config_free(&cfg);
@@ -157,7 +226,16 @@ void p0fshim_init(void)
         int cancel_state, ignored;
         pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel_state);
         syslog_writer_open(&logw, cfg.log_socket, cfg.log_facility);
+        if (!load_signatures()) {
+            syslog_writer_close(&logw);
+            config_free(&cfg);
+            pthread_setcancelstate(cancel_state, &ignored);
+            errno = saved;
+            return;
+        }
         engine_setup(&cfg, &logw);
+        if (syn_active)
+            synsource_arm_inherited(&cfg);
         atomic_store(&active, true);
         judge_inherited_connection(0);
         if (systemd_passed_fd3())
@@ -173,14 +251,11 @@ void p0fshim_at_exit(void)
         engine_drain_at_exit();
 }
 
-/* Hold mode's answer to a refused connection: the reply (if any) into an empty socket
- * buffer, never waiting, then an orderly close so that the client reads it. */
+/* The answer to a refused connection (hold mode, or the SYN's verdict): the reply, then an
+ * orderly close so that the client reads it. */
 static void refuse_connection(int fd, enum hold_reply kind)
 {
-    char reply[256];
-    size_t len = engine_reply_text(kind, reply, sizeof(reply));
-    if (len > 0)
-        (void)!send(fd, reply, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+    send_reply(fd, kind);
     shutdown(fd, SHUT_WR);
     close(fd);
 }
@@ -201,13 +276,27 @@ static enum hold_reply hold_for_verdict(int fd, struct engine_ticket ticket, int
     return reply;
 }
 
-int p0fshim_after_accept(int fd, const struct sockaddr *addr, const socklen_t *addrlen, socklen_t given_len)
+void p0fshim_after_listen(int listen_fd)
+{
+    if (syn_active && atomic_load_explicit(&active, memory_order_acquire))
+        synsource_arm_new_listener(listen_fd, &cfg);
+}
+
+void p0fshim_before_accept(int listen_fd)
+{
+    if (syn_active && atomic_load_explicit(&active, memory_order_acquire))
+        synsource_arm_before_accept(listen_fd, &cfg);
+}
+
+int p0fshim_after_accept(int listen_fd, int fd, const struct sockaddr *addr, const socklen_t *addrlen,
+                         socklen_t given_len)
 {
     struct sockaddr_storage ss;
     socklen_t len = sizeof(ss);
     struct endpoint local, remote;
     int verdict = P0FSHIM_PASS;
     int cancel_state, ignored;
+    enum hold_reply reply = HOLD_PASS;
 
     if (!atomic_load_explicit(&active, memory_order_acquire))
         return P0FSHIM_PASS;
@@ -230,14 +319,15 @@ int p0fshim_after_accept(int fd, const struct sockaddr *addr, const socklen_t *a
             endpoint_from_sockaddr((struct sockaddr *)&ss, len, &remote) != 0)
             goto out;
     }
-    bool hold = cfg.mode == MODE_HOLD;
-    struct engine_ticket ticket = engine_submit(fd, &remote, &local, hold, false);
-    if (hold) {
-        enum hold_reply reply = hold_for_verdict(fd, ticket, cancel_state);
-        if (reply != HOLD_PASS) {
-            refuse_connection(fd, reply);
-            verdict = P0FSHIM_CONSUMED;
-        }
+    if (!judged_from_syn(listen_fd, fd, &remote, &local, &reply)) {
+        bool hold = cfg.mode == MODE_HOLD;
+        struct engine_ticket ticket = engine_submit(fd, &remote, &local, hold, false);
+        if (hold)
+            reply = hold_for_verdict(fd, ticket, cancel_state);
+    }
+    if (reply != HOLD_PASS) {
+        refuse_connection(fd, reply);
+        verdict = P0FSHIM_CONSUMED;
     }
 out:
     pthread_setcancelstate(cancel_state, &ignored);

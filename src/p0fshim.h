@@ -11,12 +11,19 @@ void p0fshim_init(void);
 /* The destructor's work: let pending verdicts of this process land (bounded). */
 void p0fshim_at_exit(void);
 #define P0FSHIM_PASS 0       /* return the connection to the caller */
-#define P0FSHIM_CONSUMED 1   /* hold mode answered and closed it: the caller never sees it */
+#define P0FSHIM_CONSUMED 1   /* the shim answered and closed it: the caller never sees it */
 
-/* After a successful accept: hands the connection to the engine when it is one the
- * shim acts on (and in hold mode waits for the verdict). addr/addrlen as the caller
- * passed them, given_len the caller's size. Keeps errno. */
-int p0fshim_after_accept(int fd, const struct sockaddr *addr, const socklen_t *addrlen, socklen_t given_len);
+/* After a successful listen(): a listener of the configured ports keeps its connections'
+ * SYNs. Keeps errno. */
+void p0fshim_after_listen(int listen_fd);
+/* Before an accept() on listen_fd: makes sure a listener of the configured ports keeps its
+ * connections' SYNs. Keeps errno; a relaxed load once the number was seen. */
+void p0fshim_before_accept(int listen_fd);
+/* After a successful accept on listen_fd: judges the connection from its saved SYN, or hands
+ * it to the engine when it is one the shim acts on (and in hold mode waits for the verdict).
+ * addr/addrlen as the caller passed them, given_len the caller's size. Keeps errno. */
+int p0fshim_after_accept(int listen_fd, int fd, const struct sockaddr *addr, const socklen_t *addrlen,
+                         socklen_t given_len);
 
 /* Before the host's close(fd): whether the shim wants to know (a connection awaiting its
  * verdict may have that number). Lock-free. */

@@ -223,11 +223,6 @@ void policy_judge_sources(const struct policy *p, const struct endpoint *peer, c
                           size_t n, struct judgement *out)
 {
     memset(out, 0, sizeof(*out));
-    out->exempt = exempt_network(p, peer);
-    if (out->exempt) {
-        out->verdict = VERDICT_EXEMPT;
-        return;
-    }
     out->verdict = VERDICT_ERROR;
     for (size_t i = 0; i < n; i++) {
         struct judgement one;
@@ -238,6 +233,12 @@ void policy_judge_sources(const struct policy *p, const struct endpoint *peer, c
             out->verdict = one.verdict;
             out->rule = one.rule;
         }
+    }
+    /* An exempt host is never blocked, but its karma is kept: it is still fingerprinted. */
+    out->exempt = exempt_network(p, peer);
+    if (out->exempt) {
+        out->verdict = VERDICT_EXEMPT;
+        out->rule = NULL;
     }
 }
 

@@ -77,7 +77,8 @@ struct source_view {
 
 /* Exempt first; then block when any source's genre matches a rule (the first such rule
  * is named), else allow when any source knew the OS, else unknown when any source
- * answered, else error. karma -1 when smite_os matched a source it applies to. */
+ * answered, else error. karma -1 when smite_os matched a source it applies to, exempt or
+ * not. */
 void policy_judge_sources(const struct policy *p, const struct endpoint *peer, const struct source_view *views,
                           size_t n, struct judgement *out);
 

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdint.h>
 #include <syslog.h>
 #include <stdio.h>
@@ -146,11 +147,11 @@ void syslog_batch_add(struct syslog_writer *w, struct syslog_batch *b, int sever
     b->n++;
 }
 
-/* Sends n formatted lines and, after them, the count of lines dropped before (which is
- * reset once it went out). */
-static void send_lines(struct syslog_writer *w, const struct iovec *lines, size_t n, unsigned wait_ms)
+/* Called with the lock held: sends n formatted lines and, after them, the count of lines
+ * dropped before (which is reset once it went out). */
+static void send_lines_locked(struct syslog_writer *w, const struct iovec *lines, size_t n, unsigned wait_ms)
 {
-    /* Sized by n: a diagnostic sent from the host's accept thread costs it little stack. */
+    /* Sized by n: a line sent from the host's accept thread costs it little stack. */
     struct mmsghdr msgs[n + 1];
     char text[160];
     struct iovec note_line;
@@ -161,7 +162,7 @@ static void send_lines(struct syslog_writer *w, const struct iovec *lines, size_
         msgs[i].msg_hdr.msg_iov = (struct iovec *)&lines[i];
         msgs[i].msg_hdr.msg_iovlen = 1;
     }
-    pthread_mutex_lock(&w->lock);
+    w->dropped += atomic_exchange(&w->dropped_busy, 0);
     if (w->dropped) {
         snprintf(text, sizeof(text),
                  "level=warning msg=\"log lines dropped: the log socket did not take them\" count=%lu", w->dropped);
@@ -175,6 +176,12 @@ static void send_lines(struct syslog_writer *w, const struct iovec *lines, size_
     if (sent == total && total > n)
         w->dropped = 0;
     w->dropped += n - (sent < n ? sent : n);
+}
+
+static void send_lines(struct syslog_writer *w, const struct iovec *lines, size_t n, unsigned wait_ms)
+{
+    pthread_mutex_lock(&w->lock);
+    send_lines_locked(w, lines, n, wait_ms);
     pthread_mutex_unlock(&w->lock);
 }
 
@@ -193,6 +200,26 @@ void syslog_writer_send_wait(struct syslog_writer *w, int severity, const char *
     int saved = errno;
     struct iovec line = {.iov_base = text, .iov_len = format_line(w, severity, msg, text, sizeof(text))};
     send_lines(w, &line, 1, wait_ms);
+    errno = saved;
+}
+
+void syslog_writer_send_now(struct syslog_writer *w, int severity, const char *msg)
+{
+    char text[SYSLOG_LINE_MAX];
+    int saved = errno;
+    struct iovec line = {.iov_base = text, .iov_len = format_line(w, severity, msg, text, sizeof(text))};
+    /* The lock is held only to send (or, by the worker, to wait for a full receiver, when
+     * this line could not go out either): a few tries cover the first case. */
+    for (unsigned i = 0; i < SEND_NOW_LOCK_TRIES; i++) {
+        if (pthread_mutex_trylock(&w->lock) == 0) {
+            send_lines_locked(w, &line, 1, 0);
+            pthread_mutex_unlock(&w->lock);
+            errno = saved;
+            return;
+        }
+        sched_yield();
+    }
+    atomic_fetch_add(&w->dropped_busy, 1);
     errno = saved;
 }
 

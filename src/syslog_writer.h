@@ -5,6 +5,7 @@
 #define P0FSHIM_SYSLOG_WRITER_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
@@ -23,6 +24,7 @@ struct syslog_writer {
     int facility;
     char path[UNIX_PATH_MAX_LEN];
     unsigned long dropped;   /* lines the receiver did not take, not yet reported */
+    atomic_ulong dropped_busy;   /* lines of syslog_writer_send_now() that found the writer busy */
     char note[SYSLOG_LINE_MAX];   /* the line that reports them (under the lock) */
 };
 
@@ -32,6 +34,10 @@ void syslog_writer_open(struct syslog_writer *w, const char *path, int facility)
 void syslog_writer_close(struct syslog_writer *w);
 /* severity is LOG_INFO, LOG_WARNING, ...; msg is one logfmt line. Never blocks. */
 void syslog_writer_send(struct syslog_writer *w, int severity, const char *msg);
+/* The same from a thread that must not wait even for another thread's send (a host's thread
+ * inside accept()): one non-blocking send, or the line is counted as dropped (and the count
+ * reported with a later line) when the writer is busy or the receiver full. */
+void syslog_writer_send_now(struct syslog_writer *w, int severity, const char *msg);
 /* The same, waiting up to wait_ms for a busy receiver (only where waiting harms no one:
  * the worker thread). Lines still not taken are counted and reported with the next one. */
 void syslog_writer_send_wait(struct syslog_writer *w, int severity, const char *msg, unsigned wait_ms);

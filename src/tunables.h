@@ -133,4 +133,16 @@
 #define EVICT_PERCENT 10
 #define EVICT_BUCKETS 256
 
+/* ---- the SYN source (synsource.c) ---- */
+/* Listener numbers below this are looked at once before their first accept() (a bitmap);
+ * the inherited ones are found at load by probing every number below it (or the process's
+ * descriptor limit, if lower). */
+#define SYN_ARM_FDS 4096
+/* Room for a saved SYN: 60 bytes for IPv4 and 80 for IPv6 without IP options; IP options
+ * add up to 40, IPv6 extension headers more. */
+#define SYN_SAVED_MAX 1024
+/* A line sent from inside accept() tries the log writer's lock this many times (yielding
+ * between tries) before it counts the line as dropped rather than wait. */
+#define SEND_NOW_LOCK_TRIES 8
+
 #endif

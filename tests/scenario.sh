@@ -68,6 +68,8 @@ conf_lines() {
     echo "timeout_ms $TMO"
     echo "blocked_os_file $D/blocked"
     [ $# -gt 0 ] && printf '%s\n' "$@"
+    # Last, so that no line number above moves: the fake p0f decides unless a scenario says.
+    echo "fingerprint ${FINGERPRINT:-p0f}"
     return 0
 }
 
@@ -199,7 +201,7 @@ first_is() {
 L() { echo "${LOGTXT:-$D/log.txt}"; }
 # conn IP VERDICT [PORT] [PID]: the start of a connection line from IP (IPv4) to 127.0.0.1:PORT
 # (default $PORT; a regex may stand for it), written by PID (default any).
-conn() { echo "p0fshim\[${4:-[0-9]+}\]: remote=$(re "$1"):[0-9]+ local=127\.0\.0\.1:${3:-$PORT} verdict=$2 ms=[0-9]+"; }
+conn() { echo "p0fshim\[${4:-[0-9]+}\]: remote=$(re "$1"):[0-9]+ local=127\.0\.0\.1:${3:-$PORT} verdict=$2 ms=[0-9]+( fp=(syn|p0f))?"; }
 has_line() { wait_for "${2:-3}" log_has "$(L)" "$1"; }   # has_line REGEX [SECONDS]
 count_is() { [ "$(log_count "$(L)" "$1")" -eq "$2" ]; }
 lines_is() { [ "$(wc -l <"$(L)")" -eq "$1" ]; }

@@ -16,6 +16,9 @@
 #include "greylist.h"
 #include "logfmt.h"
 #include "output.h"
+#include "pcap.h"
+#include "p0ffp.h"
+#include "synmatch.h"
 #include "p0fsock.h"
 #include "textfile.h"
 #include "tool.h"
@@ -23,8 +26,8 @@
 
 static void check_usage(FILE *f)
 {
-    fputs("usage: p0fshim check IP [--config FILE] [--socket PATH] [--timeout MS] [--os NAME [--flavor F]] "
-          "[--json]\n",
+    fputs("usage: p0fshim check IP [--config FILE] [--socket PATH] [--timeout MS] [--os NAME [--flavor F]]\n"
+          "                        [--pcap FILE] [--json]\n",
           f);
 }
 
@@ -38,11 +41,14 @@ struct check {
     size_t config_len;
     const char *socket_path;
     bool simulated;                 /* --os: p0f is not asked */
+    const char *pcap_path;          /* --pcap: the client's SYN from a capture decides, as in the library */
+    bool from_syn;
+    struct syn_match syn;           /* with from_syn */
     struct p0fq_result q;
     enum lookup_outcome outcome;
     const char *reason;             /* reason= of unknown and error */
     char reason_buf[200];
-    char genre[2 * P0F3_STR_MAX + 2];
+    char genre[SYNMATCH_GENRE_MAX];  /* p0f's "name flavor", or a signature file's (longer) */
     struct judgement j, without_exempt;
     unsigned exempt_line, smite_line, greylist_line;
     bool smite_matches, greylist_matches;
@@ -73,6 +79,55 @@ static void config_line(const struct check *c, unsigned n, const char **start, s
             *len = line.len;
             return;
         }
+}
+
+/* The last SYN from the checked address in the capture, matched (pcap_each_syn's callback). */
+struct syn_finder {
+    struct check *c;
+    const struct p0ffp_db *db;
+};
+
+static void keep_syn_of_ip(void *ctx, const struct syn_features *f)
+{
+    struct syn_finder *finder = ctx;
+    struct endpoint remote, local;
+    pcap_syn_endpoints(f, &remote, &local);
+    if (remote.family != finder->c->ip.family ||
+        memcmp(remote.ip, finder->c->ip.ip, remote.family == AF_INET ? 4 : 16) != 0)
+        return;
+    synmatch_packet(finder->db, f, &finder->c->syn);
+    finder->c->from_syn = true;
+}
+
+/* --pcap: the library's signatures (the configuration's fp_files) on the client's SYN. */
+static int lookup_syn(struct check *c, const struct config *cfg)
+{
+    static struct p0ffp_db db;
+    char why[P0FFP_ERROR_MAX];
+    p0ffp_db_init(&db);
+    for (size_t i = 0; i < cfg->nfp_files; i++)
+        if (p0ffp_load_file(&db, cfg->fp_files[i], why, sizeof(why)) != 0) {
+            fputs("p0fshim check: ", stderr);
+            put_safe(stderr, why, strlen(why));
+            fputc('\n', stderr);
+            return EXIT_CONFIG;
+        }
+    struct syn_finder finder = {c, &db};
+    if (pcap_each_syn(c->pcap_path, "p0fshim check", keep_syn_of_ip, &finder) != 0)
+        return EXIT_USAGE;
+    if (!c->from_syn) {
+        fprintf(stderr, "p0fshim check: no SYN from %s in ", c->ip_shown);
+        put_safe(stderr, c->pcap_path, strlen(c->pcap_path));
+        fputc('\n', stderr);
+        return EXIT_USAGE;
+    }
+    if (c->syn.os) {
+        c->outcome = LOOKUP_OS_KNOWN;
+        snprintf(c->genre, sizeof(c->genre), "%s", c->syn.genre);
+    } else {
+        c->outcome = LOOKUP_NO_OS;
+    }
+    return 0;
 }
 
 static void lookup(struct check *c, const struct config *cfg)
@@ -118,7 +173,9 @@ static void log_fields(struct check *c, const struct config *cfg)
     report.remote = c->ip;
     report.local.family = AF_INET;
     report.judgement = c->j;
-    report.answer = c->q.status == P0FQ_OK ? &c->q.answer : NULL;
+    report.fp = c->from_syn ? FP_SOURCE_SYN : FP_SOURCE_P0F;
+    report.syn = c->from_syn ? &c->syn : NULL;
+    report.answer = !c->from_syn && c->q.status == P0FQ_OK ? &c->q.answer : NULL;
     report.genre = report.answer ? c->genre : NULL;
     report.blocked_file = cfg->policy.blocked_file;
     report.reason = c->reason;
@@ -152,8 +209,39 @@ static void print_scope(const struct config *cfg)
     putchar('\n');
 }
 
+/* Where the fingerprint came from, and what the library would have used. */
+static void print_source(const struct check *c, const struct config *cfg)
+{
+    static const char *const modes[] = {"auto", "syn", "syn+p0f", "p0f"};
+    if (c->from_syn) {
+        printf("  SYN:       from ");
+        put_safe(stdout, c->pcap_path, strlen(c->pcap_path));
+        printf(", matched against %zu fp_file%s: ", cfg->nfp_files, cfg->nfp_files == 1 ? "" : "s");
+        if (c->syn.os) {
+            printf("\"");
+            put_escaped_str(stdout, c->syn.sig->name);
+            printf("\" flavor \"");
+            put_escaped_str(stdout, c->syn.sig->flavor);
+            printf("\", %s match (%s:%u)", synmatch_match_word(c->syn.match), c->syn.sig->file, c->syn.sig->line);
+        } else {
+            printf("no operating system matches");
+        }
+        printf(", distance %u\n", c->syn.distance);
+        printf("  sig:       %s\n", c->syn.raw_sig);
+        return;
+    }
+    if (cfg->fingerprint != FINGERPRINT_P0F && !c->simulated)
+        printf("  source:    fingerprint %s: the library decides a live connection from its SYN, which only\n"
+               "             the daemon sees%s;\n"
+               "             here p0f is asked. --pcap FILE (a capture of the client's SYN) gives the SYN's verdict.\n",
+               modes[cfg->fingerprint],
+               cfg->fingerprint == FINGERPRINT_SYN ? " (it never asks p0f)" : " (p0f serves those without a saved SYN)");
+}
+
 static void print_p0f(const struct check *c)
 {
+    if (c->from_syn)
+        return;
     const struct p0f3_answer *a = &c->q.answer;
     if (c->simulated) {
         printf("  p0f:       not asked (--os): assumed to know the host");
@@ -254,27 +342,32 @@ static void decide(struct check *c, const struct config *cfg)
     c->greylist_matches = v.greylist_matched;
     c->grey = v.grey;
     c->greylist_wait_s = v.greylist_wait_s;
-    c->action = verdict_action(cfg, &v, cfg->mode == MODE_HOLD, c->reply, sizeof(c->reply));
+    /* A verdict from the SYN is applied inside accept(), as a hold-mode one. */
+    c->action = verdict_action(cfg, &v, cfg->mode == MODE_HOLD || c->from_syn, c->reply, sizeof(c->reply));
 }
 
 /* What a refusal does to the client. */
-static void print_refusal(const struct config *cfg, enum verdict v)
+static void print_refusal(const struct config *cfg, enum verdict v, bool from_syn)
 {
     char reply[260];
-    if (cfg->mode == MODE_ASYNC) {
+    if (cfg->mode == MODE_ASYNC && !from_syn) {
         printf("  The shim would shut the connection down (shutdown SHUT_RDWR) as soon as p0f answers,\n"
                "  typically 1-5 ms after accept; the client may see the banner first (mode async).\n");
         return;
     }
-    printf("  accept() would hold the connection for up to %u ms (mode hold): the MTA never sees it;\n  the client ",
-           cfg->hold_ms);
+    if (from_syn)
+        printf("  accept() would decide before it returns, from the SYN: the MTA never sees it;\n  the client ");
+    else
+        printf("  accept() would hold the connection for up to %u ms (mode hold): the MTA never sees it;\n  the client ",
+               cfg->hold_ms);
     if (action_reply_text(cfg, action_reply_kind(cfg, v), reply, sizeof(reply)) > 2) {
         reply[strlen(reply) - 2] = '\0';
         printf("gets \"%s\" and is closed (action %s).\n", reply, action_log_word(cfg, v, true));
     } else {
         printf("is closed without a reply (action close).\n");
     }
-    printf("  A verdict later than that is applied as in mode async.\n");
+    if (!from_syn)
+        printf("  A verdict later than that is applied as in mode async.\n");
 }
 
 static void print_greylist(const struct check *c, const struct config *cfg)
@@ -367,7 +460,7 @@ static void explain(const struct check *c, const struct config *cfg)
         if (cfg->policy.smite_os) {
             config_line(c, c->smite_line, &ltext, &llen);
             printf("  smite_os:  %s", !c->smite_matches ? "does not match: no karma"
-                                  : c->j.exempt ? "matches, but an exempt connection gets no karma"
+                                  : c->j.exempt ? "matches: karma=-1 (an exempt host keeps its karma)"
                                                 : "matches: karma=-1");
             if (c->smite_line) {
                 printf(" (%s:%u: ", cfgfile, c->smite_line);
@@ -380,11 +473,11 @@ static void explain(const struct check *c, const struct config *cfg)
     printf("verdict: %s\n", verdict_name(c->j.verdict));
     switch (c->j.verdict) {
     case VERDICT_BLOCK:
-        print_refusal(cfg, c->j.verdict);
+        print_refusal(cfg, c->j.verdict, c->from_syn);
         break;
     case VERDICT_GREYLIST:
         print_greylist(c, cfg);
-        print_refusal(cfg, c->j.verdict);
+        print_refusal(cfg, c->j.verdict, c->from_syn);
         break;
     case VERDICT_ALLOW:
     case VERDICT_PASS_GREYLIST:
@@ -436,14 +529,32 @@ static void print_json(const struct check *c, const struct config *cfg, int stat
             putchar(',');
         put_json_str(stdout, cfg->programs[i]);
     }
-    printf("],\"p0f\":{\"asked\":%s", c->simulated ? "false" : "true");
-    if (!c->simulated) {
+    static const char *const modes[] = {"auto", "syn", "syn+p0f", "p0f"};
+    printf("],\"fingerprint\":\"%s\",\"syn\":", modes[cfg->fingerprint]);
+    if (c->from_syn) {
+        printf("{\"pcap\":");
+        put_json_str(stdout, c->pcap_path);
+        printf(",\"os_name\":");
+        put_json_str(stdout, c->syn.os ? c->syn.sig->name : "");
+        printf(",\"os_flavor\":");
+        put_json_str(stdout, c->syn.os ? c->syn.sig->flavor : "");
+        printf(",\"match\":\"%s\",\"distance\":%u,\"sig\":", synmatch_match_word(c->syn.match), c->syn.distance);
+        put_json_str(stdout, c->syn.raw_sig);
+        printf("},\"p0f\":{\"asked\":false}");
+    } else {
+        printf("null,");
+    }
+    if (!c->from_syn)
+        printf("\"p0f\":{\"asked\":%s", c->simulated ? "false" : "true");
+    if (!c->simulated && !c->from_syn) {
         printf(",\"socket\":");
         put_json_str(stdout, c->socket_path);
     }
     static const char *const words[] = {"ok", "nomatch", "p0f_down", "not_p0f"};
-    printf(",\"status\":\"%s\"", words[c->q.status]);
-    if (c->q.status == P0FQ_OK) {
+    if (!c->from_syn)
+        printf(",\"status\":\"%s\"", words[c->q.status]);
+    if (c->from_syn) {
+    } else if (c->q.status == P0FQ_OK) {
         printf(",\"os_name\":");
         put_json_str(stdout, c->q.answer.os_name);
         printf(",\"os_flavor\":");
@@ -460,7 +571,9 @@ static void print_json(const struct check *c, const struct config *cfg, int stat
         printf(",\"error\":");
         put_json_str(stdout, c->q.why);
     }
-    printf("},\"genre\":");
+    if (!c->from_syn)
+        printf("}");
+    printf(",\"genre\":");
     if (c->outcome == LOOKUP_OS_KNOWN)
         put_json_str(stdout, c->genre);
     else
@@ -535,7 +648,8 @@ int cmd_check(int argc, char **argv)
         {"config", required_argument, NULL, 'c'}, {"socket", required_argument, NULL, 's'},
         {"timeout", required_argument, NULL, 't'}, {"os", required_argument, NULL, 'o'},
         {"flavor", required_argument, NULL, 'f'}, {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+        {"pcap", required_argument, NULL, 'p'},   {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     static struct check c;
     static struct config cfg;
@@ -552,6 +666,7 @@ int cmd_check(int argc, char **argv)
         case 'o': os = optarg; break;
         case 'f': flavor = optarg; break;
         case 'j': json = true; break;
+        case 'p': c.pcap_path = optarg; break;
         case 't':
             if (parse_ulong_arg(optarg, 1, 600000, &timeout_ms) != 0) {
                 fprintf(stderr, "p0fshim check: --timeout wants milliseconds from 1 to 600000\n");
@@ -568,6 +683,10 @@ int cmd_check(int argc, char **argv)
     }
     if (optind + 1 != argc) {
         check_usage(stderr);
+        return EXIT_USAGE;
+    }
+    if (os && c.pcap_path) {
+        fprintf(stderr, "p0fshim check: --os and --pcap both say where the fingerprint comes from: give one\n");
         return EXIT_USAGE;
     }
     if (flavor && !os) {
@@ -616,7 +735,14 @@ int cmd_check(int argc, char **argv)
         c.config_text = NULL;
     c.blocked_file_exists = access(cfg.policy.blocked_file, F_OK) == 0;
 
-    if (os) {
+    if (c.pcap_path) {
+        int st = lookup_syn(&c, &cfg);
+        if (st != 0) {
+            config_free(&cfg);
+            free(c.config_text);
+            return st;
+        }
+    } else if (os) {
         c.simulated = true;
         c.q.status = P0FQ_OK;
         snprintf(c.q.answer.os_name, sizeof(c.q.answer.os_name), "%s", os);
@@ -638,7 +764,8 @@ int cmd_check(int argc, char **argv)
         if (timeout_ms)
             cfg.timeout_ms = (unsigned)timeout_ms;
     }
-    lookup(&c, &cfg);
+    if (!c.from_syn)
+        lookup(&c, &cfg);
     decide(&c, &cfg);
     struct policy no_exempt = cfg.policy;
     no_exempt.nexempt = 0;
@@ -661,6 +788,7 @@ int cmd_check(int argc, char **argv)
             printf(" (given as %s: IPv4-mapped, folded to IPv4 as the shim does)", c.ip_text);
         printf(" with %s%s\n", c.config_path, c.config_exists ? "" : " (absent: the defaults)");
         print_scope(&cfg);
+        print_source(&c, &cfg);
         print_p0f(&c);
         explain(&c, &cfg);
     }

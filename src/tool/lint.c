@@ -19,6 +19,7 @@
 #include "client/clientconf.h"
 #include "fpfile.h"
 #include "output.h"
+#include "p0ffp.h"
 #include "p0fsock.h"
 #include "textfile.h"
 #include "tool.h"
@@ -274,6 +275,52 @@ static void lint_config_text(struct lint *l)
     }
 }
 
+/* What an unreachable p0f costs under the configured fingerprint source. */
+static const char *p0f_down_effect(const struct lint *l)
+{
+    return l->eff.fingerprint == FINGERPRINT_P0F
+               ? "every connection is logged verdict=error and passes"
+               : "connections without a saved SYN (queued before the listener kept SYNs, inetd mode, SYN "
+                 "cookies) are logged verdict=error and pass";
+}
+
+/* The SYN fingerprinter's signature files, read and parsed as the library does when it loads. */
+static void lint_fp_files(struct lint *l)
+{
+    struct p0ffp_db db;
+    char why[P0FFP_ERROR_MAX];
+    bool all_read = true;
+    p0ffp_db_init(&db);
+    for (size_t i = 0; i < l->eff.nfp_files; i++) {
+        const char *path = l->eff.fp_files[i];
+        unsigned line = l->eff.fp_file_lines[i];
+        char *text = NULL;
+        size_t len = 0;
+        int rc = read_policy_file(l, 2, path, "signature file", &text, &len);
+        if (rc == -ENOENT)
+            add(l, SEV_WARNING, line ? 0 : 2, line ? l->config_path : path, line,
+                "fp_file %s does not exist: the library does not fingerprint from the SYN (%s)", path,
+                l->eff.fingerprint == FINGERPRINT_SYN ? "every verdict is unknown" : "p0f decides");
+        if (rc != 0) {
+            all_read = false;
+            continue;
+        }
+        if (p0ffp_load_text(&db, path, text, len, why, sizeof(why)) != 0) {
+            /* "FILE:LINE: reason": the place is the file's own line. */
+            const char *after = why + strlen(path);
+            char *end = (char *)after;
+            unsigned at = *after == ':' ? (unsigned)strtoul(after + 1, &end, 10) : 0;
+            add(l, SEV_ERROR, 2, path, at, "%s (p0f would refuse this file; the library passes everything through)",
+                at && end[0] == ':' ? end + 2 : why);
+        }
+        free(text);
+    }
+    if (all_read && l->errors == 0 && p0ffp_request_count(&db) == 0)
+        add(l, SEV_WARNING, 0, l->config_path, config_line_of(&l->eff, "fp_file"),
+            "the fp_files hold no [tcp:request] signature: nothing can be fingerprinted from the SYN");
+    p0ffp_db_free(&db);
+}
+
 static void lint_v3_socket(struct lint *l)
 {
     const char *path = l->eff.v3.socket_path;
@@ -283,8 +330,8 @@ static void lint_v3_socket(struct lint *l)
     p0fq_query(path, &nobody, PROBE_TIMEOUT_MS, &r);
     if (r.status == P0FQ_DOWN || r.status == P0FQ_NOT_P0F) {
         add(l, SEV_WARNING, line ? 0 : 2, l->config_path, line,
-            "p0f v3 socket %s%s: %s; until this is fixed every connection is logged verdict=error and passes", path,
-            line ? "" : " (the default)", r.why);
+            "p0f v3 socket %s%s: %s; until this is fixed %s", path, line ? "" : " (the default)", r.why,
+            p0f_down_effect(l));
         return;
     }
     if (r.have_peer && !p0fsock_peer_trusted(r.peer_uid, l->eff.p0f_uid))
@@ -637,10 +684,14 @@ int cmd_lint(int argc, char **argv)
     }
 
     if (l.eff_valid) {
-        if (l.eff.v3.enabled)
+        /* fingerprint syn never asks p0f. */
+        bool asks_p0f = l.eff.fingerprint != FINGERPRINT_SYN;
+        if (l.eff.v3.enabled && asks_p0f)
             lint_v3_socket(&l);
-        if (l.eff.v2.enabled)
+        if (l.eff.v2.enabled && asks_p0f)
             lint_v2_socket(&l);
+        if (config_uses_syn(&l.eff))
+            lint_fp_files(&l);
         lint_log_socket(&l);
         lint_programs(&l);
         lint_postfix_chroot(&l);

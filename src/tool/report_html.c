@@ -26,6 +26,8 @@
 #define CHART_GENRES 8
 /* The empty genre: p0f answered, but named no OS. */
 #define NOT_IDENTIFIED "(not identified)"
+/* A connection line without genre=: no answer from p0f, no signature matched the SYN. */
+#define NO_GENRE "no genre (unknown, error)"
 /* IPv4 addresses are grouped by /24, IPv6 by /64: a provider's pool, an office, a host. */
 #define NET4_BITS 24
 #define NET6_BITS 64
@@ -304,7 +306,7 @@ static void charts(const struct report *r)
         for (size_t i = 0; i < g.ntop; i++)
             series[i] = (struct chart_series){strtab_key(&r->genre, genres[i]), genres[i]->len, genre_css[i]};
         series[g.ntop] = (struct chart_series){"other genres", 12, "g-other"};
-        series[g.ntop + 1] = (struct chart_series){"no fingerprint (unknown, error)", 31, "g-none"};
+        series[g.ntop + 1] = (struct chart_series){NO_GENRE, sizeof(NO_GENRE) - 1, "g-none"};
         struct chart c = {.id = "chart-genres", .title = "Connections per OS genre", .width = width, .from = from,
                           .nbuckets = nb, .nseries = g.ntop + 2, .series = series, .m = m,
                           .empty_label = NOT_IDENTIFIED};
@@ -507,8 +509,8 @@ static void signatures_table(const struct report *r)
     if (shown == 0) {
         printf("<p class=\"note\">No such connection line with sig= (the SYN fingerprinter writes it).</p>");
     } else {
-        printf("<p class=\"note\">Each is a SYN's raw signature in p0f's form: paste it under a label in a "
-               "local signature file (fp_file) to name it.</p>"
+        printf("<p class=\"note\">Each is a SYN's raw signature in p0f's form: copy it under a label into a "
+               "local signature file (fp_file), the distance after + dropped, to name those hosts.</p>"
                "<table id=\"sigs\"><thead><tr><th>sig</th><th class=\"n\">connections</th>"
                "<th class=\"n\">unknown</th></tr></thead><tbody>");
         for (size_t i = 0; i < shown; i++) {

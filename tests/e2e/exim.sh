@@ -174,7 +174,7 @@ mkdir -p "$H/spool" "$H/log"
 chown 64999:64999 "$H/spool" "$H/log"
 echo '/windows/' >"$H/blocked"
 printf '%s\n' "socket $P0F_SOCK" "log_socket $H/log.sock" "mode hold" "hold_ms 3000" "timeout_ms 3000" \
-    "action reject" "ports $HP1 $HP2" "blocked_os_file $H/blocked" >"$H/p0fshim.conf"
+    "action reject" "ports $HP1 $HP2" "blocked_os_file $H/blocked" "fingerprint p0f" >"$H/p0fshim.conf"
 chmod 644 "$H/blocked" "$H/p0fshim.conf"
 sed -e "s|^spool_directory = .*|spool_directory = $H/spool|" -e "s|^log_file_path = .*|log_file_path = $H/log/%slog|" \
     -e "s|^daemon_smtp_ports = .*|daemon_smtp_ports = $HP1 : $HP2|" "$WORK/exim.conf" >"$H/exim.conf"

@@ -33,7 +33,7 @@ echo "# lab $LAB_PREFIX up; scratch $WORK"
 
 postfix_dirs "$QUEUE/p0fshim"
 write_conf() {
-    printf '%s\n' "# p0fshim e2e (headers)" "socket $P0F_SOCK" "log_socket $WORK/log.sock" "$@" >"$CONF"
+    printf '%s\n' "# p0fshim e2e (headers)" "socket $P0F_SOCK" "log_socket $WORK/log.sock" "fingerprint p0f" "$@" >"$CONF"
     chmod 644 "$CONF"
 }
 write_conf

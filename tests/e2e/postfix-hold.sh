@@ -11,6 +11,11 @@
 #      first gets 421 4.7.1 as its first line, and after 2 s its retry, taken by another smtpd
 #      process, is accepted by Postfix and its message delivered. After a Postfix restart it
 #      still passes.
+#   3. a restart: the greylisted host is remembered.
+#   4. the SYN fingerprinter: fingerprint auto (the first connection after a start, queued before
+#      any SYN was kept, goes to p0f; the next ones are decided from their SYN), then fingerprint
+#      syn with p0f stopped: 554 as the Windows client's first line, the Linux client's mail
+#      delivered, from a chrooted smtpd with one thread.
 # The system's own Postfix is never used. Needs root. KEEP_WORK=1 keeps the scratch dir.
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 source "$TOP/scripts/lab.sh"
@@ -175,6 +180,50 @@ check "restart: p0fshim check: pass_greylist, known as good, exit 0" \
     eval '[ $rc -eq 0 ] && grep -qx "verdict: pass_greylist" "$WORK/check-good.out" ||
           { sed "s/^/#   /" "$WORK/check-good.out"; false; }'
 check "restart: its message is delivered too" wait_for 10 output_ge mails_from 2 "$WIN"
+
+# ---- 4. the SYN fingerprinter ---------------------------------------------------------------------
+# fingerprint auto: master made the listener before any library was active (programs smtpd), so
+# the connection that wakes the first smtpd was queued without a saved SYN and p0f judges it;
+# that smtpd sets TCP_SAVE_SYN on the shared listener at load, and every later connection is
+# decided from its SYN inside accept().
+postfix_stop
+wait_for 5 eval '! smtpd_running'
+write_conf "/windows/" "fingerprint auto" "action reject"
+BASE3=$(wc -l <"$LOGF")
+postfix_start || { cat "$WORK/postfix-start.out" "$PFLOG"; fail_now "our Postfix did not restart"; }
+log_new3() { tail -n +"$((BASE3 + 1))" "$LOGF"; }
+check "auto: the first windows client after the start is cut off by p0f's verdict (it was queued before any SYN was kept)" \
+    client windows a1 closed
+check "auto: ... its line says fp=p0f" wait_for 5 eval 'log_new3 | grep -Eq "$(line_re "$WIN" block) fp=p0f os=\"Windows\""'
+check "auto: the next windows client's first line is 554 5.7.1, decided from its SYN" \
+    eval 'client windows a2 "first-line=554 5.7.1" --then eof && first_is a2 "$REJECT" eof'
+check "auto: ... its line says fp=syn with the SYN's sig=" \
+    wait_for 5 eval 'log_new3 | grep -Eq "$(line_re "$WIN" block) fp=syn os=\"Windows\".* sig=\"4:128\+"'
+
+# fingerprint syn with no p0f at all: smtpd decides alone.
+postfix_stop
+wait_for 5 eval '! smtpd_running'
+lab_stop_p0f
+write_conf "/windows/" "fingerprint syn" "action reject"
+BASE3=$(wc -l <"$LOGF")
+PFLOG_BASE=$(wc -l <"$PFLOG")
+MAILS=$(mails)
+postfix_start || { cat "$WORK/postfix-start.out" "$PFLOG"; fail_now "our Postfix did not restart"; }
+no_saved_syn() { log_new3 | grep -Eq "$(line_re "$LIN" unknown) fp=syn fp_reason=\"no saved SYN\"\$"; }
+check "syn: the first client after the start has no saved SYN: served, verdict=unknown fp_reason=\"no saved SYN\"" \
+    eval 'client linux s0 served --hold-ms 0 && wait_for 5 no_saved_syn'
+check "syn: with p0f stopped, the windows client's first line is 554 5.7.1" \
+    eval 'client windows s1 "first-line=554 5.7.1" --then eof && first_is s1 "$REJECT" eof'
+check "syn: the linux client's mail goes through" client linux s2 served --hold-ms 0
+check "syn: block and allow lines from the SYN" \
+    wait_for 5 eval 'log_new3 | grep -Eq "$(line_re "$WIN" block) fp=syn os=\"Windows\".* action=reject" &&
+                     log_new3 | grep -Eq "$(line_re "$LIN" allow) fp=syn os=\"Linux\""'
+check "syn: the linux client's message is delivered" wait_for 10 output_ge mails $((MAILS + 2))
+check "syn: Postfix never saw the windows client" \
+    eval '! pflog_since | grep -q "connect from [^ ]*\[$(re "$WIN")\]"'
+SMTPD=$(pid_of "$(line_re "$WIN" block) fp=syn")
+check "syn: the deciding smtpd is chrooted and runs one thread (no worker, no p0f socket)" \
+    eval '[ "$(readlink "/proc/$SMTPD/root")" = "$QUEUE" ] && [ "$(ls "/proc/$SMTPD/task" | wc -l)" -eq 1 ]'
 
 # ---- whole run ------------------------------------------------------------------------------------
 check "all: no diagnostics from the shim (level=)" bash -c "! grep -q 'level=' '$LOGF'"

@@ -41,7 +41,8 @@ from_shipped() { sed -e "s|/usr/local/lib/libp0fshim.so|$LIB|" -e "s|/etc/p0fshi
 shipped_shim_conf() {
     sed -e "s|/var/spool/postfix|$QUEUE|g" \
         -e "s|/etc/p0fshim/blocked_operating_systems|$WORK/blocked_operating_systems|" \
-        -e "s|^log_socket /dev/log|log_socket $WORK/log.sock|" "$SHIPPED/p0fshim.conf"
+        -e "s|^log_socket /dev/log|log_socket $WORK/log.sock|" -e "\$a fingerprint ${FINGERPRINT:-p0f}" \
+        "$SHIPPED/p0fshim.conf"
 }
 
 # postfix_main_cf MYNETWORKS BANNER_TAG MAILBOX_BASE: the main.cf lines every test shares (a
@@ -149,7 +150,7 @@ client() {
 
 # The shim's lines: line_re IP VERDICT (the start of a connection line to $SRV:25), nlines REGEX
 # (how many match), wait_lines N REGEX (at least N, within 5 s).
-line_re() { echo "p0fshim\[[0-9]+\]: remote=$(re "$1"):[0-9]+ local=$(re "$SRV"):25 verdict=$2 ms=[0-9]+"; }
+line_re() { echo "p0fshim\[[0-9]+\]: remote=$(re "$1"):[0-9]+ local=$(re "$SRV"):25 verdict=$2 ms=[0-9]+( fp=(syn|p0f))?"; }
 nlines() { log_count "$LOGF" "$1"; }
 lines_ge() { [ "$(nlines "$2")" -ge "$1" ]; }
 wait_lines() { wait_for 5 lines_ge "$1" "$2"; }

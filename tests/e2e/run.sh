@@ -39,6 +39,7 @@ start_scenario() {
         echo "ports $PORT"
         echo "timeout_ms $TIMEOUT_MS"
         echo "log_socket $dir/log.sock"
+        echo "fingerprint ${FINGERPRINT:-p0f}"
         local l
         for l in "$@"; do echo "$l"; done
     } >"$dir/p0fshim.conf"
@@ -92,8 +93,8 @@ before_deadline() {
 p0f_saw() { grep -A1 -F "| client   = $1/" "$WORK/$CUR/p0f.out" | grep -q "| os       = $2"; }
 
 # Prefix of a connection line for a remote IPv4 address.
-conn4() { echo "p0fshim\[[0-9]+\]: remote=$(re "$1"):[0-9]+ local=$(re "$SRV"):$PORT verdict=$2 ms=[0-9]+"; }
-conn6() { echo "p0fshim\[[0-9]+\]: remote=\[$(re "$1")\]:[0-9]+ local=\[$(re "$LAB_SERVER_IP6")\]:$PORT verdict=$2 ms=[0-9]+"; }
+conn4() { echo "p0fshim\[[0-9]+\]: remote=$(re "$1"):[0-9]+ local=$(re "$SRV"):$PORT verdict=$2 ms=[0-9]+( fp=(syn|p0f))?"; }
+conn6() { echo "p0fshim\[[0-9]+\]: remote=\[$(re "$1")\]:[0-9]+ local=\[$(re "$LAB_SERVER_IP6")\]:$PORT verdict=$2 ms=[0-9]+( fp=(syn|p0f))?"; }
 
 # ---- 1. regex rule /windows/ ---------------------------------------------------------------
 BL=$(blocked regex "/windows/")
@@ -205,7 +206,7 @@ for i in $(seq 221 236); do early+=("$(ms_of "$i")"); done
 for i in $(seq 237 248); do late+=("$(ms_of "$i")"); [ "$(ms_of "$i")" -le 1 ] 2>/dev/null && prompt=$((prompt + 1)); done
 echo "# accept-queue: verdict ms, accepted at once: ${early[*]}; after 30 ms in the queue: ${late[*]}"
 check "accept-queue: every connection judged allow by p0f's answer" \
-    eval '[ "$(grep -cE "verdict=allow ms=[0-9]+ os=\"Linux\"" "$(LOGF)")" -eq 28 ]'
+    eval '[ "$(grep -cE "verdict=allow ms=[0-9]+ fp=p0f os=\"Linux\"" "$(LOGF)")" -eq 28 ]'
 check "accept-queue: queued connections judged at once ($prompt of 12 with ms <= 1)" [ "$prompt" -ge 10 ]
 stop_scenario
 

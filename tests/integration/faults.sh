@@ -437,7 +437,7 @@ if want peercred; then
     check "$S: the Linux client is served" [ "$PC_LIN" -eq 0 ]
     check "$S: verdict=error, the reason names uid 65534" \
         has_line "$(conn "$WIN" error) reason=\"p0f socket served by uid 65534 \(pid [0-9]+\), not root or p0f_user\"$"
-    check "$S: every connection line says so (4)" count_is 'verdict=error ms=[0-9]+ reason="p0f socket served by uid 65534' 4
+    check "$S: every connection line says so (4)" count_is 'verdict=error ms=[0-9]+ fp=p0f reason="p0f socket served by uid 65534' 4
     check "$S: one (rate-limited) error line about the socket" \
         eval 'count_is "level=error msg=\"refusing a p0f socket not owned by root or p0f_user\" reason=\"p0f socket served by uid 65534" 1 && lines_is 5'
     check "$S: the impostor was never asked" eval '! grep -q query "$D/p0f/qlog" 2>/dev/null'

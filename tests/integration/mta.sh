@@ -38,7 +38,7 @@ echo "# scratch directory $WORK"
 from_policy() {
     sed -E -e "s|^socket .*|socket $D/p0f.sock|" -e "s|^ports .*|ports ${PORTS:-$PORT}|" \
         -e "s|^timeout_ms .*|timeout_ms $TMO|" -e "s|^log_socket .*|log_socket $D/log.sock|" \
-        -e "s|^blocked_os_file .*|blocked_os_file $D/blocked|" "$1"
+        -e "s|^blocked_os_file .*|blocked_os_file $D/blocked|" -e "\$a fingerprint ${FINGERPRINT:-p0f}" "$1"
 }
 
 port_listening() { ss -Hltn "sport = :$1" 2>/dev/null | grep -q LISTEN; }
@@ -189,9 +189,9 @@ wait_for 3 eval '[ "$(wc -l <"$D/env.log")" -ge 2 ]'
 env_win=$(sed -n 1p "$D/env.log") env_lin=$(sed -n 2p "$D/env.log")
 echo "# tcpserver's variables: [$env_win] [$env_lin]"
 check "$S: block line with TCPREMOTEIP:TCPREMOTEPORT as remote ($env_win)" has_line \
-    "p0fshim\[[0-9]+\]: $(re "$env_win") verdict=block ms=[0-9]+ os=\"Windows\""
+    "p0fshim\[[0-9]+\]: $(re "$env_win") verdict=block ms=[0-9]+ fp=p0f os=\"Windows\""
 check "$S: allow line with the remote tcpserver gave ($env_lin)" has_line \
-    "p0fshim\[[0-9]+\]: $(re "$env_lin") verdict=allow ms=[0-9]+ os=\"Linux\""
+    "p0fshim\[[0-9]+\]: $(re "$env_lin") verdict=allow ms=[0-9]+ fp=p0f os=\"Linux\""
 check "$S: ... judged by the services, not by tcpserver" no_line "p0fshim\[$TCPS\]"
 settle
 check "$S: exactly 2 lines" lines_is 2
@@ -206,20 +206,20 @@ launch -- env LD_PRELOAD="$LIB" P0FSHIM_CONFIG="$D/conf" "$HELPERS/testsrv" --mo
 check "$S: windows client is closed" client win closed "$WIN"
 peer=$(peer_re)
 check "$S: block line with the accepted peer ($(cat "$D/peer"))" has_line \
-    "p0fshim\[$LAUNCH_PID\]: $peer verdict=block ms=[0-9]+ os=\"Windows\""
+    "p0fshim\[$LAUNCH_PID\]: $peer verdict=block ms=[0-9]+ fp=p0f os=\"Windows\""
 wait "$LAUNCH_PID"
 launch -- env LD_PRELOAD="$LIB" P0FSHIM_CONFIG="$D/conf" "$HELPERS/testsrv" --model inetd
 check "$S: linux client is served" client lin served "$LIN"
 peer=$(peer_re)
 check "$S: allow line with the accepted peer ($(cat "$D/peer"))" has_line \
-    "p0fshim\[$LAUNCH_PID\]: $peer verdict=allow ms=[0-9]+ os=\"Linux\""
+    "p0fshim\[$LAUNCH_PID\]: $peer verdict=allow ms=[0-9]+ fp=p0f os=\"Linux\""
 wait "$LAUNCH_PID"
 # TCP* variables win over getpeername when set (and not in secure mode: see section 6).
 launch -- env TCPREMOTEIP="$LIN" TCPREMOTEPORT=4242 TCPLOCALIP=127.0.0.1 TCPLOCALPORT="$PORT" \
     LD_PRELOAD="$LIB" P0FSHIM_CONFIG="$D/conf" "$HELPERS/testsrv" --model inetd
 check "$S: a windows client announced by TCPREMOTEIP=$LIN is served" client win-env served "$WIN"
 check "$S: ... logged as remote=$LIN:4242 local=127.0.0.1:$PORT (allow)" has_line \
-    "p0fshim\[$LAUNCH_PID\]: remote=$(re "$LIN"):4242 local=127\.0\.0\.1:$PORT verdict=allow ms=[0-9]+ os=\"Linux\""
+    "p0fshim\[$LAUNCH_PID\]: remote=$(re "$LIN"):4242 local=127\.0\.0\.1:$PORT verdict=allow ms=[0-9]+ fp=p0f os=\"Linux\""
 check "$S: ... p0f was asked about $LIN" grep -q "addr=$LIN\$" "$D/qlog"
 wait "$LAUNCH_PID"
 settle
@@ -609,7 +609,7 @@ echo "PIDFILE=$D/p0f.pid" >>"$D/default"
 sed "s|^DEFAULTS=.*|DEFAULTS=$D/default|" "$P0FD/p0f-p0fshim.init" >"$D/init"
 chmod 755 "$D/init"
 export _SYSTEMCTL_SKIP_REDIRECT=1
-printf 'socket %s\nports %s %s\ntimeout_ms 800\nlog_socket %s\nblocked_os_file %s\n' \
+printf 'socket %s\nports %s %s\ntimeout_ms 800\nlog_socket %s\nblocked_os_file %s\nfingerprint p0f\n' \
     "$D/run/sub/p0f.sock" "$PORT" "$((PORT + 1))" "$D/log.sock" "$D/blocked" >"$D/conf"
 "$D/init" start >"$D/init-start.out" 2>&1
 check "init: start succeeds" [ $? -eq 0 ]

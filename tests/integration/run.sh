@@ -90,7 +90,7 @@ T_START=$SECONDS
 
 # ---- 1. symbol table -------------------------------------------------------------------------
 syms=$(nm -D --defined-only "$LIB" | awk '{ print $NF }' | sort | tr '\n' ' ')
-check "symbols: the library exports exactly accept, accept4 and close (got: $syms)" [ "$syms" = "accept accept4 close " ]
+check "symbols: the library exports exactly accept, accept4, close and listen (got: $syms)" [ "$syms" = "accept accept4 close listen " ]
 
 # ---- 2. server models --------------------------------------------------------------------------
 # model_scenario NAME MODEL [testsrv ARGS...]
@@ -168,6 +168,21 @@ check "$S: verdict=error naming the connect failure (linux)" \
 settle
 check "$S: exactly one connection line each" \
     eval 'count_is "remote=$(re "$WIN"):" 1 && count_is "remote=$(re "$LIN"):" 1'
+stop_srv testsrv
+
+# 4.1b the SYN source, no p0f: loopback clients have a Linux stack, so /linux/ blocks them from
+# their SYN inside accept(); no thread is started, no p0f asked, exempt keeps its karma
+BLOCKED=/linux/ scenario syn-loopback
+FINGERPRINT=syn write_conf "action reject" "smite_os linux" "exempt $LIN/32"
+start_srv testsrv loop "127.0.0.1:$PORT"
+check "$S: a client's first line is 554 5.7.1, decided from its SYN" client win "first-line=554 5.7.1" "$WIN" --then eof
+check "$S: the exempt client is served" client lin served "$LIN"
+check "$S: block line fp=syn, Linux, sig=, karma, action=reject" \
+    has_line "$(conn "$WIN" block) os=\"Linux\" .* sig=\"4:64\+0:0:[^\"]*\" rule=\"/linux/\" .* karma=-1 action=reject reply=\"554 5\.7\.1 [^\"]*\"$"
+check "$S: the exempt line is fingerprinted and keeps its karma" \
+    has_line "$(conn "$LIN" exempt) os=\"Linux\" .* sig=\"[^\"]*\" karma=-1 exempt=\"$(re "$LIN")/32\"$"
+check "$S: the server runs one thread (no worker)" eval '[ "$(ls "/proc/${SRV[testsrv]}/task" | wc -l)" -eq 1 ]'
+check "$S: accept() returned no error, errno untouched" eval 'sleep 0.2; stat_is accept_errors 0 && stat_is errno_changed 0'
 stop_srv testsrv
 
 # 4.2 p0f hangs: verdict at the deadline, accept and banner not slowed
@@ -325,7 +340,7 @@ start_p0f "${HOSTS[@]}"
 start_srv testsrv loop "[::1]:$PORT"
 check "$S: windows client on ::1 is closed" client win6 closed ::1 --connect "[::1]:$PORT"
 check "$S: remote=[::1]:PORT local=[::1]:$PORT verdict=block" \
-    has_line "p0fshim\[[0-9]+\]: remote=\[::1\]:[0-9]+ local=\[::1\]:$PORT verdict=block ms=[0-9]+ os=\"Windows\""
+    has_line "p0fshim\[[0-9]+\]: remote=\[::1\]:[0-9]+ local=\[::1\]:$PORT verdict=block ms=[0-9]+ fp=p0f os=\"Windows\""
 check "$S: p0f was asked about ::1 (addr_type 6)" grep -q 'query addr_type=6 addr=::1$' "$D/qlog"
 stop_srv testsrv
 

@@ -192,7 +192,7 @@ start_p2 "${V2_HOSTS[@]}"
 start_srv testsrv loop "[::1]:$PORT"
 check "$S: client on ::1 is served" client v6 served ::1 --connect "[::1]:$PORT"
 check "$S: verdict=unknown v2_reason=\"p0f v2 is IPv4-only\"" has_line \
-    "p0fshim\[[0-9]+\]: remote=\[::1\]:[0-9]+ local=\[::1\]:$PORT verdict=unknown ms=[0-9]+ v2_reason=\"p0f v2 is IPv4-only\"$"
+    "p0fshim\[[0-9]+\]: remote=\[::1\]:[0-9]+ local=\[::1\]:$PORT verdict=unknown ms=[0-9]+ fp=p0f v2_reason=\"p0f v2 is IPv4-only\"$"
 check "$S: p0f v2 was not asked" eval '[ "$(q2_count " open$")" -eq 0 ]'
 echo "# $S: $(grep -oE 'verdict=unknown ms=[0-9]+' "$(L)") (timeout_ms $TMO)"
 stop_srv testsrv

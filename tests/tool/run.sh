@@ -164,7 +164,7 @@ t c1 "$P" check "$WIN" --config "$C/conf"
 check "check: a phrase blocks: exit 1" eval 'rc_is 1 && has c1 "^verdict: block"'
 check "check: the rule and its file:line" has c1 "rule: +Windows NT kernel \($C/blocked:3\): phrase"
 check "check: smite_os with its line: karma=-1" has c1 "smite_os: +matches: karma=-1 \($C/conf:5: smite_os windows\)"
-check "check: the log fields the shim would write" hasF c1 "verdict=block os=\"Windows\" flavor=\"NT kernel\" genre=\"Windows NT kernel\" match=generic distance=3 link=\"Ethernet or modem\" uptime_min=3000 total_conn=7 nat=1700000000 os_change=1700000100 rule=\"Windows NT kernel\" rule_at=\"$C/blocked:3\" karma=-1"
+check "check: the log fields the shim would write" hasF c1 "verdict=block fp=p0f os=\"Windows\" flavor=\"NT kernel\" genre=\"Windows NT kernel\" match=generic distance=3 link=\"Ethernet or modem\" uptime_min=3000 total_conn=7 nat=1700000000 os_change=1700000100 rule=\"Windows NT kernel\" rule_at=\"$C/blocked:3\" karma=-1"
 t c2 "$P" check "$WIN" --config "$C/conf" --json
 check "check --json: verdict, rule, smite_os, karma" eval 'rc_is 1 && hasF c2 "\"verdict\":\"block\"" && hasF c2 "\"karma\":-1" &&
     hasF c2 "\"rule\":{\"text\":\"Windows NT kernel\",\"file\":\"$C/blocked\",\"line\":3}" &&
@@ -181,11 +181,11 @@ check "check: /linux 2\\./ blocks Linux 2.2.x-3.x, no karma" eval 'rc_is 1 && ha
 t c7 "$P" check "$EXEMPTED" --config "$C/conf"
 check "check: exempt, with the network and its line: exit 0" eval 'rc_is 0 && has c7 "^verdict: exempt" && has c7 "exempt: +$EXEMPTED is in 192.0.2.128/25 \($C/conf:4\)"'
 check "check: ... and what the verdict would be without it" has c7 "without the exemption: block by Windows NT kernel \($C/blocked:3\)"
-check "check: ... the exempt log fields, no karma" eval 'hasF c7 "exempt=\"192.0.2.128/25\"" && lacks c7 "karma=-1\$" && has c7 "an exempt connection gets no karma"'
+check "check: ... the exempt log fields, with its karma" eval 'hasF c7 "karma=-1 exempt=\"192.0.2.128/25\"" && has c7 "an exempt host keeps its karma"'
 t c8 "$P" check "$NOOS" --config "$C/conf"
 check "check: OS not identified: unknown, never blocked" eval 'rc_is 0 && has c8 "^verdict: unknown" && has c8 "did not identify its OS" && hasF c8 "reason=\"os not identified\""'
 t c9 "$P" check "$UNKNOWN" --config "$C/conf"
-check "check: NOMATCH: unknown, reason no match" eval 'rc_is 0 && has c9 "^verdict: unknown" && has c9 "no record of $UNKNOWN" && hasF c9 "verdict=unknown reason=\"no match\""'
+check "check: NOMATCH: unknown, reason no match" eval 'rc_is 0 && has c9 "^verdict: unknown" && has c9 "no record of $UNKNOWN" && hasF c9 "verdict=unknown fp=p0f reason=\"no match\""'
 t c10 "$P" check 10.1.1.1 --config "$C/conf" --os Windows --flavor XP
 check "check --os: p0f not asked, the policy judges the genre" eval 'rc_is 1 && has c10 "not asked" && has c10 "rule: +/windows/ \($C/blocked:4\)"'
 t c11 "$P" check 10.1.1.1 --config "$C/conf" --os ""
@@ -227,7 +227,7 @@ mkdir -p "$G/store"
 GPORT=$((PORT_BASE + 5))
 spawn "$HELPERS/logsink" "$G/log.sock" "$G/log.txt"
 wait_for 5 test -S "$G/log.sock"
-printf 'socket %s\nports %s\nlog_socket %s\nblocked_os_file %s\ngreylist_os linux\ngreylist_dir %s\ngreylist_delay 300\n' \
+printf 'socket %s\nports %s\nlog_socket %s\nblocked_os_file %s\ngreylist_os linux\ngreylist_dir %s\ngreylist_delay 300\nfingerprint p0f\n' \
     "$S" "$GPORT" "$G/log.sock" "$C/blocked" "$G/store" >"$G/conf"
 sed 's/^greylist_delay 300/greylist_delay 1/' "$G/conf" >"$G/conf1"
 t c25 "$P" check 127.0.0.3 --config "$G/conf"
@@ -592,13 +592,13 @@ else
         t p4 "$P" query 127.0.0.77 --socket "$R/p0f.sock"
         check "real p0f: an address it never saw: NOMATCH, exit 1" rc_is 1
         printf '/linux/\n' >"$R/blocked"
-        printf 'socket %s\nblocked_os_file %s/blocked\nsmite_os linux\nports %s\nlog_socket %s/log.sock\ntimeout_ms 1000\n' \
+        printf 'socket %s\nblocked_os_file %s/blocked\nsmite_os linux\nports %s\nlog_socket %s/log.sock\ntimeout_ms 1000\nfingerprint p0f\n' \
             "$R/p0f.sock" "$R" "$((RPORT + 1))" "$R" >"$R/conf"
         t p5 "$P" check 127.0.0.1 --config "$R/conf"
         check "real p0f: check: block by /linux/ at blocked:1, karma" eval 'rc_is 1 && has p5 "^verdict: block" && has p5 "rule: +/linux/ \($R/blocked:1\)" && has p5 "karma=-1( |\$)"'
         printf 'exempt 127.0.0.0/8\n' >>"$R/conf"
         t p6 "$P" check 127.0.0.1 --config "$R/conf"
-        check "real p0f: check: exempt 127.0.0.0/8 at conf:7" eval 'rc_is 0 && has p6 "^verdict: exempt" && has p6 "127.0.0.0/8 \($R/conf:7\)"'
+        check "real p0f: check: exempt 127.0.0.0/8 at conf:8" eval 'rc_is 0 && has p6 "^verdict: exempt" && has p6 "127.0.0.0/8 \($R/conf:8\)"'
         # The shim itself, on the same p0f and configuration (without the exemption): its log line
         # and check's verdict agree, and report reads what it wrote.
         sed -i '$d' "$R/conf"
@@ -619,5 +619,46 @@ else
         check "real p0f: check's log fields are the shim's (uptime and counters aside)" eval '[ -n "$said" ] && [ "$said" = "$logged" ] || { echo "# shim:  $logged"; echo "# check: $said"; false; }'
     fi
 fi
+
+# ---- the SYN fingerprinter in check and lint ---------------------------------------------------
+F=$WORK/synfp
+mkdir -p "$F"
+"$HELPERS/syngen" --from-fp /etc/p0f/p0f.fp --out "$F/fp.pcap" --index "$F/fp.idx" 2>"$F/syngen.err"
+WINSRC=$(awk -F'\t' '$4 ~ /label=s:win:Windows:XP$/ && $1 !~ /^[0-9a-f]*:[0-9a-f]*:/ {sub(/:[0-9]+$/, "", $1); print $1; exit}' "$F/fp.idx")
+printf '/windows/\n' >"$F/blocked"
+printf 'fingerprint auto\nblocked_os_file %s\nlog_socket %s/log.sock\naction reject\nfp_file /etc/p0f/p0f.fp\n' \
+    "$F/blocked" "$F" >"$F/conf"
+chmod 644 "$F/conf" "$F/blocked"
+t s1 "$P" check "$WINSRC" --config "$F/conf" --pcap "$F/fp.pcap"
+check "check --pcap: the Windows XP SYN ($WINSRC) is blocked from the SYN, exit 1" eval 'rc_is 1 &&
+    has s1 "^  SYN: +from .*: \"Windows\" flavor \"XP\", exact match \(/etc/p0f/p0f.fp:[0-9]+\)" && has s1 "^verdict: block" &&
+    has s1 "accept\(\) would decide before it returns, from the SYN" &&
+    hasF s1 "verdict=block fp=syn os=\"Windows\" flavor=\"XP\" genre=\"Windows XP\" match=exact" && has s1 "sig=\"4:12[0-9]\+[0-9]+:0:"'
+t s2 "$P" check "$WINSRC" --config "$F/conf" --pcap "$F/fp.pcap" --json
+check "check --pcap --json: fingerprint auto, the syn object, p0f not asked" eval 'rc_is 1 &&
+    hasF s2 "\"fingerprint\":\"auto\",\"syn\":{\"pcap\":" && hasF s2 "\"os_name\":\"Windows\",\"os_flavor\":\"XP\",\"match\":\"exact\"" && hasF s2 "\"p0f\":{\"asked\":false}"'
+t s3 "$P" check 198.51.100.99 --config "$F/conf" --pcap "$F/fp.pcap"
+check "check --pcap: no SYN from the address in the capture: exit 2, said" eval 'rc_is 2 && grep -q "no SYN from 198.51.100.99 in" "$WORK/s3.err"'
+t s4 "$P" check "$WINSRC" --config "$F/conf" --socket "$F/none.sock"
+check "check without --pcap under fingerprint auto: says the SYN is only seen in the daemon" eval 'has s4 "^  source: +fingerprint auto: the library decides a live connection from its SYN"'
+t s5 "$P" check "$WINSRC" --config "$F/conf" --pcap "$F/fp.pcap" --os Windows
+check "check: --pcap and --os together are refused (exit 2)" rc_is 2
+
+printf '%s\n' "classes = win,unix,other" "[tcp:request]" "label = s:unix:Oddity:x" "sig = 4:64:0:*:mss*20,10:mss,sok,ts,nop,ws:df,id+:0" \
+    "label = s:unix:Oddity:y" "sig = 4:64:0:*:mss*20,10:mss,sok,ts,nop,ws:df,id+:0" >"$F/dup.fp"
+printf '%s\n' "classes = win,unix,other" "[tcp:request]" "label = s:unix:Oddity:x" "sig = 4:64:0:*:mss*20,10:mss,sok,ts,nop,ws:df:zero" >"$F/bad.fp"
+chmod 644 "$F/dup.fp" "$F/bad.fp"
+printf 'fingerprint syn\nblocked_os_file %s\nlog_socket %s/log.sock\nsocket %s/none.sock\nfp_file %s/bad.fp %s/dup.fp %s/missing.fp /etc/p0f/p0f.fp\n' \
+    "$F/blocked" "$F" "$F" "$F" "$F" "$F" >"$F/lint.conf"
+chmod 644 "$F/lint.conf"
+t s6 "$P" lint --config "$F/lint.conf"
+check "lint: a malformed sig= line in an fp_file, at its file and line" eval 'rc_is 1 && has s6 "^$F/bad.fp:4: error: .*p0f would refuse this file"'
+check "lint: a signature already covered by an earlier one (p0f's words), at its line" has s6 "^$F/dup.fp:6: error: .*already covered"
+check "lint: a missing fp_file is a warning at its config line" has s6 "^$F/lint.conf:5: warning: fp_file $F/missing.fp does not exist"
+check "lint: fingerprint syn never asks p0f: no warning about its socket" lacks s6 "p0f v3 socket"
+printf 'fingerprint syn\nblocked_os_file %s\nlog_socket %s/log.sock\nfp_file /etc/p0f/p0f.fp\n' "$F/blocked" "$F" >"$F/good.conf"
+chmod 644 "$F/good.conf"
+t s7 "$P" lint --config "$F/good.conf"
+check "lint: fingerprint syn with p0f.fp: no error" eval 'lacks s7 "error:" && lacks s7 "fp_file"'
 
 summary

@@ -155,6 +155,10 @@ static const struct bad_config bad_configs[] = {
     {"greylist_v4_prefix 64\n", 1, "greylist_v4_prefix \"64\": 32 (the host) or 24"},
     {"greylist_v6_prefix 032\n", 1, "greylist_v6_prefix \"032\": 128 (the host) or 64"},
     {"greylist_v4_prefix " X200 X80 "\n", 1, "greylist_v4_prefix \"" X235},
+    /* the SYN fingerprinter */
+    {"\nfingerprint syn+p0f2\n", 2, "fingerprint \"syn+p0f2\": auto, syn, syn+p0f or p0f"},
+    {"fp_file p0f.fp\n", 1, "a signature file must be an absolute path"},
+    {"fp_file /a /b /c /d /e /f /g /h /i\n", 1, "too many fp_file entries (at most 8)"},
     /* not one line's fault */
     {"socket /x\np0f3 /y\n", 0, "socket/version and a p0f3 or ident/p0f line both define the p0f v3 source"},
     {"version 2\nident/p0f /x version 2\n", 0,

@@ -235,7 +235,8 @@ Test(policy_sources, exempt_comes_first)
     cr_assert_eq(j.verdict, VERDICT_EXEMPT);
     cr_assert_eq(j.exempt, &p.exempt[0]);
     cr_assert_null(j.rule);
-    cr_assert_eq(j.karma, 0);
+    /* never blocked, but still fingerprinted: its karma is kept */
+    cr_assert_eq(j.karma, -1);
 
     /* exempt even when no source answered */
     struct source_view failed[2] = {v3(LOOKUP_FAILED, NULL), v2(LOOKUP_FAILED, NULL)};
