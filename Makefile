@@ -91,9 +91,18 @@ $(B)/tests/%: tests/helpers/%.c $(wildcard tests/helpers/*.h) | build-deps-prese
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $< -pthread
 
-$(B)/tests/unit: $(UNIT_SRC) $(B)/libp0fshim-core.a
+# The report's code without its command line (report.c) and the tool's other commands: what
+# the unit tests of the report's counting, timeline and escaping link.
+REPORT_LIB_OBJ := $(filter $(B)/obj/tool_report_%.o $(B)/obj/tool_output.o,$(TOOL_MAIN_OBJ))
+
+$(B)/libp0fshim-report.a: $(REPORT_LIB_OBJ)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -Isrc -fvisibility=default -o $@ $(UNIT_SRC) $(B)/libp0fshim-core.a -lcriterion $(LDLIBS_CORE)
+	rm -f $@ && ar rcs $@ $^
+
+$(B)/tests/unit: $(UNIT_SRC) $(B)/libp0fshim-report.a $(B)/libp0fshim-core.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Isrc -Isrc/tool -fvisibility=default -o $@ $(UNIT_SRC) $(B)/libp0fshim-report.a \
+	    $(B)/libp0fshim-core.a -lcriterion $(LDLIBS_CORE)
 
 deps:
 	bash scripts/install-deps.sh
@@ -115,6 +124,7 @@ check-tool: all
 	bash tests/tool/run.sh
 	bash tests/tool/report_cutoff.sh
 	bash tests/tool/report_golden.sh
+	bash tests/tool/report_html.sh
 	bash tests/tool/conformance.sh
 
 # `p0fshim fingerprint` against the real p0f 3.09b: one SYN per p0f.fp signature and N random

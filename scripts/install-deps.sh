@@ -19,6 +19,7 @@ PACKAGES=(
     strace util-linux               # the fault tests: strace of a host, setpriv and unshare
     debhelper dpkg-dev fakeroot     # make deb: dpkg-buildpackage with debhelper (debian/)
     lintian                         # the package test: lintian on the .deb (tests/package/deb.sh)
+    chromium python3                # report --html in a real browser, its DOM and screenshot checked (tests/tool)
 )
 PACKAGES+=("$@")
 

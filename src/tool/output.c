@@ -1,4 +1,4 @@
-/* Escaped output and the shared shapes of the tool's text (see output.h). The four escapings
+/* Escaped output and the shared shapes of the tool's text (see output.h). The five escapings
  * differ only in a few choices, so one loop writes them all from a table of styles. */
 #include "output.h"
 
@@ -7,6 +7,7 @@
 #include <time.h>
 
 struct escape_style {
+    const char *const *entities; /* by byte (ASCII): how it is written, when not NULL */
     const char *quote;          /* how '"' is written; NULL: as itself */
     const char *backslash;      /* how '\\' is written; NULL: as itself */
     bool named_controls;        /* \n and \t by name rather than in hex */
@@ -23,6 +24,15 @@ static const struct escape_style STYLE_SAFE = {
 };
 static const struct escape_style STYLE_JSON = {
     .quote = "\\\"", .backslash = "\\\\", .named_controls = true, .hex_prefix = "\\u00", .always_enclosed = true,
+};
+/* Every byte that means something to HTML, in text or in a quoted attribute, as a character
+ * reference; controls and non-ASCII as the text output shows them (\xHH, so also the
+ * backslash as \\): the page is ASCII and shows the bytes, whatever encoding they were. */
+static const char *const html_entities[128] = {
+    ['<'] = "&lt;", ['>'] = "&gt;", ['&'] = "&amp;", ['"'] = "&quot;", ['\''] = "&#39;",
+};
+static const struct escape_style STYLE_HTML = {
+    .entities = html_entities, .backslash = "\\\\", .hex_prefix = "\\x",
 };
 static const struct escape_style STYLE_CSV = {
     .quote = "\"\"", .hex_prefix = "\\x", .enclose_if = ",\"\r\n",
@@ -48,7 +58,9 @@ static void put_styled(FILE *f, const struct escape_style *st, const char *s, si
         putc('"', f);
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (c == '"' && st->quote) {
+        if (st->entities && c < 128 && st->entities[c]) {
+            fputs(st->entities[c], f);
+        } else if (c == '"' && st->quote) {
             fputs(st->quote, f);
         } else if (c == '\\' && st->backslash) {
             fputs(st->backslash, f);
@@ -91,6 +103,16 @@ void put_json(FILE *f, const char *s, size_t n)
 void put_json_str(FILE *f, const char *s)
 {
     put_styled(f, &STYLE_JSON, s, strlen(s));
+}
+
+void put_html(FILE *f, const char *s, size_t n)
+{
+    put_styled(f, &STYLE_HTML, s, n);
+}
+
+void put_html_str(FILE *f, const char *s)
+{
+    put_styled(f, &STYLE_HTML, s, strlen(s));
 }
 
 void put_csv(FILE *f, const char *s, size_t n)

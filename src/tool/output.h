@@ -1,5 +1,5 @@
 /* How the tool writes text it did not make (p0f's strings, log lines, file names, arguments):
- * escaped for the reader at hand, a terminal, a JSON parser or a spreadsheet, so that nothing
+ * escaped for the reader at hand, a terminal, a JSON parser, a spreadsheet or a browser, so that nothing
  * from p0f or a log can write control bytes to a terminal or break a record; and the two
  * shapes every subcommand shares, a configuration problem and a p0f timestamp. */
 #ifndef P0FSHIM_TOOL_OUTPUT_H
@@ -19,6 +19,10 @@ void put_safe(FILE *f, const char *s, size_t n);
 /* A JSON string, quotes included; bytes >= 0x80 are written as \u00XX (Latin-1). */
 void put_json(FILE *f, const char *s, size_t n);
 void put_json_str(FILE *f, const char *s);
+/* HTML text or a double-quoted attribute's value: < > & " ' as character references, control
+ * and non-ASCII bytes as \xHH and the backslash as \\ (as put_escaped shows them). */
+void put_html(FILE *f, const char *s, size_t n);
+void put_html_str(FILE *f, const char *s);
 /* A CSV field, quoted (RFC 4180) when it holds a comma or a quote; control and non-ASCII
  * bytes as \xHH, so a row is always one line. */
 void put_csv(FILE *f, const char *s, size_t n);

@@ -27,6 +27,9 @@ extern char **environ;
 #define STR_ARENA_MAX (8u << 20)
 #define IPS_MAX_DEFAULT 1000000
 #define HOURS_MAX 200000
+/* The timeline's cells (report_time.c): 12 MB at most; a month of minutes with a dozen
+ * series fills it, and is then counted in hours, which is what its chart draws anyway. */
+#define TIMELINE_CELLS_MAX (1u << 18)
 #define TOP_DEFAULT 10
 #define SHOW_BAD_DEFAULT 5
 
@@ -246,10 +249,11 @@ out:
 static void report_usage(FILE *f)
 {
     fputs("usage: p0fshim report [FILE...] [--since T] [--until T] [--top N] [--year Y] [--max-ips N]\n"
-          "                      [--show-unparsable N] [--json | --csv]\n"
+          "                      [--show-unparsable N] [--json | --csv | --html]\n"
           "  FILE: syslog files, plain or gzip-compressed (rotated); none or - reads standard input\n"
           "        (e.g. journalctl -t p0fshim -o short | p0fshim report).\n"
-          "  T: YYYY-MM-DD[ HH:MM[:SS]], compared with the wall-clock time written in the log.\n",
+          "  T: YYYY-MM-DD[ HH:MM[:SS]], compared with the wall-clock time written in the log.\n"
+          "  --html: one self-contained page with charts (report --html FILE... > report.html).\n",
           f);
 }
 
@@ -259,12 +263,13 @@ int cmd_report(int argc, char **argv)
         {"since", required_argument, NULL, 's'}, {"until", required_argument, NULL, 'u'},
         {"top", required_argument, NULL, 't'},   {"year", required_argument, NULL, 'y'},
         {"json", no_argument, NULL, 'j'},        {"csv", no_argument, NULL, 'c'},
+        {"html", no_argument, NULL, 'H'},
         {"max-ips", required_argument, NULL, 'm'}, {"show-unparsable", required_argument, NULL, 'b'},
         {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0},
     };
     static struct report r;
     unsigned long value, max_ips = IPS_MAX_DEFAULT;
-    bool json = false, csv = false, input_errors = false;
+    bool json = false, csv = false, html = false, input_errors = false;
     int opt;
 
     r.top = TOP_DEFAULT;
@@ -306,6 +311,7 @@ int cmd_report(int argc, char **argv)
             break;
         case 'j': json = true; break;
         case 'c': csv = true; break;
+        case 'H': html = true; break;
         case 'h': report_usage(stdout); return 0;
         case ':': fprintf(stderr, "p0fshim report: %s needs a value\n", argv[optind - 1]); return EXIT_USAGE;
         default:
@@ -314,8 +320,8 @@ int cmd_report(int argc, char **argv)
             return EXIT_USAGE;
         }
     }
-    if (json && csv) {
-        fprintf(stderr, "p0fshim report: --json or --csv, not both\n");
+    if (json + csv + html > 1) {
+        fprintf(stderr, "p0fshim report: one of --json, --csv and --html\n");
         return EXIT_USAGE;
     }
     if (r.has_since && r.has_until && r.until < r.since) {
@@ -344,6 +350,9 @@ int cmd_report(int argc, char **argv)
     strtab_init(&r.reasons, STR_KEYS_MAX, STR_ARENA_MAX);
     strtab_init(&r.exempts, STR_KEYS_MAX, STR_ARENA_MAX);
     strtab_init(&r.diags, STR_KEYS_MAX, STR_ARENA_MAX);
+    strtab_init(&r.sigs, STR_KEYS_MAX, STR_ARENA_MAX);
+    r.with_timeline = html;
+    timeline_init(&r.timeline, TIMELINE_CELLS_MAX);
     iptab_init(&r.ips, max_ips);
     hourtab_init(&r.hours, HOURS_MAX);
 
@@ -361,7 +370,7 @@ int cmd_report(int argc, char **argv)
 
     static char outbuf[1 << 16];
     setvbuf(stdout, outbuf, _IOFBF, sizeof(outbuf));
-    report_print(&r, json ? REPORT_JSON : csv ? REPORT_CSV : REPORT_TEXT);
+    report_print(&r, json ? REPORT_JSON : csv ? REPORT_CSV : html ? REPORT_HTML : REPORT_TEXT);
     fflush(stdout);
 
     strtab_free(&r.os);
@@ -370,6 +379,8 @@ int cmd_report(int argc, char **argv)
     strtab_free(&r.reasons);
     strtab_free(&r.exempts);
     strtab_free(&r.diags);
+    strtab_free(&r.sigs);
+    timeline_free(&r.timeline);
     iptab_free(&r.ips);
     hourtab_free(&r.hours);
     free(r.inputs);

@@ -1,8 +1,9 @@
 /* p0fshim report: the pieces behind cmd_report, in the order a line goes through them:
  * reading the inputs (report.c), classifying lines and parsing the shim's messages
  * (report_parse.c, pure: no I/O, no allocation), counting (report_count.c, into tables with
- * bounded memory: report_tab.c), and drawing the counts as text, JSON or CSV
- * (report_out.c, one table of sections). */
+ * bounded memory: report_tab.c, and over time: report_time.c), and drawing the counts as
+ * text, JSON or CSV (report_out.c, one table of sections) or as an HTML page with charts
+ * (report_html.c, report_chart.c). */
 #ifndef P0FSHIM_TOOL_REPORT_H
 #define P0FSHIM_TOOL_REPORT_H
 
@@ -161,6 +162,55 @@ void hourtab_init(struct hourtab *t, size_t max_hours);
 void hourtab_free(struct hourtab *t);
 void hourtab_add(struct hourtab *t, int64_t hour, int verdict, uint64_t weight);
 
+/* ---- connections over time (report_time.c) ---- */
+
+enum bucket_width { BUCKET_MINUTE, BUCKET_HOUR, BUCKET_DAY, BUCKET_WIDTHS };
+
+struct bucket_unit {
+    const char *name;
+    int64_t seconds;
+    int label_len;           /* of format_wall's text: "YYYY-MM-DD HH:MM" or "YYYY-MM-DD" */
+};
+extern const struct bucket_unit bucket_units[BUCKET_WIDTHS];
+
+/* What a count of the timeline is of: a verdict, or a genre by its entry in report.genre. */
+enum {
+    SERIES_VERDICT = 0,                 /* + enum verdict */
+    SERIES_NO_GENRE = VERDICTS,         /* a connection line without genre= (p0f gave no answer) */
+    SERIES_GENRE_OVERFLOW,              /* a genre the genre table had no room for */
+    SERIES_GENRE,                       /* + the genre's index in report.genre.e */
+};
+
+struct tcell {
+    int64_t start;           /* wall seconds, a multiple of the timeline's width */
+    uint32_t series;
+    uint32_t used;
+    uint64_t n;
+};
+
+struct timeline {
+    enum bucket_width width; /* of every cell: the finest the table has had room for */
+    struct tcell *c;
+    size_t nslots, n, max;
+    uint64_t folded;         /* genre counts put under "other genres": day buckets filled the table */
+    uint64_t dropped;        /* counts in no cell: day buckets filled even the table's reserve */
+    unsigned coarsened;      /* how often the width grew */
+};
+
+/* The start of the bucket holding wall second `when` (floored, also before 1970). */
+int64_t bucket_start(int64_t when, enum bucket_width width);
+void timeline_init(struct timeline *t, size_t max_cells);
+void timeline_free(struct timeline *t);
+void timeline_add(struct timeline *t, int64_t when, uint32_t series, uint64_t weight);
+/* The width to draw the range first..last in: by its length, never finer than the table's. */
+enum bucket_width timeline_width_for(const struct timeline *t, int64_t first, int64_t last);
+/* Adds the counts into out[bucket * ncolumns + column] for the nbuckets buckets of `width`
+ * from `from` (a bucket start), the column given by column_of (negative: not wanted).
+ * Returns the wanted counts that fell outside those buckets. */
+uint64_t timeline_sum(const struct timeline *t, enum bucket_width width, int64_t from, size_t nbuckets,
+                      int (*column_of)(uint32_t series, const void *ctx), const void *ctx, uint64_t *out,
+                      size_t ncolumns);
+
 /* ---- the counts (report_count.c) ---- */
 
 #define MS_BUCKETS 10000
@@ -222,9 +272,12 @@ struct report {
     bool have_period;
     int64_t first_t, last_t;
     uint64_t *ms_hist, ms_over, ms_count, ms_max;
-    struct strtab os, genre, rules, reasons, exempts, diags;
+    /* sigs: the raw sig= of connections no OS was named for (keys "sig", by verdict) */
+    struct strtab os, genre, rules, reasons, exempts, diags, sigs;
     struct iptab ips;
     struct hourtab hours;
+    bool with_timeline;      /* count the timeline (report --html draws it) */
+    struct timeline timeline;
     struct example *examples;
     size_t nexamples;
 };
@@ -234,9 +287,14 @@ void report_line(struct report *r, const char *p, size_t n, bool overlong);
 
 /* ---- drawing the counts (report_out.c) ---- */
 
-enum report_format { REPORT_TEXT, REPORT_JSON, REPORT_CSV };
+enum report_format { REPORT_TEXT, REPORT_JSON, REPORT_CSV, REPORT_HTML };
 
 /* The whole report on stdout. */
 void report_print(const struct report *r, enum report_format format);
+
+/* ---- the page (report_html.c) ---- */
+
+/* The report as one self-contained HTML page on stdout (report_print's REPORT_HTML). */
+void report_html(const struct report *r);
 
 #endif

@@ -46,6 +46,12 @@ static unsigned word_counter(const struct message *m, enum log_field f)
     return i < 0 ? log_field_table[f].nwords : (unsigned)i;
 }
 
+/* A signature is worth showing when no OS was named for it: the admin may write one. */
+static bool os_named(const struct message *m)
+{
+    return has_field(m, LF_OS) && m->f[LF_OS].len > 0;
+}
+
 static void count_connection(struct report *r, const struct message *m, const struct line_info *li, uint64_t w)
 {
     static char buf[2 * REPORT_MSG_MAX + 2];
@@ -79,9 +85,19 @@ static void count_connection(struct report *r, const struct message *m, const st
         k = key_of(&m->f[LF_OS], buf, &klen);
         strtab_add(&r->os, k, klen, v, w);
     }
+    uint32_t genre_series = SERIES_NO_GENRE;
     if (has_field(m, LF_GENRE)) {
         k = key_of(&m->f[LF_GENRE], buf, &klen);
-        strtab_add(&r->genre, k, klen, v, w);
+        const struct sent *e = strtab_add(&r->genre, k, klen, v, w);
+        genre_series = e ? SERIES_GENRE + (uint32_t)(e - r->genre.e) : SERIES_GENRE_OVERFLOW;
+    }
+    if (li->dated && r->with_timeline) {
+        timeline_add(&r->timeline, li->t, SERIES_VERDICT + (uint32_t)v, w);
+        timeline_add(&r->timeline, li->t, genre_series, w);
+    }
+    if (has_field(m, LF_SIG) && !os_named(m)) {
+        k = key_of(&m->f[LF_SIG], buf, &klen);
+        strtab_add(&r->sigs, k, klen, v, w);
     }
     if (has_field(m, LF_MATCH))
         r->match[word_counter(m, LF_MATCH)] += w;

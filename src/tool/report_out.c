@@ -629,6 +629,10 @@ static const struct section report_sections[] = {
 
 void report_print(const struct report *r, enum report_format format)
 {
+    if (format == REPORT_HTML) {
+        report_html(r);
+        return;
+    }
     if (format == REPORT_JSON)
         json_open();
     else if (format == REPORT_CSV)

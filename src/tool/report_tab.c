@@ -78,7 +78,8 @@ static bool arena_put(struct strtab *t, const char *s, size_t len, uint32_t *off
         t->arena = grown;
         t->acap = cap;
     }
-    memcpy(t->arena + t->alen, s, len);
+    if (len)                 /* an empty key may come first, before there is an arena */
+        memcpy(t->arena + t->alen, s, len);
     *off = (uint32_t)t->alen;
     t->alen += len;
     return true;
@@ -91,7 +92,7 @@ struct sent *strtab_add(struct strtab *t, const char *key, size_t len, int verdi
         size_t s = h & (t->nslots - 1);
         for (uint32_t i; (i = t->slots[s]) != 0; s = (s + 1) & (t->nslots - 1)) {
             struct sent *e = &t->e[i - 1];
-            if (e->hash == h && e->len == len && memcmp(t->arena + e->off, key, len) == 0) {
+            if (e->hash == h && e->len == len && memcmp(strtab_key(t, e), key, len) == 0) {
                 e->n[verdict] += weight;
                 e->total += weight;
                 return e;
@@ -133,7 +134,7 @@ overflow:
 
 const char *strtab_key(const struct strtab *t, const struct sent *e)
 {
-    return t->arena + e->off;
+    return t->arena ? t->arena + e->off : ""; /* only empty keys so far: no arena */
 }
 
 void strtab_set_aux(struct strtab *t, struct sent *e, const char *s, size_t len)
