@@ -104,6 +104,10 @@ static bool judged_from_syn(int listen_fd, int fd, const struct endpoint *remote
         snprintf(syn.reason, sizeof(syn.reason), "no signatures");
     } else {
         synsource_read(fd, &syn);
+        if (syn.status == SYN_NOT_TCP) {
+            *reply = HOLD_PASS;
+            return true;
+        }
         /* The listener may be new under a number already seen: the next ones will have it. */
         if (syn.status == SYN_NONE && listen_fd >= 0)
             synsource_arm_listener(listen_fd);

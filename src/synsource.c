@@ -179,9 +179,14 @@ void synsource_read(int fd, struct syn_reading *out)
     int saved = errno;
 
     if (getsockopt(fd, IPPROTO_TCP, TCP_SAVED_SYN, syn, &len) != 0) {
-        /* EINVAL: the SYN is larger than the buffer (it is gone now all the same). */
-        out->status = errno == EINVAL ? SYN_UNREADABLE : SYN_NONE;
-        snprintf(out->reason, sizeof(out->reason), "saved SYN: %s", strerror(errno));
+        int err = errno, protocol = 0;
+        socklen_t plen = sizeof(protocol);
+        /* EINVAL: the SYN is larger than the buffer (it is gone now all the same). Multipath TCP
+         * keeps no SYN for its sockets: p0f fingerprints its first subflow's. */
+        out->status = err == EINVAL ? SYN_UNREADABLE : SYN_NONE;
+        if (getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &protocol, &plen) == 0 && protocol == IPPROTO_SCTP)
+            out->status = SYN_NOT_TCP;
+        snprintf(out->reason, sizeof(out->reason), "saved SYN: %s", strerror(err));
     } else if (len == 0) {
         out->status = SYN_NONE;
         snprintf(out->reason, sizeof(out->reason), "no saved SYN");

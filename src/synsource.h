@@ -45,6 +45,7 @@ enum syn_status {
     SYN_MATCHED,             /* read and matched: match holds p0f's answer (os may be false) */
     SYN_NONE,                /* no saved SYN: p0f may know the host */
     SYN_UNREADABLE,          /* a SYN p0f could not read either, or no signatures */
+    SYN_NOT_TCP,             /* an SCTP stream on the port: no business of the shim's */
 };
 
 struct syn_reading {

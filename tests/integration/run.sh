@@ -173,8 +173,10 @@ stop_srv testsrv
 # 4.1b the SYN source, no p0f: loopback clients have a Linux stack, so /linux/ blocks them from
 # their SYN inside accept(); no thread is started, no p0f asked, exempt keeps its karma
 BLOCKED=/linux/ scenario syn-loopback
-FINGERPRINT=syn write_conf "action reject" "smite_os linux" "exempt $LIN/32"
+cp /etc/p0f/p0f.fp "$D/p0f.fp"
+FINGERPRINT=syn write_conf "action reject" "smite_os linux" "exempt $LIN/32" "fp_file $D/p0f.fp"
 start_srv testsrv loop "127.0.0.1:$PORT"
+rm -f "$D/p0f.fp"   # read once at load: a file that vanishes later changes nothing
 check "$S: a client's first line is 554 5.7.1, decided from its SYN" client win "first-line=554 5.7.1" "$WIN" --then eof
 check "$S: the exempt client is served" client lin served "$LIN"
 check "$S: block line fp=syn, Linux, sig=, karma, action=reject" \
@@ -182,6 +184,7 @@ check "$S: block line fp=syn, Linux, sig=, karma, action=reject" \
 check "$S: the exempt line is fingerprinted and keeps its karma" \
     has_line "$(conn "$LIN" exempt) os=\"Linux\" .* sig=\"[^\"]*\" karma=-1 exempt=\"$(re "$LIN")/32\"$"
 check "$S: the server runs one thread (no worker)" eval '[ "$(ls "/proc/${SRV[testsrv]}/task" | wc -l)" -eq 1 ]'
+check "$S: no diagnostic (the signature file removed after load is not read again)" no_line "level="
 check "$S: accept() returned no error, errno untouched" eval 'sleep 0.2; stat_is accept_errors 0 && stat_is errno_changed 0'
 stop_srv testsrv
 
