@@ -1,7 +1,9 @@
 /* The SYN source (synsource.h): the signatures, the listeners' TCP_SAVE_SYN, the saved SYN. */
 #include "synsource.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdatomic.h>
@@ -10,6 +12,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "addr.h"
 #include "p0ffp.h"
@@ -106,16 +109,38 @@ static void arm_if_ours(int fd, const struct config *cfg)
     }
 }
 
+static void arm_and_mark(int fd, const struct config *cfg)
+{
+    arm_if_ours(fd, cfg);
+    if (fd < SYN_ARM_FDS)
+        atomic_fetch_or_explicit(&looked_at[fd / 64], 1ull << (fd % 64), memory_order_relaxed);
+}
+
+/* The descriptors open now, from /proc/PID/fd (a directory, not the /proc/self link): a
+ * program started once per connection (inetd mode) must not pay a probe of every possible
+ * number. Without /proc, every number below the limit (at most SYN_ARM_FDS) is probed. */
 void synsource_arm_inherited(const struct config *cfg)
 {
     int saved = errno;
-    struct rlimit rl;
-    int top = SYN_ARM_FDS;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < (rlim_t)top)
-        top = (int)rl.rlim_cur;
-    for (int fd = 0; fd < top; fd++) {
-        arm_if_ours(fd, cfg);
-        atomic_fetch_or_explicit(&looked_at[fd / 64], 1ull << (fd % 64), memory_order_relaxed);
+    char path[40];
+    snprintf(path, sizeof(path), "/proc/%d/fd", (int)getpid());
+    DIR *dir = opendir(path);
+    if (dir) {
+        int own = dirfd(dir);
+        for (struct dirent *e = readdir(dir); e; e = readdir(dir)) {
+            char *end;
+            long fd = strtol(e->d_name, &end, 10);
+            if (*e->d_name && *end == '\0' && fd >= 0 && fd <= INT_MAX && fd != own)
+                arm_and_mark((int)fd, cfg);
+        }
+        closedir(dir);
+    } else {
+        struct rlimit rl;
+        int top = SYN_ARM_FDS;
+        if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < (rlim_t)top)
+            top = (int)rl.rlim_cur;
+        for (int fd = 0; fd < top; fd++)
+            arm_and_mark(fd, cfg);
     }
     errno = saved;
 }

@@ -135,8 +135,8 @@
 
 /* ---- the SYN source (synsource.c) ---- */
 /* Listener numbers below this are looked at once before their first accept() (a bitmap);
- * the inherited ones are found at load by probing every number below it (or the process's
- * descriptor limit, if lower). */
+ * the inherited ones are found at load in /proc/PID/fd or, without /proc, by probing every
+ * number below it (or the process's descriptor limit, if lower). */
 #define SYN_ARM_FDS 4096
 /* Room for a saved SYN: 60 bytes for IPv4 and 80 for IPv6 without IP options; IP options
  * add up to 40, IPv6 extension headers more. */
