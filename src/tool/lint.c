@@ -496,14 +496,17 @@ static void lint_postfix_chroot(struct lint *l)
         if (strcmp(field[1], "inet") != 0 && strcmp(field[1], "pass") != 0)
             continue;
         const struct p0f_source *sources[2] = {&l->eff.v3, &l->eff.v2};
-        for (size_t i = 0; i < 2; i++) {
+        for (size_t i = 0; i < 2 && l->eff.fingerprint != FINGERPRINT_SYN; i++) {
             if (!sources[i]->enabled || reachable_in_chroot(qdir, sources[i]->socket_path))
                 continue;
             add(l, SEV_WARNING, 2, path, number,
                 "service \"%s\" runs smtpd chrooted in %s, where the p0f socket %s cannot be found (neither as "
-                "%s%s nor with leading directories removed): every connection would be logged verdict=error. Let "
-                "p0f listen inside the chroot (p0f -s %s/p0f/p0f.sock, and socket %s/p0f/p0f.sock)",
-                field[0], qdir, sources[i]->socket_path, qdir, sources[i]->socket_path, qdir, qdir);
+                "%s%s nor with leading directories removed): %s. Let p0f listen inside the chroot (p0f -s "
+                "%s/p0f/p0f.sock, and socket %s/p0f/p0f.sock)",
+                field[0], qdir, sources[i]->socket_path, qdir, sources[i]->socket_path,
+                l->eff.fingerprint == FINGERPRINT_P0F ? "every connection would be logged verdict=error"
+                                                      : "connections without a saved SYN would be logged verdict=error",
+                qdir, qdir);
         }
     }
     fclose(f);
