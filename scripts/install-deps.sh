@@ -20,6 +20,8 @@ PACKAGES=(
     debhelper dpkg-dev fakeroot     # make deb: dpkg-buildpackage with debhelper (debian/)
     lintian                         # the package test: lintian on the .deb (tests/package/deb.sh)
     chromium python3                # report --html in a real browser, its DOM and screenshot checked (tests/tool)
+    openssh-client                  # ssh -V among the ordinary programs of the system-wide test (tests/e2e)
+    m4                              # Sendmail's sendmail.mc to sendmail.cf in its end-to-end test
 )
 PACKAGES+=("$@")
 
