@@ -143,6 +143,7 @@ check-e2e: all
 	bash tests/e2e/syn.sh
 	bash tests/e2e/system-wide.sh
 	bash tests/e2e/opensmtpd.sh
+	bash tests/e2e/sendmail.sh
 
 demo: deps all
 	bash scripts/demo.sh
