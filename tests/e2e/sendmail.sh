@@ -45,8 +45,8 @@ chmod 700 "$WORK/mqueue"
 # sendmail.cf: Debian's sendmail.mc, with the cf tree of the package, the lab's address and ports,
 # a queue of the test's own that is only filled (DeliveryMode queue: the test reads the queue, no
 # local delivery), example.net as a local domain, senders' domains not resolved (the lab has no
-# DNS), and without the includes and databases that
-# Debian's postinst makes (dialup.m4, provider.m4, access.db, local-host-names).
+# DNS), and without the includes and databases that Debian's postinst makes (dialup.m4,
+# provider.m4, access.db and the features that use it, local-host-names).
 sed -e "s|/usr/share/sendmail/cf/|$DEB_ROOT/usr/share/sendmail/cf/|" \
     -e "s|Port=smtp, Addr=127.0.0.1|Port=$P1, Addr=$LAB_SERVER_IP|" \
     -e "s|Port=submission, M=Ea, Addr=127.0.0.1|Port=$P2, M=Ea, Addr=$LAB_SERVER_IP|" \
