@@ -144,7 +144,6 @@ check-e2e: all
 	bash tests/e2e/system-wide.sh
 	bash tests/e2e/opensmtpd.sh
 	bash tests/e2e/sendmail.sh
-	bash tests/e2e/exim.sh
 
 demo: deps all
 	bash scripts/demo.sh
