@@ -141,6 +141,9 @@ check-e2e: all
 	bash tests/e2e/postfix.sh
 	bash tests/e2e/postfix-hold.sh
 	bash tests/e2e/syn.sh
+	bash tests/e2e/system-wide.sh
+	bash tests/e2e/opensmtpd.sh
+	bash tests/e2e/sendmail.sh
 
 demo: deps all
 	bash scripts/demo.sh
@@ -149,6 +152,7 @@ install: $(B)/libp0fshim.so $(B)/p0fshim
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(SYSCONFDIR)/p0fshim $(DESTDIR)$(BINDIR)
 	install -d $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
 	install -m 0644 $(B)/libp0fshim.so $(DESTDIR)$(LIBDIR)/libp0fshim.so
+	ln -sf libp0fshim.so $(DESTDIR)$(LIBDIR)/libp0fshim-system.so
 	install -m 0755 $(B)/p0fshim $(DESTDIR)$(BINDIR)/p0fshim
 	test ! -e $(B)/p0fshim-milter || install -m 0755 $(B)/p0fshim-milter $(DESTDIR)$(BINDIR)/p0fshim-milter
 	install -m 0644 man/p0fshim.1 $(DESTDIR)$(MANDIR)/man1/
@@ -160,7 +164,7 @@ install: $(B)/libp0fshim.so $(B)/p0fshim
 	    install -m 0644 policy/blocked_operating_systems $(DESTDIR)$(SYSCONFDIR)/p0fshim/blocked_operating_systems
 
 uninstall:
-	rm -f $(DESTDIR)$(LIBDIR)/libp0fshim.so $(DESTDIR)$(BINDIR)/p0fshim $(DESTDIR)$(BINDIR)/p0fshim-milter
+	rm -f $(DESTDIR)$(LIBDIR)/libp0fshim.so $(DESTDIR)$(LIBDIR)/libp0fshim-system.so $(DESTDIR)$(BINDIR)/p0fshim $(DESTDIR)$(BINDIR)/p0fshim-milter
 	rm -f $(DESTDIR)$(MANDIR)/man1/p0fshim.1 $(DESTDIR)$(MANDIR)/man5/blocked_operating_systems.5 $(DESTDIR)$(MANDIR)/man8/p0fshim.8 $(DESTDIR)$(MANDIR)/man8/p0fshim-milter.8
 
 # The Debian package (debian/, docs/packaging.md): dpkg-buildpackage in a copy of the tree

@@ -20,6 +20,10 @@ PACKAGES=(
     debhelper dpkg-dev fakeroot     # make deb: dpkg-buildpackage with debhelper (debian/)
     lintian                         # the package test: lintian on the .deb (tests/package/deb.sh)
     chromium python3                # report --html in a real browser, its DOM and screenshot checked (tests/tool)
+    openssh-client                  # ssh -V among the ordinary programs of the system-wide test (tests/e2e)
+    m4 liblockfile1 libwrap0        # Sendmail's end-to-end test: sendmail.mc to .cf; the libraries of the unpacked (not installed)
+                                    # sendmail-bin, which runs in secure-execution mode, where LD_LIBRARY_PATH is ignored
+    libidn12                        # the unpacked Exim's library, for its SIGHUP re-execution (its environment cleared)
 )
 PACKAGES+=("$@")
 

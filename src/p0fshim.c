@@ -1,5 +1,6 @@
 #include "p0fshim.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -20,6 +21,7 @@
 #include "engine.h"
 #include "logfmt.h"
 #include "synsource.h"
+#include "sysgate.h"
 #include "syslog_writer.h"
 
 static struct config cfg;
@@ -200,12 +202,27 @@ static bool load_signatures(void)
     return true;
 }
 
+/* The path the loader opened this library by (its link map's name; no file is read). */
+static const char *own_library_path(void)
+{
+    Dl_info info;
+    if (dladdr((void *)p0fshim_init, &info) == 0)
+        return NULL;
+    return info.dli_fname;
+}
+
 void p0fshim_init(void)
 {
     int saved = errno;
     struct diag err = {0};
     const char *path = CONFIG_DEFAULT_PATH;
     bool must_exist = false;
+
+    /* Loaded system-wide, every unlisted process stops here: nothing read, nothing held. */
+    if (!sysgate_admits(own_library_path(), program_invocation_short_name)) {
+        errno = saved;
+        return;
+    }
 
     /* In secure-execution mode the environment belongs to an unprivileged caller. */
     const char *env = getauxval(AT_SECURE) ? NULL : getenv("P0FSHIM_CONFIG");

@@ -14,6 +14,11 @@
 #      the windows client is refused on P1 (554 from the shim), then the linux client on P2 gets
 #      Exim's banner at once, SIGTERM ends the daemon, and Exim logs no accept() failure
 #   4. p0f down: delivered without them, no delay beyond the deadline
+#   (3 also: the library mapped in the daemon, p0f restarted under it, one line per connection)
+#   5. reload: a daemon with the library from /etc/ld.so.preload under its system-wide name (an
+#      overlay /etc in its namespace), p0f still down, fingerprint auto: the SYN refuses the
+#      windows client; SIGHUP re-executes the daemon (same pid, environment cleared), which still
+#      maps the library, refuses the windows client and serves the linux one
 #
 # Fails when the packages cannot be fetched (it needs Debian's archive). Needs root.
 # P0FSHIM_PRELOAD replaces the library the hold-mode daemon loads (default $LIB): another
@@ -182,7 +187,8 @@ sed -e "s|^spool_directory = .*|spool_directory = $H/spool|" -e "s|^log_file_pat
 spawn "$HELPERS/logsink" "$H/log.sock" "$H/shim.log" 2>>"$H/logsink.err"
 wait_for 5 test -S "$H/log.sock" || echo "# hold: logsink did not start"
 echo "# hold: the daemon preloads $HOLD_LIB"
-lab_exec_server env P0FSHIM_EXIM_PRELOAD="$HOLD_LIB" P0FSHIM_CONFIG="$H/p0fshim.conf" \
+# ip netns exec, unshare, bash and the stub all exec: $! is Exim's daemon itself.
+ip netns exec "$LAB_NS_SERVER" env P0FSHIM_EXIM_PRELOAD="$HOLD_LIB" P0FSHIM_CONFIG="$H/p0fshim.conf" \
     "$WORK/exim" -C "$H/exim.conf" -bdf >"$H/daemon.out" 2>&1 &
 HOLD_PID=$!
 CHILD_PIDS+=("$HOLD_PID")
@@ -208,11 +214,13 @@ hold_client() {  # hold_client windows|linux PORT TAG
         >"$H/client-$3.out" 2>&1
 }
 field() { sed -nE "s/^.*$1=([^ ]*).*/\1/p" "$H/client-$2.out"; }
+check "exim, hold: the daemon (pid $HOLD_PID) maps the library" eval 'grep -q libp0fshim "/proc/$HOLD_PID/maps"'
 hold_client windows "$HP1" win
 check "exim, hold: the windows client on $HP1 gets the shim's 554 ($(cat "$H/client-win.out"))" \
     grep -q '^line=554 5\.7\.1 ' "$H/client-win.out"
 # Right after the refusal, nothing else queued on P1: a wrapper that went back to the real accept()
 # would sit there until the next client came to P1, and this one would wait for its banner.
+WIN_MS=$(field ms win)
 hold_client linux "$HP2" lin
 LIN_MS=$(field ms lin)
 case $LIN_MS in none) LIN_SEEN="nothing within 5 s" ;; *) LIN_SEEN="$LIN_MS ms" ;; esac
@@ -223,6 +231,13 @@ check "exim, hold: the shim's line for the windows client: verdict=block action=
     wait_for 3 log_has "$H/shim.log" "remote=${LAB_WINDOWS_IP//./\\.}:[0-9]+ local=${LAB_SERVER_IP//./\\.}:$HP1 verdict=block .*action=reject"
 check "exim, hold: the linux client passed (verdict=allow on $HP2)" \
     wait_for 3 log_has "$H/shim.log" "remote=${LAB_LINUX_IP//./\\.}:[0-9]+ local=${LAB_SERVER_IP//./\\.}:$HP2 verdict=allow"
+lab_stop_p0f
+lab_start_p0f "$P0F_SOCK" "$WORK/p0f-again.out" || fail_now "p0f did not start again"
+hold_client windows "$HP1" win2
+check "exim, hold, p0f restarted: the windows client is refused again ($(cat "$H/client-win2.out"))" \
+    grep -q '^line=554 5\.7\.1 ' "$H/client-win2.out"
+check "exim, hold: one line per connection (windows 2, linux 1)" \
+    eval '[ "$(grep -c "remote=${LAB_WINDOWS_IP//./\\.}:" "$H/shim.log")" = 2 ] && [ "$(grep -c "remote=${LAB_LINUX_IP//./\\.}:" "$H/shim.log")" = 1 ]'
 exited() { ! kill -0 "$HOLD_PID" 2>/dev/null || [ "$(sed -E 's/.*\) (.).*/\1/' "/proc/$HOLD_PID/stat" 2>/dev/null)" = Z ]; }
 t0=$(date +%s%N)
 kill -TERM "$HOLD_PID"
@@ -243,5 +258,60 @@ check "exim, p0f down: delivered without the headers (forged copies still remove
     eval 'deliver x2 && [ "$(headers_of x2 | grep -Eic "^X-P0F-(Genre|Link-Type):")" = 0 ] &&
           [ "$(sent_ms x2)" -lt 1000 ]' || show_headers x2
 check "exim: no panic log" bash -c "! test -s '$WORK/log/paniclog'"
+
+# ---- reload: SIGHUP, the library from /etc/ld.so.preload, the SYN deciding (p0f is down) ---------
+# Exim's daemon re-executes /usr/sbin/exim4 on SIGHUP (Debian's reload) with its environment
+# cleared but for keep_environment: LD_PRELOAD from the environment is gone then (checked first,
+# with the stub's P0FSHIM_EXIM_PRELOAD, as an admin's drop-in would set it). The system-wide mode
+# survives: a fourth daemon in a namespace whose /etc is an overlay with the test's ld.so.preload
+# (the library under its system-wide name), passwd/group with Debian-exim and
+# p0fshim/p0fshim.conf (policy/exim4.conf with the lab's paths).
+R=$WORK/reload
+mkdir -p "$R/spool" "$R/log" "$R/etc/p0fshim" "$R/ovl"
+chown 64999:64999 "$R/spool" "$R/log"
+ln -s "$HOLD_LIB" "$R/libp0fshim-system.so"
+echo "$R/libp0fshim-system.so" >"$R/etc/ld.so.preload"
+cp "$WORK/passwd" "$R/etc/passwd"; cp "$WORK/group" "$R/etc/group"
+sed -e "s|^blocked_os_file .*|blocked_os_file $H/blocked|" -e "s|^log_socket .*|log_socket $R/log.sock|" \
+    -e "s|^ports .*|ports $HP1 $HP2|" -e "s|^socket .*|socket $P0F_SOCK|" "$TOP/policy/exim4.conf" >"$R/etc/p0fshim/p0fshim.conf"
+echo "action reject" >>"$R/etc/p0fshim/p0fshim.conf"
+chmod 644 "$R/etc/ld.so.preload" "$R/etc/passwd" "$R/etc/group" "$R/etc/p0fshim/p0fshim.conf"
+sed -e "s|^spool_directory = .*|spool_directory = $R/spool|" -e "s|^log_file_path = .*|log_file_path = $R/log/%slog|" \
+    "$H/exim.conf" >"$R/exim.conf"
+cat >"$R/exim" <<EOF2
+#!/bin/bash
+exec unshare -m bash -c 'mount -t overlay p0fshim-etc -o "lowerdir=/etc,upperdir=$R/etc,workdir=$R/ovl" /etc &&
+    mount -t tmpfs p0fshim-exim /usr/sbin && cp "$WORK/exim4-stub" /usr/sbin/exim4 && exec /usr/sbin/exim4 "\$@"' exim "\$@"
+EOF2
+chmod 755 "$R/exim"
+: >"$R/shim.log"
+spawn "$HELPERS/logsink" "$R/log.sock" "$R/shim.log" 2>>"$R/logsink.err"
+wait_for 5 test -S "$R/log.sock" || echo "# reload: logsink did not start"
+ip netns exec "$LAB_NS_SERVER" "$R/exim" -C "$R/exim.conf" -bdf >"$R/daemon.out" 2>&1 &
+RELOAD_PID=$!
+CHILD_PIDS+=("$RELOAD_PID")
+check "exim, system-wide: the daemon listens on $HP1 and $HP2" wait_for 10 hold_listening || sed 's/^/#   /' "$R/daemon.out"
+maps() { grep -q libp0fshim "/proc/$RELOAD_PID/maps" 2>/dev/null; }
+check "exim, system-wide: the daemon maps the library (AT_SECURE $(od -An -v -t u8 -w16 "/proc/$RELOAD_PID/auxv" | awk '$1 == 23 {print $2}'))" maps
+H=$R   # hold_client and field write under $H
+hold_client windows "$HP1" r1
+check "exim, system-wide, no p0f: the windows client's first line is the shim's 554 ($(cat "$R/client-r1.out"))" \
+    grep -q '^line=554 5\.7\.1 ' "$R/client-r1.out"
+SYN_MS=$(field ms r1)
+started() { grep -c "daemon started" "$R/log/mainlog" 2>/dev/null; }
+kill -HUP "$RELOAD_PID"
+check "exim, SIGHUP: the daemon re-executed itself (a second 'daemon started' in its mainlog)" \
+    wait_for 10 eval '[ "$(started)" = 2 ] && hold_listening'
+check "exim, SIGHUP: the re-executed daemon (same pid) still maps the library" maps
+hold_client windows "$HP1" r2
+check "exim, SIGHUP: the windows client is still refused ($(cat "$R/client-r2.out"))" grep -q '^line=554 5\.7\.1 ' "$R/client-r2.out"
+hold_client linux "$HP2" r3
+check "exim, SIGHUP: the linux client is still served ($(cat "$R/client-r3.out"))" grep -q '^line=220 ' "$R/client-r3.out"
+check "exim, system-wide: fp=syn lines from the daemon, one per connection (block, block, allow)" \
+    wait_for 3 eval '[ "$(grep -c "p0fshim\[$RELOAD_PID\]: remote=.* verdict=block .*fp=syn" "$R/shim.log")" = 2 ] &&
+                     [ "$(grep -c "p0fshim\[$RELOAD_PID\]: remote=.* verdict=allow .*fp=syn" "$R/shim.log")" = 1 ] &&
+                     [ "$(grep -c "remote=" "$R/shim.log")" = 3 ]' || sed 's/^/#   /' "$R/shim.log"
+kill -TERM "$RELOAD_PID"; wait "$RELOAD_PID" 2>/dev/null
+echo "# timing: delivered fast transaction $(sent_ms x1) ms; 554 after connect: hold $WIN_MS ms, SYN $SYN_MS ms"
 echo "# runtime $((SECONDS - T0)) s"
 summary
