@@ -21,11 +21,13 @@
 #include "output.h"
 #include "p0ffp.h"
 #include "p0fsock.h"
+#include "sysgate.h"
 #include "textfile.h"
 #include "tool.h"
 
 #define MAX_PROBLEMS 1000
 #define POSTFIX_DIR_DEFAULT "/etc/postfix"
+#define SYSTEM_PRELOAD_FILE "/etc/ld.so.preload"
 #define PROBE_TIMEOUT_MS 1000
 #define TIMEOUT_MS_TOO_SHORT 20
 
@@ -400,6 +402,36 @@ static bool program_exists(const char *name)
     return executable_in("/usr/lib/postfix/sbin", 21, name) || executable_in("/usr/sbin", 9, name);
 }
 
+/* Daemons whose reload (SIGHUP, as Debian's init script and unit send it) re-executes them
+ * with their environment cleared: an LD_PRELOAD is lost then, silently. */
+static const char *const reexecuting_daemons[] = {"exim4", "sendmail-mta"};
+
+/* Whether /etc/ld.so.preload names the library by its system-wide name. */
+static bool preloaded_system_wide(void)
+{
+    char *text = NULL;
+    size_t len = 0;
+    bool found = read_anyway(SYSTEM_PRELOAD_FILE, &text, &len) == 0 && strstr(text, SYSGATE_LIBRARY_NAME) != NULL;
+    free(text);
+    return found;
+}
+
+static void lint_reload(struct lint *l)
+{
+    const struct config *c = &l->eff;
+    if (preloaded_system_wide())
+        return;
+    for (size_t i = 0; i < c->nprograms; i++)
+        for (size_t k = 0; k < sizeof(reexecuting_daemons) / sizeof(reexecuting_daemons[0]); k++)
+            if (strcmp(c->programs[i], reexecuting_daemons[k]) == 0)
+                add(l, SEV_WARNING, 0, l->config_path, c->program_lines[i],
+                    "programs: %s re-executes itself with a cleared environment when it is reloaded "
+                    "(SIGHUP): a library loaded through LD_PRELOAD is gone after the first reload, and "
+                    "nothing is logged. Load it system-wide: %s in %s (docs/mta.md, \"Surviving a "
+                    "reload\")",
+                    c->programs[i], SYSGATE_LIBRARY_NAME, SYSTEM_PRELOAD_FILE);
+}
+
 static void lint_programs(struct lint *l)
 {
     const struct config *c = &l->eff;
@@ -422,6 +454,7 @@ static void lint_programs(struct lint *l)
     if (c->nprograms && missing == c->nprograms)
         add(l, SEV_WARNING, 0, l->config_path, config_line_of(c, "programs"),
             "none of the programs exists: the shim would act in no process at all");
+    lint_reload(l);
 }
 
 /* ---- a Postfix chroot that cannot reach the socket ---- */

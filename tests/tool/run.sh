@@ -298,10 +298,14 @@ ports 25 587
 timeout_ms 500
 log_socket $L/log.sock
 log_facility mail
-programs exim4
+programs tcpserver
 EOF
 lint l1 --config "$L/good.conf"
 check "lint: a good configuration is clean: exit 0" eval 'rc_is 0 && has l1 "0 errors, 0 warnings; 2 blocked-OS entries in $L/blocked"'
+sed 's/^programs tcpserver$/programs exim4/' "$L/good.conf" >"$L/exim.conf"
+lint l1x --config "$L/exim.conf"
+check "lint: programs exim4 without the system-wide preload: a reload drops the library (warning at its line)" \
+    has l1x "^$L/exim.conf:10: warning: programs: exim4 re-executes itself with a cleared environment when it is reloaded"
 cat >"$L/bad.conf" <<EOF
 socket $S
 tmeout_ms 300
