@@ -115,6 +115,9 @@ done <<EOF
 700 root:root /var/lib/p0fshim/greylist
 EOF
 
+check "installed: libp0fshim-system.so (for /etc/ld.so.preload, docs/mta.md) links to libp0fshim.so" \
+    [ "$(readlink "$ROOT/usr/lib/$MULTIARCH/libp0fshim-system.so")" = libp0fshim.so ]
+
 # The shipped files are the tree's.
 for pair in policy/p0fshim.conf=/etc/p0fshim/p0fshim.conf \
     policy/blocked_operating_systems=/etc/p0fshim/blocked_operating_systems \
