@@ -16,7 +16,9 @@ CFLAGS   += -std=gnu11 $(WARN) -fPIC -fvisibility=hidden -D_GNU_SOURCE -pthread
 # Test builds only: MUTANT=-DP0FSHIM_MUTANT_X=1 removes one protection (src/mutant.h).
 MUTANT   ?=
 CFLAGS   += $(MUTANT)
-LDLIBS_CORE := -lpcre2-8 -llmdb -ldl -pthread
+# LMDB is loaded when a greylist store is opened (src/lmdb_load.h), never linked: its headers
+# are needed to build, its library only where greylisting is configured.
+LDLIBS_CORE := -lpcre2-8 -ldl -pthread
 
 B := build
 CORE_SRC := $(wildcard src/*.c)
@@ -102,7 +104,7 @@ $(B)/libp0fshim-report.a: $(REPORT_LIB_OBJ)
 $(B)/tests/unit: $(UNIT_SRC) $(B)/libp0fshim-report.a $(B)/libp0fshim-core.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Isrc -Isrc/tool -fvisibility=default -o $@ $(UNIT_SRC) $(B)/libp0fshim-report.a \
-	    $(B)/libp0fshim-core.a -lcriterion $(LDLIBS_CORE)
+	    $(B)/libp0fshim-core.a -lcriterion $(LDLIBS_CORE) -llmdb
 
 deps:
 	bash scripts/install-deps.sh

@@ -7,7 +7,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
-#include <lmdb.h>
+#include "lmdb_load.h"
 #include <setjmp.h>
 #include <signal.h>
 #include <stdbool.h>

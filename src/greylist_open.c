@@ -538,6 +538,11 @@ int greylist_open(struct greylist **out, const struct greylist_settings *s, stru
     g->dir_fd = dir_fd;
     g->dir_st = st;
     g->data_fd = -1;
+    if (lmdb_load(why, sizeof(why)) != 0) {
+        finish_opening(g);
+        free(g);
+        return open_failed(NULL, err, "greylist store %s: %s", s->dir, why);
+    }
     rc = mdb_env_create(&g->env);
     if (rc != 0) {
         finish_opening(g);

@@ -4,7 +4,7 @@
 #ifndef P0FSHIM_GREYLIST_STORE_H
 #define P0FSHIM_GREYLIST_STORE_H
 
-#include <lmdb.h>
+#include "lmdb_load.h"
 #include <setjmp.h>
 #include <stdbool.h>
 #include <stdint.h>
