@@ -262,8 +262,8 @@ struct report {
     uint64_t lines, shim_lines, conn_lines, connections, diagnostics, other, bad, bad_shim, not_syslog;
     uint64_t undated, outside, undated_left_out;
     uint64_t verdict[VERDICTS], karma_lines;
-    /* per word of match= and action=, then the words the log field table does not know */
-    uint64_t match[LOG_MATCH_WORDS + 1], action[LOG_ACTION_WORDS + 1];
+    /* per word of match=, action= and fp=, then the words the log field table does not know */
+    uint64_t match[LOG_MATCH_WORDS + 1], action[LOG_ACTION_WORDS + 1], fp[LOG_FP_WORDS + 1];
     /* saw_cutoff: a block or greylist line said cutoff=, so the log is new enough for the
      * cutoff counters to mean something (an older log has none, and shows none) */
     uint64_t cutoff[CUTOFF_ROWS];

@@ -103,6 +103,8 @@ static void count_connection(struct report *r, const struct message *m, const st
         r->match[word_counter(m, LF_MATCH)] += w;
     if (has_field(m, LF_ACTION))
         r->action[word_counter(m, LF_ACTION)] += w;
+    if (has_field(m, LF_FP))
+        r->fp[word_counter(m, LF_FP)] += w;
     if (m->cutoff != CUTOFF_NONE && (v == VERDICT_BLOCK || v == VERDICT_GREYLIST)) {
         r->saw_cutoff = true;
         for (size_t i = 0; i < CUTOFF_ROWS; i++)

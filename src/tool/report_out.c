@@ -606,6 +606,8 @@ static const struct section report_sections[] = {
     {NAMED("percent", "percent"), DRAWN_BY(NULL, json_counters, csv_counters), .counters = percent_counters},
     {NAMED("match", "match"), DRAWN_BY(text_word_counters, json_counters, csv_counters), WORDS(LF_MATCH, match),
      .title = "p0f match"},
+    {NAMED("fp", "fp"), DRAWN_BY(text_word_counters, json_counters, csv_counters), WORDS(LF_FP, fp),
+     .title = "fingerprint source", .text_if_counted = true},
     {NAMED("action", "action"), DRAWN_BY(text_word_counters, json_counters, csv_counters),
      WORDS(LF_ACTION, action), .title = "refused by", .text_if_counted = true},
     {NAMED("cutoff", "cutoff"), DRAWN_BY(text_counter_rows, json_counters, csv_counters),

@@ -351,7 +351,7 @@ static const bool report_reads[LOG_FIELDS] = {
     [LF_NAT] = true,     [LF_OS_CHANGE] = true,  [LF_RULE] = true,        [LF_RULE_AT] = true,
     [LF_KARMA] = true,   [LF_EXEMPT] = true,     [LF_REASON] = true,      [LF_ACTION] = true,
     [LF_LEVEL] = true,   [LF_MSG] = true,        [LF_SUPPRESSED] = true,  [LF_CUTOFF] = true,
-    [LF_SIG] = true,
+    [LF_SIG] = true,     [LF_FP] = true,
 };
 
 /* Built on the first message; the tool is single-threaded. */

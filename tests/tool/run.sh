@@ -648,6 +648,13 @@ check "check without --pcap under fingerprint auto: says the SYN is only seen in
 t s5 "$P" check "$WINSRC" --config "$F/conf" --pcap "$F/fp.pcap" --os Windows
 check "check: --pcap and --os together are refused (exit 2)" rc_is 2
 
+printf '%s\n' 'Dec  3 08:04:08 mx p0fshim[9078]: remote=192.0.2.10:49580 local=192.0.2.1:25 verdict=block ms=0 fp=syn os="Windows" flavor="NT kernel" genre="Windows NT kernel" match=generic distance=0 sig="4:128+0:0:1460:mss*44,0:mss,nop,nop,sok:df,id+:0" rule="/windows/" rule_at="/b:2" action=reject' \
+    'Dec  3 08:04:09 mx p0fshim[9078]: remote=192.0.2.11:49580 local=192.0.2.1:25 verdict=allow ms=3 fp=p0f os="Linux" flavor="x" genre="Linux x" match=generic distance=0 uptime_min=1 total_conn=1' \
+    'Dec  3 08:04:10 mx p0fshim[9078]: remote=192.0.2.12:49580 local=192.0.2.1:25 verdict=unknown ms=0 fp=syn fp_reason="no saved SYN"' >"$F/fp.log"
+t s8 "$P" report "$F/fp.log"
+check "report: the fingerprint source of each line is counted (syn 2, p0f 1)" has s8 "^  fingerprint source: syn 2, p0f 1$"
+t s9 "$P" report --json "$F/fp.log"
+check "report --json: the same under \"fp\"" hasF s9 '"fp":{"syn":2,"p0f":1,"other":0}'
 printf '%s\n' "classes = win,unix,other" "[tcp:request]" "label = s:unix:Oddity:x" "sig = 4:64:0:*:mss*20,10:mss,sok,ts,nop,ws:df,id+:0" \
     "label = s:unix:Oddity:y" "sig = 4:64:0:*:mss*20,10:mss,sok,ts,nop,ws:df,id+:0" >"$F/dup.fp"
 printf '%s\n' "classes = win,unix,other" "[tcp:request]" "label = s:unix:Oddity:x" "sig = 4:64:0:*:mss*20,10:mss,sok,ts,nop,ws:df:zero" >"$F/bad.fp"
