@@ -549,9 +549,13 @@ settings() { env -i sh -c '. "$1"; printf "%s|%s|%s|%s|%s\n" "$P0F_INTERFACE" "$
 sed -n '/^P0F_INTERFACE=/,/^P0F_OPTIONS=/p' "$P0FD/p0f-p0fshim.init" >"$D/init-defaults"
 check "scripts: the init script's built-in settings equal the default file's ($(settings "$P0FD/default"))" \
     [ "$(settings "$D/init-defaults")" = "$(settings "$P0FD/default")" ]
-check "scripts: default socket is /var/spool/postfix/p0f/p0f.sock, as in policy/{exim4,sendmail,tcpserver}.conf" eval '
+check "scripts: default socket is /var/spool/postfix/p0f/p0f.sock, as in policy/tcpserver.conf" eval '
     grep -qx "P0F_SOCKET=/var/spool/postfix/p0f/p0f.sock" "$P0FD/default" &&
-    for m in exim4 sendmail tcpserver; do grep -qx "socket /var/spool/postfix/p0f/p0f.sock" "$TOP/policy/$m.conf" || exit 1; done'
+    grep -qx "socket /var/spool/postfix/p0f/p0f.sock" "$TOP/policy/tcpserver.conf"'
+check "scripts: exim4 and sendmail (not chrooted) use /run/p0f/p0f.sock and say to set P0F_SOCKET to it" eval '
+    grep -qx "socket /run/p0f/p0f.sock" "$TOP/policy/exim4.conf" && grep -q "set P0F_SOCKET" "$TOP/policy/exim4.conf" &&
+    grep -qx "socket /run/p0f/p0f.sock" "$TOP/policy/sendmail.conf" && grep -q "set P0F_SOCKET" "$TOP/policy/sendmail.conf"'
+
 
 # --- systemd units: systemd-analyze verify (offline), drop-ins on stand-in main units ---
 U=$D/units
