@@ -154,6 +154,8 @@ start_fake HUNG hung --mode hang "${HOSTS[@]}"
 write_conf fake "$WORK/fake.sock" "$WORK/null.sock"
 write_conf hung "$WORK/hung.sock" "$WORK/null.sock"
 write_conf syn "$WORK/fake.sock" "$WORK/null.sock" 500 syn   # p0f's socket is never used
+# The library active in the server, but the server's port not among those it judges.
+sed "s/^ports .*/ports $((PORT + 1))/" "$WORK/syn.conf" >"$WORK/idle.conf"
 
 # ---- throughput: no shim, shim, synchronous plugin, shim with p0f hung, forking server -------
 # Per round, each variant: a fresh server, 500 warm-up connections, then N measured ones
@@ -161,7 +163,7 @@ write_conf syn "$WORK/fake.sock" "$WORK/null.sock" 500 syn   # p0f's socket is n
 # The server also reports its CPU time (every thread, the shim's worker included) and, for
 # base and shim, the duration of every accept() call (the saturated accept-cost row).
 N_TP=${BENCH_N:-15000} N_FORK=3000
-VARIANTS=(base shim sync hung fbase fshim syn fsyn)
+VARIANTS=(base shim sync hung fbase fshim syn fsyn fidle)
 declare -A TP CPU
 : >"$OUT/accsat-base.ns"; : >"$OUT/accsat-shim.ns"; : >"$OUT/accsat-syn.ns"
 run_tp() {   # run_tp VARIANT ROUND
@@ -174,6 +176,7 @@ run_tp() {   # run_tp VARIANT ROUND
         fshim) shim=1 args=(--mode close --fork) n=$N_FORK ;;
         syn) shim=1 conf=$WORK/syn.conf ;;
         fsyn) shim=1 conf=$WORK/syn.conf args=(--mode close --fork) n=$N_FORK ;;
+        fidle) shim=1 conf=$WORK/idle.conf args=(--mode close --fork) n=$N_FORK ;;
     esac
     case $v in base|shim|syn) extra=(--samples "$OUT/tp-$v-$r.srv" --expect $((n + 500))) ;; esac
     rm -f "$OUT/tp-$v-$r.stats"
@@ -207,7 +210,7 @@ paired() { paste <(tr ' ' '\n' <<<"${TP[$1]}" | grep .) <(tr ' ' '\n' <<<"${TP[$
 spread() { paste <(tr ' ' '\n' <<<"${TP[$1]}" | grep .) <(tr ' ' '\n' <<<"${TP[$2]}" | grep .) |
     awk '$1 > 0 && $2 > 0 {printf "%.2f\n", $1 / $2}' | sort -g | awk '{v[NR]=$1} END {printf "%s..%s", v[1], v[NR]}'; }
 R_SHIM=$(paired shim base) R_HUNG=$(paired hung shim) R_ASYNC=$(paired shim sync) R_FORK=$(paired fshim fbase)
-R_SYN=$(paired syn base) R_FSYN=$(paired fsyn fbase)
+R_SYN=$(paired syn base) R_FSYN=$(paired fsyn fbase) R_FIDLE=$(paired fidle fbase)
 
 row "connections/s through the accept loop, fake p0f answering (loopback, 32 in flight, $N_TP conns x $ROUNDS rounds)" \
     "$(calc "${TPM[base]}" %.0f)/s" "$(calc "${TPM[shim]}" %.0f)/s" "$(calc "$R_SHIM" %.3f) (rounds $(spread shim base))" \
@@ -377,6 +380,8 @@ row "connections/s, forking server (fork per connection), fake p0f answering" \
     "$(calc "${TPM[fbase]}" %.0f)/s" "$(calc "${TPM[fshim]}" %.0f)/s" "$(calc "$R_FORK" %.3f)" "(>= 0.95)" "$(verdict "$R_FORK >= 0.95")"
 row "connections/s, forking server (fork per connection), fingerprint syn (no worker, no duplicate)" \
     "$(calc "${TPM[fbase]}" %.0f)/s" "$(calc "${TPM[fsyn]}" %.0f)/s" "$(calc "$R_FSYN" %.3f)" ">= 0.95" "$(verdict "$R_FSYN >= 0.95")"
+row "connections/s, forking server, the library active but the port not judged (what its mere presence costs each fork: mappings, fork handlers)" \
+    "$(calc "${TPM[fbase]}" %.0f)/s" "$(calc "${TPM[fidle]}" %.0f)/s" "$(calc "$R_FIDLE" %.3f)" "report" "-"
 
 # ---- matching one SYN against p0f.fp -------------------------------------------------------------
 # p0fshim fingerprint over 100,000 random SYNs (syngen, signatures of p0f.fp mutated): reading the
