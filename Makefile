@@ -16,8 +16,8 @@ CFLAGS   += -std=gnu11 $(WARN) -fPIC -fvisibility=hidden -D_GNU_SOURCE -pthread
 # Test builds only: MUTANT=-DP0FSHIM_MUTANT_X=1 removes one protection (src/mutant.h).
 MUTANT   ?=
 CFLAGS   += $(MUTANT)
-# LMDB is loaded when a greylist store is opened (src/lmdb_load.h), never linked: its headers
-# are needed to build, its library only where greylisting is configured.
+# LMDB and hiredis are loaded when a store is opened (src/lmdb_load.h, src/hiredis_load.h),
+# never linked: their headers are needed to build, their libraries only where a store is configured.
 LDLIBS_CORE := -lpcre2-8 -ldl -pthread
 
 B := build
@@ -43,7 +43,8 @@ all: $(B)/libp0fshim.so $(if $(TOOL_MAIN_SRC),$(B)/p0fshim) $(HELPERS) \
 # compile rule waits for this check (an order-only prerequisite: it never forces a rebuild);
 # `make deps` installs them (scripts/install-deps.sh). The compiler is named by its command
 # (make's default `cc` comes with gcc).
-BUILD_DEP_FILES := libc6-dev=/usr/include/stdio.h libpcre2-dev=/usr/include/pcre2.h liblmdb-dev=/usr/include/lmdb.h
+BUILD_DEP_FILES := libc6-dev=/usr/include/stdio.h libpcre2-dev=/usr/include/pcre2.h liblmdb-dev=/usr/include/lmdb.h \
+    libhiredis-dev=/usr/include/hiredis/hiredis.h
 missing_build_deps = $(strip $(if $(shell command -v $(firstword $(CC))),,$(patsubst cc,gcc,$(firstword $(CC)))) \
     $(foreach d,$(BUILD_DEP_FILES),$(if $(shell test -e $(lastword $(subst =, ,$d)) && echo y),,$(firstword $(subst =, ,$d)))))
 

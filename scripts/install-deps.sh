@@ -8,6 +8,8 @@ PACKAGES=(
     gcc libc6-dev make pkg-config   # toolchain (libc6-dev is only a Recommends of gcc)
     libpcre2-dev                    # the library's regex engine
     liblmdb-dev                     # the greylisting store shared by all processes of the MTA
+    libhiredis-dev                  # the Redis stores shared by a fleet of MX hosts (greylisting, karma)
+    redis-server                    # the real Redis the fleet tests start themselves (redis-server, redis-cli)
     libcriterion-dev                # unit tests
     p0f                             # the real p0f v3 daemon for the end-to-end test and demo
     fail2ban                        # fail2ban-regex, to test the filter in scripts/fail2ban (tests/tool)

@@ -41,7 +41,7 @@ struct config_parser {
 typedef int value_parser(struct config_parser *p, const struct config_directive *d, const char *value);
 
 static value_parser set_path, set_choice, set_number, set_prefix_length, set_duration, set_regex, set_reply_text,
-    add_exempt, add_port, add_program, add_fp_file, set_facility, set_local_ip, set_p0f_user, set_qpsmtpd_flag,
+    add_exempt, add_port, add_program, add_fp_file, set_store_url, set_facility, set_local_ip, set_p0f_user, set_qpsmtpd_flag,
     parse_qpsmtpd_line, parse_p0f2_line, parse_p0f3_line;
 
 #define FIELD(member) .offset = offsetof(struct config, member), .size = sizeof(((struct config *)0)->member)
@@ -106,12 +106,24 @@ const struct config_directive config_directives[] = {
      FIELD(greylist.expire_s), .parse = set_duration},
     {.name = "greylist_dir", .kind = CONFIG_PATH, .default_value = "/var/lib/p0fshim/greylist",
      FIELD(greylist.dir), .parse = set_path},
+    {.name = "greylist_store", .kind = CONFIG_STORE_URL, FIELD(greylist.store), .parse = set_store_url},
     {.name = "greylist_v4_prefix", .kind = CONFIG_PREFIX_LENGTH, .default_value = "32", .max = 128,
      .choices = v4_prefixes, .expected = "32 (the host) or 24", FIELD(greylist.v4_prefix),
      .parse = set_prefix_length},
     {.name = "greylist_v6_prefix", .kind = CONFIG_PREFIX_LENGTH, .default_value = "128", .max = 128,
      .choices = v6_prefixes, .expected = "128 (the host) or 64", FIELD(greylist.v6_prefix),
      .parse = set_prefix_length},
+    {.name = "karma_store", .kind = CONFIG_STORE_URL, FIELD(karma.store), .parse = set_store_url},
+    {.name = "karma_window", .kind = CONFIG_DURATION, .default_value = "24h", .min = 1, .max = DURATION_MAX,
+     FIELD(karma.window_s), .parse = set_duration},
+    {.name = "karma_limit", .kind = CONFIG_NUMBER, .default_value = "0", .min = 0, .max = 1000000000,
+     FIELD(karma.limit), .parse = set_number},
+    {.name = "karma_v4_prefix", .kind = CONFIG_PREFIX_LENGTH, .default_value = "32", .max = 128,
+     .choices = v4_prefixes, .expected = "32 (the host) or 24", FIELD(karma.v4_prefix), .parse = set_prefix_length},
+    {.name = "karma_v6_prefix", .kind = CONFIG_PREFIX_LENGTH, .default_value = "128", .max = 128,
+     .choices = v6_prefixes, .expected = "128 (the host) or 64", FIELD(karma.v6_prefix), .parse = set_prefix_length},
+    {.name = "store_timeout_ms", .kind = CONFIG_NUMBER, .default_value = "20", .min = 1, .max = 10000,
+     FIELD(store_timeout_ms), .parse = set_number},
     {.name = "programs", .kind = CONFIG_NAME_LIST, .repeat = CONFIG_ADDS_UP, .parse = add_program},
     {.name = "ident/p0f", .instance_suffix = true, .kind = CONFIG_SOURCE, .repeat = CONFIG_ONE_PER_VERSION,
      .parse = parse_qpsmtpd_line},
@@ -191,6 +203,16 @@ static int set_path(struct config_parser *p, const struct config_directive *d, c
     return store_path(p, field(p, d), d->size, value, d->name);
 }
 
+static int set_store_url(struct config_parser *p, const struct config_directive *d, const char *value)
+{
+    char why[200];
+    struct store_url url;
+    if (store_url_parse(value, &url, why, sizeof(why)) != 0)
+        return fail(p, "%s: %s", d->name, why);
+    memcpy(field(p, d), &url, sizeof(url));
+    return 0;
+}
+
 static int choose(struct config_parser *p, const struct config_directive *d, const char *value, int *out)
 {
     for (const struct config_choice *choice = d->choices; choice->word; choice++)
@@ -246,6 +268,8 @@ static int set_duration(struct config_parser *p, const struct config_directive *
     }
     if (errno || *end != '\0' || n > d->max / unit)
         return fail(p, "%s \"%.32s\" is not a duration (e.g. 300, 5m, 24h, 36d)", d->name, value);
+    if (n * unit < d->min)
+        return fail(p, "%s \"%.32s\" is shorter than %lu s", d->name, value, d->min);
     *(unsigned *)field(p, d) = (unsigned)(n * unit);
     return 0;
 }
@@ -604,6 +628,7 @@ void config_init(struct config *c)
         memcpy(text, whole, sizeof(text));
         parse_line(&p, text, whole);
     }
+    c->greylist.timeout_ms = c->store_timeout_ms;
 }
 
 void config_free(struct config *c)
@@ -637,6 +662,7 @@ int config_parse(struct config *c, const char *text, size_t len, const char *fil
         if (rc != 0)
             return -1;
     }
+    c->greylist.timeout_ms = c->store_timeout_ms;
     return settle_sources(c, file, err);
 }
 

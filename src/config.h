@@ -16,13 +16,14 @@
 #include "addr.h"
 #include "diag.h"
 #include "greylist.h"
+#include "karma.h"
 #include "policy.h"
 
 #define CONFIG_DEFAULT_PATH "/etc/p0fshim/p0fshim.conf"
 #define CONFIG_MAX_PORTS 64
 #define CONFIG_MAX_PROGRAMS 32
 #define CONFIG_PROGRAM_NAME_MAX 64
-#define CONFIG_MAX_DIRECTIVES 32
+#define CONFIG_MAX_DIRECTIVES 48
 #define CONFIG_MAX_FP_FILES 8
 #define UNIX_PATH_MAX_LEN (sizeof(((struct sockaddr_un *)0)->sun_path))
 
@@ -82,6 +83,11 @@ struct config {
     struct regex *greylist_os;
     struct greylist_settings greylist;
 
+    /* Fleet karma (karma.h): karma.store unset = off. */
+    struct karma_settings karma;
+    /* The deadline of one Redis store lookup (greylist or karma); copied into greylist. */
+    unsigned store_timeout_ms;
+
     /* Where the values came from: the file config_parse read and, per directive (indexed
      * as config_directives), the last line that set it; 0 = its default. Entries of the
      * lists the tool points at keep their own lines. */
@@ -111,6 +117,7 @@ enum config_kind {
     CONFIG_USER,             /* a user name, or a uid */
     CONFIG_QPSMTPD_FLAG,     /* on unless the value contains "false" (any case), as qpsmtpd has it */
     CONFIG_SOURCE,           /* a p0f source: a socket path, then options */
+    CONFIG_STORE_URL,        /* redis://... or unix:... (store_url.h) */
 };
 
 /* What a second line naming the directive does. */

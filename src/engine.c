@@ -22,6 +22,7 @@
 #include "logfmt.h"
 #include "mutant.h"
 #include "p0fsock.h"
+#include "redis_link.h"
 
 struct engine E = {
     .lock = PTHREAD_MUTEX_INITIALIZER,
@@ -125,7 +126,9 @@ static void atfork_child(void)
     pthread_mutex_init(&E.lock, NULL);
     pthread_mutex_init(&E.greylist_lock, NULL);
     judged_cond_init();
-    if (E.greylist) {
+    /* Redis stores: the child makes its own connection when it first asks. */
+    redis_link_each_shared(redis_link_after_fork_child);
+    if (E.greylist && !greylist_survives_fork(E.greylist)) {
         /* LMDB environments must not be used across fork(): give back the child's copies of
          * its descriptors (the parent's reader slots and locks are untouched). */
         greylist_close(E.greylist);
@@ -171,6 +174,14 @@ void engine_setup(const struct config *cfg, struct syslog_writer *log)
             diagnostic(LOG_ERR, NULL, "cannot open the greylist store; greylisting is off", "reason", err.reason);
         }
     }
+    if (cfg->karma.store.set) {
+        /* hiredis is loaded now, before the daemon chroots; the connection is made lazily. */
+        char why[256];
+        if (karma_open(&E.karma, &cfg->karma, cfg->store_timeout_ms, why, sizeof(why)) != 0) {
+            E.karma = NULL;
+            diagnostic(LOG_ERR, NULL, "cannot set up the karma store; fleet karma is off", "reason", why);
+        }
+    }
     if (stat("/", &root) == 0) {
         E.root_dev = root.st_dev;
         E.root_ino = root.st_ino;
@@ -186,11 +197,29 @@ bool engine_greylist_check(void *unused, const struct endpoint *peer, struct gre
                    E.greylist_error);
         return false;
     }
-    pthread_mutex_lock(&E.greylist_lock);
-    greylist_check(E.greylist, peer, time(NULL), out);
-    pthread_mutex_unlock(&E.greylist_lock);
+    if (greylist_survives_fork(E.greylist)) {
+        /* Redis: the link serialises its callers itself, within store_timeout_ms. */
+        greylist_check(E.greylist, peer, time(NULL), out);
+    } else {
+        pthread_mutex_lock(&E.greylist_lock);
+        greylist_check(E.greylist, peer, time(NULL), out);
+        pthread_mutex_unlock(&E.greylist_lock);
+    }
     if (out->outcome == GREYLIST_FAILED)
         diagnostic(LOG_WARNING, &E.rl_greylist, "greylist store failed; host passed", "reason", out->error);
+    return true;
+}
+
+bool engine_karma_count(void *unused, const struct endpoint *peer, unsigned hits, long long *total)
+{
+    char why[256];
+    (void)unused;
+    if (E.karma == NULL)
+        return false;
+    if (karma_count(E.karma, peer, time(NULL), hits, total, why, sizeof(why)) != 0) {
+        diagnostic(LOG_WARNING, &E.rl_karma, "karma store failed; karma is off for the host", "reason", why);
+        return false;
+    }
     return true;
 }
 

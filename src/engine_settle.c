@@ -131,7 +131,7 @@ void settle(uint32_t idx, uint64_t now)
     }
     struct verdict_request rq = {
         .cfg = E.cfg, .peer = &snapshot.remote, .views = views, .nviews = nviews,
-        .greylist = engine_greylist_check,
+        .greylist = engine_greylist_check, .karma = engine_karma_count,
     };
     verdict_decide(&rq, &v);
     bool refuse = verdict_refuses(&v);
@@ -151,6 +151,8 @@ void settle(uint32_t idx, uint64_t now)
     report.fp = FP_SOURCE_P0F;
     report.judgement = v.judgement;
     report.greylist_wait_s = v.greylist_wait_s;
+    report.karma_counted = v.karma_counted;
+    report.karma_total = v.karma_total;
     report.remote = snapshot.remote;
     report.local = snapshot.local;
     report.elapsed_ms = (long)((now - snapshot.accepted_ns) / NS_PER_MS);

@@ -25,6 +25,7 @@
 #include "engine.h"
 #include "fdident.h"
 #include "greylist.h"
+#include "karma.h"
 #include "p0f2.h"
 #include "p0f3.h"
 #include "schedule.h"
@@ -38,6 +39,8 @@ struct syn_decision {
     struct syn_reading syn;
     struct judgement judgement;
     long greylist_wait_s;
+    bool karma_counted;
+    long long karma_total;
     const char *action;
     char reply[256];
 };
@@ -99,6 +102,7 @@ struct engine {
     struct greylist *greylist;
     char greylist_error[256];
     pthread_mutex_t greylist_lock;   /* the store is used by the worker and inside accept() */
+    struct karma_store *karma;       /* NULL: no karma store (or it could not be set up) */
     struct owned_fd wake;    /* an eventfd: the accept path's doorbell for a sleeping worker */
 
     size_t nfree;
@@ -130,7 +134,7 @@ struct engine {
     /* Failures on the accept path, reported by the worker. */
     atomic_ulong overflowed, dup_failed, near_fd_limit, no_worker;
     atomic_int dup_errno;
-    struct rate_limit rl_p0f, rl_overflow, rl_dup, rl_headroom, rl_worker, rl_no_worker, rl_greylist;
+    struct rate_limit rl_p0f, rl_overflow, rl_dup, rl_headroom, rl_worker, rl_no_worker, rl_greylist, rl_karma;
 
     /* The tables, last: a forked child writes only the fields above (a page or two), so a
      * fork-per-connection server does not copy the tables into every child. */
@@ -157,6 +161,8 @@ int engine_p0f_open(const char *path, const char *label, char *why, size_t why_s
 
 /* The greylist store, checked and recorded (a verdict_greylist_fn); from any thread. */
 bool engine_greylist_check(void *unused, const struct endpoint *peer, struct greylist_result *out);
+/* The fleet's karma count (a verdict_karma_fn); from any thread, within store_timeout_ms. */
+bool engine_karma_count(void *unused, const struct endpoint *peer, unsigned hits, long long *total);
 /* Under E.lock: a free slot for a connection, filled in and listed, the worker started; NULL
  * when none (counted; with *report, the caller calls wake_worker_to_report() once unlocked). */
 struct pending *slot_take_locked(const struct endpoint *remote, const struct endpoint *local, uint64_t now,

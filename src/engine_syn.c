@@ -23,6 +23,8 @@ void syn_decision_report(const struct syn_decision *d, const struct endpoint *re
     r->syn = d->syn.status == SYN_MATCHED ? &d->syn.match : NULL;
     r->fp_reason = d->syn.status == SYN_MATCHED ? NULL : d->syn.reason;
     r->greylist_wait_s = d->greylist_wait_s;
+    r->karma_counted = d->karma_counted;
+    r->karma_total = d->karma_total;
     r->blocked_file = E.cfg->policy.blocked_file;
     r->action = d->action;
     r->reply = d->reply[0] ? d->reply : NULL;
@@ -66,10 +68,13 @@ enum hold_reply engine_judge_syn(const struct endpoint *remote, const struct end
         view = (struct source_view){LOOKUP_OS_KNOWN, syn->match.genre, true};
     struct verdict_request rq = {
         .cfg = E.cfg, .peer = remote, .views = &view, .nviews = 1, .greylist = engine_greylist_check,
+        .karma = engine_karma_count,
     };
     verdict_decide(&rq, &v);
     d.judgement = v.judgement;
     d.greylist_wait_s = v.greylist_wait_s;
+    d.karma_counted = v.karma_counted;
+    d.karma_total = v.karma_total;
     /* The refusal is made by the caller, before the host sees the connection: as a hold-mode
      * accept() that was handed its verdict. */
     d.action = verdict_action(E.cfg, &v, true, d.reply, sizeof(d.reply));

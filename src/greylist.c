@@ -26,24 +26,6 @@
  * changing greylist_v4_prefix does not reinterpret old records: they just expire. */
 #define KEY_SIZE 18
 
-#define RECORD_VERSION 1
-#define RECORD_PASSED 0x01   /* flags: the host passed; good_until is meaningful */
-
-/* Native byte order: the store is local to one machine. Laid out without padding so
- * that the size check below catches a record from another layout. */
-struct record {
-    uint8_t version;
-    uint8_t flags;
-    uint8_t reserved[2];
-    uint32_t attempts;       /* in the current series, saturating */
-    int64_t first_seen;      /* start of the current series */
-    int64_t last_seen;
-    int64_t passed_at;       /* with RECORD_PASSED */
-    int64_t good_until;      /* with RECORD_PASSED */
-    uint32_t checks;         /* every check recorded since the record was created, saturating */
-    uint32_t passes;         /* of which PASSED or GOOD, saturating */
-};
-_Static_assert(sizeof(struct record) == 48, "struct record must have no padding");
 
 #define META_VERSION 1
 static const char meta_key[] = "sweep";
@@ -135,8 +117,8 @@ static bool record_stale(const struct record *r, int64_t now, const struct greyl
 
 /* Applies one attempt at `now` to the record (absent when !present) and says what it
  * means. Pure: greylist_peek runs it on a copy to say what a check would do. */
-static enum greylist_outcome decide(struct record *r, bool present, int64_t now, const struct greylist_settings *s,
-                                    long *waited)
+enum greylist_outcome greylist_decide(struct record *r, bool present, int64_t now, const struct greylist_settings *s,
+                                      long *waited)
 {
     *waited = 0;
     if (present && (r->flags & RECORD_PASSED) && r->good_until > now) {
@@ -174,7 +156,7 @@ static enum greylist_outcome decide(struct record *r, bool present, int64_t now,
     return GREYLIST_PASSED;
 }
 
-static void fill_result(struct greylist_result *out, enum greylist_outcome outcome, const struct record *r,
+void greylist_fill_result(struct greylist_result *out, enum greylist_outcome outcome, const struct record *r,
                         long waited)
 {
     out->outcome = outcome;
@@ -400,7 +382,7 @@ static int check_txn(struct greylist *g, const uint8_t key[KEY_SIZE], int64_t no
         if (rc != 0)
             goto abort;
     }
-    enum greylist_outcome outcome = decide(&r, present, now, &g->s, &waited);
+    enum greylist_outcome outcome = greylist_decide(&r, present, now, &g->s, &waited);
     *what = "put";
     v.mv_size = sizeof(r);
     v.mv_data = &r;
@@ -425,7 +407,7 @@ static int check_txn(struct greylist *g, const uint8_t key[KEY_SIZE], int64_t no
     rc = txn_commit(g);
     if (rc != 0)
         return rc;
-    fill_result(out, outcome, &r, waited);
+    greylist_fill_result(out, outcome, &r, waited);
     return 0;
 abort:
     txn_abort(g);
@@ -598,6 +580,10 @@ void greylist_check(struct greylist *g, const struct endpoint *peer, time_t now,
     uint8_t key[KEY_SIZE];
     sigjmp_buf jump;
 
+    if (g->redis) {
+        greylist_redis_check(g, peer, now, out);
+        return;
+    }
     memset(out, 0, sizeof(*out));
     if (!usable(g, out))
         return;
@@ -639,8 +625,8 @@ static int peek_guarded(struct greylist *g, const uint8_t key[KEY_SIZE], int64_t
     if (rc != 0)
         return -1;
     r = stored;
-    enum greylist_outcome outcome = decide(&r, true, now, &g->s, &waited);
-    fill_result(out, outcome, &stored, waited);
+    enum greylist_outcome outcome = greylist_decide(&r, true, now, &g->s, &waited);
+    greylist_fill_result(out, outcome, &stored, waited);
     return 0;
 }
 
@@ -650,6 +636,8 @@ int greylist_peek(struct greylist *g, const struct endpoint *peer, time_t now, s
     sigjmp_buf jump;
     int rc;
 
+    if (g->redis)
+        return greylist_redis_peek(g, peer, now, out);
     memset(out, 0, sizeof(*out));
     out->outcome = GREYLIST_FIRST;
     if (!usable(g, out))

@@ -23,13 +23,17 @@
 #define P0FSHIM_GREYLIST_H
 
 #include <limits.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <time.h>
 
 #include "addr.h"
 #include "diag.h"
+#include "store_url.h"
 
 struct greylist_settings {
+    struct store_url store;  /* a Redis store shared by a fleet; when !store.set, LMDB in dir */
+    unsigned timeout_ms;     /* the Redis store's deadline per check (store_timeout_ms) */
     char dir[PATH_MAX];      /* the LMDB environment directory (reachable from a chroot) */
     unsigned delay_s;        /* default 300 */
     unsigned window_s;       /* default 86400 */
@@ -71,5 +75,8 @@ void greylist_check(struct greylist *g, const struct endpoint *peer, time_t now,
  * GREYLIST_FAILED (with error) when the store failed. */
 int greylist_peek(struct greylist *g, const struct endpoint *peer, time_t now, struct greylist_result *out);
 void greylist_close(struct greylist *g);
+/* Whether a forked child may go on using the handle: a Redis store's child makes its own
+ * connection; an LMDB environment is its opener's only. */
+bool greylist_survives_fork(const struct greylist *g);
 
 #endif

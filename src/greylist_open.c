@@ -515,6 +515,8 @@ int greylist_open(struct greylist **out, const struct greylist_settings *s, stru
     int rc;
 
     *out = NULL;
+    if (s->store.set)
+        return greylist_redis_open(out, s, err);
     if (s->dir[0] == '\0')
         return open_failed(NULL, err, "greylist store: no directory configured");
     if (s->v4_prefix < 1 || s->v4_prefix > 32 || s->v6_prefix < 1 || s->v6_prefix > 128)
@@ -573,10 +575,19 @@ int greylist_open(struct greylist **out, const struct greylist_settings *s, stru
     return rc;
 }
 
+bool greylist_survives_fork(const struct greylist *g)
+{
+    return g->redis != NULL;
+}
+
 void greylist_close(struct greylist *g)
 {
     if (g == NULL)
         return;
+    if (g->redis) {   /* the link is shared by the process's stores and lives as long as it */
+        free(g);
+        return;
+    }
     bool ours = getpid() == g->pid && !g->broken;
     for (size_t i = 0; ours && i < g->nfds; i++)
         if (!owned_fd_still(&g->fds[i]))

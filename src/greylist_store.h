@@ -26,7 +26,29 @@ struct fs_identity {
     gid_t *groups;
 };
 
+/* The record of one masked address (the LMDB store's value; the Redis store keeps the same
+ * fields in a hash). Native byte order: the LMDB store is local to one machine. */
+#define RECORD_VERSION 1
+#define RECORD_PASSED 0x01   /* flags: the host passed; good_until is meaningful */
+
+struct record {
+    uint8_t version;
+    uint8_t flags;
+    uint8_t reserved[2];
+    uint32_t attempts;       /* in the current series, saturating */
+    int64_t first_seen;      /* start of the current series */
+    int64_t last_seen;
+    int64_t passed_at;       /* with RECORD_PASSED */
+    int64_t good_until;      /* with RECORD_PASSED */
+    uint32_t checks;         /* every check recorded since the record was created, saturating */
+    uint32_t passes;         /* of which PASSED or GOOD, saturating */
+};
+_Static_assert(sizeof(struct record) == 48, "struct record must have no padding");
+
+struct redis_link;
+
 struct greylist {
+    struct redis_link *redis;           /* a Redis store (greylist_redis.c): none of the rest is used */
     MDB_env *env;
     MDB_dbi hosts, meta;
     struct greylist_settings s;
@@ -64,5 +86,18 @@ int txn_begin(struct greylist *g, unsigned flags, MDB_txn **txn);
 void txn_abort(struct greylist *g);
 /* Commit frees the transaction whatever it returns. */
 int txn_commit(struct greylist *g);
+
+/* Applies one attempt at `now` to the record (absent when !present) and says what it means.
+ * Pure: peek runs it on a copy to say what a check would do; the Redis store's script is the
+ * same decision in Lua (tests hold the two to the same answers). */
+enum greylist_outcome greylist_decide(struct record *r, bool present, int64_t now, const struct greylist_settings *s,
+                                      long *waited);
+void greylist_fill_result(struct greylist_result *out, enum greylist_outcome outcome, const struct record *r,
+                          long waited);
+
+/* The Redis store (greylist_redis.c), behind the same greylist.h functions. */
+int greylist_redis_open(struct greylist **out, const struct greylist_settings *s, struct diag *err);
+void greylist_redis_check(struct greylist *g, const struct endpoint *peer, time_t now, struct greylist_result *out);
+int greylist_redis_peek(struct greylist *g, const struct endpoint *peer, time_t now, struct greylist_result *out);
 
 #endif

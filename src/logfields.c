@@ -43,6 +43,7 @@ const struct log_field_spec log_field_table[LOG_FIELDS] = {
     FIELD(LF_RULE, "rule", LOG_QUOTED),
     FIELD(LF_RULE_AT, "rule_at", LOG_QUOTED),
     FIELD(LF_KARMA, "karma", LOG_NUMBER),
+    FIELD(LF_KARMA_TOTAL, "karma_total", LOG_NUMBER),
     FIELD(LF_EXEMPT, "exempt", LOG_QUOTED),
     ENUMERATED(LF_ACTION, "action", action_words),
     FIELD(LF_REPLY, "reply", LOG_QUOTED),

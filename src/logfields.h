@@ -47,6 +47,7 @@ enum log_field {
     LF_RULE,
     LF_RULE_AT,
     LF_KARMA,
+    LF_KARMA_TOTAL,          /* the fleet's smite_os hits for the client in karma_window */
     LF_EXEMPT,
     LF_ACTION,
     LF_REPLY,

@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "verdict.h"
+
 void logfmt_init(struct logfmt *l)
 {
     l->len = 0;
@@ -210,11 +212,15 @@ void logfmt_connection(struct logfmt *l, const struct connection_report *r)
     }
     if (r->judgement.verdict == VERDICT_BLOCK && r->judgement.rule) {
         put_text(&lv, LF_RULE, r->judgement.rule->text);
-        snprintf(at, sizeof(at), "%s:%u", r->blocked_file ? r->blocked_file : "", r->judgement.rule->line);
-        put_text(&lv, LF_RULE_AT, at);
+        if (r->judgement.rule != &verdict_karma_rule) {   /* karma_limit's is in no file */
+            snprintf(at, sizeof(at), "%s:%u", r->blocked_file ? r->blocked_file : "", r->judgement.rule->line);
+            put_text(&lv, LF_RULE_AT, at);
+        }
     }
     if (r->judgement.karma)
         put_number(&lv, LF_KARMA, r->judgement.karma);
+    if (r->karma_counted)
+        put_number(&lv, LF_KARMA_TOTAL, r->karma_total);
     if (r->judgement.exempt) {
         cidr_format(r->judgement.exempt, exempt, sizeof(exempt));
         put_text(&lv, LF_EXEMPT, exempt);

@@ -47,6 +47,8 @@ enum fp_source {
 struct connection_report {
     struct endpoint remote, local;
     struct judgement judgement;
+    bool karma_counted;                  /* a karma store answered: karma_total= */
+    long long karma_total;
     long elapsed_ms;
     enum fp_source fp;
     const struct syn_match *syn;         /* the SYN's match when a SYN was read: os fields and sig=

@@ -145,4 +145,19 @@
  * between tries) before it counts the line as dropped rather than wait. */
 #define SEND_NOW_LOCK_TRIES 8
 
+/* ---- Redis stores (redis_link.c) ---- */
+/* After a failed connection or a dropped one, the next attempt waits this long, doubling up to
+ * the maximum: a Redis host that is down and silent would otherwise cost every connection the
+ * whole store_timeout_ms. 200 ms lets a restarted server back in quickly; 10 s bounds how long
+ * a recovered one stays unused. */
+#define REDIS_RETRY_FIRST_MS 200
+#define REDIS_RETRY_MAX_MS (10 * 1000)
+/* Room for one round trip's replies (AUTH, SELECT and a script's array of integers are far
+ * smaller); a larger reply is no store of ours. */
+#define REDIS_READ_MAX 4096
+/* Fleet karma is counted in this many slices of karma_window (karma.h): a hit ages out within
+ * 1/24 of the window of its exact time (an hour of a day), and a client's record holds at most
+ * this many counters however many hits it gets. */
+#define KARMA_SLICES 24
+
 #endif

@@ -32,11 +32,30 @@ static void apply_greylist(struct verdict_result *v)
     }
 }
 
+const struct blocked_rule verdict_karma_rule = {.text = (char *)"karma", .re = NULL, .line = 0};
+
+/* The fleet's count, this connection's smite_os hit included. An exempt host is counted but
+ * never refused; a host its OS already blocks keeps that rule. */
+static void apply_karma(const struct verdict_request *rq, struct verdict_result *out)
+{
+    unsigned hits = out->judgement.karma < 0 ? 1 : 0;
+    out->karma_counted = rq->karma(rq->karma_ctx, rq->peer, hits, &out->karma_total);
+    unsigned limit = rq->cfg->karma.limit;
+    enum verdict v = out->judgement.verdict;
+    if (out->karma_counted && limit && out->karma_total >= (long long)limit && v != VERDICT_EXEMPT &&
+        v != VERDICT_BLOCK) {
+        out->judgement.verdict = VERDICT_BLOCK;
+        out->judgement.rule = &verdict_karma_rule;
+    }
+}
+
 void verdict_decide(const struct verdict_request *rq, struct verdict_result *out)
 {
     memset(out, 0, sizeof(*out));
     out->greylist_wait_s = -1;
     policy_judge_sources(&rq->cfg->policy, rq->peer, rq->views, rq->nviews, &out->judgement);
+    if (rq->karma && rq->cfg->karma.store.set)
+        apply_karma(rq, out);
     out->greylist_matched = out->judgement.verdict == VERDICT_ALLOW && rq->cfg->greylist_os != NULL &&
                             greylist_matches(rq->cfg, rq->views, rq->nviews);
     if (out->greylist_matched && rq->greylist != NULL) {

@@ -1,6 +1,7 @@
 /* The verdict on one connection, as a pure function (in the manner of TCP Wrappers'
  * hosts_access(), which tcpd and its explain tool tcpdmatch both call): the blocked-OS
- * rules and exemptions (policy.h) on what each p0f source said, then greylisting for an
+ * rules and exemptions (policy.h) on what each p0f source said, then the fleet's karma
+ * count (a client at karma_limit is blocked), then greylisting for an
  * allowed host whose genre matches greylist_os, then what the refusal does (action.h).
  * The library's worker and `p0fshim check` both decide through verdict_decide(); they
  * differ only in how they consult the greylist store (the worker records, check reads). */
@@ -20,6 +21,10 @@
  * true: *out holds the store's outcome (GREYLIST_FAILED passes the host too). */
 typedef bool (*verdict_greylist_fn)(void *ctx, const struct endpoint *peer, struct greylist_result *out);
 
+/* Asks the karma store to add `hits` (1 when smite_os matched, else 0) and say the client's
+ * hits in karma_window. false: no store could be asked (karma is off for the client). */
+typedef bool (*verdict_karma_fn)(void *ctx, const struct endpoint *peer, unsigned hits, long long *total);
+
 struct verdict_request {
     const struct config *cfg;
     const struct endpoint *peer;
@@ -27,16 +32,24 @@ struct verdict_request {
     size_t nviews;
     verdict_greylist_fn greylist;      /* NULL: the store is not consulted */
     void *greylist_ctx;
+    verdict_karma_fn karma;            /* NULL: no karma store is consulted */
+    void *karma_ctx;
 };
 
 struct verdict_result {
-    struct judgement judgement;        /* verdict, rule, exemption, karma */
+    struct judgement judgement;        /* verdict, rule (verdict_karma_rule when karma_limit was
+                                          reached), exemption, karma */
+    bool karma_counted;                /* the karma store answered: karma_total holds the count */
+    long long karma_total;
     bool greylist_matched;             /* greylist_os matched an allowed host's genre */
     bool greylist_consulted;           /* ... and the store answered: grey holds its outcome */
     struct greylist_result grey;
     long greylist_wait_s;              /* pass_greylist after a retry: how long it waited; else -1 */
     enum hold_reply reply_kind;        /* what a hold-mode accept() does with the connection */
 };
+
+/* The rule a block by karma_limit names (rule="karma", no rule_at). */
+extern const struct blocked_rule verdict_karma_rule;
 
 void verdict_decide(const struct verdict_request *rq, struct verdict_result *out);
 

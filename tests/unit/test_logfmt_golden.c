@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "logfmt.h"
+#include "verdict.h"
 
 #define BLOCKED "/etc/p0fshim/blocked_operating_systems"
 
@@ -175,6 +176,25 @@ static void block_without_rule_or_file(struct connection_report *r, struct fixtu
     with_answer(r, fx, "Windows", "", "", 0, 0);
     r->blocked_file = NULL;
     with_rule(r, fx, "Windows", 0);
+}
+
+static void block_by_karma_limit(struct connection_report *r, struct fixture *fx)
+{
+    base(r, VERDICT_BLOCK);
+    with_answer(r, fx, "Windows", "XP", "", 0, 0);
+    r->judgement.rule = &verdict_karma_rule;
+    r->judgement.karma = -1;
+    r->karma_counted = true;
+    r->karma_total = 5;
+    r->action = "reject";
+}
+
+static void allow_with_karma_total(struct connection_report *r, struct fixture *fx)
+{
+    base(r, VERDICT_ALLOW);
+    (void)fx;
+    r->karma_counted = true;
+    r->karma_total = 0;
 }
 
 static void allow_rule_not_written(struct connection_report *r, struct fixture *fx)
@@ -382,6 +402,12 @@ static const struct golden {
      "remote=192.0.2.10:40000 local=198.51.100.1:25 verdict=block ms=12 os=\"Windows\" flavor=\"\""
      " genre=\"Windows\" match=exact distance=0 link=\"\" uptime_min=120 total_conn=3 rule=\"Windows\""
      " rule_at=\":0\""},
+    {"block_by_karma_limit", block_by_karma_limit, false,
+     "remote=192.0.2.10:40000 local=198.51.100.1:25 verdict=block ms=12 os=\"Windows\" flavor=\"XP\""
+     " genre=\"Windows XP\" match=exact distance=0 link=\"\" uptime_min=120 total_conn=3 rule=\"karma\""
+     " karma=-1 karma_total=5 action=reject"},
+    {"allow_with_karma_total", allow_with_karma_total, false,
+     "remote=192.0.2.10:40000 local=198.51.100.1:25 verdict=allow ms=12 karma_total=0"},
     {"allow_rule_not_written", allow_rule_not_written, false,
      "remote=192.0.2.10:40000 local=198.51.100.1:25 verdict=allow ms=12 reason=\"os not identified\""},
     {"exempt_with_answer", exempt_with_answer, false,

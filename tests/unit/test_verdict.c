@@ -156,3 +156,101 @@ Test(verdict, async_block_reports_no_reply)
     verdict_action(&cfg, &v, false, reply, sizeof(reply));
     cr_assert_str_eq(reply, "");
 }
+
+/* ---- fleet karma: the store is a stub holding a count ---- */
+
+static long long karma_store_total;
+static unsigned karma_hits_added;
+static bool karma_available;
+
+static bool stub_karma(void *ctx, const struct endpoint *peer, unsigned hits, long long *total)
+{
+    (void)ctx, (void)peer;
+    karma_hits_added += hits;
+    karma_store_total += hits;
+    *total = karma_store_total;
+    return karma_available;
+}
+
+static struct verdict_result decide_karma(const char *ip, const char *genre)
+{
+    struct endpoint peer;
+    cr_assert_eq(endpoint_parse_ip(ip, &peer), 0);
+    struct source_view view = {LOOKUP_OS_KNOWN, genre, true};
+    struct verdict_request rq = {.cfg = &cfg, .peer = &peer, .views = &view, .nviews = 1, .greylist = stub_store,
+                                 .karma = stub_karma};
+    struct verdict_result v;
+    verdict_decide(&rq, &v);
+    return v;
+}
+
+static void karma_reset(void)
+{
+    reset();
+    karma_store_total = 0;
+    karma_hits_added = 0;
+    karma_available = true;
+}
+
+Test(verdict, karma_limit_blocks_a_smitten_client, .init = karma_reset)
+{
+    load("karma_store redis://127.0.0.1:6379\nkarma_limit 3\nsmite_os ^Windows\n", NULL);
+    karma_store_total = 1;   /* one hit elsewhere in the fleet */
+    struct verdict_result v = decide_karma("192.0.2.1", "Windows XP");
+    cr_assert(v.karma_counted);
+    cr_assert_eq(v.karma_total, 2);
+    cr_assert_eq(v.judgement.verdict, VERDICT_ALLOW, "2 hits are under the limit of 3");
+    v = decide_karma("192.0.2.1", "Windows XP");
+    cr_assert_eq(v.karma_total, 3);
+    cr_assert_eq(v.judgement.verdict, VERDICT_BLOCK, "3 hits reach the limit");
+    cr_assert_eq(v.judgement.rule, &verdict_karma_rule);
+    cr_assert_str_eq(v.judgement.rule->text, "karma");
+    cr_assert_eq(karma_hits_added, 2);
+}
+
+Test(verdict, karma_limit_blocks_any_os_once_reached, .init = karma_reset)
+{
+    load("karma_store redis://127.0.0.1:6379\nkarma_limit 3\nsmite_os ^Windows\n", NULL);
+    karma_store_total = 5;
+    struct verdict_result v = decide_karma("192.0.2.1", "Linux 3.11 and newer");
+    cr_assert_eq(karma_hits_added, 0, "Linux is not smitten");
+    cr_assert_eq(v.karma_total, 5);
+    cr_assert_eq(v.judgement.verdict, VERDICT_BLOCK);
+}
+
+Test(verdict, karma_never_blocks_exempt_and_keeps_os_rule, .init = karma_reset)
+{
+    load("karma_store redis://127.0.0.1:6379\nkarma_limit 1\nsmite_os ^Windows\nexempt 192.0.2.0/24\n",
+         "/windows xp/\n");
+    struct verdict_result v = decide_karma("192.0.2.1", "Windows XP");
+    cr_assert_eq(v.judgement.verdict, VERDICT_EXEMPT);
+    cr_assert_eq(v.karma_total, 1, "an exempt host's hit is counted");
+    v = decide_karma("198.51.100.1", "Windows XP");
+    cr_assert_eq(v.judgement.verdict, VERDICT_BLOCK);
+    cr_assert_neq(v.judgement.rule, &verdict_karma_rule, "the blocked-OS rule is named");
+}
+
+Test(verdict, karma_store_down_passes_and_counts_nothing, .init = karma_reset)
+{
+    load("karma_store redis://127.0.0.1:6379\nkarma_limit 1\nsmite_os ^Windows\n", NULL);
+    karma_available = false;
+    struct verdict_result v = decide_karma("192.0.2.1", "Windows XP");
+    cr_assert(!v.karma_counted);
+    cr_assert_eq(v.judgement.verdict, VERDICT_ALLOW);
+}
+
+Test(verdict, karma_blocked_client_is_not_greylisted, .init = karma_reset)
+{
+    load("karma_store redis://127.0.0.1:6379\nkarma_limit 1\nsmite_os ^Windows\ngreylist_os ^Windows\n", NULL);
+    struct verdict_result v = decide_karma("192.0.2.1", "Windows XP");
+    cr_assert_eq(v.judgement.verdict, VERDICT_BLOCK);
+    cr_assert_eq(store_calls, 0);
+}
+
+Test(verdict, no_karma_store_no_count, .init = karma_reset)
+{
+    load("smite_os ^Windows\n", NULL);
+    struct verdict_result v = decide_karma("192.0.2.1", "Windows XP");
+    cr_assert(!v.karma_counted);
+    cr_assert_eq(karma_hits_added, 0);
+}
