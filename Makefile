@@ -144,6 +144,7 @@ check-e2e: all
 	bash tests/e2e/postfix.sh
 	bash tests/e2e/postfix-hold.sh
 	bash tests/e2e/syn.sh
+	bash tests/e2e/fleet.sh
 	bash tests/e2e/system-wide.sh
 	bash tests/e2e/opensmtpd.sh
 	bash tests/e2e/sendmail.sh

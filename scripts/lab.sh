@@ -18,6 +18,8 @@
 #                          to LOG (default SOCK.log); waits for the socket; sets LAB_P0F_PID
 #   lab_stop_p0f           stop that p0f
 #   lab_has_ipv6           true when the lab has working IPv6 addresses
+#   lab_add_mx2            a second server namespace (a second MX host of a fleet), eth0 on br0 with
+#                          192.0.2.2 (and 2001:db8::2), Linux defaults; lab_exec_mx2 CMD.. runs in it
 #
 # Needs only iproute2, procps (sysctl) and coreutils.
 # Variables set on sourcing: LAB_PREFIX LAB_NS_SERVER LAB_NS_WINDOWS LAB_NS_LINUX LAB_SERVER_IFACE
@@ -31,10 +33,12 @@ case ":$PATH:" in *:/usr/sbin:*) ;; *) PATH=$PATH:/usr/sbin:/sbin ;; esac
 LAB_NS_SERVER="${LAB_PREFIX}-srv"
 LAB_NS_WINDOWS="${LAB_PREFIX}-win"
 LAB_NS_LINUX="${LAB_PREFIX}-lin"
+LAB_NS_MX2="${LAB_PREFIX}-mx2"
 LAB_SERVER_IFACE=br0
 LAB_SERVER_IP=192.0.2.1
 LAB_WINDOWS_IP=192.0.2.10
 LAB_LINUX_IP=192.0.2.20
+LAB_MX2_IP=192.0.2.2
 LAB_PREFIXLEN=24
 LAB_SERVER_IP6=2001:db8::1
 LAB_WINDOWS_IP6=2001:db8::10
@@ -51,6 +55,7 @@ _lab_log() { echo "lab: $*" >&2; }
 lab_exec_server()  { ip netns exec "$LAB_NS_SERVER" "$@"; }
 lab_exec_windows() { ip netns exec "$LAB_NS_WINDOWS" "$@"; }
 lab_exec_linux()   { ip netns exec "$LAB_NS_LINUX" "$@"; }
+lab_exec_mx2()     { ip netns exec "$LAB_NS_MX2" "$@"; }
 
 lab_has_ipv6() { [ "$LAB_IPV6" = 1 ]; }
 
@@ -123,6 +128,17 @@ _lab_up_inner() {
     _lab_wait_reachable || return 1
 }
 
+lab_add_mx2() {
+    _lab_client "$LAB_NS_MX2" vmx2 "$LAB_MX2_IP" "${LAB_SERVER_IP6%1}2" 64 1 1 || return 1
+    local i
+    for i in $(seq 1 100); do
+        _lab_link_ready "$LAB_NS_SERVER" vmx2 && _lab_link_ready "$LAB_NS_MX2" eth0 && return 0
+        sleep 0.05
+    done
+    _lab_log "the mx2 link did not come up"
+    return 1
+}
+
 # Wait until every lab link is up and no address is still tentative (no ping needed).
 _lab_link_ready() {
     local ns=$1 dev=$2
@@ -176,7 +192,7 @@ lab_stop_p0f() {
 lab_down() {
     local ns pid
     lab_stop_p0f
-    for ns in "$LAB_NS_WINDOWS" "$LAB_NS_LINUX" "$LAB_NS_SERVER"; do
+    for ns in "$LAB_NS_WINDOWS" "$LAB_NS_LINUX" "$LAB_NS_MX2" "$LAB_NS_SERVER"; do
         _lab_ns_exists "$ns" || continue
         # Whatever still runs inside our own namespaces was started by this run: end it by pid,
         # or the namespace (and its interfaces) would outlive its name.

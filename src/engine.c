@@ -193,7 +193,7 @@ bool engine_greylist_check(void *unused, const struct endpoint *peer, struct gre
 {
     (void)unused;
     if (E.greylist == NULL) {
-        diagnostic(LOG_WARNING, &E.rl_greylist, "greylisting is unavailable; host passed", "reason",
+        diagnostic(LOG_WARNING, &E.rl_store, "greylisting is unavailable; host passed", "reason",
                    E.greylist_error);
         return false;
     }
@@ -206,7 +206,7 @@ bool engine_greylist_check(void *unused, const struct endpoint *peer, struct gre
         pthread_mutex_unlock(&E.greylist_lock);
     }
     if (out->outcome == GREYLIST_FAILED)
-        diagnostic(LOG_WARNING, &E.rl_greylist, "greylist store failed; host passed", "reason", out->error);
+        diagnostic(LOG_ERR, &E.rl_store, "greylist store failed; host passed", "reason", out->error);
     return true;
 }
 
@@ -217,7 +217,7 @@ bool engine_karma_count(void *unused, const struct endpoint *peer, unsigned hits
     if (E.karma == NULL)
         return false;
     if (karma_count(E.karma, peer, time(NULL), hits, total, why, sizeof(why)) != 0) {
-        diagnostic(LOG_WARNING, &E.rl_karma, "karma store failed; karma is off for the host", "reason", why);
+        diagnostic(LOG_ERR, &E.rl_store, "karma store failed; karma is off for the host", "reason", why);
         return false;
     }
     return true;

@@ -134,7 +134,7 @@ struct engine {
     /* Failures on the accept path, reported by the worker. */
     atomic_ulong overflowed, dup_failed, near_fd_limit, no_worker;
     atomic_int dup_errno;
-    struct rate_limit rl_p0f, rl_overflow, rl_dup, rl_headroom, rl_worker, rl_no_worker, rl_greylist, rl_karma;
+    struct rate_limit rl_p0f, rl_overflow, rl_dup, rl_headroom, rl_worker, rl_no_worker, rl_store;   /* the greylist and karma stores: one line for both */
 
     /* The tables, last: a forked child writes only the fields above (a page or two), so a
      * fork-per-connection server does not copy the tables into every child. */

@@ -35,7 +35,7 @@ static int decode(const char *text, size_t len, char *dst, size_t size)
             c = h * 16 + l;
             i += 2;
         }
-        if (c <= ' ' || c > '~' || n + 1 >= size)
+        if (c < ' ' || c > '~' || n + 1 >= size)
             return -1;
         dst[n++] = (char)c;
     }
