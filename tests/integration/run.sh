@@ -188,6 +188,44 @@ check "$S: no diagnostic (the signature file removed after load is not read agai
 check "$S: accept() returned no error, errno untouched" eval 'sleep 0.2; stat_is accept_errors 0 && stat_is errno_changed 0'
 stop_srv testsrv
 
+# 4.1b Redis stores (a real redis-server on a unix socket): greylisting and fleet karma decided
+# inside accept(); the server killed mid-run: served, one error line; a fresh one: recovery.
+scenario syn-redis
+command -v redis-server >/dev/null || fail_now "redis-server is not installed (scripts/install-deps.sh)"
+start_redis() {
+    spawn redis-server --port 0 --unixsocket "$D/redis.sock" --save "" --appendonly no --dir "$D" \
+        --daemonize no >"$D/redis.out" 2>&1
+    REDIS=$!
+    wait_for 5 test -S "$D/redis.sock"
+}
+start_redis || fail_now "redis-server did not start"
+FINGERPRINT=syn write_conf "action reject" "smite_os linux" "greylist_os linux" "greylist_delay 1h" \
+    "greylist_store unix:$D/redis.sock?db=2" "karma_store unix:$D/redis.sock?db=2" "karma_limit 3" "exempt $LIN/32"
+start_srv testsrv loop "127.0.0.1:$PORT"
+check "$S: first contact: the greylist reply is the first line" client win "first-line=421 4.7.1" "$WIN" --then eof
+check "$S: its line: greylist, karma=-1 karma_total=1, action=tempfail" \
+    has_line "$(conn "$WIN" greylist) os=\"Linux\" .* karma=-1 karma_total=1 action=tempfail reply=\"421 4\.7\.1 [^\"]*\"$"
+client win "first-line=421 4.7.1" "$WIN" --then eof
+check "$S: the third smitten connection reaches karma_limit 3: 554, rule=\"karma\"" \
+    eval 'client win "first-line=554 5.7.1" "$WIN" --then eof &&
+          has_line "$(conn "$WIN" block) os=\"Linux\" .* rule=\"karma\" karma=-1 karma_total=3 action=reject reply=\"554 [^\"]*\"$"'
+check "$S: the exempt client is served, counted, never refused" \
+    eval 'client lin served "$LIN" && has_line "$(conn "$LIN" exempt) .* karma=-1 karma_total=1 exempt="'
+check "$S: no diagnostic while Redis is up" no_line "level="
+kill "$REDIS"; wait "$REDIS" 2>/dev/null
+check "$S: Redis gone: the next client is served (greylisting and karma off for it)" client lin served "$LIN"
+check "$S: one error line naming the store" \
+    eval 'has_line "level=error msg=\"[a-z]+ store failed; [^\"]*\" reason=\"Redis store unix:$(re "$D")/redis\.sock\?db=2: " &&
+          [ "$(grep -c "level=" "$(L)")" -eq 1 ]'
+check "$S: its line has no karma_total" has_line "$(conn "$LIN" exempt) .* karma=-1 exempt=\"[^\"]*\"$"
+start_redis || fail_now "redis-server did not restart"
+sleep 0.5   # past the first backoff (200 ms)
+check "$S: Redis back: karma_total again" \
+    eval 'client lin served "$LIN" && has_line "$(conn "$LIN" exempt) .* karma=-1 karma_total=1 exempt="'
+check "$S: accept() returned no error, errno untouched" eval 'sleep 0.2; stat_is accept_errors 0 && stat_is errno_changed 0'
+stop_srv testsrv
+kill "$REDIS"; wait "$REDIS" 2>/dev/null
+
 # 4.2 p0f hangs: verdict at the deadline, accept and banner not slowed
 scenario p0f-hang
 TMO=800

@@ -53,6 +53,8 @@ check "lintian --pedantic: no tag left but the overridden ones ($(tr '\n' ' ' <"
 
 field() { dpkg-deb -f "$DEB" "$1"; }
 check "control: Recommends p0f" grep -qw p0f <<<"$(field Recommends)"
+check "control: Suggests hiredis and redis-server (loaded only for a Redis store, never linked)" \
+    bash -c 'grep -q libhiredis0.14 <<<"$1" && grep -q redis-server <<<"$1"' _ "$(field Suggests)"
 check "control: Depends on the libraries the programs link (lmdb, pcre2)" \
     bash -c 'grep -q liblmdb <<<"$1" && grep -q libpcre2-8 <<<"$1"' _ "$(field Depends)"
 dpkg-deb -I "$DEB" conffiles >"$WORK/conffiles" 2>/dev/null
