@@ -156,6 +156,19 @@ write_conf hung "$WORK/hung.sock" "$WORK/null.sock"
 write_conf syn "$WORK/fake.sock" "$WORK/null.sock" 500 syn   # p0f's socket is never used
 # The library active in the server, but the server's port not among those it judges.
 sed "s/^ports .*/ports $((PORT + 1))/" "$WORK/syn.conf" >"$WORK/idle.conf"
+# fingerprint syn and a greylist check on every connection: every host is greylisted (greylist_os
+# matches any genre) with no delay, so the warm-up's first contact of each of the 100 hosts is
+# refused and every later connection is a host known good, checked and recorded in the store.
+# The LMDB store in a directory, the Redis store on a redis-server started here (unix socket).
+mkdir -m 700 "$WORK/greylist"
+cp "$WORK/syn.conf" "$WORK/sgl.conf"
+printf '%s\n' "greylist_os ." "greylist_delay 0" "greylist_dir $WORK/greylist" >>"$WORK/sgl.conf"
+cp "$WORK/syn.conf" "$WORK/sgr.conf"
+printf '%s\n' "greylist_os ." "greylist_delay 0" "greylist_store unix:$WORK/redis.sock" >>"$WORK/sgr.conf"
+spawn redis-server --port 0 --unixsocket "$WORK/redis.sock" --save "" --appendonly no --dir "$WORK" \
+    --daemonize no >"$OUT/redis.out" 2>&1
+REDIS=$!
+wait_for 5 test -S "$WORK/redis.sock" || say "redis-server did not start (see $OUT/redis.out)"
 
 # ---- throughput: no shim, shim, synchronous plugin, shim with p0f hung, forking server -------
 # Per round, each variant: a fresh server, 500 warm-up connections, then N measured ones
@@ -163,9 +176,10 @@ sed "s/^ports .*/ports $((PORT + 1))/" "$WORK/syn.conf" >"$WORK/idle.conf"
 # The server also reports its CPU time (every thread, the shim's worker included) and, for
 # base and shim, the duration of every accept() call (the saturated accept-cost row).
 N_TP=${BENCH_N:-15000} N_FORK=3000
-VARIANTS=(base shim sync hung fbase fshim syn fsyn fidle)
+VARIANTS=(base shim sync hung fbase fshim syn fsyn fidle sgl sgr)
 declare -A TP CPU
 : >"$OUT/accsat-base.ns"; : >"$OUT/accsat-shim.ns"; : >"$OUT/accsat-syn.ns"
+: >"$OUT/accsat-sgl.ns"; : >"$OUT/accsat-sgr.ns"
 run_tp() {   # run_tp VARIANT ROUND
     local v=$1 r=$2 shim=0 conf=$WORK/fake.conf args=(--mode close) n=$N_TP out st extra=()
     case $v in
@@ -177,8 +191,13 @@ run_tp() {   # run_tp VARIANT ROUND
         syn) shim=1 conf=$WORK/syn.conf ;;
         fsyn) shim=1 conf=$WORK/syn.conf args=(--mode close --fork) n=$N_FORK ;;
         fidle) shim=1 conf=$WORK/idle.conf args=(--mode close --fork) n=$N_FORK ;;
+        sgl) shim=1 conf=$WORK/sgl.conf ;;
+        sgr) shim=1 conf=$WORK/sgr.conf ;;
     esac
-    case $v in base|shim|syn) extra=(--samples "$OUT/tp-$v-$r.srv" --expect $((n + 500))) ;; esac
+    # skip: the warm-up's connections the server accepted (the greylist variants refuse 100)
+    local skip=500
+    case $v in sgl|sgr) skip=400 ;; esac
+    case $v in base|shim|syn|sgl|sgr) extra=(--samples "$OUT/tp-$v-$r.srv" --expect $((n + skip))) ;; esac
     rm -f "$OUT/tp-$v-$r.stats"
     if ! start_srv "tp-$v-$r" "$shim" "$conf" - --listen "127.0.0.1:$PORT" "${args[@]}" "${extra[@]}" \
         --stats "$OUT/tp-$v-$r.stats"; then
@@ -193,7 +212,7 @@ run_tp() {   # run_tp VARIANT ROUND
     detail "throughput round=$r variant=$v $out $st"
     TP[$v]+="$(kv "$out" rate) "
     CPU[$v]+="$(calc "($(kv "$st" cpu_us) + $(kv "$st" children_cpu_us)) / $(kv "$st" accepted)" %.2f) "
-    [ ${#extra[@]} -gt 0 ] && tail -n +501 "$OUT/tp-$v-$r.srv" | sed 's/.* acc=\([0-9]*\).*/\1/' >>"$OUT/accsat-$v.ns"
+    [ ${#extra[@]} -gt 0 ] && tail -n +$((skip + 1)) "$OUT/tp-$v-$r.srv" | sed 's/.* acc=\([0-9]*\).*/\1/' >>"$OUT/accsat-$v.ns"
 }
 say "throughput: $ROUNDS rounds x ${#VARIANTS[@]} variants"
 for r in $(seq 1 "$ROUNDS"); do
@@ -211,6 +230,7 @@ spread() { paste <(tr ' ' '\n' <<<"${TP[$1]}" | grep .) <(tr ' ' '\n' <<<"${TP[$
     awk '$1 > 0 && $2 > 0 {printf "%.2f\n", $1 / $2}' | sort -g | awk '{v[NR]=$1} END {printf "%s..%s", v[1], v[NR]}'; }
 R_SHIM=$(paired shim base) R_HUNG=$(paired hung shim) R_ASYNC=$(paired shim sync) R_FORK=$(paired fshim fbase)
 R_SYN=$(paired syn base) R_FSYN=$(paired fsyn fbase) R_FIDLE=$(paired fidle fbase)
+R_SGL=$(paired sgl syn) R_SGR=$(paired sgr syn)
 
 row "connections/s through the accept loop, fake p0f answering (loopback, 32 in flight, $N_TP conns x $ROUNDS rounds)" \
     "$(calc "${TPM[base]}" %.0f)/s" "$(calc "${TPM[shim]}" %.0f)/s" "$(calc "$R_SHIM" %.3f) (rounds $(spread shim base))" \
@@ -383,6 +403,15 @@ row "connections/s, forking server (fork per connection), fingerprint syn (no wo
 row "connections/s, forking server, the library active but the port not judged (what its mere presence costs each fork: mappings, fork handlers)" \
     "$(calc "${TPM[fbase]}" %.0f)/s" "$(calc "${TPM[fidle]}" %.0f)/s" "$(calc "$R_FIDLE" %.3f)" "report" "-"
 
+read -r _ GL50 GL99 _ < <(dist <"$OUT/accsat-sgl.ns")
+read -r _ GR50 GR99 _ < <(dist <"$OUT/accsat-sgr.ns")
+row "time inside accept() per call, median / p99, fingerprint syn + a greylist check of a known host (recorded): LMDB store vs Redis store (redis-server on a unix socket; one EVAL round trip)" \
+    "LMDB $(calc "$GL50/1000" %.2f) / $(calc "$GL99/1000" %.2f) us" "Redis $(calc "$GR50/1000" %.2f) / $(calc "$GR99/1000" %.2f) us" \
+    "Redis - LMDB: $(calc "($GR50 - $GL50) / 1000" %+.2f) / $(calc "($GR99 - $GL99) / 1000" %+.2f) us; syn alone: $(calc "$SY50/1000" %.2f) us" "report" "-"
+row "connections/s through the accept loop, fingerprint syn + greylist check, vs fingerprint syn alone (the same runs)" \
+    "LMDB $(calc "${TPM[sgl]}" %.0f)/s ($(calc "$R_SGL" %.3f))" "Redis $(calc "${TPM[sgr]}" %.0f)/s ($(calc "$R_SGR" %.3f))" \
+    "server CPU per connection: syn $(calc "${CPUM[syn]}" %.1f) us, LMDB $(calc "${CPUM[sgl]}" %.1f) us, Redis $(calc "${CPUM[sgr]}" %.1f) us (the Redis server's own CPU not counted)" "report" "-"
+
 # ---- matching one SYN against p0f.fp -------------------------------------------------------------
 # p0fshim fingerprint over 100,000 random SYNs (syngen, signatures of p0f.fp mutated): reading the
 # capture, parsing, matching and formatting each line, per SYN; the matching alone is what the
@@ -396,7 +425,7 @@ if [ -r /etc/p0f/p0f.fp ] && [ -x "$HELPERS/syngen" ] && [ -x "$BUILD/p0fshim" ]
         "-" "$(calc "($t1 - $t0) / 100000 / 1000" %.2f) us" "-" "report" "-"
 fi
 
-stop_pid "$FAKE"; stop_pid "$HUNG"
+stop_pid "$FAKE"; stop_pid "$HUNG"; stop_pid "$REDIS"
 
 # =================================================================================================
 # The lab: the real p0f on a veth pair

@@ -16,6 +16,10 @@
 #      any SYN was kept, goes to p0f; the next ones are decided from their SYN), then fingerprint
 #      syn with p0f stopped: 554 as the Windows client's first line, the Linux client's mail
 #      delivered, from a chrooted smtpd with one thread.
+#   5. the Redis stores from inside the chroot: a redis-server's unix socket placed inside the
+#      queue directory, configured by its outside path (the way the p0f socket is): the chrooted
+#      smtpd reaches it, greylists the Windows client (karma_total=1 on its line), passes its
+#      retry after greylist_delay, and the Linux client's line says karma_total=0.
 # The system's own Postfix is never used. Needs root. KEEP_WORK=1 keeps the scratch dir.
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 source "$TOP/scripts/lab.sh"
@@ -224,6 +228,38 @@ check "syn: Postfix never saw the windows client" \
 SMTPD=$(pid_of "$(line_re "$WIN" block) fp=syn")
 check "syn: the deciding smtpd is chrooted and runs one thread (no worker, no p0f socket)" \
     eval '[ "$(readlink "/proc/$SMTPD/root")" = "$QUEUE" ] && [ "$(ls "/proc/$SMTPD/task" | wc -l)" -eq 1 ]'
+
+# ---- 5. Redis stores from inside the chroot ------------------------------------------------------
+# The socket is inside the queue directory and named by its path outside: a process that chrooted
+# since the library loaded finds it by the same path without its leading directories.
+postfix_stop
+wait_for 5 eval '! smtpd_running'
+command -v redis-server >/dev/null || fail_now "redis-server is not installed (scripts/install-deps.sh)"
+mkdir -p -m 755 "$QUEUE/redis"
+spawn redis-server --port 0 --unixsocket "$QUEUE/redis/redis.sock" --unixsocketperm 777 --save "" \
+    --appendonly no --dir "$WORK" --daemonize no >"$WORK/redis.out" 2>&1
+REDIS=$!
+wait_for 5 test -S "$QUEUE/redis/redis.sock" || fail_now "redis-server did not start"
+write_conf "# nothing blocked" "fingerprint syn" "action reject" "smite_os windows" "greylist_os windows" \
+    "greylist_delay 2s" "greylist_store unix:$QUEUE/redis/redis.sock" "karma_store unix:$QUEUE/redis/redis.sock"
+BASE3=$(wc -l <"$LOGF")
+postfix_start || { cat "$WORK/postfix-start.out" "$PFLOG"; fail_now "our Postfix did not restart"; }
+client linux r0 served --hold-ms 0   # wakes an smtpd: queued before any SYN was kept
+check "redis: the windows client is greylisted from its SYN by the chrooted smtpd (421 first line)" \
+    eval 'client windows r1 "first-line=421 4.7.1" --then eof && first_is r1 "$GREY" eof'
+check "redis: its line carries karma_total=1 (the store was reached from inside the chroot)" \
+    wait_for 5 eval 'log_new3 | grep -Eq "$(line_re "$WIN" greylist) fp=syn os=\"Windows\".* karma=-1 karma_total=1 action=tempfail"'
+linux_karma0() { log_new3 | grep -Eq "$(line_re "$LIN" allow) fp=syn .*karma_total=0\$"; }
+check "redis: the linux client is served, karma_total=0" \
+    eval 'client linux r2 served --hold-ms 0 && wait_for 5 linux_karma0'
+sleep 2.2
+check "redis: after greylist_delay the windows client's retry passes" client windows r3 served --hold-ms 0
+check "redis: ... pass_greylist with karma_total=2" \
+    wait_for 5 eval 'log_new3 | grep -Eq "$(line_re "$WIN" pass_greylist) fp=syn .* karma=-1 karma_total=2 greylist_wait_s=[23]"'
+SMTPD=$(pid_of "$(line_re "$WIN" greylist) fp=syn")
+check "redis: the deciding smtpd is chrooted" eval '[ "$(readlink "/proc/$SMTPD/root")" = "$QUEUE" ]'
+postfix_stop
+kill "$REDIS" 2>/dev/null; wait "$REDIS" 2>/dev/null
 
 # ---- whole run ------------------------------------------------------------------------------------
 check "all: no diagnostics from the shim (level=)" bash -c "! grep -q 'level=' '$LOGF'"
