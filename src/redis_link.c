@@ -278,6 +278,8 @@ static size_t setup_commands(const struct redis_link *l, char **cmds)
 static int read_ints(const redisReply *r, struct redis_ints *out, char *why, size_t why_size, const char *shown)
 {
     out->n = 0;
+    if (r->type == REDIS_REPLY_STATUS)   /* +OK: no integer */
+        return 0;
     if (r->type == REDIS_REPLY_INTEGER) {
         out->n = 1;
         out->v[0] = r->integer;

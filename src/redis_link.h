@@ -24,7 +24,8 @@
 
 #define REDIS_INTS_MAX 8
 
-/* A reply of integers: an integer, or an array of integers (a nil counts as 0). */
+/* A reply of integers: an integer, or an array of integers (a nil counts as 0); a status reply
+ * (+OK) has none. */
 struct redis_ints {
     size_t n;
     long long v[REDIS_INTS_MAX];

@@ -528,3 +528,29 @@ Test(redis_store, forked_child_has_its_own_connection)
     cr_assert_neq(child_id, parent_id);
     cr_assert_eq(command(argv, 2), parent_id, "the parent's connection was disturbed by the child");
 }
+
+/* A full server (maxmemory reached, no eviction) answers the script with an error: the call fails
+ * with Redis's reason, the connection is kept, and the next call works once there is room. */
+Test(redis_store, full_server_fails_the_call_keeps_the_connection)
+{
+    const char *const extra[] = {"--maxmemory", "1", "--maxmemory-policy", "noeviction", NULL};
+    start_server(extra);
+    struct karma_store *k = karma_open_ok(3600, 32);
+    const char *id[] = {"CLIENT", "ID"};
+    long long before = command(id, 2);
+    long long total;
+    char why[200];
+    struct endpoint e = ip("192.0.2.5");
+    cr_assert_eq(karma_count(k, &e, time(NULL), 1, &total, why, sizeof(why)), -1);
+    cr_assert_not_null(strstr(why, "OOM"), "%s", why);
+    const char *room[] = {"CONFIG", "SET", "maxmemory", "0"};
+    struct redis_ints r;
+    struct store_url u = server_url();
+    struct redis_link *l = redis_link_shared(&u, why, sizeof(why));
+    cr_assert_eq(redis_link_command(l, room, 4, 1000, &r, why, sizeof(why)), 0, "%s", why);
+    cr_assert_eq(r.n, 0, "+OK carries no integer");
+    cr_assert_eq(karma_count(k, &e, time(NULL), 1, &total, why, sizeof(why)), 0, "%s", why);
+    cr_assert_eq(total, 1);
+    cr_assert_eq(command(id, 2), before, "the connection was dropped for an error reply");
+    karma_close(k);
+}
