@@ -3,6 +3,7 @@
  * line goes out from here with one non-blocking send; with fingerprint syn+p0f it is left to
  * the worker instead, which adds what only p0f knows (uptime, total_conn, the v2_ fields)
  * when p0f answers or at timeout_ms, and never changes the verdict. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
@@ -11,35 +12,49 @@
 #include "logfmt.h"
 #include "verdict.h"
 
+/* The verdict's part of a SYN decision (everything but the SYN itself). */
+struct syn_verdict {
+    struct judgement judgement;
+    long greylist_wait_s;
+    bool karma_counted;
+    long long karma_total;
+    const char *action;
+    const char *reply;       /* NULL: none */
+};
+
+static void fill_report(const struct syn_reading *syn, const struct syn_verdict *sv, const struct endpoint *remote,
+                        const struct endpoint *local, struct connection_report *r)
+{
+    r->remote = *remote;
+    r->local = *local;
+    r->judgement = sv->judgement;
+    r->fp = FP_SOURCE_SYN;
+    r->syn = syn->status == SYN_MATCHED ? &syn->match : NULL;
+    r->fp_reason = syn->status == SYN_MATCHED ? NULL : syn->reason;
+    r->greylist_wait_s = sv->greylist_wait_s;
+    r->karma_counted = sv->karma_counted;
+    r->karma_total = sv->karma_total;
+    r->blocked_file = E.cfg->policy.blocked_file;
+    r->action = sv->action;
+    r->reply = sv->reply;
+}
+
 /* The line of a connection the SYN decided; answer, answer_v2 and reasons from p0f when it was
  * asked as well. */
 void syn_decision_report(const struct syn_decision *d, const struct endpoint *remote, const struct endpoint *local,
                          struct connection_report *r)
 {
-    r->remote = *remote;
-    r->local = *local;
-    r->judgement = d->judgement;
-    r->fp = FP_SOURCE_SYN;
-    r->syn = d->syn.status == SYN_MATCHED ? &d->syn.match : NULL;
-    r->fp_reason = d->syn.status == SYN_MATCHED ? NULL : d->syn.reason;
-    r->greylist_wait_s = d->greylist_wait_s;
-    r->karma_counted = d->karma_counted;
-    r->karma_total = d->karma_total;
-    r->blocked_file = E.cfg->policy.blocked_file;
-    r->action = d->action;
-    r->reply = d->reply[0] ? d->reply : NULL;
+    struct syn_verdict sv = {d->judgement, d->greylist_wait_s, d->karma_counted, d->karma_total, d->action,
+                             d->reply[0] ? d->reply : NULL};
+    fill_report(&d->syn, &sv, remote, local, r);
 }
 
 /* Hands the decided connection to the worker, which logs it once p0f answered; false when
- * no slot or no worker could take it (the line then goes out now, without p0f's fields). */
+ * no slot or no worker could take it (copy is then the caller's to free). */
 static bool leave_line_to_worker(const struct endpoint *remote, const struct endpoint *local,
-                                 const struct syn_decision *d)
+                                 struct syn_decision *copy)
 {
-    struct syn_decision *copy = malloc(sizeof(*copy));
     bool report = false;
-    if (copy == NULL)
-        return false;
-    *copy = *d;
     uint64_t now = now_ns();
     pthread_mutex_lock(&E.lock);
     struct pending *p = slot_take_locked(remote, local, now, &report);
@@ -53,17 +68,33 @@ static bool leave_line_to_worker(const struct endpoint *remote, const struct end
     pthread_mutex_unlock(&E.lock);
     if (report)
         wake_worker_to_report();
-    if (p == NULL)
-        free(copy);
     return p != NULL;
+}
+
+/* The SYN and the verdict, as the worker will need them when p0f answers; NULL without memory. */
+static struct syn_decision *decision_copy(const struct syn_reading *syn, const struct syn_verdict *sv)
+{
+    struct syn_decision *d = malloc(sizeof(*d));
+    if (d == NULL)
+        return NULL;
+    d->syn = *syn;
+    d->judgement = sv->judgement;
+    d->greylist_wait_s = sv->greylist_wait_s;
+    d->karma_counted = sv->karma_counted;
+    d->karma_total = sv->karma_total;
+    d->action = sv->action;
+    snprintf(d->reply, sizeof(d->reply), "%s", sv->reply ? sv->reply : "");
+    return d;
 }
 
 enum hold_reply engine_judge_syn(const struct endpoint *remote, const struct endpoint *local,
                                  const struct syn_reading *syn, bool ask_p0f)
 {
-    struct syn_decision d = {.syn = *syn};
+    /* Only what is written is paid for: in a fork-per-connection server every stack page the
+     * parent writes after a fork is copied, so nothing large is copied or cleared here. */
     struct verdict_result v;
     struct source_view view = {LOOKUP_NO_OS, NULL, true};
+    char reply[256];
     if (syn->status == SYN_MATCHED && syn->match.os)
         view = (struct source_view){LOOKUP_OS_KNOWN, syn->match.genre, true};
     struct verdict_request rq = {
@@ -71,18 +102,22 @@ enum hold_reply engine_judge_syn(const struct endpoint *remote, const struct end
         .karma = engine_karma_count,
     };
     verdict_decide(&rq, &v);
-    d.judgement = v.judgement;
-    d.greylist_wait_s = v.greylist_wait_s;
-    d.karma_counted = v.karma_counted;
-    d.karma_total = v.karma_total;
     /* The refusal is made by the caller, before the host sees the connection: as a hold-mode
      * accept() that was handed its verdict. */
-    d.action = verdict_action(E.cfg, &v, true, d.reply, sizeof(d.reply));
+    struct syn_verdict sv = {v.judgement, v.greylist_wait_s, v.karma_counted, v.karma_total, NULL, NULL};
+    sv.action = verdict_action(E.cfg, &v, true, reply, sizeof(reply));
+    sv.reply = reply[0] ? reply : NULL;
 
-    if (!(ask_p0f && leave_line_to_worker(remote, local, &d))) {
-        struct connection_report r = {0};
+    struct syn_decision *copy = ask_p0f ? decision_copy(syn, &sv) : NULL;
+    if (copy && !leave_line_to_worker(remote, local, copy)) {
+        free(copy);
+        copy = NULL;
+    }
+    if (copy == NULL) {
+        struct connection_report r;
         struct logfmt line;
-        syn_decision_report(&d, remote, local, &r);
+        memset(&r, 0, sizeof(r));
+        fill_report(syn, &sv, remote, local, &r);
         logfmt_connection(&line, &r);
         syslog_writer_send_now(E.log, LOG_INFO, line.text);
     }

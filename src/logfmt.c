@@ -47,7 +47,9 @@ static void roll_back(struct logfmt *l, size_t start)
     l->truncated = true;
 }
 
-void logfmt_quoted(struct logfmt *l, const char *key, const char *value)
+/* key="value" with value escaped, then tail (the shim's own ASCII, e.g. ":12"; NULL for none)
+ * inside the same quotes. */
+static void quoted_with_tail(struct logfmt *l, const char *key, const char *value, const char *tail)
 {
     static const char hex[] = "0123456789abcdef";
     size_t start;
@@ -74,13 +76,21 @@ void logfmt_quoted(struct logfmt *l, const char *key, const char *value)
             t[n++] = (char)*p;
         }
     }
-    if (n + 1 >= sizeof(l->text)) {
+    size_t tail_len = tail ? strlen(tail) : 0;
+    if (n + tail_len + 1 >= sizeof(l->text)) {
         roll_back(l, start);
         return;
     }
+    memcpy(t + n, tail, tail_len);
+    n += tail_len;
     t[n++] = '"';
     l->len = n;
     end_field(l);
+}
+
+void logfmt_quoted(struct logfmt *l, const char *key, const char *value)
+{
+    quoted_with_tail(l, key, value, NULL);
 }
 
 static void append_bytes(struct logfmt *l, size_t start, const char *bytes, size_t len)
@@ -155,7 +165,9 @@ static void put_word(struct line_values *lv, enum log_field f, unsigned index)
 
 void logfmt_connection(struct logfmt *l, const struct connection_report *r)
 {
-    char remote[ENDPOINT_TEXT_MAX], local[ENDPOINT_TEXT_MAX], exempt[ENDPOINT_TEXT_MAX], at[PATH_MAX + 16];
+    /* Small on purpose: a line written inside the host's accept() must use little of its stack
+     * (every page the parent of a fork-per-connection server writes after a fork is copied). */
+    char remote[ENDPOINT_TEXT_MAX], local[ENDPOINT_TEXT_MAX], exempt[ENDPOINT_TEXT_MAX];
     struct line_values lv;
 
     lv.present = 0;
@@ -213,8 +225,9 @@ void logfmt_connection(struct logfmt *l, const struct connection_report *r)
     if (r->judgement.verdict == VERDICT_BLOCK && r->judgement.rule) {
         put_text(&lv, LF_RULE, r->judgement.rule->text);
         if (r->judgement.rule != &verdict_karma_rule) {   /* karma_limit's is in no file */
-            snprintf(at, sizeof(at), "%s:%u", r->blocked_file ? r->blocked_file : "", r->judgement.rule->line);
-            put_text(&lv, LF_RULE_AT, at);
+            /* "file:line", written by the loop below: the file's path may be PATH_MAX long */
+            put_text(&lv, LF_RULE_AT, r->blocked_file ? r->blocked_file : "");
+            lv.v[LF_RULE_AT].number = r->judgement.rule->line;
         }
     }
     if (r->judgement.karma)
@@ -252,7 +265,15 @@ void logfmt_connection(struct logfmt *l, const struct connection_report *r)
         case LOG_ENDPOINT:
         case LOG_WORD: logfmt_word(l, name, lv.v[f].text); break;
         case LOG_NUMBER: logfmt_int(l, name, lv.v[f].number); break;
-        case LOG_QUOTED: logfmt_quoted(l, name, lv.v[f].text); break;
+        case LOG_QUOTED:
+            if (f == LF_RULE_AT) {
+                char line[16];
+                snprintf(line, sizeof(line), ":%lld", lv.v[f].number);
+                quoted_with_tail(l, name, lv.v[f].text, line);
+            } else {
+                logfmt_quoted(l, name, lv.v[f].text);
+            }
+            break;
         }
     }
 }

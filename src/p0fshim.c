@@ -19,13 +19,16 @@
 
 #include "config.h"
 #include "engine.h"
+#include "hotmem.h"
 #include "logfmt.h"
 #include "synsource.h"
 #include "sysgate.h"
 #include "syslog_writer.h"
 
 static struct config cfg;
-static struct syslog_writer logw;
+/* In hotmem (hotmem.h): every line written inside accept() takes its lock. */
+static struct syslog_writer logw_fallback, *logwp = &logw_fallback;
+#define logw (*logwp)
 static atomic_bool active;
 /* The SYN fingerprinter is configured and its signatures loaded. */
 static bool syn_active;
@@ -211,6 +214,12 @@ static const char *own_library_path(void)
     return info.dli_fname;
 }
 
+/* In a forked child's copy of the writer (hotmem.h). */
+static void writer_after_fork_child(void *w)
+{
+    syslog_writer_after_fork_child(w);
+}
+
 void p0fshim_init(void)
 {
     int saved = errno;
@@ -231,7 +240,11 @@ void p0fshim_init(void)
         must_exist = true;
     }
     config_init(&cfg);
+    struct syslog_writer *hot = hotmem_alloc(sizeof(*hot));
+    if (hot)
+        logwp = hot;
     syslog_writer_init(&logw);
+    hotmem_at_privatise(writer_after_fork_child, logwp);
     /* Timestamps must keep working after the daemon chroots away from /etc/localtime. */
     tzset();
     if (config_load(&cfg, path, must_exist, &err) != 0) {

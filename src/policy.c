@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hotmem.h"
 #include "textfile.h"
 #include "logfields.h"
 #include "tunables.h"
@@ -15,10 +16,60 @@
 
 struct regex {
     pcre2_code *code;
-    pcre2_match_data *match;     /* written by every match (its backtracking frames too) */
     pcre2_match_context *context;
-    pthread_mutex_t lock;        /* so one match at a time uses it */
 };
+
+/* The match data every pattern uses (PCRE2 writes into it, its backtracking frames too), one
+ * match at a time under its lock, in hotmem (hotmem.h): a fork-per-connection server matches
+ * once per connection, and these pages would otherwise be copied after every fork. One for all
+ * patterns: a match needs no captures (an ovector of one pair serves any pattern), and the
+ * frames, 20 KiB, exist once. */
+struct shared_matcher {
+    pthread_mutex_t lock;
+    pcre2_general_context *memory;   /* allocates in hotmem */
+    pcre2_match_data *match;
+};
+static struct shared_matcher *matcher;
+
+static void *hot_malloc(PCRE2_SIZE size, void *unused)
+{
+    (void)unused;
+    return hotmem_alloc(size);
+}
+
+static void hot_free(void *p, void *unused)
+{
+    (void)unused;
+    hotmem_free(p);
+}
+
+/* In a forked child's copy: a thread of the parent may have been matching. */
+static void matcher_after_fork_child(void *m)
+{
+    pthread_mutex_init(&((struct shared_matcher *)m)->lock, NULL);
+}
+
+/* Made by the first pattern compiled (in the constructor or the tool: one thread). */
+static struct shared_matcher *shared_matcher(void)
+{
+    if (matcher)
+        return matcher;
+    struct shared_matcher *m = hotmem_alloc(sizeof(*m));
+    if (m == NULL)
+        return NULL;
+    pthread_mutex_init(&m->lock, NULL);
+    m->memory = pcre2_general_context_create(hot_malloc, hot_free, NULL);
+    m->match = m->memory ? pcre2_match_data_create(1, m->memory) : NULL;
+    if (m->match == NULL) {
+        pcre2_general_context_free(m->memory);
+        hotmem_free(m);
+        return NULL;
+    }
+    hotmem_at_privatise(matcher_after_fork_child, m);
+    matcher = m;
+    return m;
+}
+
 
 const char *verdict_name(enum verdict v)
 {
@@ -45,10 +96,9 @@ struct regex *regex_compile(const char *pattern, char *why, size_t why_size)
         free(re);
         return NULL;
     }
-    pthread_mutex_init(&re->lock, NULL);
-    re->match = pcre2_match_data_create_from_pattern(re->code, NULL);
     re->context = pcre2_match_context_create(NULL);
-    if (re->match == NULL || re->context == NULL) {
+    struct shared_matcher *m = shared_matcher();
+    if (m == NULL || re->context == NULL) {
         snprintf(why, why_size, "out of memory");
         regex_free(re);
         return NULL;
@@ -58,7 +108,7 @@ struct regex *regex_compile(const char *pattern, char *why, size_t why_size)
      * in the loading thread. Left to the engine's worker, that first malloc() would give the
      * worker a malloc arena of its own (64 MiB of address space), and glibc's fork() would
      * then lock and touch that arena in every fork of a fork-per-connection server. */
-    (void)pcre2_match(re->code, (PCRE2_SPTR) "", 0, 0, 0, re->match, re->context);
+    (void)pcre2_match(re->code, (PCRE2_SPTR) "", 0, 0, 0, m->match, re->context);
     return re;
 }
 
@@ -69,11 +119,10 @@ struct regex *regex_compile(const char *pattern, char *why, size_t why_size)
  * Nobody waits. */
 bool regex_matches(const struct regex *re, const char *subject)
 {
-    struct regex *shared = (struct regex *)re;
     int rc;
-    if (pthread_mutex_trylock(&shared->lock) == 0) {
-        rc = pcre2_match(re->code, (PCRE2_SPTR)subject, strlen(subject), 0, 0, re->match, re->context);
-        pthread_mutex_unlock(&shared->lock);
+    if (hotmem_enter() && pthread_mutex_trylock(&matcher->lock) == 0) {
+        rc = pcre2_match(re->code, (PCRE2_SPTR)subject, strlen(subject), 0, 0, matcher->match, re->context);
+        pthread_mutex_unlock(&matcher->lock);
         return rc >= 0;
     }
     pcre2_match_data *own = pcre2_match_data_create_from_pattern(re->code, NULL);
@@ -89,9 +138,7 @@ void regex_free(struct regex *re)
     if (re == NULL)
         return;
     pcre2_match_context_free(re->context);
-    pcre2_match_data_free(re->match);
     pcre2_code_free(re->code);
-    pthread_mutex_destroy(&re->lock);
     free(re);
 }
 

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "fdband.h"
+#include "hotmem.h"
 
 void syslog_writer_init(struct syslog_writer *w)
 {
@@ -48,6 +49,10 @@ static void connect_locked(struct syslog_writer *w)
 void syslog_writer_open(struct syslog_writer *w, const char *path, int facility)
 {
     int saved = errno;
+    if (!hotmem_enter()) {   /* still the parent's, and it could not be copied */
+        errno = saved;
+        return;
+    }
     pthread_mutex_lock(&w->lock);
     snprintf(w->path, sizeof(w->path), "%s", path);
     w->facility = facility;
@@ -59,6 +64,10 @@ void syslog_writer_open(struct syslog_writer *w, const char *path, int facility)
 void syslog_writer_close(struct syslog_writer *w)
 {
     int saved = errno;
+    if (!hotmem_enter()) {   /* still the parent's, and it could not be copied */
+        errno = saved;
+        return;
+    }
     pthread_mutex_lock(&w->lock);
     owned_fd_release(&w->conn);
     pthread_mutex_unlock(&w->lock);
@@ -147,9 +156,11 @@ void syslog_batch_add(struct syslog_writer *w, struct syslog_batch *b, int sever
     b->n++;
 }
 
-/* Called with the lock held: sends n formatted lines and, after them, the count of lines
- * dropped before (which is reset once it went out). */
-static void send_lines_locked(struct syslog_writer *w, const struct iovec *lines, size_t n, unsigned wait_ms)
+/* Called with the lock held: sends n formatted lines, each made of parts iovecs (one
+ * datagram each), and, after them, the count of lines dropped before (which is reset once it
+ * went out). */
+static void send_lines_locked(struct syslog_writer *w, const struct iovec *lines, size_t parts, size_t n,
+                              unsigned wait_ms)
 {
     /* Sized by n: a line sent from the host's accept thread costs it little stack. */
     struct mmsghdr msgs[n + 1];
@@ -159,8 +170,8 @@ static void send_lines_locked(struct syslog_writer *w, const struct iovec *lines
 
     memset(msgs, 0, sizeof(msgs));
     for (size_t i = 0; i < n; i++) {
-        msgs[i].msg_hdr.msg_iov = (struct iovec *)&lines[i];
-        msgs[i].msg_hdr.msg_iovlen = 1;
+        msgs[i].msg_hdr.msg_iov = (struct iovec *)&lines[i * parts];
+        msgs[i].msg_hdr.msg_iovlen = parts;
     }
     w->dropped += atomic_exchange(&w->dropped_busy, 0);
     if (w->dropped) {
@@ -180,8 +191,10 @@ static void send_lines_locked(struct syslog_writer *w, const struct iovec *lines
 
 static void send_lines(struct syslog_writer *w, const struct iovec *lines, size_t n, unsigned wait_ms)
 {
+    if (!hotmem_enter())
+        return;
     pthread_mutex_lock(&w->lock);
-    send_lines_locked(w, lines, n, wait_ms);
+    send_lines_locked(w, lines, 1, n, wait_ms);
     pthread_mutex_unlock(&w->lock);
 }
 
@@ -220,21 +233,25 @@ static void refresh_head_locked(struct syslog_writer *w, int priority)
 
 void syslog_writer_send_now(struct syslog_writer *w, int severity, const char *msg)
 {
-    char text[SYSLOG_LINE_MAX];
     int saved = errno;
     size_t msg_len = strlen(msg);
-    struct iovec line = {.iov_base = text};
+    /* The head and the message as two parts of one datagram: no copy of the line on the stack
+     * of the host's thread. */
+    struct iovec line[2];
+    if (!hotmem_enter()) {
+        errno = saved;
+        return;
+    }
     /* The lock is held only to send (or, by the worker, to wait for a full receiver, when
      * this line could not go out either): a few tries cover the first case. */
     for (unsigned i = 0; i < SEND_NOW_LOCK_TRIES; i++) {
         if (pthread_mutex_trylock(&w->lock) == 0) {
             refresh_head_locked(w, w->facility | severity);
-            if (msg_len > sizeof(text) - 1 - w->head_len)
-                msg_len = sizeof(text) - 1 - w->head_len;
-            memcpy(text, w->head, w->head_len);
-            memcpy(text + w->head_len, msg, msg_len);
-            line.iov_len = w->head_len + msg_len;
-            send_lines_locked(w, &line, 1, 0);
+            if (msg_len > SYSLOG_LINE_MAX - 1 - w->head_len)
+                msg_len = SYSLOG_LINE_MAX - 1 - w->head_len;
+            line[0] = (struct iovec){.iov_base = w->head, .iov_len = w->head_len};
+            line[1] = (struct iovec){.iov_base = (void *)msg, .iov_len = msg_len};
+            send_lines_locked(w, line, 2, 1, 0);
             pthread_mutex_unlock(&w->lock);
             errno = saved;
             return;

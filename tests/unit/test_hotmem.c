@@ -1,0 +1,92 @@
+/* hotmem: memory the parent of a fork-per-connection server writes without a copy-on-write
+ * fault, which each child makes its own (at the same address) before it first writes it. */
+#include <criterion/criterion.h>
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "hotmem.h"
+
+static long minor_faults(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_minflt;
+}
+
+static int hook_calls;
+static void count_hook(void *arg)
+{
+    (void)arg;
+    hook_calls++;
+}
+
+/* Criterion runs each test in a process of its own: the region starts empty in each. */
+Test(hotmem, parent_writes_after_fork_without_fault)
+{
+    volatile long *hot = hotmem_alloc(4096);
+    volatile long *cold = aligned_alloc(4096, 4096);
+    cr_assert(hotmem_owns((void *)hot));
+    hot[0] = 1;
+    cold[0] = 1;
+    pid_t kid = fork();
+    if (kid == 0) {
+        sleep(2);
+        _exit(0);
+    }
+    long before = minor_faults();
+    hot[0] = 2;
+    long after_hot = minor_faults();
+    cold[0] = 2;
+    long after_cold = minor_faults();
+    kill(kid, SIGKILL);
+    waitpid(kid, NULL, 0);
+    cr_assert_eq(after_hot - before, 0, "a write to hot memory after fork faulted");
+    cr_assert_geq(after_cold - after_hot, 1, "the private page did not fault: the test measures nothing");
+    free((void *)cold);
+}
+
+Test(hotmem, child_gets_its_own_copy_at_the_same_address)
+{
+    int *hot = hotmem_alloc(sizeof(int) * 2);
+    hot[0] = 7;
+    hotmem_at_privatise(count_hook, NULL);
+    int pipefd[2];
+    cr_assert_eq(pipe(pipefd), 0);
+    pid_t kid = fork();
+    if (kid == 0) {
+        hotmem_after_fork_child();   /* the engine's fork handler */
+        int seen_before = hot[0];
+        if (!hotmem_enter())
+            _exit(3);
+        hot[0] = 99;                 /* the child's own copy */
+        int result[3] = {seen_before, hot[0], hook_calls};
+        (void)!write(pipefd[1], result, sizeof(result));
+        _exit(0);
+    }
+    int result[3] = {0, 0, 0};
+    cr_assert_eq(read(pipefd[0], result, sizeof(result)), (ssize_t)sizeof(result));
+    int status;
+    waitpid(kid, &status, 0);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    cr_assert_eq(result[0], 7, "the child's copy holds the parent's content");
+    cr_assert_eq(result[1], 99);
+    cr_assert_eq(result[2], 1, "the owner's hook runs once, in the child");
+    cr_assert_eq(hot[0], 7, "the child's write reached the parent");
+    cr_assert_eq(hook_calls, 0, "the hook ran in the parent");
+}
+
+Test(hotmem, large_objects_and_outside_pointers_go_to_the_heap)
+{
+    void *big = hotmem_alloc(1024 * 1024);
+    cr_assert_not_null(big);
+    cr_assert(!hotmem_owns(big));
+    hotmem_free(big);
+    void *small = hotmem_alloc(100);
+    cr_assert(hotmem_owns(small));
+    hotmem_free(small);   /* nothing: it lives as long as the process */
+    cr_assert_eq(((char *)small)[0], 0);
+}
