@@ -81,8 +81,10 @@ static void quoted_with_tail(struct logfmt *l, const char *key, const char *valu
         roll_back(l, start);
         return;
     }
-    memcpy(t + n, tail, tail_len);
-    n += tail_len;
+    if (tail_len) {
+        memcpy(t + n, tail, tail_len);
+        n += tail_len;
+    }
     t[n++] = '"';
     l->len = n;
     end_field(l);
