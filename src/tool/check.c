@@ -14,6 +14,7 @@
 #include "args.h"
 #include "client/clientconf.h"
 #include "greylist.h"
+#include "karma.h"
 #include "logfmt.h"
 #include "output.h"
 #include "pcap.h"
@@ -57,6 +58,11 @@ struct check {
     struct greylist_result grey;
     long greylist_wait_s;
     char grey_why[300];
+    /* with a karma_store: the fleet's count, read, never added to */
+    enum { KARMA_NO_STORE, KARMA_READ, KARMA_FAILED } karma_state;
+    long long karma_stored;         /* hits in the window now */
+    long long karma_total;          /* what this connection's line would say (its own hit included) */
+    char karma_why[300];
     const char *action;             /* what a refusal does, as the engine logs it */
     char reply[260];
     char log_fields[LOGFMT_MAX];
@@ -182,6 +188,8 @@ static void log_fields(struct check *c, const struct config *cfg)
     report.action = c->action;
     report.reply = c->reply[0] ? c->reply : NULL;
     report.greylist_wait_s = c->greylist_wait_s;
+    report.karma_counted = c->karma_state == KARMA_READ;
+    report.karma_total = c->karma_total;
     logfmt_connection(&l, &report);
     const char *v = strstr(l.text, " verdict=");
     const char *ms = v ? strstr(v, " ms=") : NULL;
@@ -300,6 +308,8 @@ static bool greylist_read_only(void *ctx, const struct endpoint *peer, struct gr
     struct greylist *g;
     struct diag err = {0};
 
+    if (r->cfg->greylist.store.set)   /* Redis: nothing is created by reading */
+        goto open;
     snprintf(data, sizeof(data), "%s/data.mdb", r->cfg->greylist.dir);
     snprintf(lock, sizeof(lock), "%s/lock.mdb", r->cfg->greylist.dir);
     if (stat(data, &st) != 0 || stat(lock, &st) != 0) {
@@ -307,6 +317,7 @@ static bool greylist_read_only(void *ctx, const struct endpoint *peer, struct gr
         out->outcome = GREYLIST_FIRST;
         return true;
     }
+open:
     if (greylist_open(&g, &r->cfg->greylist, &err) != 0) {
         c->grey_state = GREY_FAILED;
         snprintf(c->grey_why, sizeof(c->grey_why), "%s", err.reason);
@@ -325,6 +336,30 @@ static bool greylist_read_only(void *ctx, const struct endpoint *peer, struct gr
     return true;
 }
 
+/* check's karma store, for verdict_decide: the fleet's count read, this connection's hit (when
+ * smite_os matches) added to what the line would say but never to the store. */
+static bool karma_read_only(void *ctx, const struct endpoint *peer, unsigned hits, long long *total)
+{
+    struct grey_reader *r = ctx;
+    struct check *c = r->c;
+    struct karma_store *k;
+    if (karma_open(&k, &r->cfg->karma, r->cfg->store_timeout_ms < 1000 ? 1000 : r->cfg->store_timeout_ms,
+                   c->karma_why, sizeof(c->karma_why)) != 0) {
+        c->karma_state = KARMA_FAILED;
+        return false;
+    }
+    int rc = karma_count(k, peer, time(NULL), 0, &c->karma_stored, c->karma_why, sizeof(c->karma_why));
+    karma_close(k);
+    if (rc != 0) {
+        c->karma_state = KARMA_FAILED;
+        return false;
+    }
+    c->karma_state = KARMA_READ;
+    c->karma_total = c->karma_stored + hits;
+    *total = c->karma_total;
+    return true;
+}
+
 /* The verdict, by the library's own function: the policy on p0f's answer, then the greylist
  * store, then what a refusal does (action= and reply= as the engine logs a refusal that a
  * hold-mode accept() answered). */
@@ -335,6 +370,7 @@ static void decide(struct check *c, const struct config *cfg)
     struct verdict_request rq = {
         .cfg = cfg, .peer = &c->ip, .views = &view, .nviews = 1,
         .greylist = greylist_read_only, .greylist_ctx = &reader,
+        .karma = karma_read_only, .karma_ctx = &reader,
     };
     struct verdict_result v;
     verdict_decide(&rq, &v);
@@ -342,6 +378,8 @@ static void decide(struct check *c, const struct config *cfg)
     c->greylist_matches = v.greylist_matched;
     c->grey = v.grey;
     c->greylist_wait_s = v.greylist_wait_s;
+    if (!v.karma_counted && c->karma_state == KARMA_READ)
+        c->karma_state = KARMA_FAILED;
     /* A verdict from the SYN is applied inside accept(), as a hold-mode one. */
     c->action = verdict_action(cfg, &v, cfg->mode == MODE_HOLD || c->from_syn, c->reply, sizeof(c->reply));
 }
@@ -382,7 +420,7 @@ static void print_greylist(const struct check *c, const struct config *cfg)
         put_safe(stdout, gtext, glen);
         printf(")");
     }
-    printf("; the greylist store %s ", cfg->greylist.dir);
+    printf("; the greylist store %s ", cfg->greylist.store.set ? cfg->greylist.store.shown : cfg->greylist.dir);
     switch (c->grey_state) {
     case GREY_NO_STORE:
         printf("does not exist yet (not created by check):\n  a first contact is greylisted");
@@ -417,6 +455,43 @@ static void print_greylist(const struct check *c, const struct config *cfg)
            cfg->greylist.delay_s, cfg->greylist.window_s, cfg->greylist.expire_s / 86400);
 }
 
+/* A duration as the configuration writes it. */
+static void put_duration(unsigned s)
+{
+    if (s && s % 86400 == 0 && s > 2 * 86400)
+        printf("%ud", s / 86400);
+    else if (s && s % 3600 == 0)
+        printf("%uh", s / 3600);
+    else if (s && s % 60 == 0)
+        printf("%um", s / 60);
+    else
+        printf("%us", s);
+}
+
+static void print_karma(const struct check *c, const struct config *cfg)
+{
+    if (!cfg->karma.store.set)
+        return;
+    printf("  karma:     ");
+    if (c->karma_state != KARMA_READ) {
+        printf("the karma store %s cannot be read (%s): the shim would leave karma off for the host\n",
+               cfg->karma.store.shown, c->karma_state == KARMA_FAILED ? c->karma_why : "not asked");
+        return;
+    }
+    printf("%lld smite_os hit%s in the last ", c->karma_stored, c->karma_stored == 1 ? "" : "s");
+    put_duration(cfg->karma.window_s);
+    printf(" across the fleet (%s)", cfg->karma.store.shown);
+    if (c->karma_total > c->karma_stored)
+        printf("; this connection would add one: karma_total=%lld", c->karma_total);
+    if (cfg->karma.limit == 0)
+        printf("; no karma_limit\n");
+    else if (c->karma_total >= (long long)cfg->karma.limit)
+        printf(";\n             karma_limit %u reached: %s\n", cfg->karma.limit,
+               c->j.verdict == VERDICT_EXEMPT ? "but exempt hosts are never refused" : "refused");
+    else
+        printf("; karma_limit %u not reached\n", cfg->karma.limit);
+}
+
 static void explain(const struct check *c, const struct config *cfg)
 {
     const char *cfgfile = c->config_path;
@@ -446,7 +521,9 @@ static void explain(const struct check *c, const struct config *cfg)
     }
     if (c->outcome == LOOKUP_OS_KNOWN) {
         const struct judgement *j = c->j.exempt ? &c->without_exempt : &c->j;
-        if (j->rule) {
+        if (j->rule == &verdict_karma_rule) {
+            printf("  rule:      karma (karma_limit %u, karma_total=%lld)\n", cfg->karma.limit, c->karma_total);
+        } else if (j->rule) {
             printf("  rule:      ");
             put_safe(stdout, j->rule->text, strlen(j->rule->text));
             printf(" (%s:%u): %s\n", cfg->policy.blocked_file, j->rule->line,
@@ -470,6 +547,7 @@ static void explain(const struct check *c, const struct config *cfg)
             putchar('\n');
         }
     }
+    print_karma(c, cfg);
     printf("verdict: %s\n", verdict_name(c->j.verdict));
     switch (c->j.verdict) {
     case VERDICT_BLOCK:
@@ -580,7 +658,9 @@ static void print_json(const struct check *c, const struct config *cfg, int stat
         printf("null");
     const struct judgement *j = c->j.exempt ? &c->without_exempt : &c->j;
     printf(",\"rule\":");
-    if (c->j.rule) {
+    if (c->j.rule == &verdict_karma_rule) {
+        printf("{\"text\":\"karma\",\"karma_limit\":%u}", cfg->karma.limit);
+    } else if (c->j.rule) {
         printf("{\"text\":");
         put_json_str(stdout, c->j.rule->text);
         printf(",\"file\":");
@@ -623,6 +703,20 @@ static void print_json(const struct check *c, const struct config *cfg, int stat
         printf(",\"line\":%u}", c->greylist_line);
     } else
         printf("null");
+    printf(",\"karma_store\":");
+    if (!cfg->karma.store.set) {
+        printf("null");
+    } else {
+        printf("{\"store\":");
+        put_json_str(stdout, cfg->karma.store.shown);
+        if (c->karma_state == KARMA_READ)
+            printf(",\"hits\":%lld,\"karma_total\":%lld", c->karma_stored, c->karma_total);
+        else {
+            printf(",\"error\":");
+            put_json_str(stdout, c->karma_state == KARMA_FAILED ? c->karma_why : "not asked");
+        }
+        printf(",\"window_s\":%u,\"karma_limit\":%u}", cfg->karma.window_s, cfg->karma.limit);
+    }
     printf(",\"reason\":");
     if (c->reason)
         put_json_str(stdout, c->reason);

@@ -21,6 +21,7 @@
 #include "output.h"
 #include "p0ffp.h"
 #include "p0fsock.h"
+#include "redis_link.h"
 #include "sysgate.h"
 #include "textfile.h"
 #include "tool.h"
@@ -370,6 +371,47 @@ static void lint_log_socket(struct lint *l)
             "log_socket %s is not a socket: the shim's log lines would be lost", path);
 }
 
+/* ---- Redis stores ---- */
+
+/* One round trip to a store (DBSIZE answers an integer), as the library would make it. */
+static void lint_store(struct lint *l, const char *directive, const struct store_url *url, const char *effect)
+{
+    unsigned line = config_line_of(&l->eff, directive);
+    char why[300];
+    struct redis_ints r;
+    struct redis_link *link = redis_link_new(url, why, sizeof(why));
+    static const char *const dbsize[] = {"DBSIZE"};
+    if (link == NULL || redis_link_command(link, dbsize, 1, PROBE_TIMEOUT_MS, &r, why, sizeof(why)) != 0)
+        add(l, SEV_WARNING, 0, l->config_path, line, "%s: %s; until this is fixed %s", directive, why, effect);
+    redis_link_free(link);
+}
+
+static void lint_stores(struct lint *l)
+{
+    const struct config *c = &l->eff;
+    if (c->greylist.store.set && c->greylist_os)
+        lint_store(l, "greylist_store", &c->greylist.store, "greylisting is off (every host passes)");
+    else if (c->greylist.store.set)
+        add(l, SEV_WARNING, 0, l->config_path, config_line_of(c, "greylist_store"),
+            "greylist_store without greylist_os: nothing is greylisted");
+    if (c->karma.store.set)
+        lint_store(l, "karma_store", &c->karma.store, "fleet karma is off (no karma_total=, no karma_limit)");
+    if (c->karma.limit && !c->karma.store.set)
+        add(l, SEV_WARNING, 0, l->config_path, config_line_of(c, "karma_limit"),
+            "karma_limit without karma_store: nothing counts hits, no client is ever refused for karma");
+    else if (c->karma.limit && !c->policy.smite_os)
+        add(l, SEV_WARNING, 0, l->config_path, config_line_of(c, "karma_limit"),
+            "karma_limit without smite_os: no hit is ever counted here (only other hosts' hits can reach it)");
+    bool password = (c->greylist.store.set && c->greylist.store.password[0]) ||
+                    (c->karma.store.set && c->karma.store.password[0]);
+    struct stat st;
+    if (password && l->config_text && stat(l->config_path, &st) == 0 && (st.st_mode & S_IROTH))
+        add(l, SEV_WARNING, 0, l->config_path, 0,
+            "holds a Redis password and is readable by everyone (mode %04o): chmod o-r, and give the MTA's "
+            "group read access (chgrp)",
+            (unsigned)(st.st_mode & 07777));
+}
+
 /* ---- programs ---- */
 
 static bool executable_in(const char *dir, size_t dlen, const char *name)
@@ -540,6 +582,17 @@ static void lint_postfix_chroot(struct lint *l)
                 l->eff.fingerprint == FINGERPRINT_P0F ? "every connection would be logged verdict=error"
                                                       : "connections without a saved SYN would be logged verdict=error",
                 qdir, qdir);
+        }
+        const struct store_url *stores[2] = {&l->eff.greylist.store, &l->eff.karma.store};
+        static const char *const names[2] = {"greylist_store", "karma_store"};
+        for (size_t i = 0; i < 2; i++) {
+            if (!stores[i]->set || !stores[i]->is_unix || reachable_in_chroot(qdir, stores[i]->path))
+                continue;
+            add(l, SEV_WARNING, 2, path, number,
+                "service \"%s\" runs smtpd chrooted in %s, where the Redis socket %s of %s cannot be found "
+                "(neither as %s%s nor with leading directories removed): the store would be off in smtpd. Put "
+                "the socket inside the chroot (Redis's unixsocket %s/var/run/redis/redis.sock) and name it so",
+                field[0], qdir, stores[i]->path, names[i], qdir, stores[i]->path, qdir);
         }
     }
     fclose(f);
@@ -729,6 +782,7 @@ int cmd_lint(int argc, char **argv)
         if (config_uses_syn(&l.eff))
             lint_fp_files(&l);
         lint_log_socket(&l);
+        lint_stores(&l);
         lint_programs(&l);
         lint_postfix_chroot(&l);
         if (l.config_text) {
