@@ -80,8 +80,8 @@ struct message {
     int verdict;             /* enum verdict */
     enum cutoff cutoff;      /* logfmt.h's; CUTOFF_NONE too for a word not known here */
     struct ipkey remote;
-    bool has_ms, has_karma;
-    int64_t ms, karma, suppressed;
+    bool has_ms, has_karma, has_karma_total;
+    int64_t ms, karma, suppressed, karma_total;
 };
 
 _Static_assert(LOG_FIELDS <= 64, "struct message's present has a bit per field");
@@ -132,6 +132,7 @@ struct ient {
     uint32_t blocks;
     int32_t karma;
     uint32_t karma_lines;
+    uint32_t karma_total_max;    /* the highest karma_total= of its lines (a fleet's karma store) */
 };
 
 struct iptab {
@@ -142,7 +143,8 @@ struct iptab {
 
 void iptab_init(struct iptab *t, size_t max_ips);
 void iptab_free(struct iptab *t);
-void iptab_add(struct iptab *t, const struct ipkey *k, uint32_t blocks, int64_t karma, uint32_t karma_lines);
+void iptab_add(struct iptab *t, const struct ipkey *k, uint32_t blocks, int64_t karma, uint32_t karma_lines,
+               int64_t karma_total);
 
 struct hent {
     int64_t hour;            /* wall seconds / 3600 */
@@ -269,6 +271,10 @@ struct report {
     uint64_t cutoff[CUTOFF_ROWS];
     bool saw_cutoff;
     int64_t karma_sum;
+    /* karma_total= (a fleet's karma store): lines with it, their highest value, and the
+     * connections karma_limit refused (rule="karma") */
+    uint64_t karma_total_lines, karma_limit_blocks;
+    int64_t karma_total_max;
     bool have_period;
     int64_t first_t, last_t;
     uint64_t *ms_hist, ms_over, ms_count, ms_max;

@@ -139,8 +139,17 @@ static void count_connection(struct report *r, const struct message *m, const st
         r->karma_lines += w;
         r->karma_sum += karma;
     }
-    if (v == VERDICT_BLOCK || karma)
-        iptab_add(&r->ips, &m->remote, v == VERDICT_BLOCK ? (uint32_t)w : 0, karma, karma ? (uint32_t)w : 0);
+    int64_t fleet = m->has_karma_total ? m->karma_total : 0;
+    if (m->has_karma_total) {
+        r->karma_total_lines += w;
+        if (fleet > r->karma_total_max)
+            r->karma_total_max = fleet;
+        if (v == VERDICT_BLOCK && has_field(m, LF_RULE) && m->f[LF_RULE].len == 5 &&
+            memcmp(m->f[LF_RULE].v, "karma", 5) == 0)
+            r->karma_limit_blocks += w;
+    }
+    if (v == VERDICT_BLOCK || karma || fleet)
+        iptab_add(&r->ips, &m->remote, v == VERDICT_BLOCK ? (uint32_t)w : 0, karma, karma ? (uint32_t)w : 0, fleet);
 }
 
 /* Diagnostics are keyed "level\0msg"; the first reason= seen is kept with each. */

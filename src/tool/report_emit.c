@@ -58,6 +58,8 @@ static int by_karma(const void *a, const void *b)
     const struct ient *x = *(const struct ient *const *)a, *y = *(const struct ient *const *)b;
     if (x->karma != y->karma)
         return x->karma < y->karma ? -1 : 1;
+    if (x->karma_total_max != y->karma_total_max)   /* the fleet's count: highest first */
+        return x->karma_total_max > y->karma_total_max ? -1 : 1;
     if (x->key.family != y->key.family)
         return x->key.family - y->key.family;
     return memcmp(x->key.ip, y->key.ip, 16);
@@ -72,7 +74,7 @@ const struct ient **sorted_ips(const struct report *r, bool karma, size_t *n)
         return NULL;
     for (size_t i = 0; i < r->ips.nslots; i++) {
         const struct ient *e = &r->ips.e[i];
-        if (e->used && (karma ? e->karma != 0 : e->blocks != 0))
+        if (e->used && (karma ? e->karma != 0 || e->karma_total_max != 0 : e->blocks != 0))
             v[(*n)++] = e;
     }
     qsort(v, *n, sizeof(*v), karma ? by_karma : by_blocks);

@@ -222,6 +222,12 @@ static void overview(const struct report *r)
     count_td("karma.connections", r->karma_lines);
     printf("</tr><tr><td>karma, sum</td>");
     signed_td("karma.sum", r->karma_sum);
+    if (r->karma_total_lines) {
+        printf("</tr><tr><td>lines with a fleet karma_total=</td>");
+        count_td("karma.fleet_lines", r->karma_total_lines);
+        printf("</tr><tr><td>refused by karma_limit</td>");
+        count_td("karma.limit_blocks", r->karma_limit_blocks);
+    }
     printf("</tr></tbody></table></div></div></section>\n");
 }
 
@@ -457,12 +463,15 @@ static void karma_table(const struct report *r)
         printf("<p class=\"note\">No connection line with karma=.</p>");
     else
         printf("<table id=\"karma\"><thead><tr><th>address</th><th class=\"n\">karma</th>"
-               "<th class=\"n\">connections</th></tr></thead><tbody>");
+               "<th class=\"n\">connections</th>%s</tr></thead><tbody>",
+               r->karma_total_lines ? "<th class=\"n\">fleet karma_total (max)</th>" : "");
     for (size_t i = 0; i < shown; i++) {
         ipkey_format(&ips[i]->key, ip, sizeof(ip));
         printf("<tr><td class=\"t\" data-json=\"%s\">%s</td>", path(p, sizeof(p), "karma_ips", i, "ip"), ip);
         signed_td(path(p, sizeof(p), "karma_ips", i, "karma"), ips[i]->karma);
         count_td(path(p, sizeof(p), "karma_ips", i, "lines"), ips[i]->karma_lines);
+        if (r->karma_total_lines)
+            count_td(path(p, sizeof(p), "karma_ips", i, "karma_total_max"), ips[i]->karma_total_max);
         printf("</tr>");
     }
     if (shown)

@@ -83,7 +83,12 @@ static size_t karma_counters(const struct report *r, const struct section *s, st
     (void)s;
     c[0] = (struct counter){.name = "connections", .kind = COUNT, .n = r->karma_lines};
     c[1] = (struct counter){.name = "sum", .kind = SIGNED, .s = r->karma_sum};
-    return 2;
+    if (r->karma_total_lines == 0)   /* no karma store: the counts of a single host only */
+        return 2;
+    c[2] = (struct counter){.name = "fleet_lines", .kind = COUNT, .n = r->karma_total_lines};
+    c[3] = (struct counter){.name = "fleet_max", .kind = SIGNED, .s = r->karma_total_max};
+    c[4] = (struct counter){.name = "limit_blocks", .kind = COUNT, .n = r->karma_limit_blocks};
+    return 5;
 }
 
 static size_t ms_counters(const struct report *r, const struct section *s, struct counter *c)
@@ -217,6 +222,10 @@ static void text_verdicts(const struct report *r, const struct section *s)
            percent(r->verdict[VERDICT_BLOCK], r->connections));
     printf("  karma: %llu connections with karma, sum %lld\n", (unsigned long long)r->karma_lines,
            (long long)r->karma_sum);
+    if (r->karma_total_lines)
+        printf("  fleet karma: %llu lines with karma_total=, highest %lld, %llu refused by karma_limit\n",
+               (unsigned long long)r->karma_total_lines, (long long)r->karma_total_max,
+               (unsigned long long)r->karma_limit_blocks);
     if (r->ms_count)
         printf("  verdict time: median %llu ms, 95th percentile %llu ms, max %llu ms\n",
                (unsigned long long)ms_percentile(r, 50), (unsigned long long)ms_percentile(r, 95),
@@ -341,11 +350,15 @@ static void text_karma_ips(const struct report *r, const struct section *s)
     const struct ient **ips = sorted_ips(r, true, &n);
     if (ips && n) {
         size_t shown = top_limit(r, n);
-        printf("\nkarma per IP (%zu of %zu, most negative first):\n  %10s %8s  %s\n", shown, n, "karma", "lines",
-               "ip");
+        bool fleet = r->karma_total_lines > 0;
+        printf("\nkarma per IP (%zu of %zu, most negative first):\n  %10s %8s%s  %s\n", shown, n, "karma", "lines",
+               fleet ? "  fleet max" : "", "ip");
         for (size_t i = 0; i < shown; i++) {
             ipkey_format(&ips[i]->key, ip, sizeof(ip));
-            printf("  %10d %8u  %s\n", ips[i]->karma, ips[i]->karma_lines, ip);
+            printf("  %10d %8u", ips[i]->karma, ips[i]->karma_lines);
+            if (fleet)
+                printf("  %9u", ips[i]->karma_total_max);
+            printf("  %s\n", ip);
         }
     }
     free(ips);
@@ -361,8 +374,11 @@ static void json_karma_ips(const struct report *r, const struct section *s)
     printf("{\"distinct\":%zu,\"top\":[", n);
     for (size_t i = 0; i < shown; i++) {
         ipkey_format(&ips[i]->key, ip, sizeof(ip));
-        printf("%s{\"ip\":\"%s\",\"karma\":%d,\"lines\":%u}", i ? "," : "", ip, ips[i]->karma,
+        printf("%s{\"ip\":\"%s\",\"karma\":%d,\"lines\":%u", i ? "," : "", ip, ips[i]->karma,
                ips[i]->karma_lines);
+        if (r->karma_total_lines)
+            printf(",\"karma_total_max\":%u", ips[i]->karma_total_max);
+        printf("}");
     }
     printf("]}");
     free(ips);

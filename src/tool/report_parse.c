@@ -349,7 +349,7 @@ static const bool report_reads[LOG_FIELDS] = {
     [LF_OS] = true,      [LF_FLAVOR] = true,     [LF_GENRE] = true,       [LF_MATCH] = true,
     [LF_DISTANCE] = true, [LF_LINK] = true,      [LF_UPTIME_MIN] = true,  [LF_TOTAL_CONN] = true,
     [LF_NAT] = true,     [LF_OS_CHANGE] = true,  [LF_RULE] = true,        [LF_RULE_AT] = true,
-    [LF_KARMA] = true,   [LF_EXEMPT] = true,     [LF_REASON] = true,      [LF_ACTION] = true,
+    [LF_KARMA] = true,   [LF_KARMA_TOTAL] = true, [LF_EXEMPT] = true,     [LF_REASON] = true,      [LF_ACTION] = true,
     [LF_LEVEL] = true,   [LF_MSG] = true,        [LF_SUPPRESSED] = true,  [LF_CUTOFF] = true,
     [LF_SIG] = true,     [LF_FP] = true,
 };
@@ -457,7 +457,7 @@ int parse_message(const char *msg, size_t len, struct message *m, const char **w
         field_index_built = true;
     }
     m->present = 0;
-    m->has_ms = m->has_karma = false;
+    m->has_ms = m->has_karma = m->has_karma_total = false;
     m->suppressed = 0;
     m->cutoff = CUTOFF_NONE;
     while (p < end && *p == ' ')
@@ -577,6 +577,14 @@ int parse_message(const char *msg, size_t len, struct message *m, const char **w
             return -1;
         }
         m->has_karma = true;
+    }
+    if (has_field(m, LF_KARMA_TOTAL)) {
+        if (parse_int(&m->f[LF_KARMA_TOTAL], &m->karma_total) != 0 || m->karma_total < 0 ||
+            m->karma_total > 1000000000000ll) {
+            *why = "karma_total= is not a count";
+            return -1;
+        }
+        m->has_karma_total = true;
     }
     if (has_field(m, LF_CUTOFF))
         m->cutoff = cutoff_of(&m->f[LF_CUTOFF]);

@@ -246,8 +246,10 @@ static void iptab_evict(struct iptab *t)
     t->evictions++;
 }
 
-void iptab_add(struct iptab *t, const struct ipkey *k, uint32_t blocks, int64_t karma, uint32_t karma_lines)
+void iptab_add(struct iptab *t, const struct ipkey *k, uint32_t blocks, int64_t karma, uint32_t karma_lines,
+               int64_t karma_total)
 {
+    uint32_t fleet = karma_total < 0 ? 0 : karma_total > UINT32_MAX ? UINT32_MAX : (uint32_t)karma_total;
     if (t->nslots) {
         size_t s = ip_hash(k) & (t->nslots - 1);
         for (; t->e[s].used; s = (s + 1) & (t->nslots - 1)) {
@@ -257,6 +259,8 @@ void iptab_add(struct iptab *t, const struct ipkey *k, uint32_t blocks, int64_t 
                 int64_t sum = (int64_t)e->karma + karma;
                 e->karma = sum < INT32_MIN ? INT32_MIN : sum > INT32_MAX ? INT32_MAX : (int32_t)sum;
                 e->karma_lines += karma_lines;
+                if (fleet > e->karma_total_max)
+                    e->karma_total_max = fleet;
                 return;
             }
         }
@@ -265,7 +269,8 @@ void iptab_add(struct iptab *t, const struct ipkey *k, uint32_t blocks, int64_t 
         iptab_evict(t);
     if ((t->n + 1) * 2 > t->nslots && !iptab_resize(t, t->nslots ? t->nslots * 2 : 1024))
         return;
-    struct ient e = {.key = *k, .used = 1, .blocks = blocks, .karma = (int32_t)karma, .karma_lines = karma_lines};
+    struct ient e = {.key = *k, .used = 1, .blocks = blocks, .karma = (int32_t)karma, .karma_lines = karma_lines,
+                     .karma_total_max = fleet};
     ip_insert(t->e, t->nslots, &e);
     t->n++;
 }

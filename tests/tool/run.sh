@@ -672,4 +672,83 @@ chmod 644 "$F/good.conf"
 t s7 "$P" lint --config "$F/good.conf"
 check "lint: fingerprint syn with p0f.fp: no error" eval 'lacks s7 "error:" && lacks s7 "fp_file"'
 
+echo "# the Redis stores: check, lint and report against a real redis-server"
+command -v redis-server >/dev/null || fail_now "redis-server is not installed (scripts/install-deps.sh)"
+R=$WORK/redis
+mkdir -p "$R"
+spawn redis-server --port 0 --unixsocket "$R/redis.sock" --requirepass 'pw@x' --save "" --appendonly no --dir "$R" \
+    --daemonize no >"$R/redis.out" 2>&1
+wait_for 5 test -S "$R/redis.sock" || fail_now "redis-server did not start"
+rcli() { redis-cli -s "$R/redis.sock" -a 'pw@x' --no-auth-warning "$@"; }
+SLICE=$(( $(date +%s) / 3600 ))   # karma_window 24h: 24 slices of an hour
+rcli -n 2 HSET p0fshim:karma:192.0.2.7/32 "$SLICE" 4 >/dev/null
+rcli -n 2 HSET p0fshim:greylist:192.0.2.7/32 first_seen $(( $(date +%s) - 10 )) last_seen $(date +%s) attempts 1 checks 1 passes 0 >/dev/null
+: >"$R/blocked"; chmod 644 "$R/blocked"
+printf '%s\n' "blocked_os_file $R/blocked" "smite_os ^Windows" "greylist_os ^Windows" \
+    "greylist_store unix:$R/redis.sock?db=2&password=pw%40x" "karma_store unix:$R/redis.sock?db=2&password=pw%40x" \
+    "karma_limit 5" "log_socket $R/log.sock" >"$R/p.conf"
+chmod 640 "$R/p.conf"
+t k1 "$P" check --config "$R/p.conf" --os Windows --flavor XP 192.0.2.7
+check "check: the fleet's count, this connection's hit, karma_limit reached: block, exit 1" \
+    eval 'rc_is 1 && has k1 "^  karma:     4 smite_os hits in the last 24h across the fleet \(unix:$R/redis\.sock\?db=2\); this connection would add one: karma_total=5;" &&
+          has k1 "karma_limit 5 reached: refused" && has k1 "^  rule:      karma \(karma_limit 5, karma_total=5\)" &&
+          has k1 "rule=\"karma\" karma=-1 karma_total=5"'
+check "check: no password in its output" lacks k1 "pw@x|pw%40x"
+t k2 "$P" check --config "$R/p.conf" --os Linux 192.0.2.7
+check "check: an unsmitten client: the count, under the limit, allowed" \
+    eval 'rc_is 0 && has k2 "karma:     4 smite_os hits .*; karma_limit 5 not reached" && has k2 "verdict=allow .*karma_total=4$"'
+t k3 "$P" check --config "$R/p.conf" --os Windows --flavor XP 192.0.2.8
+check "check: the Redis greylist store is read: a first contact is greylisted" \
+    eval 'rc_is 1 && has k3 "the greylist store unix:$R/redis\.sock\?db=2 does not know the host: a first contact is greylisted"'
+check "check: it recorded nothing (no key for the host in Redis)" \
+    eval '[ "$(rcli -n 2 EXISTS p0fshim:greylist:192.0.2.8/32) $(rcli -n 2 EXISTS p0fshim:karma:192.0.2.8/32)" = "0 0" ]'
+printf '%s\n' "blocked_os_file $R/blocked" "smite_os ^Windows" "greylist_os ^Windows" \
+    "greylist_store unix:$R/redis.sock?db=2&password=pw%40x" >"$R/grey.conf"
+chmod 640 "$R/grey.conf"
+t k4 "$P" check --config "$R/grey.conf" --os Windows --flavor XP 192.0.2.7
+check "check: the seeded greylist record: seen 10 s ago, still early" \
+    eval 'rc_is 1 && has k4 "the greylist store unix:$R/redis\.sock\?db=2 saw it first at " && has k4 "a retry before 300 s is greylisted again"'
+t k5 "$P" check --json --config "$R/p.conf" --os Windows --flavor XP 192.0.2.7
+check "check --json: karma_store {store, hits 4, karma_total 5, window, limit}, rule karma" \
+    eval 'rc_is 1 && json_ok k5 && hasF k5 "\"karma_store\":{\"store\":\"unix:$R/redis.sock?db=2\",\"hits\":4,\"karma_total\":5,\"window_s\":86400,\"karma_limit\":5}" &&
+          hasF k5 "\"rule\":{\"text\":\"karma\",\"karma_limit\":5}"'
+printf '%s\n' "blocked_os_file $R/blocked" "smite_os ^Windows" "karma_store unix:$R/redis.sock?db=2&password=not-this-one" \
+    "karma_limit 5" >"$R/wrong.conf"
+chmod 640 "$R/wrong.conf"
+t k6 "$P" check --config "$R/wrong.conf" --os Windows --flavor XP 192.0.2.7
+check "check: a refused login: karma off for the host, the reason, allowed" \
+    eval 'rc_is 0 && has k6 "the karma store unix:$R/redis\.sock\?db=2 cannot be read \(.*refused the login.*\): the shim would leave karma off" &&
+          lacks k6 "karma_total="'
+t k7 "$P" lint --config "$R/wrong.conf"
+check "lint: a store it cannot use is a warning naming the cause, never the password" \
+    eval 'has k7 "^$R/wrong.conf:3: warning: karma_store: Redis store unix:$R/redis\.sock\?db=2: the server refused the login: .*fleet karma is off" &&
+          lacks k7 "not-this-one"'
+chmod 644 "$R/wrong.conf"
+t k8 "$P" lint --config "$R/wrong.conf"
+check "lint: a password in a file everyone can read" has k8 "^$R/wrong.conf: warning: holds a Redis password and is readable by everyone \(mode 0644\)"
+printf '%s\n' "blocked_os_file $R/blocked" "karma_limit 3" >"$R/nostore.conf"
+chmod 644 "$R/nostore.conf"
+t k9 "$P" lint --config "$R/nostore.conf"
+check "lint: karma_limit without karma_store" has k9 "^$R/nostore.conf:2: warning: karma_limit without karma_store"
+t k10 "$P" lint --config "$R/p.conf"
+check "lint: reachable stores: no store warning" eval 'lacks k10 "warning: (greylist|karma)_store" && lacks k10 "password"'
+cat >"$R/fleet.log" <<'LOG'
+Dec  4 01:10:24 mx1 p0fshim[12878]: remote=192.0.2.10:51902 local=192.0.2.1:25 verdict=allow ms=0 fp=syn os="Windows" flavor="NT kernel" genre="Windows NT kernel" match=generic distance=0 karma=-1 karma_total=3
+Dec  4 01:10:25 mx2 p0fshim[2211]: remote=192.0.2.10:51903 local=192.0.2.2:25 verdict=block ms=0 fp=syn os="Windows" flavor="NT kernel" genre="Windows NT kernel" match=generic distance=0 rule="karma" karma=-1 karma_total=4 action=reject reply="554 5.7.1 Connection refused"
+Dec  4 01:10:26 mx1 p0fshim[12878]: remote=192.0.2.20:51904 local=192.0.2.1:25 verdict=allow ms=0 fp=syn os="Linux" flavor="3.x" genre="Linux 3.x" match=generic distance=0 karma_total=0
+Dec  4 01:10:27 mx2 p0fshim[2211]: remote=192.0.2.30:51905 local=192.0.2.2:25 verdict=allow ms=0 fp=syn os="Linux" flavor="3.x" genre="Linux 3.x" match=generic distance=0 karma_total=7
+LOG
+t k11 "$P" report --year 2026 "$R/fleet.log"
+check "report: the fleet's karma: lines with karma_total=, the highest, the karma_limit refusals" \
+    has k11 "^  fleet karma: 4 lines with karma_total=, highest 7, 1 refused by karma_limit$"
+check "report: per IP the fleet's highest count" eval 'has k11 "^ +-2 +2 +4  192\.0\.2\.10$" && has k11 "^ +0 +0 +7  192\.0\.2\.30$"'
+t k12 "$P" report --year 2026 --csv "$R/fleet.log"
+check "report --csv: karma fleet rows, the karma rule" \
+    eval 'row k12 "karma,fleet_lines,,4" && row k12 "karma,fleet_max,,7" && row k12 "karma,limit_blocks,,1" && row k12 "rule,karma,,1"'
+t k13 "$P" report --year 2026 --json "$R/fleet.log"
+check "report --json: karma and karma_ips carry the fleet's figures" \
+    eval 'json_ok k13 && hasF k13 "\"fleet_lines\":4,\"fleet_max\":7,\"limit_blocks\":1" && hasF k13 "\"ip\":\"192.0.2.30\",\"karma\":0,\"lines\":0,\"karma_total_max\":7"'
+t k14 "$P" report --year 2024 --csv "$SAMPLES/mail.log"
+check "report: without karma_total= no fleet rows" lacks k14 "fleet_"
+
 summary
