@@ -59,29 +59,22 @@ void hotmem_after_fork_child(void)
         atomic_store(&hotmem_pending, 1);
 }
 
-/* Only the pages ever touched are copied (mincore() says which exist): PCRE2's frames are
- * mostly never written. */
+/* The whole used part is copied (a few pages, once per child that uses the library): asking
+ * which pages exist (mincore) would miss one the parent's memory swapped out. */
 static int make_private(void)
 {
-    size_t page = 4096, len = (used + page - 1) & ~(page - 1), pages = len / page;
-    unsigned char resident[HOTMEM_SIZE / 4096];
-    if (mincore(region, len, resident) != 0)
-        memset(resident, 1, pages);
+    size_t len = (used + 4095) & ~(size_t)4095;
     char *copy = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (copy == MAP_FAILED)
         return -1;
-    for (size_t i = 0; i < pages; i++)
-        if (resident[i] & 1)
-            memcpy(copy + i * page, region + i * page, page);
+    memcpy(copy, region, used);
     void *r = mmap(region, HOTMEM_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE,
                    -1, 0);
     if (r == MAP_FAILED) {
         munmap(copy, len);
         return -1;
     }
-    for (size_t i = 0; i < pages; i++)
-        if (resident[i] & 1)
-            memcpy(region + i * page, copy + i * page, page);
+    memcpy(region, copy, used);
     munmap(copy, len);
     return 0;
 }

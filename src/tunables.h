@@ -163,7 +163,7 @@
 /* ---- memory written on every connection (hotmem.c) ---- */
 /* The region's size: the log writer (~4.5 KiB) and the regexes' shared match data with PCRE2's
  * backtracking frames (20 KiB; more if a match needs more: then they move to the heap); address
- * space only until touched. A forked child copies the pages that were touched. */
+ * space only until touched. A forked child that uses the library copies what is used, once. */
 #define HOTMEM_SIZE (128 * 1024)
 #define HOTMEM_OBJECT_MAX (32 * 1024)
 /* Owners with something to redo in a child's copy: the log writer, the regexes' matcher. */
