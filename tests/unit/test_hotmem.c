@@ -66,7 +66,7 @@ Test(hotmem, child_gets_its_own_copy_at_the_same_address)
     cr_assert_eq(pipe(pipefd), 0);
     pid_t kid = fork();
     if (kid == 0) {
-        hotmem_after_fork_child();   /* the engine's fork handler */
+        /* No fork handler: the kernel zeroes the state page (MADV_WIPEONFORK). */
         int seen_before = hot[0];
         if (!hotmem_enter())
             _exit(3);
@@ -97,4 +97,29 @@ Test(hotmem, large_objects_and_outside_pointers_go_to_the_heap)
     cr_assert(hotmem_owns(small));
     hotmem_free(small);   /* nothing: it lives as long as the process */
     cr_assert_eq(((char *)small)[0], 0);
+}
+
+Test(hotmem, the_fork_handler_is_needed_only_without_a_wiped_page)
+{
+    cr_assert(hotmem_wipes_on_fork(), "this kernel has MADV_WIPEONFORK (4.14 and later)");
+}
+
+Test(hotmem, process_local_memory_is_zero_in_a_child_and_kept_in_the_parent)
+{
+    volatile int *mine = hotmem_process_local(sizeof(int));
+    cr_assert_not_null(mine);
+    *mine = 42;
+    int pipefd[2];
+    cr_assert_eq(pipe(pipefd), 0);
+    pid_t kid = fork();
+    if (kid == 0) {
+        int seen = *mine;
+        (void)!write(pipefd[1], &seen, sizeof(seen));
+        _exit(0);
+    }
+    int seen = -1;
+    cr_assert_eq(read(pipefd[0], &seen, sizeof(seen)), (ssize_t)sizeof(seen));
+    waitpid(kid, NULL, 0);
+    cr_assert_eq(seen, 0, "the child found the parent's value");
+    cr_assert_eq(*mine, 42);
 }
