@@ -4,6 +4,7 @@
  * for the verdict. Fork handling keeps a forked child from using the parent's worker,
  * descriptors or greylist store. The modules of the engine and the state they share are
  * listed in engine_state.h. */
+#include "altstack.h"
 #include "engine.h"
 
 #include <errno.h>
@@ -120,6 +121,7 @@ static bool engine_holds_connections(void)
 
 static void atfork_prepare(void)
 {
+    altstack_before_fork();
     if (engine_holds_connections())
         pthread_mutex_lock(&E.lock);
 }
@@ -132,12 +134,23 @@ static void atfork_parent(void)
     }
 }
 
+/* Whether a forked child has anything of the engine's to reset: a lock the fork handlers
+ * held, a worker, connections or sockets held, a store. Only read: a child of a
+ * fork-per-connection server under `fingerprint syn` (none of these) writes no page here. */
+static bool engine_has_process_state(void)
+{
+    return engine_holds_connections() || E.greylist || E.karma || E.worker_pid != 0 || E.slots_ready ||
+           E.p0f.fd >= 0 || E.v2.fd >= 0 || E.wake.fd >= 0;
+}
+
 /* The child has no worker: it gives back every fd the shim held (they are the
  * parent's business) and starts afresh when it accepts a connection itself. */
 static void atfork_child(void)
 {
     /* The log writer and the regexes become the child's own when it first uses them. */
     hotmem_after_fork_child();
+    if (!engine_has_process_state())
+        return;
     pthread_mutex_init(&E.lock, NULL);
     pthread_mutex_init(&E.greylist_lock, NULL);
     judged_cond_init();
@@ -199,7 +212,13 @@ void engine_setup(const struct config *cfg, struct syslog_writer *log)
         E.root_dev = root.st_dev;
         E.root_ino = root.st_ino;
     }
-    pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
+    /* A child handler runs in every child, in code and data pages the child does not have yet
+     * (each a page fault there): left out where a child has nothing to do, verdicts from the SYN
+     * alone (the engine never holds a connection, no store) on a kernel that wipes hotmem's
+     * process page. */
+    bool child_has_work = engine_holds_connections() || cfg->greylist_os || cfg->karma.store.set ||
+                          !hotmem_wipes_on_fork();
+    pthread_atfork(atfork_prepare, atfork_parent, child_has_work ? atfork_child : NULL);
 }
 
 bool engine_greylist_check(void *unused, const struct endpoint *peer, struct greylist_result *out)

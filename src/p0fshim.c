@@ -13,10 +13,12 @@
 #include <string.h>
 #include <sys/auxv.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "altstack.h"
 #include "config.h"
 #include "engine.h"
 #include "hotmem.h"
@@ -129,7 +131,7 @@ static void send_reply(int fd, enum hold_reply kind)
     char reply[256];
     size_t len = engine_reply_text(kind, reply, sizeof(reply));
     if (len > 0)
-        (void)!send(fd, reply, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+        (void)syscall(SYS_sendto, fd, reply, len, MSG_DONTWAIT | MSG_NOSIGNAL, NULL, 0);   /* not a cancellation point */
 }
 
 /* inetd, xinetd, systemd Accept=yes and tcpserver's child hand the program a connected
@@ -268,6 +270,7 @@ void p0fshim_init(void)
             return;
         }
         engine_setup(&cfg, &logw);
+        altstack_init();
         if (syn_active)
             synsource_arm_inherited(&cfg);
         atomic_store(&active, true);
@@ -291,7 +294,7 @@ static void refuse_connection(int fd, enum hold_reply kind)
 {
     send_reply(fd, kind);
     shutdown(fd, SHUT_WR);
-    close(fd);
+    (void)syscall(SYS_close, fd);   /* not a cancellation point, unlike close() */
 }
 
 /* A hold cancelled with the host's thread: the host never got this connection, so it
@@ -322,51 +325,89 @@ void p0fshim_before_accept(int listen_fd)
         synsource_arm_before_accept(listen_fd, &cfg);
 }
 
-int p0fshim_after_accept(int listen_fd, int fd, const struct sockaddr *addr, const socklen_t *addrlen,
-                         socklen_t given_len)
+/* What p0fshim_after_accept() hands to the part that may run on the library's own stack. */
+struct accepted {
+    int listen_fd, fd;
+    const struct sockaddr *addr;
+    const socklen_t *addrlen;
+    socklen_t given_len;
+    enum hold_reply reply;   /* out: what to do with the connection */
+    bool hold;               /* out: reply is to be waited for (ticket) */
+    struct engine_ticket ticket;
+    bool cancel_held;        /* cancellation is held off; cancel_state: the host's */
+    int cancel_state;
+};
+
+/* The host's thread may be cancelled in accept(), never inside the library: its locks and
+ * writes (the engine's, the log's, a store's) must never be left half done (engine_wait allows
+ * cancellation again while it only waits). Held off before the library's first cancellation
+ * point, and only then: a verdict from the SYN without a store reaches none (its sends and
+ * closes are raw system calls), and it then leaves the thread's cancellation state, a page a
+ * fork-per-connection server's parent would otherwise copy after each fork, unwritten. */
+static void hold_off_cancellation(struct accepted *a)
 {
+    if (!a->cancel_held) {
+        pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &a->cancel_state);
+        a->cancel_held = true;
+    }
+}
+
+/* Everything but a hold's wait: it never waits longer than a store's deadline, so it may run
+ * on altstack.h's stack, with the host's signals held. */
+static void judge_accepted(void *p)
+{
+    struct accepted *a = p;
     struct sockaddr_storage ss;
     socklen_t len = sizeof(ss);
     struct endpoint local, remote;
-    int verdict = P0FSHIM_PASS;
-    int cancel_state, ignored;
-    enum hold_reply reply = HOLD_PASS;
+
+    if (getsockname(a->fd, (struct sockaddr *)&ss, &len) != 0 ||
+        endpoint_from_sockaddr((struct sockaddr *)&ss, len, &local) != 0)
+        return;
+    if (!config_port_selected(&cfg, local.port))
+        return;
+    /* The kernel already wrote the peer into the caller's buffer when it fitted. */
+    if (a->addr && a->addrlen && *a->addrlen <= a->given_len) {
+        if (endpoint_from_sockaddr(a->addr, *a->addrlen, &remote) != 0)
+            return;
+    } else {
+        len = sizeof(ss);
+        if (getpeername(a->fd, (struct sockaddr *)&ss, &len) != 0 ||
+            endpoint_from_sockaddr((struct sockaddr *)&ss, len, &remote) != 0)
+            return;
+    }
+    /* Greylisting and karma may ask a store (files, sockets) from the SYN's verdict. */
+    if (cfg.greylist_os || cfg.karma.store.set)
+        hold_off_cancellation(a);
+    if (!judged_from_syn(a->listen_fd, a->fd, &remote, &local, &a->reply)) {
+        hold_off_cancellation(a);
+        a->hold = cfg.mode == MODE_HOLD;
+        a->ticket = engine_submit(a->fd, &remote, &local, a->hold, false);
+        if (a->hold)
+            return;
+    }
+    if (a->reply != HOLD_PASS)
+        refuse_connection(a->fd, a->reply);
+}
+
+int p0fshim_after_accept(int listen_fd, int fd, const struct sockaddr *addr, const socklen_t *addrlen,
+                         socklen_t given_len)
+{
+    struct accepted a = {listen_fd, fd, addr, addrlen, given_len, HOLD_PASS, false, {0}, false, 0};
 
     if (!atomic_load_explicit(&active, memory_order_acquire))
         return P0FSHIM_PASS;
     int saved = errno;
-    /* The host's thread may be cancelled in accept(), not inside the shim: its locks and
-     * writes (the engine's, the log's) must never be left half done (engine_wait allows
-     * cancellation again while it only waits). */
-    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel_state);
-    if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0 || endpoint_from_sockaddr((struct sockaddr *)&ss, len, &local) != 0)
-        goto out;
-    if (!config_port_selected(&cfg, local.port))
-        goto out;
-    /* The kernel already wrote the peer into the caller's buffer when it fitted. */
-    if (addr && addrlen && *addrlen <= given_len) {
-        if (endpoint_from_sockaddr(addr, *addrlen, &remote) != 0)
-            goto out;
-    } else {
-        len = sizeof(ss);
-        if (getpeername(fd, (struct sockaddr *)&ss, &len) != 0 ||
-            endpoint_from_sockaddr((struct sockaddr *)&ss, len, &remote) != 0)
-            goto out;
+    altstack_run(judge_accepted, &a);
+    if (a.hold) {
+        a.reply = hold_for_verdict(fd, a.ticket, a.cancel_state);
+        if (a.reply != HOLD_PASS)
+            refuse_connection(fd, a.reply);
     }
-    if (!judged_from_syn(listen_fd, fd, &remote, &local, &reply)) {
-        bool hold = cfg.mode == MODE_HOLD;
-        struct engine_ticket ticket = engine_submit(fd, &remote, &local, hold, false);
-        if (hold)
-            reply = hold_for_verdict(fd, ticket, cancel_state);
-    }
-    if (reply != HOLD_PASS) {
-        refuse_connection(fd, reply);
-        verdict = P0FSHIM_CONSUMED;
-    }
-out:
-    pthread_setcancelstate(cancel_state, &ignored);
-    errno = saved;
-    return verdict;
+    if (a.cancel_held)
+        pthread_setcancelstate(a.cancel_state, &a.cancel_state);
+    errno_restore(saved);
+    return a.reply == HOLD_PASS ? P0FSHIM_PASS : P0FSHIM_CONSUMED;
 }
 
 bool p0fshim_close_watched(int fd)

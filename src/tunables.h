@@ -168,4 +168,10 @@
 #define HOTMEM_OBJECT_MAX (32 * 1024)
 /* Owners with something to redo in a child's copy: the log writer, the regexes' matcher. */
 #define HOTMEM_HOOKS 4
+/* The page a forked child finds zeroed (hotmem.h): the region's state and the alternate
+ * stack's (altstack.h). */
+#define HOTMEM_LOCAL_PAGE 4096
+/* The shared stack of altstack.h: the verdict inside accept() needs ~10 KiB (a store's client,
+ * a host's signal handler run meanwhile, more); address space only until touched. */
+#define ALTSTACK_SIZE (256 * 1024)
 #endif
