@@ -140,7 +140,7 @@ EXPORT int close(int fd)
 {
     struct stat before;
     bool watched = false;
-    if (p0fshim_close_watched(fd)) {
+    if (atomic_load_explicit(&p0fshim_closes_watched, memory_order_relaxed) && p0fshim_close_watched(fd)) {
         int saved = errno;
         watched = fstat(fd, &before) == 0;
         errno = saved;

@@ -23,11 +23,15 @@
  * it): a stale bit costs that close one fstat and a look at the slots. Numbers above the table
  * are left to the worker's periodic look. */
 static atomic_ulong watched[WATCHED_FDS / 64];
+atomic_bool p0fshim_closes_watched;
 
 void watch_fd(int fd)
 {
-    if (fd >= 0 && fd < WATCHED_FDS)
+    if (fd >= 0 && fd < WATCHED_FDS) {
+        if (!atomic_load_explicit(&p0fshim_closes_watched, memory_order_relaxed))
+            atomic_store_explicit(&p0fshim_closes_watched, true, memory_order_relaxed);
         atomic_fetch_or_explicit(&watched[fd / 64], 1ul << (fd % 64), memory_order_relaxed);
+    }
 }
 
 bool engine_fd_watched(int fd)

@@ -2,6 +2,7 @@
 #ifndef P0FSHIM_P0FSHIM_H
 #define P0FSHIM_P0FSHIM_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -28,6 +29,10 @@ int p0fshim_after_accept(int listen_fd, int fd, const struct sockaddr *addr, con
 /* Before the host's close(fd): whether the shim wants to know (a connection awaiting its
  * verdict may have that number). Lock-free. */
 bool p0fshim_close_watched(int fd);
+/* Whether any close was ever watched in this process: false in a process whose verdicts all
+ * come from the SYN, whose close() (in every child of a fork-per-connection server, too) then
+ * runs no more of the library's code than the wrapper's. */
+extern atomic_bool p0fshim_closes_watched;
 /* After it, with what fd named before: drops the shim's duplicate of a connection the host
  * let go, so that its client sees the close now. Keeps errno; never blocks. */
 void p0fshim_after_close(int fd, const struct stat *before);

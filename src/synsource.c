@@ -1,6 +1,8 @@
 /* The SYN source (synsource.h): the signatures, the listeners' TCP_SAVE_SYN, the saved SYN. */
 #include "synsource.h"
 
+#include "hotmem.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
@@ -221,5 +223,5 @@ void synsource_read(int fd, struct syn_reading *out)
     } else {
         synsource_match(&db, syn, len, SYNPKT_HEADERS_ONLY, out);
     }
-    errno = saved;
+    errno_restore(saved);
 }

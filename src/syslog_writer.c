@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -36,12 +37,12 @@ static void connect_locked(struct syslog_writer *w)
     /* Out of the host's way (fdband.h); where the band is full the line still matters more. */
     int high = fdband_dup(fd);
     if (high >= 0) {
-        close(fd);
+        (void)syscall(SYS_close, fd);
         fd = high;
     }
     memcpy(sun.sun_path, w->path, strlen(w->path) + 1);
-    if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0 || owned_fd_take(fd, &w->conn) != 0) {
-        close(fd);
+    if (syscall(SYS_connect, fd, (struct sockaddr *)&sun, sizeof(sun)) != 0 || owned_fd_take(fd, &w->conn) != 0) {
+        (void)syscall(SYS_close, fd);
         w->conn.fd = -1;
     }
 }
@@ -50,7 +51,7 @@ void syslog_writer_open(struct syslog_writer *w, const char *path, int facility)
 {
     int saved = errno;
     if (!hotmem_enter()) {   /* still the parent's, and it could not be copied */
-        errno = saved;
+        errno_restore(saved);
         return;
     }
     pthread_mutex_lock(&w->lock);
@@ -58,20 +59,20 @@ void syslog_writer_open(struct syslog_writer *w, const char *path, int facility)
     w->facility = facility;
     connect_locked(w);
     pthread_mutex_unlock(&w->lock);
-    errno = saved;
+    errno_restore(saved);
 }
 
 void syslog_writer_close(struct syslog_writer *w)
 {
     int saved = errno;
     if (!hotmem_enter()) {   /* still the parent's, and it could not be copied */
-        errno = saved;
+        errno_restore(saved);
         return;
     }
     pthread_mutex_lock(&w->lock);
     owned_fd_release(&w->conn);
     pthread_mutex_unlock(&w->lock);
-    errno = saved;
+    errno_restore(saved);
 }
 
 size_t syslog_format(char *out, size_t size, int priority, const struct tm *when, pid_t pid, const char *msg)
@@ -109,7 +110,8 @@ static size_t send_locked(struct syslog_writer *w, struct mmsghdr *msgs, size_t 
     while (sent < n) {
         if (w->conn.fd < 0)
             return sent;
-        int k = sendmmsg(w->conn.fd, msgs + sent, (unsigned)(n - sent), MSG_DONTWAIT | MSG_NOSIGNAL);
+        /* Raw: unlike sendmmsg(), no cancellation point (the verdict inside accept() has none). */
+        int k = (int)syscall(SYS_sendmmsg, w->conn.fd, msgs + sent, (unsigned)(n - sent), MSG_DONTWAIT | MSG_NOSIGNAL);
         if (k > 0) {
             sent += (size_t)k;
             continue;
@@ -204,7 +206,7 @@ void syslog_batch_flush(struct syslog_writer *w, struct syslog_batch *b, unsigne
     if (b->n > 0)
         send_lines(w, b->line, b->n, wait_ms);
     b->n = 0;
-    errno = saved;
+    errno_restore(saved);
 }
 
 void syslog_writer_send_wait(struct syslog_writer *w, int severity, const char *msg, unsigned wait_ms)
@@ -213,7 +215,7 @@ void syslog_writer_send_wait(struct syslog_writer *w, int severity, const char *
     int saved = errno;
     struct iovec line = {.iov_base = text, .iov_len = format_line(w, severity, msg, text, sizeof(text))};
     send_lines(w, &line, 1, wait_ms);
-    errno = saved;
+    errno_restore(saved);
 }
 
 /* Under the lock: the line's head for this second, priority and process. */
@@ -239,7 +241,7 @@ void syslog_writer_send_now(struct syslog_writer *w, int severity, const char *m
      * of the host's thread. */
     struct iovec line[2];
     if (!hotmem_enter()) {
-        errno = saved;
+        errno_restore(saved);
         return;
     }
     /* The lock is held only to send (or, by the worker, to wait for a full receiver, when
@@ -253,13 +255,13 @@ void syslog_writer_send_now(struct syslog_writer *w, int severity, const char *m
             line[1] = (struct iovec){.iov_base = (void *)msg, .iov_len = msg_len};
             send_lines_locked(w, line, 2, 1, 0);
             pthread_mutex_unlock(&w->lock);
-            errno = saved;
+            errno_restore(saved);
             return;
         }
         sched_yield();
     }
     atomic_fetch_add(&w->dropped_busy, 1);
-    errno = saved;
+    errno_restore(saved);
 }
 
 void syslog_writer_send(struct syslog_writer *w, int severity, const char *msg)
