@@ -32,10 +32,11 @@ TOOL_MAIN_OBJ := $(patsubst src/tool/%.c,$(B)/obj/tool_%.o,$(TOOL_MAIN_SRC))
 UNIT_SRC := $(wildcard tests/unit/*.c)
 HELPER_SRC := $(wildcard tests/helpers/*.c)
 HELPERS  := $(patsubst tests/helpers/%.c,$(B)/tests/%,$(HELPER_SRC))
+PRELOAD_HELPERS := $(patsubst tests/preload/%.c,$(B)/tests/%.so,$(wildcard tests/preload/*.c))
 
 .PHONY: all check check-unit check-integration check-tool check-e2e deps demo install uninstall clean bench-report
 
-all: $(B)/libp0fshim.so $(if $(TOOL_MAIN_SRC),$(B)/p0fshim) $(HELPERS) \
+all: $(B)/libp0fshim.so $(if $(TOOL_MAIN_SRC),$(B)/p0fshim) $(HELPERS) $(PRELOAD_HELPERS) \
      $(if $(wildcard /usr/include/libmilter/mfapi.h),$(B)/p0fshim-milter)
 
 # The Debian packages the build needs, each as package=a file it installs, so that `make` on a
@@ -93,6 +94,11 @@ $(B)/libp0fshim.so: $(SHIM_OBJ) $(B)/libp0fshim-core.a shim/p0fshim.map
 $(B)/tests/%: tests/helpers/%.c $(wildcard tests/helpers/*.h) | build-deps-present
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $< -pthread
+
+# Test libraries preloaded next to the shim (tests/preload/): one .c file each.
+$(B)/tests/%.so: tests/preload/%.c | build-deps-present
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -fvisibility=default -shared -o $@ $< -ldl -pthread
 
 # The report's code without its command line (report.c) and the tool's other commands: what
 # the unit tests of the report's counting, timeline and escaping link.

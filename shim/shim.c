@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "p0fshim.h"
@@ -60,10 +61,13 @@ static int call_accept4(int fd, struct sockaddr *addr, socklen_t *addrlen, int f
     return (int)syscall(SYS_accept4, fd, addr, addrlen, flags);
 }
 
+/* A raw ppoll(): the library adds no cancellation point of its own to accept() (which stays
+ * one). */
 static bool connection_queued(int fd)
 {
     struct pollfd listener = {.fd = fd, .events = POLLIN};
-    return poll(&listener, 1, 0) == 1 && (listener.revents & POLLIN);
+    struct timespec now = {0, 0};
+    return syscall(SYS_ppoll, &listener, 1, &now, NULL, 0) == 1 && (listener.revents & POLLIN);
 }
 
 /* What a caller whose connection was refused is told when none is left to give it: "nothing

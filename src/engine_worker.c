@@ -194,7 +194,11 @@ static void *worker_main(void *unused)
 {
     static uint32_t expired[ENGINE_PENDING_MAX];
     struct worker_policy policy = {0};   /* a new thread has its creator's: SCHED_OTHER in an MTA */
+    int ignored;
     (void)unused;
+    /* The library's own thread: nobody may cancel it half-way through the engine's state (a
+     * host that cancels every thread it finds, or a stray pthread_cancel). */
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &ignored);
 
     for (;;) {
         uint64_t now = now_ns();

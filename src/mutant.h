@@ -31,4 +31,8 @@
 #define P0FSHIM_MUTANT_FORKLEAK 0   /* a forked child keeps the parent's pending duplicates */
 #endif
 
+#ifndef P0FSHIM_MUTANT_CANCELGUARD
+#define P0FSHIM_MUTANT_CANCELGUARD 0 /* the accept path never holds cancellation off */
+#endif
+
 #endif

@@ -21,6 +21,7 @@
 #include "altstack.h"
 #include "config.h"
 #include "engine.h"
+#include "mutant.h"
 #include "hotmem.h"
 #include "logfmt.h"
 #include "synsource.h"
@@ -228,12 +229,16 @@ void p0fshim_init(void)
     struct diag err = {0};
     const char *path = CONFIG_DEFAULT_PATH;
     bool must_exist = false;
+    int cancel_state, ignored;
 
     /* Loaded system-wide, every unlisted process stops here: nothing read, nothing held. */
     if (!sysgate_admits(own_library_path(), program_invocation_short_name)) {
         errno = saved;
         return;
     }
+    /* Files are read and sockets opened from here on: never cancelled half-way (a library
+     * loaded by dlopen() runs this on any thread of the host's). */
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel_state);
 
     /* In secure-execution mode the environment belongs to an unprivileged caller. */
     const char *env = getauxval(AT_SECURE) ? NULL : getenv("P0FSHIM_CONFIG");
@@ -255,12 +260,11 @@ void p0fshim_init(void)
         /* Pass-through holds nothing: the log socket goes too. */
         syslog_writer_close(&logw);
         config_free(&cfg);
+        pthread_setcancelstate(cancel_state, &ignored);
         errno = saved;
         return;
     }
     if (this_program_selected()) {
-        int cancel_state, ignored;
-        pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel_state);
         syslog_writer_open(&logw, cfg.log_socket, cfg.log_facility);
         if (!load_signatures()) {
             syslog_writer_close(&logw);
@@ -277,8 +281,8 @@ void p0fshim_init(void)
         judge_inherited_connection(0);
         if (systemd_passed_fd3())
             judge_inherited_connection(3);
-        pthread_setcancelstate(cancel_state, &ignored);
     }
+    pthread_setcancelstate(cancel_state, &ignored);
     errno = saved;
 }
 
@@ -346,7 +350,7 @@ struct accepted {
  * fork-per-connection server's parent would otherwise copy after each fork, unwritten. */
 static void hold_off_cancellation(struct accepted *a)
 {
-    if (!a->cancel_held) {
+    if (!a->cancel_held && !P0FSHIM_MUTANT_CANCELGUARD) {
         pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &a->cancel_state);
         a->cancel_held = true;
     }
@@ -376,8 +380,9 @@ static void judge_accepted(void *p)
             endpoint_from_sockaddr((struct sockaddr *)&ss, len, &remote) != 0)
             return;
     }
-    /* Greylisting and karma may ask a store (files, sockets) from the SYN's verdict. */
-    if (cfg.greylist_os || cfg.karma.store.set)
+    /* From the SYN's verdict, greylisting and karma may ask a store (files, sockets), and
+     * syn+p0f hands the line to the worker (its wake-up is a write()). */
+    if (cfg.greylist_os || cfg.karma.store.set || cfg.fingerprint == FINGERPRINT_SYN_P0F)
         hold_off_cancellation(a);
     if (!judged_from_syn(a->listen_fd, a->fd, &remote, &local, &a->reply)) {
         hold_off_cancellation(a);

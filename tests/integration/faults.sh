@@ -22,6 +22,8 @@
 #                 Sendmail): a refusal on one never keeps the other waiting, SIGTERM is acted on,
 #                 refusals handled in one accept() call are capped.
 #   cancel        the host cancels and joins its accepting thread during a hold, then exits.
+#   cancel-points the library reaches no cancellation point while the host's thread could be
+#                 cancelled there, in every fingerprint mode (tests/preload/cancelprobe.c).
 #   stdio, gap    the shim's descriptors never take the number the host gets next (a daemon
 #                 that closed stdio; two free numbers below a limit of 64).
 #   host-close    the MTA closes a connection itself before the verdict: the client sees the
@@ -67,7 +69,7 @@ want() { [ -z "$ONLY" ] || [[ " $ONLY " == *" $1 "* ]]; }
 # ---- mutants: copies of the library with one protection removed -------------------------------
 # Each is the library built with MUTANT=-DP0FSHIM_MUTANT_<NAME>=1 (src/mutant.h), one after the
 # other in the background, each in its own build directory.
-MUTANTS=(nodup sigmask band refusal peercred trust)
+MUTANTS=(nodup sigmask band refusal peercred trust cancelguard)
 build_mutant() {
     local name=$1 dir=$WORK/mutant-$1
     mkdir -p "$dir"
@@ -657,6 +659,48 @@ if want cancel; then
 fi
 end_scenario
 
+# ---- cancel-points: no cancellation point while the host's thread could be cancelled there ---------------
+# cancelprobe.so, preloaded after the library, stands between it and libc's cancellation points
+# and notes each call with the calling thread's cancellation state. The verdict from the SYN alone
+# makes no such call (its sends and closes are raw system calls) and leaves the thread's
+# cancellation state unwritten (a page a forking server's parent would copy); every other path
+# holds cancellation off first, and the worker never allows it. A forking host; Linux is blocked, so
+# that refusals are made too (every loopback SYN is Linux's).
+cancelpoints_run() {   # cancelpoints_run FINGERPRINT WIN_EXPECT [CONF LINE...]: CP_CALLS, CP_CANCELLABLE
+    local fp=$1 win=$2 i bad=0; shift 2
+    FINGERPRINT=$fp write_conf "$@"
+    start_p0f "${HOSTS[@]}"
+    SHIM="$SHIM $HELPERS/cancelprobe.so" start_host host env CANCELPROBE_OUT="$D/probe" "$HELPERS/testsrv" \
+        --model fork --listen "127.0.0.1:$PORT" --stats-file "$D/host.stats"
+    for i in 1 2 3; do
+        client "lin$i" closed "$LIN" || bad=$((bad + 1))
+        client "win$i" "$win" "$WIN" --hold-ms 0 || bad=$((bad + 1))
+    done
+    check "$S: Linux clients refused, Windows clients $win ($bad of 6 otherwise)" [ "$bad" -eq 0 ]
+    wait_for 5 eval '[ "$(log_count "$(L)" "remote=")" -ge 6 ]'
+    check "$S: a line for each of the 6 connections" [ "$(log_count "$(L)" "remote=")" -ge 6 ]
+    stop_host host
+    CP_CALLS=$(grep -c '^call=' "$D/probe" 2>/dev/null)
+    CP_CANCELLABLE=$(grep -c 'cancellable=1' "$D/probe" 2>/dev/null)
+    grep -m3 'cancellable=1' "$D/probe" 2>/dev/null | sed "s/^/# $S: /"
+}
+if want cancel-points; then
+    for mode in syn syn+p0f auto p0f hold; do
+        BLOCKED=/linux/ scenario "cancel-points-${mode/+/-}"
+        case $mode in
+            hold) cancelpoints_run p0f served "mode hold" ;;
+            p0f) cancelpoints_run p0f served ;;
+            *) cancelpoints_run "$mode" closed ;;   # every loopback SYN is Linux's
+        esac
+        check "$S: no call to a cancellation point while cancellable ($CP_CANCELLABLE of $CP_CALLS calls)" \
+            [ "${CP_CANCELLABLE:-1}" -eq 0 ]
+        case $mode in
+            p0f|hold) check "$S: the probe saw the library's calls (the worker's: $CP_CALLS)" [ "${CP_CALLS:-0}" -gt 0 ] ;;
+        esac
+    done
+fi
+end_scenario
+
 # ---- stdio, gap: the number the host gets next is the host's --------------------------------------------
 # stdio_run / gap_run set HS_EVENT: the host's "accepted fd=A next_open=B" line. In gap_run the
 # worker runs (a judged warm-up connection) before the host squeezes its descriptors.
@@ -814,6 +858,14 @@ if want mutants; then
         gap_run
         check "mutant band: the host's open() fails in the gap case ($HS_EVENT)" [ "$HS_EVENT" = "accepted fd=20 next_open=EMFILE" ]
         stop_host host
+        end_scenario
+    fi
+    if [ -e "$WORK/mutant-cancelguard/built" ]; then
+        SHIM=$(mutant_lib cancelguard)
+        BLOCKED=/linux/ scenario mutant-cancelguard
+        cancelpoints_run syn+p0f closed   # the line left to the worker: its wake-up is a write()
+        check "mutant cancelguard (cancellation never held off): the probe sees a cancellable call ($CP_CANCELLABLE of $CP_CALLS)" \
+            [ "${CP_CANCELLABLE:-0}" -gt 0 ]
         end_scenario
     fi
     if [ -e "$WORK/mutant-refusal/built" ]; then
