@@ -95,10 +95,11 @@ $(B)/tests/%: tests/helpers/%.c $(wildcard tests/helpers/*.h) | build-deps-prese
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $< -pthread
 
-# Test libraries preloaded next to the shim (tests/preload/): one .c file each.
+# Test libraries preloaded next to the shim (tests/preload/): one .c file each, never instrumented
+# (an ASan build's hosts bring the runtime; a probe's own interceptors must not depend on it).
 $(B)/tests/%.so: tests/preload/%.c | build-deps-present
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -fvisibility=default -shared -o $@ $< -ldl -pthread
+	$(filter-out -fsanitize=% -fno-sanitize-recover=%,$(CC)) $(CFLAGS) -fvisibility=default -shared -o $@ $< -ldl -pthread
 
 # The report's code without its command line (report.c) and the tool's other commands: what
 # the unit tests of the report's counting, timeline and escaping link.
