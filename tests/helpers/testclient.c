@@ -5,12 +5,14 @@
  * CLI:
  *   testclient --connect IP:PORT|[IPv6]:PORT [--bind IP] [--mptcp]
  *              --expect served|closed|eof|first-line=PREFIX [--then eof|quit]
- *              [--timeout-ms N] [--hold-ms N]
+ *              [--timeout-ms N] [--hold-ms N] [--start-file PATH]
  *
  *   --bind        local source address (port chosen by the kernel), e.g. 127.0.0.2 or ::1.
  *   --mptcp       connect with Multipath TCP (IPPROTO_MPTCP); exit 2 if the kernel has none.
  *   --timeout-ms  connect timeout, the wait for each reply (served), and the wait for EOF from
  *                 the connection's start (closed). Default 2000.
+ *   --start-file  wait (up to 30 s) until PATH exists before connecting: clients started one
+ *                 by one connect together when the file appears.
  *   --hold-ms     served: pause after the banner, watching for EOF, so that an asynchronous
  *                 block would have landed before the dialog goes on. Default 300.
  *
@@ -60,7 +62,7 @@ static void usage(void)
 {
     fputs("usage: testclient --connect IP:PORT|[IPv6]:PORT [--bind IP] [--mptcp]\n"
           "                  --expect served|closed|eof|first-line=PREFIX [--then eof|quit]\n"
-          "                  [--timeout-ms N (2000)] [--hold-ms N (300)]\n",
+          "                  [--timeout-ms N (2000)] [--hold-ms N (300)] [--start-file PATH]\n",
           stderr);
     exit(2);
 }
@@ -405,7 +407,7 @@ static int run_first_line(struct client *c, const char *prefix, enum then then, 
 
 int main(int argc, char **argv)
 {
-    enum { OPT_CONNECT = 256, OPT_BIND, OPT_EXPECT, OPT_THEN, OPT_TIMEOUT, OPT_HOLD, OPT_MPTCP, OPT_HELP };
+    enum { OPT_CONNECT = 256, OPT_BIND, OPT_EXPECT, OPT_THEN, OPT_TIMEOUT, OPT_HOLD, OPT_MPTCP, OPT_START, OPT_HELP };
     static const struct option opts[] = {
         {"connect", required_argument, NULL, OPT_CONNECT},
         {"bind", required_argument, NULL, OPT_BIND},
@@ -414,6 +416,7 @@ int main(int argc, char **argv)
         {"timeout-ms", required_argument, NULL, OPT_TIMEOUT},
         {"hold-ms", required_argument, NULL, OPT_HOLD},
         {"mptcp", no_argument, NULL, OPT_MPTCP},
+        {"start-file", required_argument, NULL, OPT_START},
         {"help", no_argument, NULL, OPT_HELP},
         {NULL, 0, NULL, 0},
     };
@@ -424,6 +427,7 @@ int main(int argc, char **argv)
     const char *prefix = NULL;
     enum then then = THEN_NONE;
     int timeout_ms = 2000, hold_ms = 300, opt, status;
+    const char *start_file = NULL;
     struct client *c;
 
     opterr = 0;
@@ -466,6 +470,9 @@ int main(int argc, char **argv)
         case OPT_MPTCP:
             use_mptcp = true;
             break;
+        case OPT_START:
+            start_file = optarg;
+            break;
         case OPT_HELP:
             usage();
         default:
@@ -485,6 +492,11 @@ int main(int argc, char **argv)
         die("--bind and --connect addresses are of different families");
 
     signal(SIGPIPE, SIG_IGN);
+    for (int waited_ms = 0; start_file && access(start_file, F_OK) != 0; waited_ms++) {
+        if (waited_ms >= 30000)
+            die("--start-file %s did not appear within 30 s", start_file);
+        usleep(1000);
+    }
     c = calloc(1, sizeof(*c));
     if (c == NULL)
         die("out of memory");
