@@ -21,9 +21,9 @@
 #include "altstack.h"
 #include "config.h"
 #include "engine.h"
-#include "mutant.h"
 #include "hotmem.h"
 #include "logfmt.h"
+#include "mutant.h"
 #include "synsource.h"
 #include "sysgate.h"
 #include "syslog_writer.h"
@@ -356,8 +356,9 @@ static void hold_off_cancellation(struct accepted *a)
     }
 }
 
-/* Everything but a hold's wait: it never waits longer than a store's deadline, so it may run
- * on altstack.h's stack, with the host's signals held. */
+/* Everything but a hold's wait: it waits for nothing but a store (a Redis answer within
+ * store_timeout_ms, an LMDB write's sync), so it may run on altstack.h's stack, with the host's
+ * signals held meanwhile. */
 static void judge_accepted(void *p)
 {
     struct accepted *a = p;
