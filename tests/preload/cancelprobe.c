@@ -104,34 +104,38 @@ PROBE(int, fsync, (int fd), (fd))
 PROBE(int, fdatasync, (int fd), (fd))
 PROBE(int, msync, (void *a, size_t n, int f), (a, n, f))
 
+/* open() and openat() both go to libc's openat() (what open() is), noted under their own name.
+ * MODE_ARG: the mode argument, present when the flags create a file; in the variadic function
+ * itself (va_start needs its last named parameter, flags). */
+#define MODE_ARG(mode, flags)                       \
+    do {                                            \
+        if ((flags) & (O_CREAT | O_TMPFILE)) {      \
+            va_list ap;                             \
+            va_start(ap, flags);                    \
+            mode = va_arg(ap, mode_t);              \
+            va_end(ap);                             \
+        }                                           \
+    } while (0)
+
+static int probed_openat(const char *fn, void *caller, int dir, const char *path, int flags, mode_t mode)
+{
+    static int (*real)(int, const char *, int, ...);
+    if (!real)
+        real = (int (*)(int, const char *, int, ...))next("openat");
+    note(fn, caller);
+    return real(dir, path, flags, mode);
+}
+
 int open(const char *path, int flags, ...)
 {
-    static int (*real)(const char *, int, ...);
     mode_t mode = 0;
-    if (flags & (O_CREAT | O_TMPFILE)) {
-        va_list ap;
-        va_start(ap, flags);
-        mode = va_arg(ap, mode_t);
-        va_end(ap);
-    }
-    if (!real)
-        real = (int (*)(const char *, int, ...))next("open");
-    note("open", __builtin_return_address(0));
-    return real(path, flags, mode);
+    MODE_ARG(mode, flags);
+    return probed_openat("open", __builtin_return_address(0), AT_FDCWD, path, flags, mode);
 }
 
 int openat(int dir, const char *path, int flags, ...)
 {
-    static int (*real)(int, const char *, int, ...);
     mode_t mode = 0;
-    if (flags & (O_CREAT | O_TMPFILE)) {
-        va_list ap;
-        va_start(ap, flags);
-        mode = va_arg(ap, mode_t);
-        va_end(ap);
-    }
-    if (!real)
-        real = (int (*)(int, const char *, int, ...))next("openat");
-    note("openat", __builtin_return_address(0));
-    return real(dir, path, flags, mode);
+    MODE_ARG(mode, flags);
+    return probed_openat("openat", __builtin_return_address(0), dir, path, flags, mode);
 }
