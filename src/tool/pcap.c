@@ -13,7 +13,15 @@
 
 #define PCAP_RECORD_MAX (256 * 1024)   /* larger than any snapshot length in use */
 
-enum link_type { LINK_ETHERNET = 1, LINK_RAW = 101, LINK_LINUX_SLL = 113, LINK_IPV4 = 228, LINK_IPV6 = 229 };
+/* LINK_LINUX_SLL2: what `tcpdump -i any` writes since tcpdump 4.99 (Debian 12); 113 before. */
+enum link_type {
+    LINK_ETHERNET = 1,
+    LINK_RAW = 101,
+    LINK_LINUX_SLL = 113,
+    LINK_IPV4 = 228,
+    LINK_IPV6 = 229,
+    LINK_LINUX_SLL2 = 276,
+};
 
 struct pcap_reader {
     FILE *f;
@@ -56,9 +64,12 @@ static int pcap_open(struct pcap_reader *r, const char *path, const char **why)
     case LINK_ETHERNET:
     case LINK_RAW:
     case LINK_LINUX_SLL:
+    case LINK_LINUX_SLL2:
     case LINK_IPV4:
     case LINK_IPV6: return 0;
-    default: *why = "a link type other than Ethernet (1), raw IP (101, 228, 229) or Linux cooked (113)"; return -1;
+    default:
+        *why = "a link type other than Ethernet (1), raw IP (101, 228, 229) or Linux cooked (113, 276)";
+        return -1;
     }
 }
 
@@ -93,6 +104,7 @@ static long ip_offset(uint32_t link, const uint8_t *p, size_t len)
     switch (link) {
     case LINK_ETHERNET: off = 14, type_at = 12; break;
     case LINK_LINUX_SLL: off = 16, type_at = 14; break;
+    case LINK_LINUX_SLL2: off = 20, type_at = 0; break;
     /* A raw IPv4 or IPv6 link carries only its own version (p0f's capture filter says so). */
     case LINK_IPV4: return len && p[0] >> 4 == 4 ? 0 : -1;
     case LINK_IPV6: return len && p[0] >> 4 == 6 ? 0 : -1;

@@ -3,7 +3,7 @@
  * for the conformance test, which asks the real p0f 3.09b (`p0f -r`) and `p0fshim fingerprint`
  * about the same packets and compares their answers.
  *
- *   syngen --from-fp FILE --out PCAP [--index FILE]
+ *   syngen --from-fp FILE --out PCAP [--index FILE] [LAYOUT]
  *       one SYN built to match each [tcp:request] signature of FILE (a p0f.fp), plus an IPv6
  *       one for every signature that allows both IP versions;
  *   syngen --random N --seed S [--mutate-fp FILE] --out PCAP [--index FILE]
@@ -11,6 +11,14 @@
  *       malformed options, every quirk p0f knows in a SYN, IPv4 and IPv6, IPv4 options, payload.
  *       With --mutate-fp, half of them start from one of FILE's signatures and are then changed
  *       in a few places, so that exact, generic and fuzzy matches all occur.
+ *
+ * LAYOUT: how the same packets are framed, for the reader's other link types and byte orders:
+ *   --link raw|ether|vlan|sll|sll2|ipv4|ipv6   link type 101 (the default), 1, 1 with an 802.1Q
+ *       tag, 113 (Linux cooked, `tcpdump -i any` before 4.99), 276 (Linux cooked v2, its default
+ *       since), 228 and 229 (raw IPv4 / IPv6: the packets of the other version are written all
+ *       the same, as a reader must skip them). The framed links start with an ARP frame.
+ *   --big-endian   the file written in a big-endian machine's byte order
+ *   --nanosecond   the nanosecond-timestamp variant of the format
  *
  * Every packet comes from its own client address and port, one second after the previous one,
  * so that p0f's per-host state never mixes two packets and its flows expire on their own.
@@ -554,16 +562,89 @@ static size_t build_packet(const struct syn *s, unsigned block, uint32_t i, uint
 
 /* ---- output ---- */
 
+enum link { L_RAW, L_ETHER, L_VLAN, L_SLL, L_SLL2, L_IPV4, L_IPV6 };
+
+static const struct {
+    const char *name;
+    uint32_t type;   /* the file header's link type */
+} links[] = {
+    [L_RAW] = {"raw", 101}, [L_ETHER] = {"ether", 1}, [L_VLAN] = {"vlan", 1}, [L_SLL] = {"sll", 113},
+    [L_SLL2] = {"sll2", 276}, [L_IPV4] = {"ipv4", 228}, [L_IPV6] = {"ipv6", 229},
+};
+
 struct output {
     FILE *pcap, *index;
     unsigned block;
     uint32_t count;
+    enum link link;
+    bool big_endian;
 };
 
-static void put_le32s(FILE *f, const uint32_t *v, size_t n)
+static void put_32s(const struct output *out, const uint32_t *v, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
-        fwrite((uint8_t[]){(uint8_t)v[i], (uint8_t)(v[i] >> 8), (uint8_t)(v[i] >> 16), (uint8_t)(v[i] >> 24)}, 1, 4, f);
+    for (size_t i = 0; i < n; i++) {
+        uint32_t x = out->big_endian ? __builtin_bswap32(v[i]) : v[i];
+        fwrite((uint8_t[]){(uint8_t)x, (uint8_t)(x >> 8), (uint8_t)(x >> 16), (uint8_t)(x >> 24)}, 1, 4, out->pcap);
+    }
+}
+
+/* The link's header before a packet of this EtherType into h: its length. */
+static size_t link_header(enum link link, unsigned ethertype, uint8_t *h)
+{
+    static const uint8_t mac_a[6] = {0x02, 0, 0, 0, 0, 0x01}, mac_b[6] = {0x02, 0, 0, 0, 0, 0x02};
+    switch (link) {
+    case L_ETHER:
+    case L_VLAN: {
+        size_t n = 12;
+        memcpy(h, mac_a, 6);
+        memcpy(h + 6, mac_b, 6);
+        if (link == L_VLAN) {
+            put16(h + n, 0x8100);
+            put16(h + n + 2, 42);   /* VLAN 42 */
+            n += 4;
+        }
+        put16(h + n, (uint16_t)ethertype);
+        return n + 2;
+    }
+    case L_SLL:   /* packet type, ARPHRD, address length, address (8), protocol */
+        put16(h, 0);
+        put16(h + 2, 1);
+        put16(h + 4, 6);
+        memcpy(h + 6, mac_b, 6);
+        put16(h + 12, 0);
+        put16(h + 14, (uint16_t)ethertype);
+        return 16;
+    case L_SLL2:   /* protocol, reserved, interface index, ARPHRD, packet type, address length, address (8) */
+        put16(h, (uint16_t)ethertype);
+        put16(h + 2, 0);
+        put16(h + 4, 0);
+        put16(h + 6, 2);
+        put16(h + 8, 1);
+        h[10] = 0;
+        h[11] = 6;
+        memcpy(h + 12, mac_b, 6);
+        put16(h + 18, 0);
+        return 20;
+    default: return 0;
+    }
+}
+
+static void write_record(struct output *out, unsigned ethertype, const uint8_t *pkt, size_t len)
+{
+    uint8_t h[24];
+    size_t hl = link_header(out->link, ethertype, h);
+    /* One second apart, so that p0f's flows expire and its tables never fill up. */
+    put_32s(out, (uint32_t[]){1700000000u + out->count, 0, (uint32_t)(hl + len), (uint32_t)(hl + len)}, 4);
+    fwrite(h, 1, hl, out->pcap);
+    fwrite(pkt, 1, len, out->pcap);
+}
+
+/* An ARP request: a frame of the link that is not IP, which a reader passes over. */
+static void write_arp(struct output *out)
+{
+    uint8_t arp[28] = {0, 1, 8, 0, 6, 4, 0, 1, 2, 0, 0, 0, 0, 1, 192, 0, 2, 1, 0, 0, 0, 0, 0, 0, 192, 0, 2, 2};
+    if (link_header(out->link, 0x0806, (uint8_t[24]){0}) > 0)
+        write_record(out, 0x0806, arp, sizeof(arp));
 }
 
 static void write_syn(struct output *out, const struct syn *s, const char *note)
@@ -573,9 +654,7 @@ static void write_syn(struct output *out, const struct syn *s, const char *note)
     char addr[INET6_ADDRSTRLEN];
     const uint8_t *src = s->ver == 4 ? buf + 12 : buf + 8;
 
-    /* One second apart, so that p0f's flows expire and its tables never fill up. */
-    put_le32s(out->pcap, (uint32_t[]){1700000000u + out->count, 0, (uint32_t)len, (uint32_t)len}, 4);
-    fwrite(buf, 1, len, out->pcap);
+    write_record(out, s->ver == 4 ? 0x0800 : 0x86dd, buf, len);
     if (out->index != NULL) {
         inet_ntop(s->ver == 4 ? AF_INET : AF_INET6, src, addr, sizeof(addr));
         fprintf(out->index, "%s:%u\t", addr, 1024 + out->count % 64000);
@@ -589,8 +668,9 @@ static void write_syn(struct output *out, const struct syn *s, const char *note)
 static void usage(void) __attribute__((noreturn));
 static void usage(void)
 {
-    fputs("usage: syngen --from-fp FILE --out PCAP [--index FILE]\n"
-          "       syngen --random N --seed S [--mutate-fp FILE] --out PCAP [--index FILE]\n",
+    fputs("usage: syngen --from-fp FILE --out PCAP [--index FILE] [LAYOUT]\n"
+          "       syngen --random N --seed S [--mutate-fp FILE] --out PCAP [--index FILE] [LAYOUT]\n"
+          "LAYOUT: [--link raw|ether|vlan|sll|sll2|ipv4|ipv6] [--big-endian] [--nanosecond]\n",
           stderr);
     exit(2);
 }
@@ -601,9 +681,11 @@ int main(int argc, char **argv)
         {"from-fp", required_argument, NULL, 'f'}, {"random", required_argument, NULL, 'n'},
         {"seed", required_argument, NULL, 's'},    {"mutate-fp", required_argument, NULL, 'm'},
         {"out", required_argument, NULL, 'o'},     {"index", required_argument, NULL, 'i'},
-        {NULL, 0, NULL, 0}};
+        {"link", required_argument, NULL, 'l'},    {"big-endian", no_argument, NULL, 'b'},
+        {"nanosecond", no_argument, NULL, 'N'},    {NULL, 0, NULL, 0}};
     const char *from_fp = NULL, *mutate_fp = NULL, *out_path = NULL, *index_path = NULL;
     long long random_count = -1, seed = -1;
+    bool nanosecond = false, link_known = true;
     struct output out = {0};
     struct syn s;
     char why[200], what[600];
@@ -618,18 +700,31 @@ int main(int argc, char **argv)
         case 's': seed = parse_integer("--seed", optarg, 0, LLONG_MAX); break;
         case 'o': out_path = optarg; break;
         case 'i': index_path = optarg; break;
+        case 'l':
+            link_known = false;
+            for (size_t k = 0; k < sizeof(links) / sizeof(links[0]); k++)
+                if (strcmp(optarg, links[k].name) == 0) {
+                    out.link = (enum link)k;
+                    link_known = true;
+                }
+            break;
+        case 'b': out.big_endian = true; break;
+        case 'N': nanosecond = true; break;
         default: note_bad_option(opt, argv); usage();
         }
     }
     if (stray_argument(argc, argv) || out_path == NULL || (from_fp != NULL) == (random_count >= 0) ||
-        (random_count >= 0 && seed < 0) || (from_fp != NULL && mutate_fp != NULL))
+        (random_count >= 0 && seed < 0) || (from_fp != NULL && mutate_fp != NULL) || !link_known)
         usage();
     if ((out.pcap = fopen(out_path, "wb")) == NULL)
         die("%s: %s", out_path, strerror(errno));
     if (index_path != NULL && (out.index = fopen(index_path, "w")) == NULL)
         die("%s: %s", index_path, strerror(errno));
-    /* Classic pcap in microseconds, version 2.4, snaplen 65535, LINKTYPE_RAW. */
-    put_le32s(out.pcap, (uint32_t[]){0xa1b2c3d4u, 2 | 4u << 16, 0, 0, 65535, 101}, 6);
+    /* Classic pcap, version 2.4, snaplen 65535. The version is two 16-bit fields: swapped as such. */
+    put_32s(&out, (uint32_t[]){nanosecond ? 0xa1b23c4du : 0xa1b2c3d4u, out.big_endian ? 2u << 16 | 4 : 2 | 4u << 16, 0, 0,
+                              65535, links[out.link].type},
+            6);
+    write_arp(&out);
 
     if (from_fp != NULL) {
         read_fp_file(from_fp);

@@ -257,4 +257,51 @@ awk -F'\t' -v out="$WORK/disagreements.txt" -v show="$SHOW_MAX" '
 RC=$?
 check "p0fshim fingerprint agrees with p0f on every SYN" [ $RC -eq 0 ]
 
+# ---------------------------------------------------------------------------------------------
+# The reader, not the matcher: the same SYNs framed as each link type and byte order a capture
+# can have (`tcpdump -i any` writes Linux cooked v2 since tcpdump 4.99, 113 before) give the same
+# lines as the raw-IP capture above; a raw IPv4 or IPv6 link's packets of the other version and
+# the framed links' ARP frames give none.
+echo "# the same SYNs in other capture layouts"
+"$SYNGEN" --random 1000 --seed "$SEED" --mutate-fp "$FP_FILE" --out "$WORK/layout-ref.pcap" 2>/dev/null
+"$P" fingerprint --fp-file "$FP_FILE" "$WORK/fp.pcap" "$WORK/layout-ref.pcap" >"$WORK/layout-ref.out" 2>/dev/null
+for link in ether vlan sll sll2 ipv4 ipv6; do
+    case $link in
+        ipv4) want() { grep -v '^remote=\[' "$WORK/layout-ref.out"; } ;;
+        ipv6) want() { grep '^remote=\[' "$WORK/layout-ref.out"; } ;;
+        *) want() { cat "$WORK/layout-ref.out"; } ;;
+    esac
+    bad=""
+    for order in "" --big-endian --nanosecond; do
+        "$SYNGEN" --from-fp "$FP_FILE" --out "$WORK/layout-fp.pcap" --link "$link" $order 2>/dev/null
+        "$SYNGEN" --random 1000 --seed "$SEED" --mutate-fp "$FP_FILE" --out "$WORK/layout-random.pcap" \
+            --link "$link" $order 2>/dev/null
+        "$P" fingerprint --fp-file "$FP_FILE" "$WORK/layout-fp.pcap" "$WORK/layout-random.pcap" \
+            >"$WORK/layout.out" 2>/dev/null
+        if ! cmp -s <(want) "$WORK/layout.out"; then
+            bad+=" ${order:-little-endian}"
+            diff <(want) "$WORK/layout.out" | head -4 | sed 's/^/#   /'
+        fi
+    done
+    check "link $link (little-endian, big-endian, nanosecond): the raw capture's $(want | wc -l) lines" [ -z "$bad" ]
+done
+
+printf '\x0a\x0d\x0d\x0a\x1c\x00\x00\x00\x4d\x3c\x2b\x1a\x01\x00\x00\x00\xff\xff\xff\xff\xff\xff\xff\xff\x1c\x00\x00\x00' \
+    >"$WORK/capture.pcapng"
+"$P" fingerprint "$WORK/capture.pcapng" >"$WORK/ng.out" 2>"$WORK/ng.err"
+RC=$?
+check "a pcapng file: exit 1, says how to convert it" \
+    eval '[ $RC -eq 1 ] && [ ! -s "$WORK/ng.out" ] && grep -q "capture.pcapng: .*pcapng.*editcap -F pcap" "$WORK/ng.err"'
+printf '\xd4\xc3\xb2\xa1\x02\x00\x04\x00\x00\x00\x00\x00\x00\x00\x00\x00\xff\xff\x00\x00\x69\x00\x00\x00' \
+    >"$WORK/wifi.pcap"
+"$P" fingerprint "$WORK/wifi.pcap" >"$WORK/wifi.out" 2>"$WORK/wifi.err"
+RC=$?
+check "a link type it does not read (802.11): exit 1, names the ones it reads" \
+    eval '[ $RC -eq 1 ] && grep -q "wifi.pcap: a link type other than .*Linux cooked (113, 276)" "$WORK/wifi.err"'
+head -c 300 "$WORK/layout-fp.pcap" >"$WORK/cut.pcap"
+"$P" fingerprint "$WORK/cut.pcap" >"$WORK/cut.out" 2>"$WORK/cut.err"
+RC=$?
+check "a capture cut off in a record: its SYNs before the cut, then exit 1 and \"cut off\"" \
+    eval '[ $RC -eq 1 ] && [ -s "$WORK/cut.out" ] && grep -q "cut.pcap: cut off in a record" "$WORK/cut.err"'
+
 summary
