@@ -104,16 +104,17 @@ FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit
 FUZZ_CFLAGS  := -g -O1 -std=gnu11 -D_GNU_SOURCE -pthread -Wall -Wextra -Wno-unused-parameter $(FUZZ_SAN)
 FUZZ_SECONDS ?= 60
 FUZZ_SRC     := $(wildcard tests/fuzz/fuzz_*.c)
-# The report and postfix_delegation targets need parsers outside the core (src/tool/report_parse.c
-# and, for report_html, the rest of the report's code, linked; src/client/postfix_delegation.c,
-# included by the target): each is left out when its parser is absent.
+# The report, pcap and postfix_delegation targets need parsers outside the core: the tool's
+# src/tool/report_*.c, output.c and pcap.c are linked; src/client/postfix_delegation.c is
+# included by its target. The report and postfix_delegation targets are left out when their
+# parser is absent.
 FUZZ_SRC     := $(if $(wildcard src/tool/report_parse.c),$(FUZZ_SRC),$(filter-out tests/fuzz/fuzz_report.c tests/fuzz/fuzz_report_html.c,$(FUZZ_SRC)))
 FUZZ_SRC     := $(if $(wildcard src/client/postfix_delegation.c),$(FUZZ_SRC),$(filter-out tests/fuzz/fuzz_postfix_delegation.c,$(FUZZ_SRC)))
 FUZZ_TARGETS := $(patsubst tests/fuzz/fuzz_%.c,%,$(FUZZ_SRC))
 FUZZ_BINS    := $(patsubst %,$(FUZZ_B)/fuzz_%,$(FUZZ_TARGETS))
 FUZZ_CORE_OBJ := $(patsubst src/%.c,$(FUZZ_B)/obj/%.o,$(CORE_SRC))
 FUZZ_TOOL_OBJ := $(if $(wildcard src/tool/report_parse.c),$(patsubst src/tool/%.c,$(FUZZ_B)/obj/tool_%.o,\
-                     $(wildcard src/tool/report_*.c) src/tool/output.c))
+                     $(wildcard src/tool/report_*.c) src/tool/output.c src/tool/pcap.c))
 
 $(FUZZ_B)/obj/%.o: src/%.c $(wildcard src/*.h)
 	@mkdir -p $(@D)

@@ -25,7 +25,6 @@ enum link_type {
 
 struct pcap_reader {
     FILE *f;
-    const char *path;
     bool swapped;
     uint32_t link;
 };
@@ -37,15 +36,9 @@ static uint32_t rd32(const uint8_t *p, bool swapped)
     return swapped ? __builtin_bswap32(v) : v;
 }
 
-static int pcap_open(struct pcap_reader *r, const char *path, const char **why)
+static int pcap_open(struct pcap_reader *r, const char **why)
 {
     uint8_t h[24];
-    r->path = path;
-    r->f = fopen(path, "re");
-    if (!r->f) {
-        *why = strerror(errno);
-        return -1;
-    }
     if (fread(h, 1, sizeof(h), r->f) != sizeof(h)) {
         *why = "too short for a pcap file header";
         return -1;
@@ -128,11 +121,11 @@ static void endpoint_of(const uint8_t *ip, uint16_t port, int ip_ver, struct end
     ep->port = port;
 }
 
-static void warn_file(const char *prefix, const char *path, const char *what)
+static void warn_file(FILE *report, const char *prefix, const char *path, const char *what)
 {
-    fprintf(stderr, "%s: ", prefix);
-    put_safe(stderr, path, strlen(path));
-    fprintf(stderr, ": %s\n", what);
+    fprintf(report, "%s: ", prefix);
+    put_safe(report, path, strlen(path));
+    fprintf(report, ": %s\n", what);
 }
 
 void pcap_syn_endpoints(const struct syn_features *f, struct endpoint *remote, struct endpoint *local)
@@ -143,19 +136,29 @@ void pcap_syn_endpoints(const struct syn_features *f, struct endpoint *remote, s
 
 int pcap_each_syn(const char *path, const char *prefix, pcap_syn_fn fn, void *ctx)
 {
-    struct pcap_reader r = {0};
+    FILE *f = fopen(path, "re");
+    if (f == NULL) {
+        warn_file(stderr, prefix, path, strerror(errno));
+        return -1;
+    }
+    int rc = pcap_each_syn_in(f, path, stderr, prefix, fn, ctx);
+    fclose(f);
+    return rc;
+}
+
+int pcap_each_syn_in(FILE *f, const char *name, FILE *report, const char *prefix, pcap_syn_fn fn, void *ctx)
+{
+    struct pcap_reader r = {.f = f};
     const char *why = NULL;
     int rc = 0;
     uint8_t *buf = malloc(PCAP_RECORD_MAX);
 
     if (buf == NULL) {
-        warn_file(prefix, path, "out of memory");
+        warn_file(report, prefix, name, "out of memory");
         return -1;
     }
-    if (pcap_open(&r, path, &why) < 0) {
-        warn_file(prefix, path, why);
-        if (r.f)
-            fclose(r.f);
+    if (pcap_open(&r, &why) < 0) {
+        warn_file(report, prefix, name, why);
         free(buf);
         return -1;
     }
@@ -163,7 +166,7 @@ int pcap_each_syn(const char *path, const char *prefix, pcap_syn_fn fn, void *ct
         long len = pcap_next(&r, buf, &why);
         if (len <= 0) {
             if (len < 0) {
-                warn_file(prefix, path, why);
+                warn_file(report, prefix, name, why);
                 rc = -1;
             }
             break;
@@ -171,17 +174,16 @@ int pcap_each_syn(const char *path, const char *prefix, pcap_syn_fn fn, void *ct
         long off = ip_offset(r.link, buf, (size_t)len);
         if (off < 0)
             continue;
-        struct syn_features f;
-        int st = synpkt_parse(buf + off, (size_t)(len - off), 0, &f, &why);
+        struct syn_features sf;
+        int st = synpkt_parse(buf + off, (size_t)(len - off), 0, &sf, &why);
         if (st == SYNPKT_MALFORMED) {
             char what[160];
             snprintf(what, sizeof(what), "packet %lu: %s", record, why);
-            warn_file(prefix, path, what);
+            warn_file(report, prefix, name, what);
         }
         if (st == 0)
-            fn(ctx, &f);
+            fn(ctx, &sf);
     }
-    fclose(r.f);
     free(buf);
     return rc;
 }
