@@ -34,7 +34,7 @@ HELPER_SRC := $(wildcard tests/helpers/*.c)
 HELPERS  := $(patsubst tests/helpers/%.c,$(B)/tests/%,$(HELPER_SRC))
 PRELOAD_HELPERS := $(patsubst tests/preload/%.c,$(B)/tests/%.so,$(wildcard tests/preload/*.c))
 
-.PHONY: all check check-unit check-integration check-tool check-e2e deps demo install uninstall clean bench-report
+.PHONY: all check check-unit check-integration check-tool check-e2e deps build-deps demo install uninstall clean bench-report
 
 all: $(B)/libp0fshim.so $(if $(TOOL_MAIN_SRC),$(B)/p0fshim) $(HELPERS) $(PRELOAD_HELPERS) \
      $(if $(wildcard /usr/include/libmilter/mfapi.h),$(B)/p0fshim-milter)
@@ -42,7 +42,8 @@ all: $(B)/libp0fshim.so $(if $(TOOL_MAIN_SRC),$(B)/p0fshim) $(HELPERS) $(PRELOAD
 # The Debian packages the build needs, each as package=a file it installs, so that `make` on a
 # machine without them stops with one line naming them instead of a compiler error. Every
 # compile rule waits for this check (an order-only prerequisite: it never forces a rebuild);
-# `make deps` installs them (scripts/install-deps.sh). The compiler is named by its command
+# `make build-deps` installs them (scripts/install-deps.sh --build; `make deps` installs those and
+# everything `make check` needs, Postfix included). The compiler is named by its command
 # (make's default `cc` comes with gcc).
 BUILD_DEP_FILES := libc6-dev=/usr/include/stdio.h libpcre2-dev=/usr/include/pcre2.h liblmdb-dev=/usr/include/lmdb.h \
     libhiredis-dev=/usr/include/hiredis/hiredis.h
@@ -51,7 +52,7 @@ missing_build_deps = $(strip $(if $(shell command -v $(firstword $(CC))),,$(pats
 
 .PHONY: build-deps-present
 build-deps-present:
-	$(if $(missing_build_deps),$(error missing build dependencies: $(missing_build_deps); run `make deps` (as root) first))
+	$(if $(missing_build_deps),$(error missing build dependencies: $(missing_build_deps); run `make build-deps` (as root) first))
 
 $(B)/obj/%.o: src/%.c $(wildcard src/*.h) | build-deps-present
 	@mkdir -p $(@D)
@@ -116,6 +117,9 @@ $(B)/tests/unit: $(UNIT_SRC) $(B)/libp0fshim-report.a $(B)/libp0fshim-core.a
 
 deps:
 	bash scripts/install-deps.sh
+
+build-deps:
+	bash scripts/install-deps.sh --build
 
 check: deps all $(B)/tests/unit
 	$(MAKE) --no-print-directory check-unit check-integration check-faults check-tool check-e2e check-headers check-deb

@@ -2,9 +2,19 @@
 # Install the Debian packages that building and testing p0fshim need, if any is missing.
 # Idempotent: with everything present it changes nothing and runs no `apt-get update`.
 # Usage: scripts/install-deps.sh [EXTRA-PACKAGE...]   (as root, or with sudo available)
+#        scripts/install-deps.sh --build              only what building the library, the tool,
+#                                                     the milter and the .deb needs (a mail server)
+# The full set includes Postfix, which apt would install in place of another MTA (they all
+# provide mail-transport-agent and conflict): with Exim, Sendmail or OpenSMTPD installed, it
+# refuses, and says to use --build.
 set -euo pipefail
 
-PACKAGES=(
+BUILD_PACKAGES=(
+    gcc libc6-dev make pkg-config   # toolchain (libc6-dev is only a Recommends of gcc)
+    libpcre2-dev liblmdb-dev libhiredis-dev libmilter-dev
+    debhelper dpkg-dev fakeroot     # make deb
+)
+TEST_PACKAGES=(
     gcc libc6-dev make pkg-config   # toolchain (libc6-dev is only a Recommends of gcc)
     libpcre2-dev                    # the library's regex engine
     liblmdb-dev                     # the greylisting store shared by all processes of the MTA
@@ -27,7 +37,12 @@ PACKAGES=(
                                     # sendmail-bin, which runs in secure-execution mode, where LD_LIBRARY_PATH is ignored
     libidn12                        # the unpacked Exim's library, for its SIGHUP re-execution (its environment cleared)
 )
-PACKAGES+=("$@")
+if [ "${1:-}" = --build ]; then
+    [ $# -eq 1 ] || { echo "usage: install-deps.sh --build" >&2; exit 2; }
+    PACKAGES=("${BUILD_PACKAGES[@]}")
+else
+    PACKAGES=("${TEST_PACKAGES[@]}" "$@")
+fi
 
 installed() {
     [ "$(dpkg-query -W -f='${db:Status-Abbrev}' "$1" 2>/dev/null)" = "ii " ]
@@ -38,6 +53,17 @@ for p in "${PACKAGES[@]}"; do
     installed "$p" || missing+=("$p")
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
+
+# Another installed MTA (anything but Postfix that provides mail-transport-agent) would be removed.
+if printf '%s\n' "${missing[@]}" | grep -qx postfix; then
+    other_mta=$(dpkg-query -W -f='${db:Status-Abbrev}|${Package}|${Provides}\n' 2>/dev/null |
+        awk -F'|' '$1 ~ /^ii/ && $2 != "postfix" && $3 ~ /(^|[ ,])mail-transport-agent([ ,]|$)/ {print $2}' | tr '\n' ' ')
+    if [ -n "$other_mta" ]; then
+        echo "install-deps: the test dependencies include postfix, which would replace the installed MTA (${other_mta% })." >&2
+        echo "install-deps: run make check on a test machine; to build and install here: make build-deps" >&2
+        exit 1
+    fi
+fi
 
 SUDO=
 if [ "$(id -u)" -ne 0 ]; then

@@ -34,9 +34,29 @@ out=$(make -C "$TOP" --no-print-directory B="$WORK/nodeps" \
     BUILD_DEP_FILES="libc6-dev=/usr/include/stdio.h liblmdb-dev=$WORK/absent/lmdb.h" all 2>&1)
 rc=$?
 check "make without liblmdb-dev fails" [ "$rc" -ne 0 ]
-check "... with one line naming liblmdb-dev and make deps (got: $out)" \
-    bash -c '[ "$(wc -l <<<"$1")" -eq 1 ] && grep -q "liblmdb-dev" <<<"$1" && grep -q "make deps" <<<"$1"' _ "$out"
+check "... with one line naming liblmdb-dev and make build-deps (got: $out)" \
+    bash -c '[ "$(wc -l <<<"$1")" -eq 1 ] && grep -q "liblmdb-dev" <<<"$1" && grep -q "make build-deps" <<<"$1"' _ "$out"
 check "... before compiling anything" [ ! -e "$WORK/nodeps" ]
+
+# The dependency installer: `--build` has nothing to do here; the full set, which includes
+# Postfix, refuses on a machine with another MTA installed (seen through a dpkg status file
+# bind-mounted in a private mount namespace: Postfix absent, Exim present), before any apt-get.
+out=$(bash "$TOP/scripts/install-deps.sh" --build 2>&1)
+rc=$?
+check "install-deps --build with every build dependency present: exit 0, nothing done (got: $out)" \
+    bash -c '[ "$1" -eq 0 ] && [ -z "$2" ]' _ "$rc" "$out"
+awk -v RS= -v ORS='\n\n' '!/^Package: postfix\n/' /var/lib/dpkg/status >"$WORK/dpkg-status"
+printf '%s\n' "Package: exim4-daemon-light" "Status: install ok installed" "Priority: optional" \
+    "Section: mail" "Maintainer: test" "Architecture: amd64" "Version: 4.96-15" \
+    "Provides: mail-transport-agent" "Description: stand-in" "" >>"$WORK/dpkg-status"
+mkdir -p "$WORK/fakebin" && printf '#!/bin/sh\necho "apt-get ran"\nexit 1\n' >"$WORK/fakebin/apt-get"
+chmod 755 "$WORK/fakebin/apt-get"
+out=$(unshare -m bash -c 'mount --bind "$1" /var/lib/dpkg/status && PATH="$2:$PATH" bash "$3/scripts/install-deps.sh"' \
+    _ "$WORK/dpkg-status" "$WORK/fakebin" "$TOP" 2>&1)
+rc=$?
+check "install-deps with Exim installed and Postfix not: refuses, names exim4-daemon-light and make build-deps (got: $out)" \
+    bash -c '[ "$1" -eq 1 ] && grep -q "replace the installed MTA (exim4-daemon-light)" <<<"$2" &&
+        grep -q "make build-deps" <<<"$2" && ! grep -q "apt-get ran\|installing" <<<"$2"' _ "$rc" "$out"
 
 # ---- 2. make deb, lintian -----------------------------------------------------------------------
 T0=$SECONDS
