@@ -15,20 +15,22 @@ struct subcommand {
 };
 
 static const struct subcommand subcommands[] = {
-    {"query", cmd_query, "IP [--socket PATH] [--timeout MS] [--json]",
+    {"query", cmd_query, "IP [--socket PATH] [--config FILE] [--timeout MS] [--json]",
      "what p0f knows about IP (p0f v3 API), like p0f-client"},
-    {"check", cmd_check, "IP [--config FILE] [--socket PATH] [--os NAME [--flavor F]] [--json]",
+    {"check", cmd_check, "IP [--config FILE] [--socket PATH] [--timeout MS] [--os NAME [--flavor F]] [--pcap FILE] [--json]",
      "the verdict the shim would reach for a connection from IP, and why"},
     {"lint", cmd_lint, "[--config FILE] [--fp FILE] [--postfix-dir DIR]",
      "every problem in the configuration and the blocked-OS file"},
-    {"report", cmd_report, "[FILE...] [--since T] [--until T] [--top N] [--year Y] [--json|--csv]",
+    {"report", cmd_report,
+     "[FILE...] [--since T] [--until T] [--top N] [--year Y] [--max-ips N] [--show-unparsable N] [--json|--csv|--html]",
      "summarise the shim's syslog lines (files, .gz, or journalctl on stdin)"},
-    {"policy", cmd_policy_service, "[--config FILE] [--socket-listen PATH] [--timeout MS]",
+    {"policy", cmd_policy_service,
+     "[--config FILE] [--socket-listen PATH [--socket-mode OCTAL] [--max-clients N]] [--timeout MS] [--tag SECRET]",
      "Postfix policy service: X-P0F-Genre / X-P0F-Link-Type headers (PREPEND)"},
-    {"header", cmd_header, "IP genre|link [--config FILE] [--timeout MS]",
+    {"header", cmd_header, "IP genre|link [--config FILE] [--timeout MS] [--verbose]",
      "the X-P0F-Genre or X-P0F-Link-Type value for IP (Exim's ${run})"},
     {"fingerprint", cmd_fingerprint, "[--fp-file FILE]... [--json] FILE.pcap...",
-     " the OS of each TCP SYN in a capture, by p0f's signatures, in-process"},
+     "the OS of each TCP SYN in a capture, by p0f's signatures, in-process"},
 };
 #define NSUBCOMMANDS (sizeof(subcommands) / sizeof(subcommands[0]))
 
@@ -39,7 +41,7 @@ static void usage(FILE *f)
                 subcommands[i].arguments);
     fputs("       " TOOL_NAME " help | --version\n\n", f);
     for (size_t i = 0; i < NSUBCOMMANDS; i++)
-        fprintf(f, "  %-8s%s\n", subcommands[i].name, subcommands[i].summary);
+        fprintf(f, "  %-12s%s\n", subcommands[i].name, subcommands[i].summary);
     fputs("\nSee " TOOL_NAME "(1).\n", f);
 }
 
