@@ -7,7 +7,7 @@
  * CLI:
  *   modelsrv --listen IP:PORT [--mode close|hold|sync] [--fork] [--p0f-socket PATH]
  *            [--samples FILE] [--expect N] [--hold N] [--ready-file PATH] [--max-seconds S]
- *            [--stats FILE]
+ *            [--stats FILE] [--log-line PATH]
  *
  * The loop: poll() the blocking listener (100 ms timeout, so signals and the time limit are
  * seen), then t0 = now, accept(fd, &peer, &len), t1 = now. Every accept() therefore finds a
@@ -27,9 +27,13 @@
  *     t=<t1 ns> acc=<t1-t0 ns> ip=<peer ip> port=<peer port>
  *   Without --samples nothing is allocated per connection (the RSS figure measures the shim).
  * --expect N: after N connections the samples are written; the server keeps serving.
- * --stats FILE: written at exit: "accepted=N cpu_us=U children_cpu_us=C" (getrusage: user +
+ * --stats FILE: written at exit: "accepted=N cpu_us=U children_cpu_us=C log_unsent=L" (getrusage: user +
  *   system time of every thread of the process, the shim's worker included; and of the reaped
  *   children in --fork mode).
+ * --log-line PATH: right after each accept(), inside the timed section, one non-blocking send()
+ *   of a 400-byte datagram (a p0fshim log line's size) to the unix datagram socket PATH; a send
+ *   that fails is counted, never retried. The floor of any design that logs each connection
+ *   from inside accept(): the bench compares `fingerprint syn` with it as well as with the bare loop.
  * --ready-file: written atomically ("pid=P port=N") once the listener is up.
  * Bounded: exits 0 after --max-seconds (default 120) or on SIGTERM/SIGINT. RLIMIT_NOFILE's soft
  * limit is raised to the hard one (at most 65536). Exit 2 on misuse or start-up failure.
@@ -38,6 +42,7 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <sys/resource.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 
 #include "benchlib.h"
@@ -57,6 +62,26 @@ static const char *g_samples_path;
 static bool g_written;
 static enum mode g_mode = M_CLOSE;
 static const char *g_p0f_path;
+static int g_log_fd = -1;
+static unsigned long g_log_unsent;
+
+/* The size and shape of the library's line for a fingerprinted connection. */
+static const char LOG_LINE[] =
+    "<22>Dec  4 07:54:45 p0fshim[3192]: remote=192.0.2.20:54490 local=192.0.2.1:25 verdict=allow ms=0 fp=syn "
+    "os=\"Linux\" flavor=\"2.2.x-3.x\" genre=\"Linux 2.2.x-3.x\" match=generic distance=0 link=\"Ethernet or modem\" "
+    "sig=\"4:64+0:0:1460:mss*44,10:mss,sok,ts,nop,ws:df,id+:0\" karma=0 rule_at=\"-\" "
+    "pad=\".............................................................................................................\"";
+
+static void open_log_line(const char *path)
+{
+    struct sockaddr_un sun = {.sun_family = AF_UNIX};
+    if (strlen(path) >= sizeof(sun.sun_path))
+        bl_die("--log-line: path too long");
+    memcpy(sun.sun_path, path, strlen(path));
+    g_log_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (g_log_fd < 0 || connect(g_log_fd, (struct sockaddr *)&sun, sizeof(sun)) != 0)
+        bl_die("--log-line %s: %s", path, strerror(errno));
+}
 
 static const char BANNER[] = "220 modelsrv\r\n";
 
@@ -153,6 +178,8 @@ int main(int argc, char **argv)
             ready = v;
         else if (strcmp(a, "--max-seconds") == 0)
             max_seconds = bl_ulong(a, v, 1, 3600);
+        else if (strcmp(a, "--log-line") == 0)
+            open_log_line(v);
         else
             bl_die("unknown option %s", a);
     }
@@ -221,6 +248,8 @@ int main(int argc, char **argv)
         socklen_t plen = sizeof(peer);
         uint64_t t0 = bl_now_ns();
         int fd = accept(lfd, (struct sockaddr *)&peer, &plen);
+        if (fd >= 0 && g_log_fd >= 0 && send(g_log_fd, LOG_LINE, sizeof(LOG_LINE) - 1, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+            g_log_unsent++;
         uint64_t t1 = bl_now_ns();
         if (fd < 0)
             continue;
@@ -274,14 +303,14 @@ int main(int argc, char **argv)
     write_samples();
     if (stats) {
         struct rusage self, kids;
-        char buf[160];
+        char buf[200];
         if (fork_mode)
             reap();
         getrusage(RUSAGE_SELF, &self);
         getrusage(RUSAGE_CHILDREN, &kids);
 #define US(tv) ((unsigned long long)(tv).tv_sec * 1000000ull + (unsigned long long)(tv).tv_usec)
-        int n = snprintf(buf, sizeof(buf), "accepted=%lu cpu_us=%llu children_cpu_us=%llu\n", accepted,
-                         US(self.ru_utime) + US(self.ru_stime), US(kids.ru_utime) + US(kids.ru_stime));
+        int n = snprintf(buf, sizeof(buf), "accepted=%lu cpu_us=%llu children_cpu_us=%llu log_unsent=%lu\n", accepted,
+                         US(self.ru_utime) + US(self.ru_stime), US(kids.ru_utime) + US(kids.ru_stime), g_log_unsent);
         bl_write_file_atomic(stats, buf, (size_t)n);
     }
     return 0;

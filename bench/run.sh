@@ -38,7 +38,7 @@ mkdir -p "$OUT"
 DETAILS=$OUT/details.txt
 : >"$DETAILS"
 
-for f in "$LIB" "$HELPERS/fake_p0f" "$HELPERS/logsink" "$BB/modelsrv" "$BB/loadgen" "$BB/p0fbench"; do
+for f in "$LIB" "$HELPERS/fake_p0f" "$HELPERS/logsink" "$BB/modelsrv" "$BB/loadgen" "$BB/p0fbench" "$BB/syscost"; do
     [ -x "$f" ] || [ -f "$f" ] || { echo "bench: $f is missing (make bench builds it)" >&2; exit 2; }
 done
 
@@ -173,13 +173,16 @@ wait_for 5 test -S "$WORK/redis.sock" || say "redis-server did not start (see $O
 # ---- throughput: no shim, shim, synchronous plugin, shim with p0f hung, forking server -------
 # Per round, each variant: a fresh server, 500 warm-up connections, then N measured ones
 # (closed loop, 32 in flight, 100 source hosts). The variants rotate their order every round.
+# lbase and flbase are the bare server sending, from inside its accept() timing, one 400-byte
+# datagram per connection to the same log receiver (modelsrv --log-line): the floor of any
+# library that logs each connection from inside accept(), which fingerprint syn is set against.
 # The server also reports its CPU time (every thread, the shim's worker included) and, for
 # base and shim, the duration of every accept() call (the saturated accept-cost row).
 N_TP=${BENCH_N:-15000} N_FORK=3000
-VARIANTS=(base shim sync hung fbase fshim syn fsyn fidle sgl sgr)
+VARIANTS=(base shim sync hung fbase fshim syn fsyn fidle sgl sgr lbase flbase)
 declare -A TP CPU
 : >"$OUT/accsat-base.ns"; : >"$OUT/accsat-shim.ns"; : >"$OUT/accsat-syn.ns"
-: >"$OUT/accsat-sgl.ns"; : >"$OUT/accsat-sgr.ns"
+: >"$OUT/accsat-sgl.ns"; : >"$OUT/accsat-sgr.ns"; : >"$OUT/accsat-lbase.ns"
 run_tp() {   # run_tp VARIANT ROUND
     local v=$1 r=$2 shim=0 conf=$WORK/fake.conf args=(--mode close) n=$N_TP out st extra=()
     case $v in
@@ -193,11 +196,13 @@ run_tp() {   # run_tp VARIANT ROUND
         fidle) shim=1 conf=$WORK/idle.conf args=(--mode close --fork) n=$N_FORK ;;
         sgl) shim=1 conf=$WORK/sgl.conf ;;
         sgr) shim=1 conf=$WORK/sgr.conf ;;
+        lbase) args=(--mode close --log-line "$WORK/null.sock") ;;
+        flbase) args=(--mode close --fork --log-line "$WORK/null.sock") n=$N_FORK ;;
     esac
     # skip: the warm-up's connections the server accepted (the greylist variants refuse 100)
     local skip=500
     case $v in sgl|sgr) skip=400 ;; esac
-    case $v in base|shim|syn|sgl|sgr) extra=(--samples "$OUT/tp-$v-$r.srv" --expect $((n + skip))) ;; esac
+    case $v in base|shim|syn|sgl|sgr|lbase) extra=(--samples "$OUT/tp-$v-$r.srv" --expect $((n + skip))) ;; esac
     rm -f "$OUT/tp-$v-$r.stats"
     if ! start_srv "tp-$v-$r" "$shim" "$conf" - --listen "127.0.0.1:$PORT" "${args[@]}" "${extra[@]}" \
         --stats "$OUT/tp-$v-$r.stats"; then
@@ -231,6 +236,7 @@ spread() { paste <(tr ' ' '\n' <<<"${TP[$1]}" | grep .) <(tr ' ' '\n' <<<"${TP[$
 R_SHIM=$(paired shim base) R_HUNG=$(paired hung shim) R_ASYNC=$(paired shim sync) R_FORK=$(paired fshim fbase)
 R_SYN=$(paired syn base) R_FSYN=$(paired fsyn fbase) R_FIDLE=$(paired fidle fbase)
 R_SGL=$(paired sgl syn) R_SGR=$(paired sgr syn)
+R_LBASE=$(paired lbase base) R_SYN_FLOOR=$(paired syn lbase) R_FLBASE=$(paired flbase fbase) R_FSYN_FLOOR=$(paired fsyn flbase)
 
 row "connections/s through the accept loop, fake p0f answering (loopback, 32 in flight, $N_TP conns x $ROUNDS rounds)" \
     "$(calc "${TPM[base]}" %.0f)/s" "$(calc "${TPM[shim]}" %.0f)/s" "$(calc "$R_SHIM" %.3f) (rounds $(spread shim base))" \
@@ -253,17 +259,24 @@ row "extra time inside accept() per call, median / p99, saturated, fingerprint s
     "$(calc "$SB50/1000" %.2f) / $(calc "$SB99/1000" %.2f) us" "$(calc "$SY50/1000" %.2f) / $(calc "$SY99/1000" %.2f) us" \
     "+$(calc "($SY50 - $SB50) / 1000" %.2f) / +$(calc "($SY99 - $SB99) / 1000" %.2f) us" "median <= 3 us" \
     "$(verdict "$SY50 - $SB50 <= 3000")"
+read -r _ SL50 SL99 _ < <(dist <"$OUT/accsat-lbase.ns")
+row "the floor of the two rows above: the bare loop sending one 400-byte datagram per connection to the same log receiver from inside its accept() timing (modelsrv --log-line, the same runs); then fingerprint syn against that floor" \
+    "$(calc "${TPM[base]}" %.0f)/s, accept() $(calc "$SB50/1000" %.2f) us" \
+    "$(calc "${TPM[lbase]}" %.0f)/s, accept()+send $(calc "$SL50/1000" %.2f) us" \
+    "floor $(calc "$R_LBASE" %.3f), +$(calc "($SL50 - $SB50) / 1000" %.2f) us; syn / floor $(calc "$R_SYN_FLOOR" %.3f), +$(calc "($SY50 - $SL50) / 1000" %.2f) us" \
+    "report" "-"
 
 # ---- extra time inside accept(): paced, every accept finds one connection queued -------------
 say "accept() cost: $R3 rounds, paced 2000/s"
-ACC_BASE=$OUT/acc-base.ns ACC_SHIM=$OUT/acc-shim.ns ACC_SYN=$OUT/acc-syn.ns
-: >"$ACC_BASE"; : >"$ACC_SHIM"; : >"$ACC_SYN"
+ACC_BASE=$OUT/acc-base.ns ACC_SHIM=$OUT/acc-shim.ns ACC_SYN=$OUT/acc-syn.ns ACC_LBASE=$OUT/acc-lbase.ns
+: >"$ACC_BASE"; : >"$ACC_SHIM"; : >"$ACC_SYN"; : >"$ACC_LBASE"
 for r in $(seq 1 "$R3"); do
-    for v in $([ $((r % 2)) = 1 ] && echo "base shim syn" || echo "syn shim base"); do
-        shim=0 conf=$WORK/fake.conf
+    for v in $([ $((r % 2)) = 1 ] && echo "base shim syn lbase" || echo "lbase syn shim base"); do
+        shim=0 conf=$WORK/fake.conf line=()
         [ "$v" = shim ] && shim=1
         [ "$v" = syn ] && shim=1 conf=$WORK/syn.conf
-        start_srv "acc-$v-$r" "$shim" "$conf" - --listen "127.0.0.1:$PORT" --mode close \
+        [ "$v" = lbase ] && line=(--log-line "$WORK/null.sock")
+        start_srv "acc-$v-$r" "$shim" "$conf" - --listen "127.0.0.1:$PORT" --mode close "${line[@]}" \
             --samples "$OUT/acc-$v-$r.srv" --expect 4200 || continue
         lg - --connect "127.0.0.1:$PORT" --count 200 --concurrency 8 --sources "$MIXED" >/dev/null
         out=$(lg - --connect "127.0.0.1:$PORT" --count 4000 --rate 2000 --concurrency 8 --sources "$MIXED")
@@ -285,6 +298,10 @@ EY50=$(calc "($AY50 - $AB50) / 1000" %.2f) EY99=$(calc "($AY99 - $AB99) / 1000" 
 row "extra time inside accept() per call, median / p99, paced 2,000 conns/s, fingerprint syn (SYN read, matched, decided, line sent; no thread)" \
     "$(calc "$AB50/1000" %.2f) / $(calc "$AB99/1000" %.2f) us" "$(calc "$AY50/1000" %.2f) / $(calc "$AY99/1000" %.2f) us" \
     "+$EY50 / +$EY99 us" "median <= 3 us" "$(verdict "$EY50 <= 3")"
+read -r _ AL50 AL99 _ < <(dist <"$ACC_LBASE")
+row "the floor of the row above: the bare server's accept() plus one send() of a 400-byte datagram to the same log receiver (modelsrv --log-line), paced the same; then fingerprint syn against it" \
+    "$(calc "$AB50/1000" %.2f) / $(calc "$AB99/1000" %.2f) us" "$(calc "$AL50/1000" %.2f) / $(calc "$AL99/1000" %.2f) us" \
+    "floor +$(calc "($AL50 - $AB50) / 1000" %.2f) us; syn over it +$(calc "($AY50 - $AL50) / 1000" %.2f) us (medians)" "report" "-"
 
 # ---- verdict latency, instant fake p0f ------------------------------------------------------------
 # 150 blocked hosts, Poisson arrivals at 200 conns/s: a host comes back after 750 ms on average
@@ -373,11 +390,12 @@ row "open fds after 1,000 -> 100,000 connections" \
 N_EOF=2000
 EOFR=()
 for r in $(seq 1 "$R3"); do
-    for v in base shim syn; do
-        shim=0 conf=$WORK/fake.conf
+    for v in base shim syn lbase; do
+        shim=0 conf=$WORK/fake.conf line=()
         [ "$v" = shim ] && shim=1
         [ "$v" = syn ] && shim=1 conf=$WORK/syn.conf
-        start_srv "eof-$v-$r" "$shim" "$conf" - --listen "127.0.0.1:$PORT" --mode close || continue
+        [ "$v" = lbase ] && line=(--log-line "$WORK/null.sock")
+        start_srv "eof-$v-$r" "$shim" "$conf" - --listen "127.0.0.1:$PORT" --mode close "${line[@]}" || continue
         out=$(lg - --connect "127.0.0.1:$PORT" --count "$N_EOF" --concurrency 1 --expect eof --sources 127.0.3.1-50)
         stop_srv
         detail "close-at-once round=$r variant=$v $out"
@@ -389,10 +407,14 @@ EOF_SHIM=$(printf '%s\n' "${EOFR[@]}" | awk '$1 == "shim" {print $2}' | median)
 R_EOF=$(calc "$EOF_SHIM / $EOF_BASE" %.3f)
 EOF_SYN=$(printf '%s\n' "${EOFR[@]}" | awk '$1 == "syn" {print $2}' | median)
 R_EOF_SYN=$(calc "$EOF_SYN / $EOF_BASE" %.3f)
+EOF_LBASE=$(printf '%s\n' "${EOFR[@]}" | awk '$1 == "lbase" {print $2}' | median)
 row "connections/s, server writes its banner and closes at once, serial client waits for EOF ($N_EOF conns x $R3 rounds, allowed hosts)" \
     "$(calc "$EOF_BASE" %.0f)/s" "$(calc "$EOF_SHIM" %.0f)/s" "$R_EOF" ">= 0.9" "$(verdict "$R_EOF >= 0.9")"
 row "the same, fingerprint syn (no duplicate: the client sees the MTA's own close)" \
     "$(calc "$EOF_BASE" %.0f)/s" "$(calc "$EOF_SYN" %.0f)/s" "$R_EOF_SYN" ">= 0.95" "$(verdict "$R_EOF_SYN >= 0.95")"
+row "the floor of the row above: the bare server sending one 400-byte line per connection to the same log receiver (modelsrv --log-line); then fingerprint syn against it" \
+    "$(calc "$EOF_BASE" %.0f)/s" "$(calc "$EOF_LBASE" %.0f)/s" \
+    "floor $(calc "$EOF_LBASE / $EOF_BASE" %.3f); syn / floor $(calc "$EOF_SYN / $EOF_LBASE" %.3f)" "report" "-"
 
 row "accept-loop connections/s: shim (asynchronous) vs synchronous connect-query-close per connection (qpsmtpd's ident/p0f way), fake p0f" \
     "$(calc "${TPM[sync]}" %.0f)/s sync" "$(calc "${TPM[shim]}" %.0f)/s shim" "$(calc "$R_ASYNC" %.2f)x" "report" "-"
@@ -402,6 +424,9 @@ row "connections/s, forking server (fork per connection), fingerprint syn (no wo
     "$(calc "${TPM[fbase]}" %.0f)/s" "$(calc "${TPM[fsyn]}" %.0f)/s" "$(calc "$R_FSYN" %.3f)" ">= 0.95" "$(verdict "$R_FSYN >= 0.95")"
 row "connections/s, forking server, the library active but the port not judged (what its mere presence costs each fork: mappings, fork handlers)" \
     "$(calc "${TPM[fbase]}" %.0f)/s" "$(calc "${TPM[fidle]}" %.0f)/s" "$(calc "$R_FIDLE" %.3f)" "report" "-"
+row "the floor of the forking rows: the bare forking server sending one 400-byte line per connection to the same log receiver (modelsrv --log-line); then fingerprint syn against it" \
+    "$(calc "${TPM[fbase]}" %.0f)/s" "$(calc "${TPM[flbase]}" %.0f)/s" \
+    "floor $(calc "$R_FLBASE" %.3f); syn / floor $(calc "$R_FSYN_FLOOR" %.3f)" "report" "-"
 
 read -r _ GL50 GL99 _ < <(dist <"$OUT/accsat-sgl.ns")
 read -r _ GR50 GR99 _ < <(dist <"$OUT/accsat-sgr.ns")
@@ -424,6 +449,11 @@ if [ -r /etc/p0f/p0f.fp ] && [ -x "$HELPERS/syngen" ] && [ -x "$BUILD/p0fshim" ]
     row "time to fingerprint one SYN against p0f.fp ($(grep -c '^sig' /etc/p0f/p0f.fp) signatures): p0fshim fingerprint over 100,000 SYNs, parse + match + one line" \
         "-" "$(calc "($t1 - $t0) / 100000 / 1000" %.2f) us" "-" "report" "-"
 fi
+# What one system call costs here: the SYN path makes 4 per connection (getsockname,
+# getsockopt(TCP_SAVED_SYN), fstat of the log socket, the line's send) and, in a process that
+# has forked, 2 more (sigprocmask), so the "inside accept()" rows scale with it.
+row "one system call on this machine (syscall(SYS_getppid), median of 21 x 100,000)" \
+    "-" "$(calc "$(kv "$("$BB/syscost")" getppid_ns) / 1000" %.2f) us" "-" "report" "-"
 
 stop_pid "$FAKE"; stop_pid "$HUNG"; stop_pid "$REDIS"
 
