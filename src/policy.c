@@ -23,18 +23,24 @@ struct regex {
  * match at a time under its lock, in hotmem (hotmem.h): a fork-per-connection server matches
  * once per connection, and these pages would otherwise be copied after every fork. One for all
  * patterns: a match needs no captures (an ovector of one pair serves any pattern), and the
- * frames, 20 KiB, exist once. */
+ * frames, 20 KiB, exist once.
+ * It never grows: PCRE2 would give a match that needs more frames a bigger vector, from the
+ * heap, with its pointer in the shared match data; a child forked before that shares the data
+ * until its first match, keeps that pointer, and would match into memory its own heap never
+ * allocated. Such a match gets PCRE2_ERROR_NOMEMORY there and is made again with match data of
+ * its own. */
 struct shared_matcher {
     pthread_mutex_t lock;
-    pcre2_general_context *memory;   /* allocates in hotmem */
+    pcre2_general_context *memory;   /* allocates in hotmem, until sealed */
     pcre2_match_data *match;
+    bool sealed;                     /* its frames are made: it allocates nothing more */
 };
 static struct shared_matcher *matcher;
 
 static void *hot_malloc(PCRE2_SIZE size, void *unused)
 {
     (void)unused;
-    return hotmem_alloc(size);
+    return matcher && matcher->sealed ? NULL : hotmem_alloc(size);
 }
 
 static void hot_free(void *p, void *unused)
@@ -109,6 +115,7 @@ struct regex *regex_compile(const char *pattern, char *why, size_t why_size)
      * worker a malloc arena of its own (64 MiB of address space), and glibc's fork() would
      * then lock and touch that arena in every fork of a fork-per-connection server. */
     (void)pcre2_match(re->code, (PCRE2_SPTR) "", 0, 0, 0, m->match, re->context);
+    m->sealed = true;
     return re;
 }
 
@@ -123,7 +130,8 @@ bool regex_matches(const struct regex *re, const char *subject)
     if (hotmem_enter() && pthread_mutex_trylock(&matcher->lock) == 0) {
         rc = pcre2_match(re->code, (PCRE2_SPTR)subject, strlen(subject), 0, 0, matcher->match, re->context);
         pthread_mutex_unlock(&matcher->lock);
-        return rc >= 0;
+        if (rc != PCRE2_ERROR_NOMEMORY)   /* it needed more frames than the shared data has */
+            return rc >= 0;
     }
     pcre2_match_data *own = pcre2_match_data_create_from_pattern(re->code, NULL);
     if (own == NULL)
