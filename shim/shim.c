@@ -79,26 +79,34 @@ static bool connection_queued(int fd)
  * a non-blocking listener may still hold connections: ECONNABORTED there, which
  * edge-triggered loops (libuv, nginx) skip and go on accepting, and Postfix and OpenSMTPD
  * take as "nothing now", their listener still polling readable. */
-static int nothing_to_accept(int fd, bool at_cap)
+static int nothing_to_accept(bool nonblocking, bool at_cap)
 {
-    int flags = fcntl(fd, F_GETFL);
-    bool nonblocking = flags >= 0 && (flags & O_NONBLOCK);
     errno = !nonblocking ? EINTR : at_cap ? ECONNABORTED : EAGAIN;
     return -1;
 }
 
-/* A connection the shim refused (answered and closed itself) is never returned. */
+static bool listener_nonblocking(int fd)
+{
+    int flags = fcntl(fd, F_GETFL);
+    return flags >= 0 && (flags & O_NONBLOCK);
+}
+
+/* A connection the shim refused (answered and closed itself) is never returned. On a blocking
+ * listener the call ends with the first refusal: seen queued, the next connection may still be
+ * taken by another process or thread accepting on the same listener before this one's accept(),
+ * which would then wait for the port's next client. */
 static int accept_judged(int fd, struct sockaddr *addr, socklen_t *addrlen, int flags, bool plain)
 {
     socklen_t given = addr && addrlen ? *addrlen : 0;
     p0fshim_before_accept(fd);
     for (unsigned refused = 0;; refused++) {
         int rc;
-        if (refused > 0) {
-            if (refused == REFUSALS_PER_CALL_MAX && !P0FSHIM_MUTANT_REFUSAL)
-                return nothing_to_accept(fd, true);
-            if (!P0FSHIM_MUTANT_REFUSAL && !connection_queued(fd))
-                return nothing_to_accept(fd, false);
+        if (refused > 0 && !P0FSHIM_MUTANT_REFUSAL) {
+            bool nonblocking = listener_nonblocking(fd);
+            if (!nonblocking || refused == REFUSALS_PER_CALL_MAX)
+                return nothing_to_accept(nonblocking, refused == REFUSALS_PER_CALL_MAX);
+            if (!connection_queued(fd))
+                return nothing_to_accept(nonblocking, false);
         }
         if (plain) {
             if (real_accept == NULL)
@@ -110,7 +118,7 @@ static int accept_judged(int fd, struct sockaddr *addr, socklen_t *addrlen, int 
         /* A non-blocking listener emptied meanwhile says EAGAIN itself. */
         if (rc < 0 || p0fshim_after_accept(fd, rc, addr, addrlen, given) == P0FSHIM_PASS)
             return rc;
-        if (addrlen)
+        if (addr && addrlen)   /* without a buffer the kernel leaves *addrlen alone */
             *addrlen = given;
     }
 }

@@ -88,9 +88,10 @@
 
 /* ---- accept() in hold mode ----------------------------------------------------------------- */
 
-/* After a refusal the caller still waits for a connection of its own: another one is taken
- * only if it is already queued, and never more than this many refusals in one call (refused
- * clients may keep arriving; the caller has other listeners, signals and timers to see to). */
+/* After a refusal on a non-blocking listener another connection is taken only if it is
+ * already queued, and never more than this many refusals in one call (refused clients may keep
+ * arriving; the caller has other listeners, signals and timers to see to). A blocking
+ * listener's call ends with its first refusal. */
 #define REFUSALS_PER_CALL_MAX 16
 
 /* ---- logging ------------------------------------------------------------------------------- */

@@ -15,7 +15,8 @@
  *           timeout of any kind), then a blocking accept() on each readable one. SIGTERM has a
  *           handler without SA_RESTART that sets a flag, looked at whenever select() or
  *           accept() returns. Events: "accept port=P" (then the banner "220 hostsrv ready" and
- *           a close), "accept_error port=P errno=NAME", "stop". Exit 0 on SIGTERM. --pause-ms:
+ *           a close), "accept_error port=P errno=NAME addrlen=N" (accept(fd, NULL, &len) with
+ *           len 4242: N is what it became), "stop". Exit 0 on SIGTERM. --pause-ms:
  *           a busy daemon, it sleeps N ms between select() and accept(), so connections queue.
  * cancel    a thread blocks in accept() on a blocking listener; on SIGUSR2 the main thread
  *           cancels and joins it, writes "joined leaked=N" (N: 1 if the descriptor number the
@@ -141,12 +142,16 @@ static void run_select2(int l0, int l1)
                 continue;
             if (cfg.pause_ms)
                 usleep((useconds_t)(cfg.pause_ms * 1000));
-            int c = accept(fds[i], NULL, NULL);
+            /* No address buffer but a length: the kernel leaves the length alone, so must a
+             * wrapper (the error event says what it became). */
+            socklen_t len = 4242;
+            int c = accept(fds[i], NULL, &len);
             if (c >= 0) {
                 event("accept port=%u", local_port(fds[i]));
                 say_and_close(c, BANNER);
             } else {
-                event("accept_error port=%u errno=%s", local_port(fds[i]), errno_name(errno));
+                int e = errno;
+                event("accept_error port=%u errno=%s addrlen=%u", local_port(fds[i]), errno_name(e), (unsigned)len);
             }
         }
     }
