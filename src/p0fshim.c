@@ -293,11 +293,17 @@ void p0fshim_at_exit(void)
 }
 
 /* The answer to a refused connection (hold mode, or the SYN's verdict): the reply, then an
- * orderly close so that the client reads it. */
+ * orderly close so that the client reads it. What an early talker already sent is read away
+ * first (MSG_TRUNC: discarded in the kernel, no buffer): closed with unread data, the
+ * connection would end with a reset, which a client may act on before it reads the reply
+ * (Windows drops what it had not read). Bytes that come later still get a reset. */
 static void refuse_connection(int fd, enum hold_reply kind)
 {
     send_reply(fd, kind);
     shutdown(fd, SHUT_WR);
+    for (int i = 0; i < REFUSAL_DRAIN_READS; i++)   /* raw: not cancellation points */
+        if (syscall(SYS_recvfrom, fd, NULL, (size_t)65536, MSG_DONTWAIT | MSG_TRUNC, NULL, NULL) <= 0)
+            break;
     (void)syscall(SYS_close, fd);   /* not a cancellation point, unlike close() */
 }
 

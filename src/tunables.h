@@ -94,6 +94,10 @@
  * listener's call ends with its first refusal. */
 #define REFUSALS_PER_CALL_MAX 16
 
+/* A refused early talker's bytes are read away before the close (up to this many reads of
+ * 64 KiB), so that the close is a FIN and not a reset. */
+#define REFUSAL_DRAIN_READS 4
+
 /* ---- logging ------------------------------------------------------------------------------- */
 
 /* At most one diagnostic per period per category; the next one says how many were held back. */

@@ -5,7 +5,7 @@
  * CLI:
  *   testclient --connect IP:PORT|[IPv6]:PORT [--bind IP] [--mptcp]
  *              --expect served|closed|eof|first-line=PREFIX [--then eof|quit]
- *              [--timeout-ms N] [--hold-ms N] [--start-file PATH]
+ *              [--timeout-ms N] [--hold-ms N] [--start-file PATH] [--talk-first]
  *
  *   --bind        local source address (port chosen by the kernel), e.g. 127.0.0.2 or ::1.
  *   --mptcp       connect with Multipath TCP (IPPROTO_MPTCP); exit 2 if the kernel has none.
@@ -15,6 +15,8 @@
  *                 by one connect together when the file appears.
  *   --hold-ms     served: pause after the banner, watching for EOF, so that an asynchronous
  *                 block would have landed before the dialog goes on. Default 300.
+ *   --talk-first  send "EHLO early.example" at once, before any reply: an early talker, as
+ *                 spam software that does not wait for the banner.
  *
  * served: read the 220 banner, hold, then EHLO, MAIL FROM, RCPT TO, DATA (354), a short body
  *         and ".", QUIT (221), each reply code checked; prints `result=served`.
@@ -27,7 +29,8 @@
  *         as \xHH. EOF or a reset before any byte: `result=eof ms=N`; EOF inside the first line:
  *         `result=error`. With --then (only after a matching line), appended to the same line:
  *           eof   the server must end the connection (EOF or reset), with no further byte, within
- *                 --timeout-ms of the line: ` then=eof eof_ms=N` (N from the connection's start),
+ *                 --timeout-ms of the line: ` then=eof eof_ms=N` (N from the connection's start;
+ *                 ` reset=1` follows when it ended with a reset, not a FIN),
  *                 else ` then=data` (more bytes came) or ` then=open`;
  *           quit  send QUIT, expect a 221 reply: ` then=quit code=221`, else ` then=quit code=N`,
  *                 ` then=closed` or ` then=timeout`.
@@ -54,6 +57,7 @@ struct client {
     int fd;
     int64_t t0; /* when the connection was established */
     size_t len;
+    bool reset;   /* the connection ended with a reset */
     char buf[BUF_SIZE];
 };
 
@@ -62,7 +66,7 @@ static void usage(void)
 {
     fputs("usage: testclient --connect IP:PORT|[IPv6]:PORT [--bind IP] [--mptcp]\n"
           "                  --expect served|closed|eof|first-line=PREFIX [--then eof|quit]\n"
-          "                  [--timeout-ms N (2000)] [--hold-ms N (300)] [--start-file PATH]\n",
+          "                  [--timeout-ms N (2000)] [--hold-ms N (300)] [--start-file PATH] [--talk-first]\n",
           stderr);
     exit(2);
 }
@@ -99,6 +103,7 @@ static enum rr fill(struct client *c, int64_t deadline)
             continue;
         if (errno == ECONNRESET || errno == EPIPE || errno == ENOTCONN) {
             note("read: %s", strerror(errno));
+            c->reset = errno == ECONNRESET;
             return RR_CLOSED;
         }
         note("read: %s", strerror(errno));
@@ -313,7 +318,7 @@ static int run_then(struct client *c, enum then then, int timeout_ms)
         r = fill(c, deadline);
         switch (r) {
         case RR_CLOSED:
-            printf(" then=eof eof_ms=%d", ms_since(c));
+            printf(" then=eof eof_ms=%d%s", ms_since(c), c->reset ? " reset=1" : "");
             return 0;
         case RR_OK:
             note("more data after the first line: %.*s", (int)strcspn(c->buf, "\r\n"), c->buf);
@@ -407,7 +412,11 @@ static int run_first_line(struct client *c, const char *prefix, enum then then, 
 
 int main(int argc, char **argv)
 {
-    enum { OPT_CONNECT = 256, OPT_BIND, OPT_EXPECT, OPT_THEN, OPT_TIMEOUT, OPT_HOLD, OPT_MPTCP, OPT_START, OPT_HELP };
+    enum {
+        OPT_CONNECT = 256, OPT_BIND, OPT_EXPECT, OPT_THEN, OPT_TIMEOUT, OPT_HOLD, OPT_MPTCP, OPT_START, OPT_TALK,
+        OPT_HELP
+    };
+    bool talk_first = false;
     static const struct option opts[] = {
         {"connect", required_argument, NULL, OPT_CONNECT},
         {"bind", required_argument, NULL, OPT_BIND},
@@ -417,6 +426,7 @@ int main(int argc, char **argv)
         {"hold-ms", required_argument, NULL, OPT_HOLD},
         {"mptcp", no_argument, NULL, OPT_MPTCP},
         {"start-file", required_argument, NULL, OPT_START},
+        {"talk-first", no_argument, NULL, OPT_TALK},
         {"help", no_argument, NULL, OPT_HELP},
         {NULL, 0, NULL, 0},
     };
@@ -473,6 +483,9 @@ int main(int argc, char **argv)
         case OPT_START:
             start_file = optarg;
             break;
+        case OPT_TALK:
+            talk_first = true;
+            break;
         case OPT_HELP:
             usage();
         default:
@@ -507,6 +520,11 @@ int main(int argc, char **argv)
         return 2;
     }
     c->t0 = now_ms();
+    if (talk_first) {
+        static const char early[] = "EHLO early.example\r\n";
+        if (send(c->fd, early, sizeof(early) - 1, MSG_NOSIGNAL) != (ssize_t)(sizeof(early) - 1))
+            note("--talk-first: send: %s", strerror(errno));
+    }
     switch (expect) {
     case 0: status = run_served(c, timeout_ms, hold_ms); break;
     case 1: status = run_closed(c, timeout_ms); break;

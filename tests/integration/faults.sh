@@ -578,6 +578,11 @@ select2_start() {
         --events "$D/events" ${SELECT2_ARGS:-}
 }
 events_count() { grep -c -- "$1" "$D/events" 2>/dev/null || true; }
+# The kernel's count of connections reset because their program closed them with unread data.
+tcp_abort_on_close() {
+    awk '/^TcpExt:/ { if (!h) { for (i = 1; i <= NF; i++) if ($i == "TCPAbortOnClose") k = i; h = 1 } else print $k }' \
+        /proc/net/netstat
+}
 # signal_during_hold SIGNAL WAIT_S EXPECT [testclient ARGS]: a Windows client whose accept() is held
 # (p0f has its query), then SIGNAL to the host 300 ms later; waits up to WAIT_S for the host to be
 # gone. Sets HELD_PID (the client, still to be waited for) and GONE_MS (signal to exit).
@@ -620,6 +625,20 @@ if want select2; then
         eval '! kill -0 "$HOST_PID" 2>/dev/null && [ "$GONE_MS" -lt 3000 ]'
     check "$S: ... through its own loop (its stop event)" grep -q '^stop' "$D/events"
     check "$S: ... and the held client still got its reply" [ "$crc" -eq 0 ]
+    end_scenario
+    # An early talker (spam software that sends before the banner): its bytes are waiting when
+    # the shim refuses it. A close with unread data sends a reset, which may reach the client
+    # before it reads the 554 (a Windows client drops what it had not read); the shim reads the
+    # bytes away first, so the client gets the 554 and then a FIN. A Linux client reads the 554
+    # either way: the kernel's count of resets sent for unread data (TCPAbortOnClose) tells.
+    scenario select2-early
+    SELECT2_ARGS="--pause-ms 200" select2_start
+    aborts0=$(tcp_abort_on_close)
+    client early "first-line=554 " "$WIN" --talk-first --then eof --timeout-ms 3000
+    aborts=$(( $(tcp_abort_on_close) - aborts0 ))
+    check "$S: an early talker gets the 554, then the end ($(cat "$D/client-early.out"))" \
+        eval 'grep -q " then=eof" "$D/client-early.out" && ! grep -q "reset=1" "$D/client-early.out"'
+    check "$S: ... a FIN, not a reset for its unread EHLO (TCPAbortOnClose +$aborts)" [ "$aborts" -eq 0 ]
     end_scenario
     # A busy daemon: 20 refused clients queue while it sleeps after select(). On a blocking
     # listener each accept() ends with its refusal (another accepter could take the next queued
