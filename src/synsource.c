@@ -208,8 +208,9 @@ void synsource_read(int fd, struct syn_reading *out)
     if (getsockopt(fd, IPPROTO_TCP, TCP_SAVED_SYN, syn, &len) != 0) {
         int err = errno, protocol = 0;
         socklen_t plen = sizeof(protocol);
-        /* EINVAL: the SYN is larger than the buffer (it is gone now all the same). Multipath TCP
-         * keeps no SYN for its sockets: p0f fingerprints its first subflow's. */
+        /* EINVAL: the SYN is larger than the buffer (the kernel keeps it until the socket
+         * closes; nothing reads it again). Multipath TCP keeps no SYN for its sockets: p0f
+         * fingerprints its first subflow's. */
         out->status = err == EINVAL ? SYN_UNREADABLE : SYN_NONE;
         if (getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &protocol, &plen) == 0 && protocol == IPPROTO_SCTP)
             out->status = SYN_NOT_TCP;
