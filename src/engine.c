@@ -233,9 +233,25 @@ bool engine_greylist_check(void *unused, const struct endpoint *peer, struct gre
         /* Redis: the link serialises its callers itself, within store_timeout_ms. */
         greylist_check(E.greylist, peer, time(NULL), out);
     } else {
-        pthread_mutex_lock(&E.greylist_lock);
-        greylist_check(E.greylist, peer, time(NULL), out);
-        pthread_mutex_unlock(&E.greylist_lock);
+        /* LMDB: one thread of the process at a time, each waiting at most as long as for
+         * another process's write (greylist.c's gate). */
+        struct timespec until;
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        until.tv_sec += GREYLIST_WRITER_WAIT_MS / 1000;
+        until.tv_nsec += (GREYLIST_WRITER_WAIT_MS % 1000) * 1000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        if (pthread_mutex_clocklock(&E.greylist_lock, CLOCK_MONOTONIC, &until) != 0) {
+            memset(out, 0, sizeof(*out));
+            out->outcome = GREYLIST_FAILED;
+            snprintf(out->error, sizeof(out->error), "greylist store: another thread has held it for %d ms",
+                     GREYLIST_WRITER_WAIT_MS);
+        } else {
+            greylist_check(E.greylist, peer, time(NULL), out);
+            pthread_mutex_unlock(&E.greylist_lock);
+        }
     }
     if (out->outcome == GREYLIST_FAILED)
         diagnostic(LOG_ERR, &E.rl_store, "greylist store failed; host passed", "reason", out->error);

@@ -6,6 +6,7 @@
 #include "greylist.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include "lmdb_load.h"
 #include <setjmp.h>
@@ -16,6 +17,8 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "greylist_store.h"
@@ -41,6 +44,7 @@ struct meta {
 _Static_assert(sizeof(struct meta) == 28, "struct meta must have no padding");
 
 size_t greylist_test_map_size;
+void (*greylist_test_inside_check)(void);
 
 __thread sigjmp_buf *assert_jump;
 __thread char assert_text[120];
@@ -367,6 +371,8 @@ static int check_txn(struct greylist *g, const uint8_t key[KEY_SIZE], int64_t no
     rc = txn_begin(g, 0, &txn);
     if (rc != 0)
         return rc;
+    if (greylist_test_inside_check)
+        greylist_test_inside_check();
     *what = "get";
     rc = mdb_get(txn, g->hosts, &k, &v);
     if (rc != 0 && rc != MDB_NOTFOUND)
@@ -575,6 +581,50 @@ static void check_guarded(struct greylist *g, const uint8_t key[KEY_SIZE], int64
         lmdb_error(out, what, rc);
 }
 
+/* LMDB's writer lock has no timeout, and a check runs inside the host's accept(): another
+ * process of the MTA stopped (SIGSTOP, a debugger, a frozen cgroup) or stuck syncing to a hung
+ * disk while it holds that lock would hold every accept() of every process for as long. So
+ * every check first takes this gate, a lock of the open file description on a byte of
+ * data.mdb far past any data, trying for GREYLIST_WRITER_WAIT_MS: past that the check fails
+ * open. Each process opened the store itself (a forked child never uses its parent's), so
+ * the gate excludes the other processes; the threads of one are E.greylist_lock's. A kernel
+ * without such locks (before 3.15) leaves LMDB's lock alone in charge. */
+#define GATE_OFFSET ((off_t)1 << 62)
+
+static bool gate_lock(struct greylist *g, short type)
+{
+    int fd;
+    struct flock l = {.l_type = type, .l_whence = SEEK_SET, .l_start = GATE_OFFSET, .l_len = 1};
+    return mdb_env_get_fd(g->env, &fd) != 0 || fcntl(fd, F_OFD_SETLK, &l) == 0 || (errno != EAGAIN && errno != EACCES);
+}
+
+static int64_t monotonic_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static bool gate_enter(struct greylist *g, struct greylist_result *out)
+{
+    int64_t deadline = monotonic_ms() + GREYLIST_WRITER_WAIT_MS;
+    while (!gate_lock(g, F_WRLCK)) {
+        if (monotonic_ms() >= deadline) {
+            set_error(out, "greylist store: another process has held it for %d ms (stopped, or its disk hung?)",
+                      GREYLIST_WRITER_WAIT_MS);
+            return false;
+        }
+        struct timespec ms = {0, 1000000};
+        (void)syscall(SYS_nanosleep, &ms, NULL);   /* raw: no cancellation point */
+    }
+    return true;
+}
+
+static void gate_leave(struct greylist *g)
+{
+    (void)gate_lock(g, F_UNLCK);
+}
+
 void greylist_check(struct greylist *g, const struct endpoint *peer, time_t now, struct greylist_result *out)
 {
     uint8_t key[KEY_SIZE];
@@ -591,13 +641,17 @@ void greylist_check(struct greylist *g, const struct endpoint *peer, time_t now,
         set_error(out, "greylist store: address family %d is neither IPv4 nor IPv6", peer->family);
         return;
     }
+    if (!gate_enter(g, out))
+        return;
     if (sigsetjmp(jump, 0) != 0) {
         after_assert(g, out);
+        gate_leave(g);
         return;
     }
     assert_jump = &jump;
     check_guarded(g, key, (int64_t)now, out);
     assert_jump = NULL;
+    gate_leave(g);
 }
 
 /* Fills out from the stored record; 0, or -1 with out saying why there is none. */

@@ -80,6 +80,9 @@ void on_lmdb_assert(MDB_env *env, const char *msg);
  * purpose: it is no knob for callers. 0 = GREYLIST_MAP_SIZE. */
 extern size_t greylist_test_map_size;
 
+/* Tests: called inside a check's write transaction (the writer lock held), when set. */
+extern void (*greylist_test_inside_check)(void);
+
 /* Another process may have grown the map (LMDB adopts the larger size from the file):
  * then begin says MDB_MAP_RESIZED once, and picking up the new size is the remedy. */
 int txn_begin(struct greylist *g, unsigned flags, MDB_txn **txn);

@@ -14,12 +14,15 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "greylist.h"
 
-/* In greylist.c, deliberately not in its header: shrinks the LMDB map. */
+/* In greylist.c, deliberately not in its header: shrinks the LMDB map; runs inside a check's
+ * write transaction. */
 extern size_t greylist_test_map_size;
+extern void (*greylist_test_inside_check)(void);
 
 #define T0 ((time_t)1700000000)
 #define DELAY 300u
@@ -1402,5 +1405,64 @@ Test(greylist, a_writer_dying_mid_transaction_does_not_wedge_the_store, .timeout
     cr_assert_eq(waitpid(pid, &status, 0), pid);
     cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL, "child: status %d", status);
     expect(g, "192.0.2.1", T0 + DELAY, GREYLIST_PASSED);
+    greylist_close(g);
+}
+
+/* ---- a writer that stops ---- */
+
+static void stop_inside_check(void)
+{
+    raise(SIGSTOP);
+}
+
+/* Another process of the MTA stops (SIGSTOP, a debugger, a frozen cgroup) in the middle of a
+ * check, holding LMDB's writer lock, which has no timeout. A check inside accept() must not
+ * wait for it: it fails open within GREYLIST_WRITER_WAIT_MS. Once the stopped process is
+ * gone, checks work again. */
+Test(greylist, a_stopped_writer_does_not_hold_a_check)
+{
+    struct greylist *g = open_default();
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        struct greylist *mine = NULL;
+        struct greylist_settings s = settings();
+        struct diag err;
+        struct greylist_result r;
+        struct endpoint ep = ip("192.0.2.99");
+        if (greylist_open(&mine, &s, &err) != 0)
+            _exit(3);
+        greylist_test_inside_check = stop_inside_check;
+        greylist_check(mine, &ep, T0, &r);
+        _exit(0);
+    }
+    int status;
+    cr_assert_eq(waitpid(pid, &status, WUNTRACED), pid);
+    cr_assert(WIFSTOPPED(status), "the writer did not stop inside its check (status %#x)", status);
+
+    /* A watchdog kills the stopped writer after 5 s: a check that waits for it is seen as a
+     * long wait instead of hanging the test. */
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    pid_t watchdog = fork();
+    cr_assert_geq(watchdog, 0);
+    if (watchdog == 0) {
+        sleep(5);
+        kill(pid, SIGKILL);   /* frees LMDB's lock (robust): a check still waiting ends */
+        _exit(0);
+    }
+    struct greylist_result r = check(g, "192.0.2.1", T0);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+    kill(watchdog, SIGKILL);
+    waitpid(watchdog, NULL, 0);
+    kill(pid, SIGKILL);
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert_eq(r.outcome, GREYLIST_FAILED, "the check went on after %ld ms: %s", ms, outcome_name(r.outcome));
+    cr_assert_lt(ms, 3000, "the check waited %ld ms for the stopped writer", ms);
+    cr_assert_not_null(strstr(r.error, "another process has held it"), "error: %s", r.error);
+
+    /* The stopped writer killed: LMDB hands its lock on, and the gate was its descriptor's. */
+    expect(g, "192.0.2.1", T0, GREYLIST_FIRST);
     greylist_close(g);
 }
