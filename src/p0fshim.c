@@ -126,6 +126,19 @@ static bool judged_from_syn(int listen_fd, int fd, const struct endpoint *remote
     return true;
 }
 
+/* What an early talker already sent, read away before a refused connection is closed:
+ * closed with unread data, the connection would end with a reset, which a client may act on
+ * before it reads the reply (Windows drops what it had not read). Bytes that come later still
+ * get a reset. MSG_TRUNC: TCP discards them without writing the buffer (which must still be
+ * there: other protocols, and valgrind, take it as written). */
+static void discard_unread(int fd)
+{
+    char scratch[REFUSAL_DRAIN_CHUNK];
+    for (int i = 0; i < REFUSAL_DRAIN_READS; i++)   /* raw: not cancellation points */
+        if (syscall(SYS_recvfrom, fd, scratch, sizeof(scratch), MSG_DONTWAIT | MSG_TRUNC, NULL, NULL) <= 0)
+            break;
+}
+
 /* A refused connection's reply (if any), sent into an empty socket buffer, never waiting. */
 static void send_reply(int fd, enum hold_reply kind)
 {
@@ -168,6 +181,7 @@ static void judge_inherited_connection(int fd)
     /* The program got this connection before the shim: it sees the refusal as its end. */
     if (reply != HOLD_PASS) {
         send_reply(fd, reply);
+        discard_unread(fd);
         shutdown(fd, SHUT_RDWR);
     }
 }
@@ -293,17 +307,12 @@ void p0fshim_at_exit(void)
 }
 
 /* The answer to a refused connection (hold mode, or the SYN's verdict): the reply, then an
- * orderly close so that the client reads it. What an early talker already sent is read away
- * first (MSG_TRUNC: discarded in the kernel, no buffer): closed with unread data, the
- * connection would end with a reset, which a client may act on before it reads the reply
- * (Windows drops what it had not read). Bytes that come later still get a reset. */
+ * orderly close so that the client reads it. */
 static void refuse_connection(int fd, enum hold_reply kind)
 {
     send_reply(fd, kind);
     shutdown(fd, SHUT_WR);
-    for (int i = 0; i < REFUSAL_DRAIN_READS; i++)   /* raw: not cancellation points */
-        if (syscall(SYS_recvfrom, fd, NULL, (size_t)65536, MSG_DONTWAIT | MSG_TRUNC, NULL, NULL) <= 0)
-            break;
+    discard_unread(fd);
     (void)syscall(SYS_close, fd);   /* not a cancellation point, unlike close() */
 }
 

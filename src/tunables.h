@@ -95,8 +95,10 @@
 #define REFUSALS_PER_CALL_MAX 16
 
 /* A refused early talker's bytes are read away before the close (up to this many reads of
- * 64 KiB), so that the close is a FIN and not a reset. */
-#define REFUSAL_DRAIN_READS 4
+ * this many bytes: an SMTP client that talks first sends a few commands), so that the close is
+ * a FIN and not a reset. */
+#define REFUSAL_DRAIN_READS 8
+#define REFUSAL_DRAIN_CHUNK 2048
 
 /* ---- logging ------------------------------------------------------------------------------- */
 

@@ -16,7 +16,9 @@
  *   --hold-ms     served: pause after the banner, watching for EOF, so that an asynchronous
  *                 block would have landed before the dialog goes on. Default 300.
  *   --talk-first  send "EHLO early.example" at once, before any reply: an early talker, as
- *                 spam software that does not wait for the banner.
+ *                 spam software that does not wait for the banner. With --then eof, a reset
+ *                 that follows the server's FIN (the server closed with the EHLO unread) is
+ *                 reported too: 100 ms after the end, the socket is closed, not half-closed.
  *
  * served: read the 220 banner, hold, then EHLO, MAIL FROM, RCPT TO, DATA (354), a short body
  *         and ".", QUIT (221), each reply code checked; prints `result=served`.
@@ -44,6 +46,7 @@
  * misuse.
  */
 #include <getopt.h>
+#include <netinet/tcp.h>
 #include <stdbool.h>
 
 #define HELPER_NAME "testclient"
@@ -58,6 +61,7 @@ struct client {
     int64_t t0; /* when the connection was established */
     size_t len;
     bool reset;   /* the connection ended with a reset */
+    bool talked;  /* --talk-first */
     char buf[BUF_SIZE];
 };
 
@@ -317,9 +321,20 @@ static int run_then(struct client *c, enum then then, int timeout_ms)
         }
         r = fill(c, deadline);
         switch (r) {
-        case RR_CLOSED:
-            printf(" then=eof eof_ms=%d%s", ms_since(c), c->reset ? " reset=1" : "");
+        case RR_CLOSED: {
+            int eof_ms = ms_since(c);
+            if (c->talked && !c->reset) {
+                /* A FIN leaves the socket half-closed (CLOSE_WAIT: this side has not closed); a
+                 * reset after it, which Linux does not report to a reader past the EOF, closes it. */
+                struct tcp_info ti;
+                socklen_t len = sizeof(ti);
+                usleep(100 * 1000);
+                if (getsockopt(c->fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0 && ti.tcpi_state == TCP_CLOSE)
+                    c->reset = true;
+            }
+            printf(" then=eof eof_ms=%d%s", eof_ms, c->reset ? " reset=1" : "");
             return 0;
+        }
         case RR_OK:
             note("more data after the first line: %.*s", (int)strcspn(c->buf, "\r\n"), c->buf);
             printf(" then=data");
@@ -520,6 +535,7 @@ int main(int argc, char **argv)
         return 2;
     }
     c->t0 = now_ms();
+    c->talked = talk_first;
     if (talk_first) {
         static const char early[] = "EHLO early.example\r\n";
         if (send(c->fd, early, sizeof(early) - 1, MSG_NOSIGNAL) != (ssize_t)(sizeof(early) - 1))
