@@ -234,11 +234,11 @@ bool engine_greylist_check(void *unused, const struct endpoint *peer, struct gre
         greylist_check(E.greylist, peer, time(NULL), out);
     } else {
         /* LMDB: one thread of the process at a time, each waiting at most as long as for
-         * another process's write (greylist.c's gate). */
+         * other processes' writes (greylist.c's gate). */
         struct timespec until;
         clock_gettime(CLOCK_MONOTONIC, &until);
-        until.tv_sec += GREYLIST_WRITER_WAIT_MS / 1000;
-        until.tv_nsec += (GREYLIST_WRITER_WAIT_MS % 1000) * 1000000L;
+        until.tv_sec += GREYLIST_WRITER_WAIT_MAX_MS / 1000;
+        until.tv_nsec += (GREYLIST_WRITER_WAIT_MAX_MS % 1000) * 1000000L;
         if (until.tv_nsec >= 1000000000L) {
             until.tv_sec++;
             until.tv_nsec -= 1000000000L;
@@ -247,7 +247,7 @@ bool engine_greylist_check(void *unused, const struct endpoint *peer, struct gre
             memset(out, 0, sizeof(*out));
             out->outcome = GREYLIST_FAILED;
             snprintf(out->error, sizeof(out->error), "greylist store: another thread has held it for %d ms",
-                     GREYLIST_WRITER_WAIT_MS);
+                     GREYLIST_WRITER_WAIT_MAX_MS);
         } else {
             greylist_check(E.greylist, peer, time(NULL), out);
             pthread_mutex_unlock(&E.greylist_lock);

@@ -17,7 +17,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -584,12 +583,14 @@ static void check_guarded(struct greylist *g, const uint8_t key[KEY_SIZE], int64
 /* LMDB's writer lock has no timeout, and a check runs inside the host's accept(): another
  * process of the MTA stopped (SIGSTOP, a debugger, a frozen cgroup) or stuck syncing to a hung
  * disk while it holds that lock would hold every accept() of every process for as long. So
- * every check first takes this gate, a lock of the open file description on a byte of
- * data.mdb far past any data, trying for GREYLIST_WRITER_WAIT_MS: past that the check fails
- * open. Each process opened the store itself (a forked child never uses its parent's), so
- * the gate excludes the other processes; the threads of one are E.greylist_lock's. A kernel
- * without such locks (before 3.15) leaves LMDB's lock alone in charge. */
-#define GATE_OFFSET ((off_t)1 << 62)
+ * every write transaction first takes this gate, a lock of the open file description on a byte
+ * of data.mdb past any data (the map is 64 MiB; within a 32-bit off_t), polling it: a wait that
+ * sees no other write complete for GREYLIST_WRITER_STALL_MS, or that lasts
+ * GREYLIST_WRITER_WAIT_MAX_MS, gives up and the check fails open. Each process opened the store
+ * itself (a forked child never uses its parent's), so the gate excludes the other processes;
+ * the threads of one are E.greylist_lock's. A kernel without such locks (before 3.15) leaves
+ * LMDB's lock alone in charge. */
+#define GATE_OFFSET ((off_t)0x7ffffff0)
 
 static bool gate_lock(struct greylist *g, short type)
 {
@@ -605,22 +606,42 @@ static int64_t monotonic_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static bool gate_enter(struct greylist *g, struct greylist_result *out)
+/* The id of the last write committed by anyone: it moves while the writers make progress. */
+static size_t last_write(struct greylist *g)
 {
-    int64_t deadline = monotonic_ms() + GREYLIST_WRITER_WAIT_MS;
+    MDB_envinfo info;
+    return mdb_env_info(g->env, &info) == 0 ? info.me_last_txnid : 0;
+}
+
+bool greylist_gate_enter(struct greylist *g, char *why, size_t size)
+{
+    int64_t now = monotonic_ms(), stalled_at = now + GREYLIST_WRITER_STALL_MS, give_up = now + GREYLIST_WRITER_WAIT_MAX_MS;
+    size_t seen = last_write(g);
     while (!gate_lock(g, F_WRLCK)) {
-        if (monotonic_ms() >= deadline) {
-            set_error(out, "greylist store: another process has held it for %d ms (stopped, or its disk hung?)",
-                      GREYLIST_WRITER_WAIT_MS);
+        now = monotonic_ms();
+        size_t latest = last_write(g);
+        if (latest != seen) {   /* a write completed: the holders are alive */
+            seen = latest;
+            stalled_at = now + GREYLIST_WRITER_STALL_MS;
+        }
+        if (now >= stalled_at) {
+            snprintf(why, size, "another process has held it for %d ms without finishing a write (stopped, or its disk hung?)",
+                     GREYLIST_WRITER_STALL_MS);
             return false;
         }
+        if (now >= give_up) {
+            snprintf(why, size, "waited %d ms behind other processes' writes", GREYLIST_WRITER_WAIT_MAX_MS);
+            return false;
+        }
+        /* Cancellation is held off on every path that gets here (a check inside accept(), the
+         * worker, the tool's single thread). */
         struct timespec ms = {0, 1000000};
-        (void)syscall(SYS_nanosleep, &ms, NULL);   /* raw: no cancellation point */
+        clock_nanosleep(CLOCK_MONOTONIC, 0, &ms, NULL);
     }
     return true;
 }
 
-static void gate_leave(struct greylist *g)
+void greylist_gate_leave(struct greylist *g)
 {
     (void)gate_lock(g, F_UNLCK);
 }
@@ -641,17 +662,20 @@ void greylist_check(struct greylist *g, const struct endpoint *peer, time_t now,
         set_error(out, "greylist store: address family %d is neither IPv4 nor IPv6", peer->family);
         return;
     }
-    if (!gate_enter(g, out))
+    char why[sizeof(out->error) - 20];
+    if (!greylist_gate_enter(g, why, sizeof(why))) {
+        set_error(out, "greylist store: %s", why);
         return;
+    }
     if (sigsetjmp(jump, 0) != 0) {
         after_assert(g, out);
-        gate_leave(g);
+        greylist_gate_leave(g);
         return;
     }
     assert_jump = &jump;
     check_guarded(g, key, (int64_t)now, out);
     assert_jump = NULL;
-    gate_leave(g);
+    greylist_gate_leave(g);
 }
 
 /* Fills out from the stored record; 0, or -1 with out saying why there is none. */

@@ -492,6 +492,9 @@ static int open_env(struct greylist *g, struct diag *err)
     if (rc != 0)
         return open_failed(g, err, "greylist store %s: %s%s", dir, mdb_strerror(rc), open_hint(rc));
 
+    /* A write transaction, in the daemon's start: never behind a stopped writer (greylist.c). */
+    if (!greylist_gate_enter(g, why, sizeof(why)))
+        return open_failed(g, err, "greylist store %s: %s", dir, why);
     rc = txn_begin(g, 0, &txn);
     if (rc == 0)
         rc = mdb_dbi_open(txn, "hosts", MDB_CREATE, &g->hosts);
@@ -501,6 +504,7 @@ static int open_env(struct greylist *g, struct diag *err)
         rc = txn_commit(g);
     else if (g->txn)
         txn_abort(g);
+    greylist_gate_leave(g);
     if (rc != 0)
         return open_failed(g, err, "greylist store %s: %s%s", dir, mdb_strerror(rc), open_hint(rc));
     return 0;

@@ -80,6 +80,11 @@ void on_lmdb_assert(MDB_env *env, const char *msg);
  * purpose: it is no knob for callers. 0 = GREYLIST_MAP_SIZE. */
 extern size_t greylist_test_map_size;
 
+/* The gate every write transaction takes before LMDB's writer lock (greylist.c): true when
+ * taken (or when the kernel has no such locks); false, with why, after waiting too long. */
+bool greylist_gate_enter(struct greylist *g, char *why, size_t size);
+void greylist_gate_leave(struct greylist *g);
+
 /* Tests: called inside a check's write transaction (the writer lock held), when set. */
 extern void (*greylist_test_inside_check)(void);
 

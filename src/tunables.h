@@ -117,10 +117,12 @@
  * this costs nothing up front; at ~170 bytes a host (half-full pages included) it
  * holds some 400 000. */
 #define GREYLIST_MAP_SIZE ((size_t)64 << 20)
-/* LMDB's writer lock has no timeout: a check waits at most this long for another process's
- * (or thread's) write, then fails open. A healthy write takes a sync, well under it; one held
- * longer is a process stopped (SIGSTOP, a debugger, a frozen cgroup) or a hung disk. */
-#define GREYLIST_WRITER_WAIT_MS 1000
+/* LMDB's writer lock has no timeout: a check that sees no other process's write complete for
+ * GREYLIST_WRITER_STALL_MS (a healthy write is one sync, well under it: the holder is stopped,
+ * by SIGSTOP, a debugger or a frozen cgroup, or its disk hung), or that has waited
+ * GREYLIST_WRITER_WAIT_MAX_MS behind writers that do complete, fails open. */
+#define GREYLIST_WRITER_STALL_MS 1000
+#define GREYLIST_WRITER_WAIT_MAX_MS 5000
 /* A store-wide counter (not per process: a Postfix smtpd handles max_use connections
  * and exits) starts a sweep every SWEEP_EVERY checks, which looks at SWEEP_BATCH
  * entries from where the last one stopped. Two entries looked at per check, against at

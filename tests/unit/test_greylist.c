@@ -1417,7 +1417,7 @@ static void stop_inside_check(void)
 
 /* Another process of the MTA stops (SIGSTOP, a debugger, a frozen cgroup) in the middle of a
  * check, holding LMDB's writer lock, which has no timeout. A check inside accept() must not
- * wait for it: it fails open within GREYLIST_WRITER_WAIT_MS. Once the stopped process is
+ * wait for it: it fails open within GREYLIST_WRITER_STALL_MS. Once the stopped process is
  * gone, checks work again. */
 Test(greylist, a_stopped_writer_does_not_hold_a_check)
 {
