@@ -110,10 +110,12 @@ struct regex *regex_compile(const char *pattern, char *why, size_t why_size)
         return NULL;
     }
     pcre2_set_match_limit(re->context, REGEX_MATCH_LIMIT);
-    /* PCRE2 allocates the match data's backtracking frames on the first match: do it here,
-     * in the loading thread. Left to the engine's worker, that first malloc() would give the
-     * worker a malloc arena of its own (64 MiB of address space), and glibc's fork() would
-     * then lock and touch that arena in every fork of a fork-per-connection server. */
+    /* PCRE2 allocates the match data's backtracking frames on the first match (and replaces
+     * them for a pattern whose frames are larger): do it here, in the loading thread, before
+     * any fork. Left to the engine's worker, that first malloc() would give the worker a
+     * malloc arena of its own (64 MiB of address space), and glibc's fork() would then lock
+     * and touch that arena in every fork of a fork-per-connection server. */
+    m->sealed = false;
     (void)pcre2_match(re->code, (PCRE2_SPTR) "", 0, 0, 0, m->match, re->context);
     m->sealed = true;
     return re;
