@@ -1,7 +1,7 @@
 /* libFuzzer target: the capture reader of `p0fshim fingerprint` and `check --pcap`
  * (src/tool/pcap.c): file header, record headers, link layers, then the SYN parser.
- * Input: a whole pcap file. Checks: no memory error; every SYN handed on has a parsed IP
- * version and lengths inside the record. */
+ * Input: a whole pcap file. Checks: no memory error (the sanitizers); every SYN handed on has
+ * IP version 4 or 6. */
 #include <assert.h>
 #include <stdint.h>
 #include <stdio.h>
