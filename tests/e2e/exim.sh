@@ -170,8 +170,8 @@ check "exim: the forged copies are removed, exactly one of each left" \
 # ---- hold mode: a refusal on one port never keeps Exim's other port waiting ------------------------
 # Exim's daemon select()s over blocking listeners and accept()s the ready one. After a refusal the
 # shim must not wait in the real accept() for the next client on that port (the daemon's other
-# ports would go unserved meanwhile): with nothing queued it returns EINTR, which Exim retries
-# without a log line. A second daemon of its own (spool, log, ports), the library preloaded.
+# ports would go unserved meanwhile): on a blocking listener it returns EINTR after each refusal,
+# which Exim retries without a log line. A second daemon of its own (spool, log, ports), the library preloaded.
 HOLD_LIB=${P0FSHIM_PRELOAD:-$LIB}
 H=$WORK/hold
 HP1=2526 HP2=2587
